@@ -1,0 +1,1 @@
+"""Use cases of the sample domain; each raises domain events through the bus."""

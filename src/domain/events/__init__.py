@@ -1,0 +1,22 @@
+"""Domain events: immutable, past-tense facts raised by use cases."""
+
+from domain.events.announcements import AnnouncementPublished
+from domain.events.base import ENVELOPE_FIELDS, DomainEvent
+from domain.events.reports import (
+    ReportCompleted,
+    ReportEvent,
+    ReportFailed,
+    ReportProgressed,
+    ReportRequested,
+)
+
+__all__ = [
+    "ENVELOPE_FIELDS",
+    "AnnouncementPublished",
+    "DomainEvent",
+    "ReportCompleted",
+    "ReportEvent",
+    "ReportFailed",
+    "ReportProgressed",
+    "ReportRequested",
+]

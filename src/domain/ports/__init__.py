@@ -1,0 +1,13 @@
+"""Ports: the protocols the domain needs and infrastructure implements."""
+
+from domain.ports.event_bus import EventBusProtocol, EventHandler
+from domain.ports.publisher import SSEPublisherProtocol
+from domain.ports.subscriber import EventStream, SSESubscriberProtocol
+
+__all__ = [
+    "EventBusProtocol",
+    "EventHandler",
+    "EventStream",
+    "SSEPublisherProtocol",
+    "SSESubscriberProtocol",
+]

@@ -1,0 +1,48 @@
+"""Port through which a user's stream receives its SSE events."""
+
+from collections.abc import AsyncIterator
+from typing import Protocol, runtime_checkable
+from uuid import UUID
+
+from domain.sse.categories import SSECategory
+
+
+@runtime_checkable
+class EventStream(Protocol):
+    """One open stream: SSE-encoded messages, live after any replay.
+
+    Every item is a complete SSE message (or comment) ending in a blank line.
+    The iteration ends when the server closes the stream (shutdown, a client
+    too slow to keep up); the client then reconnects with its last id.
+    """
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None:
+        """Release the subscription; safe to call more than once."""
+
+
+@runtime_checkable
+class SSESubscriberProtocol(Protocol):
+    """Opens streams for users, resuming after a ``Last-Event-ID`` when given one."""
+
+    async def subscribe(
+        self,
+        user_id: UUID,
+        *,
+        categories: frozenset[SSECategory] | None = None,
+        last_event_id: str | None = None,
+    ) -> EventStream:
+        """Register the stream at once (so nothing published afterwards is missed).
+
+        Args:
+            user_id: the authenticated user; only their events and broadcasts arrive.
+            categories: only these categories; ``None`` for all.
+            last_event_id: resume strictly after this id. An id the subscriber
+                cannot resume from yields a ``stream.reset`` signal event first.
+        """
+        ...
+
+    async def is_ready(self) -> bool:
+        """True when the subscriber can deliver events (used by readiness checks)."""
+        ...

@@ -1,0 +1,56 @@
+"""One declarative entry of the registry: a domain event class and its SSE event."""
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from domain.events.base import DomainEvent
+from domain.sse.audience import AudienceExtractor, Everyone, UserField, user_field
+from domain.sse.categories import SSECategory
+
+#: Lower-case dotted names such as ``report.progress``: they go into the
+#: ``event:`` line of the stream, so nothing that could break a line is allowed.
+SSE_EVENT_TYPE_PATTERN = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
+
+#: Event types under this prefix belong to the stream itself (resume signals).
+RESERVED_PREFIX = "stream."
+
+PayloadExtractor = Callable[[Any], Mapping[str, Any]]
+
+
+@attrs.frozen(kw_only=True)
+class DomainToSSEMapping:
+    """How one domain event class becomes an SSE event.
+
+    Args:
+        domain_event: the event class (exact class; subclasses need their own entry).
+        sse_event_type: the ``event:`` name clients listen for.
+        category: the category clients filter by.
+        description: one sentence for the event catalogue.
+        user_id_extractor: who receives it; defaults to the event's ``user_id``
+            field. Use ``user_field("owner_id")`` or ``to_everyone``.
+        payload_extractor: the payload; ``None`` means every field of the event
+            except its envelope (``event_id``, ``occurred_at``).
+        shares_domain_event: set on every mapping of a class that intentionally
+            produces several SSE events, so a copy-paste duplicate still fails.
+    """
+
+    domain_event: type[DomainEvent]
+    sse_event_type: str
+    category: SSECategory
+    description: str
+    user_id_extractor: AudienceExtractor = attrs.field(factory=lambda: user_field("user_id"))
+    payload_extractor: PayloadExtractor | None = None
+    shares_domain_event: bool = False
+
+    @property
+    def is_broadcast(self) -> bool:
+        """True when the mapping addresses every user."""
+        return isinstance(self.user_id_extractor, Everyone)
+
+    def audience_field(self) -> str | None:
+        """The event field that names the recipient, when the extractor declares one."""
+        extractor = self.user_id_extractor
+        return extractor.name if isinstance(extractor, UserField) else None

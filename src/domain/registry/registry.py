@@ -1,0 +1,127 @@
+"""The registry: validated, indexed view over every domain-event-to-SSE mapping."""
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
+
+import attrs
+
+from domain.events.base import DomainEvent
+from domain.registry.mapping import RESERVED_PREFIX, SSE_EVENT_TYPE_PATTERN, DomainToSSEMapping
+from domain.sse.categories import SSECategory
+
+
+class RegistryError(ValueError):
+    """The registry contradicts itself; raised at import so a bad entry never ships."""
+
+
+@attrs.frozen(kw_only=True)
+class RegistryStatistics:
+    """Counts for the catalogue, health output and start-up log."""
+
+    mappings: int
+    domain_event_classes: int
+    broadcast_mappings: int
+    by_category: Mapping[SSECategory, int]
+
+
+class EventRegistry:
+    """Every mapping, checked once, looked up in constant time."""
+
+    def __init__(self, mappings: Iterable[DomainToSSEMapping]) -> None:
+        self._mappings = tuple(mappings)
+        _validate(self._mappings)
+        by_class: defaultdict[type[DomainEvent], list[DomainToSSEMapping]] = defaultdict(list)
+        for mapping in self._mappings:
+            by_class[mapping.domain_event].append(mapping)
+        self._by_class = MappingProxyType({cls: tuple(ms) for cls, ms in by_class.items()})
+        self._by_type = MappingProxyType({m.sse_event_type: m for m in self._mappings})
+
+    def __iter__(self) -> Iterator[DomainToSSEMapping]:
+        return iter(self._mappings)
+
+    def __len__(self) -> int:
+        return len(self._mappings)
+
+    def as_mapping(self) -> Mapping[type[DomainEvent], tuple[DomainToSSEMapping, ...]]:
+        """Domain event class → its mappings (read-only)."""
+        return self._by_class
+
+    def mappings_for(self, event_class: type[DomainEvent]) -> tuple[DomainToSSEMapping, ...]:
+        """The mappings of exactly this class; empty when it is not mapped."""
+        return self._by_class.get(event_class, ())
+
+    def by_sse_event_type(self, sse_event_type: str) -> DomainToSSEMapping | None:
+        """The mapping that produces ``sse_event_type``, if any."""
+        return self._by_type.get(sse_event_type)
+
+    def by_category(self, category: SSECategory) -> tuple[DomainToSSEMapping, ...]:
+        """Every mapping in ``category``, in declaration order."""
+        return tuple(m for m in self._mappings if m.category is category)
+
+    @property
+    def domain_event_classes(self) -> frozenset[type[DomainEvent]]:
+        """Every mapped domain event class."""
+        return frozenset(self._by_class)
+
+    @property
+    def categories(self) -> frozenset[SSECategory]:
+        """Every category at least one mapping uses."""
+        return frozenset(m.category for m in self._mappings)
+
+    def statistics(self) -> RegistryStatistics:
+        """Summary counts of the registry."""
+        return RegistryStatistics(
+            mappings=len(self._mappings),
+            domain_event_classes=len(self._by_class),
+            broadcast_mappings=sum(m.is_broadcast for m in self._mappings),
+            by_category=MappingProxyType(dict(Counter(m.category for m in self._mappings))),
+        )
+
+
+def _validate(mappings: tuple[DomainToSSEMapping, ...]) -> None:
+    problems: list[str] = []
+    for mapping in mappings:
+        problems.extend(_entry_problems(mapping))
+    type_counts = Counter(m.sse_event_type for m in mappings)
+    problems.extend(
+        f"SSE event type {name!r} is mapped {count} times; each type needs exactly one mapping"
+        for name, count in type_counts.items()
+        if count > 1
+    )
+    by_class: defaultdict[type[DomainEvent], list[DomainToSSEMapping]] = defaultdict(list)
+    for mapping in mappings:
+        by_class[mapping.domain_event].append(mapping)
+    for cls, group in by_class.items():
+        if len(group) > 1 and not all(m.shares_domain_event for m in group):
+            types = ", ".join(m.sse_event_type for m in group)
+            problems.append(
+                f"{cls.__name__} is mapped to several SSE events ({types}); "
+                "set shares_domain_event=True on each of them if that is intended"
+            )
+    if problems:
+        raise RegistryError("invalid SSE event registry:\n  - " + "\n  - ".join(problems))
+
+
+def _entry_problems(mapping: DomainToSSEMapping) -> Iterator[str]:
+    name = mapping.sse_event_type
+    where = f"mapping {name!r}"
+    if not (isinstance(mapping.domain_event, type) and issubclass(mapping.domain_event, DomainEvent)):
+        yield f"{where}: domain_event must be a DomainEvent subclass, got {mapping.domain_event!r}"
+        return
+    if not isinstance(mapping.category, SSECategory):
+        valid = ", ".join(c.value for c in SSECategory)
+        yield f"{where}: unknown category {mapping.category!r}; valid categories: {valid}"
+    if not SSE_EVENT_TYPE_PATTERN.fullmatch(name) or len(name) > 64:
+        yield f"{where}: SSE event type must be dotted lower-case like 'report.completed' (at most 64 characters)"
+    if name.startswith(RESERVED_PREFIX):
+        yield f"{where}: the prefix {RESERVED_PREFIX!r} is reserved for the stream's own signals"
+    if not mapping.description.strip():
+        yield f"{where}: a description is required for the event catalogue"
+    field = mapping.audience_field()
+    field_names = {a.name for a in attrs.fields(mapping.domain_event)}
+    if field is not None and field not in field_names:
+        yield (
+            f"{where}: {mapping.domain_event.__name__} has no field {field!r} to address the event; "
+            f"pass user_id_extractor=user_field(<field>) or to_everyone"
+        )

@@ -1,0 +1,1 @@
+"""Adapters behind the domain's ports, and the container that chooses them."""

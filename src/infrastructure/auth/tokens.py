@@ -1,0 +1,115 @@
+"""Bearer tokens: JWTs checked against an explicit algorithm allow-list, issuer, audience and expiry."""
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import attrs
+import jwt
+
+
+class TokenError(Exception):
+    """The credential is missing, malformed, expired or not ours; the message is safe to show."""
+
+
+@attrs.frozen(kw_only=True)
+class Principal:
+    """Who is calling, as proven by a verified token."""
+
+    user_id: UUID
+    roles: frozenset[str]
+    expires_at: datetime
+
+    def has_role(self, role: str) -> bool:
+        """True when the token grants ``role``."""
+        return role in self.roles
+
+
+class TokenService:
+    """Issues and verifies HS256 access tokens.
+
+    Only the algorithms in ``ALGORITHMS`` are accepted, so a token signed with
+    ``none`` or with another key type is refused whatever its header says.
+    """
+
+    ALGORITHMS = ("HS256",)
+
+    def __init__(
+        self,
+        secret: str,
+        *,
+        issuer: str,
+        audience: str,
+        leeway_seconds: float = 10.0,
+        lifetime_seconds: int = 3600,
+    ) -> None:
+        self._secret = secret
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway_seconds
+        self._lifetime = lifetime_seconds
+
+    @property
+    def _stream_audience(self) -> str:
+        return f"{self._audience}:stream"
+
+    def issue(self, user_id: UUID, roles: Iterable[str] = (), *, lifetime_seconds: int | None = None) -> str:
+        """A signed access token for ``user_id`` (development tokens and tests)."""
+        now = datetime.now(UTC)
+        lifetime = timedelta(seconds=self._lifetime if lifetime_seconds is None else lifetime_seconds)
+        return self._sign(user_id, roles, self._audience, now + lifetime)
+
+    def issue_stream_token(self, principal: Principal) -> str:
+        """A token that opens the stream and nothing else, expiring with the caller's credential.
+
+        Browsers keep it in an HttpOnly cookie; being valid only for the
+        stream, a leaked cookie cannot call the rest of the API.
+        """
+        return self._sign(principal.user_id, principal.roles, self._stream_audience, principal.expires_at)
+
+    def verify(self, token: str) -> Principal:
+        """The principal of an access token; raise :class:`TokenError` for anything doubtful."""
+        return self._verify(token, self._audience)
+
+    def verify_stream_token(self, token: str) -> Principal:
+        """The principal of a stream token (see :meth:`issue_stream_token`)."""
+        return self._verify(token, self._stream_audience)
+
+    def _sign(self, user_id: UUID, roles: Iterable[str], audience: str, expires_at: datetime) -> str:
+        claims = {
+            "sub": str(user_id),
+            "roles": sorted(set(roles)),
+            "iss": self._issuer,
+            "aud": audience,
+            "iat": datetime.now(UTC),
+            "exp": expires_at,
+        }
+        return jwt.encode(claims, self._secret, algorithm=self.ALGORITHMS[0])
+
+    def _verify(self, token: str, audience: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=list(self.ALGORITHMS),
+                issuer=self._issuer,
+                audience=audience,
+                leeway=self._leeway,
+                options={"require": ["sub", "exp", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenError("the token has expired") from None
+        except jwt.InvalidTokenError:
+            raise TokenError("the token is invalid") from None
+        try:
+            user_id = UUID(str(claims["sub"]))
+        except ValueError:
+            raise TokenError("the token's subject is not a user id") from None
+        roles = claims.get("roles", [])
+        if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+            raise TokenError("the token's roles claim is malformed")
+        return Principal(
+            user_id=user_id,
+            roles=frozenset(roles),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )

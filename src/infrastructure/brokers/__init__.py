@@ -1,0 +1,1 @@
+"""Publisher and subscriber adapters: embedded (in-memory) and Redis."""

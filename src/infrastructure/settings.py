@@ -1,0 +1,109 @@
+"""Settings read from ``HERALD_*`` environment variables, validated at start-up."""
+
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Literal, TypeVar
+
+import attrs
+
+Environment = Literal["development", "production"]
+N = TypeVar("N", int, float)
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the service cannot run with."""
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything the container needs to choose and configure adapters."""
+
+    env: Environment = "development"
+    """``production`` disables dev-only routes and requires a real JWT secret."""
+    host: str = "127.0.0.1"
+    """Bind address of ``herald run``."""
+    port: int = 8000
+    """Bind port of ``herald run``."""
+    redis_url: str | None = None
+    """Unset: the embedded in-memory broker; set: the Redis adapters."""
+    jwt_secret: str = attrs.field(factory=lambda: secrets.token_urlsafe(32), repr=False)
+    """HS256 key for bearer tokens; a random per-process key in development."""
+    jwt_secret_is_generated: bool = True
+    """True when no secret was configured (only allowed in development)."""
+    jwt_issuer: str = "herald"
+    """Expected ``iss`` claim."""
+    jwt_audience: str = "herald"
+    """Expected ``aud`` claim."""
+    sse_heartbeat_seconds: float = 15.0
+    """An idle stream gets a comment at most this often."""
+    sse_retry_ms: int = 3000
+    """``retry:`` hint sent at the start of every stream."""
+    sse_retention: int = 1000
+    """Events kept per user for ``Last-Event-ID`` resume; 0 turns resume off."""
+    sse_queue_size: int = 1000
+    """Frames a stream may have waiting before the client counts as too slow and is disconnected."""
+    sse_max_retained_users: int = 100_000
+    """Users whose history the embedded broker keeps (least recently addressed dropped first)."""
+    report_step_seconds: float = 0.5
+    """Delay between the sample report's progress events."""
+
+    @property
+    def broker_kind(self) -> Literal["memory", "redis"]:
+        """Which broker adapters the container wires."""
+        return "memory" if self.redis_url is None else "redis"
+
+    @property
+    def is_production(self) -> bool:
+        """True in production."""
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Read and validate the ``HERALD_*`` variables; raise :class:`SettingsError` naming the bad one."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        mode = env.get("HERALD_ENV", "development")
+        if mode not in ("development", "production"):
+            raise SettingsError(f"HERALD_ENV must be 'development' or 'production', got {mode!r}")
+        values["env"] = mode
+        optional_text = (
+            ("host", "HERALD_HOST"),
+            ("jwt_issuer", "HERALD_JWT_ISSUER"),
+            ("jwt_audience", "HERALD_JWT_AUDIENCE"),
+        )
+        for field, name in optional_text:
+            if env.get(name):
+                values[field] = env[name]
+        if env.get("HERALD_REDIS_URL"):
+            values["redis_url"] = env["HERALD_REDIS_URL"]
+        secret = env.get("HERALD_JWT_SECRET")
+        if secret:
+            if len(secret.encode()) < 32:
+                raise SettingsError("HERALD_JWT_SECRET must be at least 32 bytes long")
+            values["jwt_secret"] = secret
+            values["jwt_secret_is_generated"] = False
+        elif mode == "production":
+            raise SettingsError("HERALD_JWT_SECRET is required when HERALD_ENV=production")
+        values["port"] = _number(env, "HERALD_PORT", int, 8000, minimum=0, maximum=65535)
+        values["sse_heartbeat_seconds"] = _number(env, "HERALD_SSE_HEARTBEAT_SECONDS", float, 15.0, minimum=0.05)
+        values["sse_retry_ms"] = _number(env, "HERALD_SSE_RETRY_MS", int, 3000, minimum=0)
+        values["sse_retention"] = _number(env, "HERALD_SSE_RETENTION", int, 1000, minimum=0)
+        values["sse_queue_size"] = _number(env, "HERALD_SSE_QUEUE_SIZE", int, 1000, minimum=1)
+        values["sse_max_retained_users"] = _number(env, "HERALD_SSE_MAX_RETAINED_USERS", int, 100_000, minimum=1)
+        values["report_step_seconds"] = _number(env, "HERALD_REPORT_STEP_SECONDS", float, 0.5, minimum=0)
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _number(env: Mapping[str, str], name: str, kind: type[N], default: N, *, minimum: N, maximum: N | None = None) -> N:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise SettingsError(f"{name} must be {bound}, got {raw!r}")
+    return value

@@ -1,0 +1,1 @@
+"""SSE specifics: the wire encoder, the payload format and the SSE event handler."""

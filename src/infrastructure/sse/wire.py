@@ -1,0 +1,60 @@
+"""The SSE wire encoder: turns fields into bytes a browser parses back exactly.
+
+Rules from the WHATWG "Server-sent events" section: every line break in data
+(CRLF, LF or lone CR) starts a new ``data:`` line; ``event:`` and ``id:``
+values can never hold CR, LF or NUL (they would end the field early and let
+a payload inject fields); every message ends with a blank line.
+"""
+
+import re
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_UNSAFE_IN_FIELD = re.compile(r"[\r\n\x00]")
+
+#: Sent to idle streams so proxies and clients see the connection is alive.
+HEARTBEAT = b": ping\n\n"
+
+
+class UnsafeFieldError(ValueError):
+    """A value would break out of its SSE field."""
+
+
+def _field(name: str, value: str) -> str:
+    if _UNSAFE_IN_FIELD.search(value):
+        msg = f"SSE {name} value must not contain CR, LF or NUL"
+        raise UnsafeFieldError(msg)
+    return f"{name}: {value}\n"
+
+
+def encode_message(*, data: str, event: str | None = None, event_id: str | None = None) -> bytes:
+    """Encode one complete message (ending in a blank line)."""
+    parts = []
+    if event_id is not None:
+        parts.append(_field("id", event_id))
+    if event is not None:
+        parts.append(_field("event", event))
+    parts.extend(f"data: {line}\n" for line in _LINE_BREAK.split(data))
+    parts.append("\n")
+    return "".join(parts).encode()
+
+
+def encode_json_message(*, event: str, data_json: bytes, event_id: str) -> bytes:
+    """Encode a message whose data is compact JSON, without re-scanning it.
+
+    JSON text never holds a raw CR or LF (they are escaped inside strings), so
+    the data is one line; the id and event are still checked.
+    """
+    return (_field("id", event_id) + _field("event", event)).encode() + b"data: " + data_json + b"\n\n"
+
+
+def encode_comment(text: str) -> bytes:
+    """Encode a comment (ignored by clients), one ``:`` line per line of ``text``."""
+    return "".join(f": {line}\n" for line in _LINE_BREAK.split(text)).encode() + b"\n"
+
+
+def encode_retry(milliseconds: int) -> bytes:
+    """Encode the reconnection delay hint (digits only, as the standard requires)."""
+    if milliseconds < 0:
+        msg = "retry must be a non-negative number of milliseconds"
+        raise ValueError(msg)
+    return f"retry: {int(milliseconds)}\n\n".encode()

@@ -1,0 +1,58 @@
+"""The one cattrs converter that owns Herald's JSON: payloads, and SSE events between processes."""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+from cattrs.preconf.orjson import OrjsonConverter, make_converter
+
+from domain.events import ENVELOPE_FIELDS, DomainEvent
+from domain.sse import SSEEvent
+
+
+def _make_converter() -> OrjsonConverter:
+    converter = make_converter()
+    converter.register_unstructure_hook(UUID, str)
+    converter.register_structure_hook(UUID, lambda value, _: UUID(value))
+    converter.register_unstructure_hook(datetime, datetime.isoformat)
+    converter.register_structure_hook(datetime, lambda value, _: datetime.fromisoformat(value))
+    return converter
+
+
+class WireFormat:
+    """JSON for everything Herald sends: SSE ``data:`` objects and broker messages.
+
+    Keeping one converter means the embedded broker and Redis produce the same
+    bytes, and a type a fork adds to its events needs one hook, here.
+    """
+
+    def __init__(self) -> None:
+        self._converter = _make_converter()
+
+    def default_payload(self, event: DomainEvent) -> dict[str, Any]:
+        """Every field of ``event`` except its envelope, as JSON-ready values."""
+        data: dict[str, Any] = self._converter.unstructure(event)
+        for name in ENVELOPE_FIELDS:
+            data.pop(name, None)
+        return data
+
+    def json_ready(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Turn a hand-written payload (which may hold UUIDs, datetimes, attrs objects) into JSON types."""
+        result: dict[str, Any] = self._converter.unstructure(dict(payload))
+        return result
+
+    def data_json(self, event: SSEEvent) -> bytes:
+        """The JSON object of the ``data:`` line: the payload plus ``event_id`` and ``occurred_at``."""
+        return orjson.dumps(
+            {**event.data, "event_id": str(event.event_id), "occurred_at": event.occurred_at.isoformat()}
+        )
+
+    def dumps_event(self, event: SSEEvent) -> bytes:
+        """Serialise an SSE event for another process."""
+        return self._converter.dumps(event)
+
+    def loads_event(self, raw: bytes | str) -> SSEEvent:
+        """Read an SSE event written by :meth:`dumps_event`."""
+        return self._converter.loads(raw, SSEEvent)

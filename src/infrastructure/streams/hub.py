@@ -1,0 +1,113 @@
+"""The open streams of this process, indexed by user, with heartbeats and shutdown."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from uuid import UUID
+
+from domain.sse import SSECategory
+from infrastructure.sse.wire import HEARTBEAT
+from infrastructure.streams.inbox import EndReason, StreamInbox
+
+logger = logging.getLogger(__name__)
+
+
+class StreamHub:
+    """Local fan-out shared by every broker adapter.
+
+    Delivering a frame costs one dict lookup plus one append per recipient
+    stream, never work proportional to all open streams. Heartbeats come from
+    one task per process instead of a timer per stream.
+
+    Args:
+        inbox_capacity: frames a stream may have queued before it is ended.
+        heartbeat_seconds: a stream idle this long gets a comment.
+        on_first_stream / on_last_stream: called when a user's first local
+            stream opens and their last one closes (Redis subscribes per user).
+    """
+
+    def __init__(
+        self,
+        *,
+        inbox_capacity: int,
+        heartbeat_seconds: float,
+        on_first_stream: Callable[[UUID], None] | None = None,
+        on_last_stream: Callable[[UUID], None] | None = None,
+    ) -> None:
+        self._capacity = inbox_capacity
+        self._heartbeat_seconds = heartbeat_seconds
+        self._by_user: dict[UUID, set[StreamInbox]] = {}
+        self._all: set[StreamInbox] = set()
+        self._on_first = on_first_stream
+        self._on_last = on_last_stream
+        self._heartbeat_task: asyncio.Task[None] | None = None
+
+    @property
+    def open_streams(self) -> int:
+        """How many streams this process holds."""
+        return len(self._all)
+
+    def users(self) -> frozenset[UUID]:
+        """Users with at least one open stream here."""
+        return frozenset(self._by_user)
+
+    def open(self, user_id: UUID, categories: frozenset[SSECategory] | None) -> StreamInbox:
+        """Register a new stream; it receives every frame delivered from now on."""
+        self._ensure_heartbeats()
+        inbox = StreamInbox(user_id, categories, self._capacity, self._forget)
+        streams = self._by_user.get(user_id)
+        if streams is None:
+            streams = self._by_user[user_id] = set()
+            if self._on_first is not None:
+                self._on_first(user_id)
+        streams.add(inbox)
+        self._all.add(inbox)
+        return inbox
+
+    def deliver(self, user_id: UUID | None, category: SSECategory | None, frame: bytes) -> None:
+        """Push ``frame`` to the user's streams, or to every stream when ``user_id`` is None."""
+        targets = self._all if user_id is None else self._by_user.get(user_id, ())
+        for inbox in tuple(targets):
+            if inbox.wants(category):
+                inbox.push(frame)
+
+    def end_all(self, reason: EndReason) -> None:
+        """End every open stream (used on shutdown)."""
+        for inbox in tuple(self._all):
+            inbox.end(reason)
+
+    async def aclose(self) -> None:
+        """End every stream and stop the heartbeat task."""
+        self.end_all(EndReason.SHUTDOWN)
+        task, self._heartbeat_task = self._heartbeat_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _forget(self, inbox: StreamInbox) -> None:
+        self._all.discard(inbox)
+        streams = self._by_user.get(inbox.user_id)
+        if streams is None:
+            return
+        streams.discard(inbox)
+        if not streams:
+            del self._by_user[inbox.user_id]
+            if self._on_last is not None:
+                self._on_last(inbox.user_id)
+
+    def _ensure_heartbeats(self) -> None:
+        if self._heartbeat_task is None or self._heartbeat_task.done():
+            self._heartbeat_task = asyncio.get_running_loop().create_task(self._beat(), name="herald-heartbeats")
+
+    async def _beat(self) -> None:
+        # Ticking at half the interval bounds every stream's silence by the interval.
+        while True:
+            await asyncio.sleep(self._heartbeat_seconds / 2)
+            for inbox in tuple(self._all):
+                if inbox.active:
+                    inbox.active = False
+                else:
+                    inbox.push(HEARTBEAT)
+                    inbox.active = False  # a heartbeat is not activity: keep beating while idle

@@ -1,0 +1,113 @@
+"""The inbox of one open stream: replay first, then live frames, bounded."""
+
+import asyncio
+import enum
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
+from uuid import UUID
+
+from domain.sse import SSECategory
+
+
+class EndReason(enum.Enum):
+    """Why the server ended a stream; the client reconnects with its last id."""
+
+    CLIENT_GONE = "client_gone"
+    SLOW_CLIENT = "slow_client"
+    SHUTDOWN = "shutdown"
+
+
+class StreamInbox:
+    """Frames waiting to be written to one client.
+
+    The fan-out pushes pre-encoded frames without awaiting, so one slow client
+    never slows the publisher or other streams. When the backlog passes
+    ``capacity`` the stream is ended instead of growing: with retention on,
+    the client's reconnect resumes exactly where it stopped reading.
+    """
+
+    __slots__ = ("_capacity", "_frames", "_on_close", "_waiter", "active", "categories", "end_reason", "user_id")
+
+    def __init__(
+        self,
+        user_id: UUID,
+        categories: frozenset[SSECategory] | None,
+        capacity: int,
+        on_close: Callable[["StreamInbox"], None],
+    ) -> None:
+        self.user_id = user_id
+        self.categories = categories
+        self.end_reason: EndReason | None = None
+        self.active = False
+        self._capacity = capacity
+        self._frames: deque[bytes] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._on_close = on_close
+
+    def wants(self, category: SSECategory | None) -> bool:
+        """True when the stream's category filter lets ``category`` through (signals always pass)."""
+        return category is None or self.categories is None or category in self.categories
+
+    def push(self, frame: bytes) -> None:
+        """Queue a frame; end the stream when its client has fallen too far behind."""
+        if self.end_reason is not None:
+            return
+        if len(self._frames) >= self._capacity:
+            self.end(EndReason.SLOW_CLIENT)
+            return
+        self._frames.append(frame)
+        self.active = True
+        self._wake()
+
+    def preload(self, frames: Iterable[bytes]) -> None:
+        """Queue replayed frames ahead of anything live; not counted against the bound."""
+        self._frames.extendleft(reversed(list(frames)))
+        self._wake()
+
+    def end(self, reason: EndReason) -> None:
+        """Stop the stream after the frame being written; idempotent."""
+        if self.end_reason is None:
+            self.end_reason = reason
+            self._frames.clear()
+            self._on_close(self)
+        self._wake()
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        """Yield frames until the stream is ended."""
+        frames = self._frames
+        while True:
+            if frames:
+                yield frames.popleft()
+                continue
+            if self.end_reason is not None:
+                return
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class InboxStream:
+    """An open stream backed by a local inbox: the subscriber port's ``EventStream``."""
+
+    __slots__ = ("_inbox",)
+
+    def __init__(self, inbox: StreamInbox) -> None:
+        self._inbox = inbox
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._inbox.frames()
+
+    @property
+    def end_reason(self) -> EndReason | None:
+        """Why the server ended the stream, once it has."""
+        return self._inbox.end_reason
+
+    async def aclose(self) -> None:
+        self._inbox.end(EndReason.CLIENT_GONE)

@@ -1,0 +1,33 @@
+"""Events the stream itself emits, outside the registry (reserved ``stream.`` prefix)."""
+
+import enum
+
+import orjson
+
+from domain.ids import new_event_id, utc_now
+from infrastructure.sse.wire import encode_json_message
+
+RESET_EVENT_TYPE = "stream.reset"
+
+
+class ResetReason(enum.Enum):
+    """Why a resume could not continue exactly after the client's last id."""
+
+    RETENTION_EXCEEDED = "retention_exceeded"
+    """Events after the id were already dropped from retention."""
+    UNKNOWN_POSITION = "unknown_position"
+    """The id is well-formed but not from this broker's history (restart, other deployment)."""
+    MALFORMED = "malformed"
+    """The id is not one this service hands out."""
+    RETENTION_DISABLED = "retention_disabled"
+    """Nothing is kept, so nothing can be replayed."""
+
+
+def reset_frame(reason: ResetReason, cursor: str) -> bytes:
+    """The ``stream.reset`` message: the client may have missed events and should reload its state.
+
+    It carries an ``id`` so the client's next reconnect resumes from here
+    rather than repeating the signal.
+    """
+    data = {"reason": reason.value, "event_id": str(new_event_id()), "occurred_at": utc_now().isoformat()}
+    return encode_json_message(event=RESET_EVENT_TYPE, data_json=orjson.dumps(data), event_id=cursor)

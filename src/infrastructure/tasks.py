@@ -1,0 +1,38 @@
+"""Background work owned by the application, cancelled cleanly when it stops."""
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class TaskSupervisor:
+    """Keeps a reference to every background task (so none is garbage-collected mid-run),
+    logs the ones that fail and cancels the rest on shutdown."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    @property
+    def running(self) -> int:
+        """How many tasks are still running."""
+        return len(self._tasks)
+
+    async def aclose(self) -> None:
+        """Cancel every running task and wait for them to unwind."""
+        tasks = tuple(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background task %s failed", task.get_name(), exc_info=task.exception())

@@ -1,0 +1,1 @@
+"""The HTTP edge: the Litestar app, its controllers, browser auth and the demo page."""

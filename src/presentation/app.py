@@ -1,0 +1,55 @@
+"""The Litestar application factory."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+
+from infrastructure.container import Container
+from presentation.controllers.announcements import AnnouncementsController
+from presentation.controllers.dev_tokens import DevTokensController
+from presentation.controllers.events import EventsController
+from presentation.controllers.health import health
+from presentation.controllers.page import demo_page
+from presentation.controllers.reports import ReportsController
+from presentation.dependencies import container_dependencies
+from presentation.errors import internal_error, problem_details_plugin
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(container: Container | None = None) -> Litestar:
+    """Build the app around ``container`` (a fresh one from the environment by default).
+
+    Tests pass their own container with overridden providers; nothing here
+    reads or writes module globals.
+    """
+    container = container or Container()
+    settings = container.settings()
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await container.init_resources()  # type: ignore[misc]
+        logger.info("Herald started (%s broker, %s)", settings.broker_kind, settings.env)
+        try:
+            yield
+        finally:
+            await container.shutdown_resources()  # type: ignore[misc]
+
+    handlers: list[object] = [EventsController, ReportsController, AnnouncementsController, health, demo_page]
+    if not settings.is_production:
+        handlers.append(DevTokensController)
+
+    app = Litestar(
+        route_handlers=handlers,  # type: ignore[arg-type]
+        dependencies=container_dependencies(container),
+        lifespan=[lifespan],
+        plugins=[problem_details_plugin()],
+        exception_handlers={Exception: internal_error},
+        openapi_config=OpenAPIConfig(title="Herald", version="0.1.0", path="/schema"),
+        debug=False,
+    )
+    app.state.container = container
+    return app

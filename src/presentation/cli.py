@@ -1,0 +1,78 @@
+"""The ``herald`` command: ``herald run`` serves the app (what ``make run`` does)."""
+
+import argparse
+import logging
+import socket
+from collections.abc import Sequence
+
+import uvicorn
+
+from infrastructure.container import Container
+from infrastructure.settings import Settings, SettingsError
+from infrastructure.streams.inbox import EndReason
+from presentation.app import create_app
+
+
+class HeraldServer(uvicorn.Server):
+    """uvicorn, but open streams are ended first on shutdown.
+
+    uvicorn waits for every open response before running the app's shutdown,
+    and an SSE response never ends by itself; ending the streams first lets
+    clients reconnect (to another instance) at once, and the process exit promptly.
+    """
+
+    def __init__(self, config: uvicorn.Config, container: Container) -> None:
+        super().__init__(config)
+        self._container = container
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._container.stream_hub().end_all(EndReason.SHUTDOWN)
+        await super().shutdown(sockets)
+
+
+def build_server(container: Container, *, host: str, port: int, log_level: str = "info") -> HeraldServer:
+    """A server for ``create_app(container)`` on ``host:port`` (port 0 picks a free one)."""
+    config = uvicorn.Config(
+        create_app(container),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_level=log_level,
+        timeout_graceful_shutdown=5,
+        proxy_headers=False,
+    )
+    return HeraldServer(config, container)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        logging.getLogger("herald").error("invalid configuration: %s", error)
+        return 2
+    container = Container()
+    container.settings.override(settings)
+    server = build_server(
+        container, host=args.host or settings.host, port=args.port if args.port is not None else settings.port
+    )
+    server.run()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``herald`` console script."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parser = argparse.ArgumentParser(prog="herald", description="Domain events as live SSE streams.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="serve the API, the stream and the demo page")
+    run.add_argument("--host", default=None, help="bind address (default: HERALD_HOST or 127.0.0.1)")
+    run.add_argument("--port", type=int, default=None, help="bind port (default: HERALD_PORT or 8000)")
+    run.set_defaults(handler=_run)
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""``POST /api/v1/announcements``: an administrator's broadcast."""
+
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, post
+from litestar.di import Provide
+
+from application.announcements import PublishAnnouncement
+from infrastructure.auth import Principal
+from presentation.auth import provide_principal, require_role
+
+ADMIN_ROLE = "admin"
+
+
+class AnnouncementRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of an announcement."""
+
+    message: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class AnnouncementAccepted(msgspec.Struct):
+    """The announcement was published to every connected user."""
+
+    event_id: UUID
+
+
+class AnnouncementsController(Controller):
+    """Broadcasts to every user."""
+
+    path = "/api/v1/announcements"
+    tags = ["announcements"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @post("/", status_code=202, summary="Publish an announcement to every user (admin)")
+    async def publish(
+        self, data: AnnouncementRequest, principal: Principal, publish_announcement: PublishAnnouncement
+    ) -> AnnouncementAccepted:
+        """Only callers with the ``admin`` role may broadcast."""
+        require_role(principal, ADMIN_ROLE)
+        event = await publish_announcement(principal.user_id, data.message)
+        return AnnouncementAccepted(event_id=event.event_id)

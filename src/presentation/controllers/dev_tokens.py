@@ -1,0 +1,37 @@
+"""``POST /api/v1/dev/tokens``: tokens for trying the service locally (never in production)."""
+
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, post
+
+from infrastructure.auth import TokenService
+
+Role = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")]
+
+
+class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Who the token is for."""
+
+    user_id: UUID
+    roles: Annotated[list[Role], msgspec.Meta(max_length=16)] = []
+
+
+class TokenResponse(msgspec.Struct):
+    """An OAuth-style bearer token."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+
+
+class DevTokensController(Controller):
+    """Issues tokens for any user id; registered only when ``HERALD_ENV`` is not production."""
+
+    path = "/api/v1/dev/tokens"
+    tags = ["development"]
+
+    @post("/", status_code=200, summary="Issue a development token")
+    async def issue(self, data: TokenRequest, token_service: TokenService) -> TokenResponse:
+        """Anyone can become anyone here: that is why production does not have this route."""
+        return TokenResponse(access_token=token_service.issue(data.user_id, data.roles))

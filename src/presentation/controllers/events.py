@@ -1,0 +1,141 @@
+"""``GET /api/v1/events``: the authenticated SSE stream, and the browser cookie that opens it."""
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Response, delete, get, post
+from litestar.background_tasks import BackgroundTask
+from litestar.datastructures import Cookie
+from litestar.di import Provide
+from litestar.exceptions import ValidationException
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from domain.ports import EventStream, SSESubscriberProtocol
+from domain.registry import EventRegistry
+from domain.sse import SSECategory
+from infrastructure.auth import Principal, TokenService
+from infrastructure.settings import Settings
+from infrastructure.sse.wire import encode_retry
+from presentation.auth import STREAM_COOKIE, provide_principal, provide_stream_principal
+
+#: Ids this service hands out are short printable ASCII; anything else is refused
+#: before it reaches a broker (and is never echoed back).
+_LAST_EVENT_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_VALID_CATEGORIES = ", ".join(sorted(c.value for c in SSECategory))
+
+#: Headers every stream carries: no caching, no proxy buffering (nginx honours
+#: X-Accel-Buffering), and no compression, which would hold events back.
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+
+
+def parse_categories(raw: str | None) -> frozenset[SSECategory] | None:
+    """``a,b`` → the categories; ``None`` when absent (everything)."""
+    if raw is None:
+        return None
+    names = {name.strip() for name in raw.split(",") if name.strip()}
+    if not names:
+        raise ValidationException(detail=f"categories must name at least one of: {_VALID_CATEGORIES}")
+    valid = {c.value for c in SSECategory}
+    unknown = names - valid
+    if unknown:
+        shown = ", ".join(repr(name[:40]) for name in sorted(unknown)[:5])
+        raise ValidationException(detail=f"unknown categories {shown}; valid categories: {_VALID_CATEGORIES}")
+    return frozenset(SSECategory(name) for name in names)
+
+
+def choose_last_event_id(header: str | None, query: str | None) -> str | None:
+    """The resume position: the header wins over the query fallback; validated, never echoed."""
+    value = header if header is not None else query
+    if value is None or value == "":
+        return None
+    if not _LAST_EVENT_ID.fullmatch(value):
+        raise ValidationException(detail="Last-Event-ID is malformed: expected at most 128 printable ASCII characters")
+    return value
+
+
+async def _sse_body(stream: EventStream, retry_ms: int) -> AsyncIterator[bytes]:
+    try:
+        yield encode_retry(retry_ms)
+        async for frame in stream:
+            yield frame
+    finally:
+        await stream.aclose()
+
+
+class EventsController(Controller):
+    """The stream of the authenticated user."""
+
+    path = "/api/v1/events"
+    tags = ["events"]
+
+    @get(
+        "/",
+        dependencies={"principal": Provide(provide_stream_principal)},
+        summary="Open the SSE stream of the authenticated user",
+    )
+    async def stream(
+        self,
+        principal: Principal,
+        subscriber: SSESubscriberProtocol,
+        settings: Settings,
+        categories: Annotated[str | None, Parameter(query="categories", max_length=512)] = None,
+        last_event_id_query: Annotated[str | None, Parameter(query="last_event_id", max_length=4096)] = None,
+        last_event_id_header: Annotated[str | None, Parameter(header="last-event-id", max_length=4096)] = None,
+    ) -> Stream:
+        """Replay after ``Last-Event-ID`` when given, then live events until either side closes.
+
+        The subscription is registered before the response starts, so an
+        event published right after the client sees the headers is not missed.
+        """
+        wanted = parse_categories(categories)
+        last_event_id = choose_last_event_id(last_event_id_header, last_event_id_query)
+        stream = await subscriber.subscribe(principal.user_id, categories=wanted, last_event_id=last_event_id)
+        return Stream(
+            _sse_body(stream, settings.sse_retry_ms),
+            media_type="text/event-stream",
+            headers=STREAM_HEADERS,
+            # Also release the subscription if the body never starts (client gone first).
+            background=BackgroundTask(stream.aclose),
+        )
+
+    @get("/types", summary="The SSE event types this service emits", cache=False)
+    async def event_types(self, registry: EventRegistry) -> list[dict[str, Any]]:
+        """The catalogue, so clients (the demo page among them) know which events to listen for."""
+        return [
+            {
+                "type": m.sse_event_type,
+                "category": m.category.value,
+                "description": m.description,
+                "broadcast": m.is_broadcast,
+            }
+            for m in registry
+        ]
+
+    @post(
+        "/cookie",
+        dependencies={"principal": Provide(provide_principal)},
+        status_code=204,
+        summary="Set the HttpOnly stream cookie for EventSource",
+    )
+    async def set_cookie(self, principal: Principal, token_service: TokenService, settings: Settings) -> Response[None]:
+        """Browsers' EventSource cannot send headers; this cookie carries a stream-only credential."""
+        max_age = max(0, int((principal.expires_at - datetime.now(UTC)).total_seconds()))
+        cookie = Cookie(
+            key=STREAM_COOKIE,
+            value=token_service.issue_stream_token(principal),
+            path=self.path,
+            max_age=max_age,
+            httponly=True,
+            secure=settings.is_production,
+            samesite="strict",
+        )
+        return Response(None, status_code=204, cookies=[cookie])
+
+    @delete("/cookie", status_code=204, summary="Clear the stream cookie")
+    async def clear_cookie(self) -> Response[None]:
+        """Log the browser's stream out."""
+        cookie = Cookie(key=STREAM_COOKIE, value="", path=self.path, max_age=0, httponly=True, samesite="strict")
+        return Response(None, status_code=204, cookies=[cookie])

@@ -1,0 +1,16 @@
+"""``GET /health``: liveness, with the broker's readiness."""
+
+from typing import Any
+
+from litestar import Response, get
+
+from domain.ports import SSESubscriberProtocol
+from infrastructure.settings import Settings
+
+
+@get("/health", summary="Liveness and readiness", tags=["health"], cache=False)
+async def health(subscriber: SSESubscriberProtocol, settings: Settings) -> Response[dict[str, Any]]:
+    """200 when the broker can deliver events, 503 otherwise (so a load balancer stops routing)."""
+    ready = await subscriber.is_ready()
+    body = {"status": "ok" if ready else "unavailable", "broker": {"kind": settings.broker_kind, "ready": ready}}
+    return Response(body, status_code=200 if ready else 503)

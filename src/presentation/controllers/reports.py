@@ -1,0 +1,40 @@
+"""``POST /api/v1/reports``: request a report generated in the background."""
+
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, post
+from litestar.di import Provide
+
+from application.reports import RequestReport
+from infrastructure.auth import Principal
+from presentation.auth import provide_principal
+
+
+class ReportRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of a report request."""
+
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class ReportAccepted(msgspec.Struct):
+    """The report was accepted; its events arrive on the owner's stream."""
+
+    report_id: UUID
+
+
+class ReportsController(Controller):
+    """Reports of the authenticated user."""
+
+    path = "/api/v1/reports"
+    tags = ["reports"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @post("/", status_code=202, summary="Request a report")
+    async def request_report(
+        self, data: ReportRequest, principal: Principal, request_report: RequestReport
+    ) -> ReportAccepted:
+        """Answer at once; ``report.*`` events follow on the caller's stream."""
+        report_id = await request_report(principal.user_id, data.title.strip() or data.title)
+        return ReportAccepted(report_id=report_id)

@@ -1,0 +1,39 @@
+"""Bridges the container to Litestar's dependency injection (``Provide``)."""
+
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
+
+from dependency_injector import providers
+from litestar.di import Provide
+
+from infrastructure.container import Container
+
+T = TypeVar("T")
+
+
+async def resolve(provider: providers.Provider[T]) -> T:
+    """Call a provider, awaiting it when it depends on an async resource."""
+    value: Any = provider()
+    if inspect.isawaitable(value):
+        value = await value
+    return cast("T", value)
+
+
+def _provide(provider: providers.Provider[Any]) -> Provide:
+    async def provide() -> Any:
+        return await resolve(provider)
+
+    return Provide(cast("Callable[[], Awaitable[Any]]", provide), use_cache=True)
+
+
+def container_dependencies(container: Container) -> dict[str, Provide]:
+    """The container's providers that handlers may ask for, by parameter name."""
+    return {
+        "settings": _provide(container.settings),
+        "registry": _provide(container.registry),
+        "subscriber": _provide(container.subscriber),
+        "token_service": _provide(container.token_service),
+        "request_report": _provide(container.request_report),
+        "publish_announcement": _provide(container.publish_announcement),
+    }
