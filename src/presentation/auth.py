@@ -3,6 +3,7 @@
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from infrastructure.auth import Principal, TokenError, TokenService
@@ -22,7 +23,7 @@ def _bearer_token(request: Request[Any, Any, Any]) -> str | None:
     return token.strip()
 
 
-async def provide_principal(request: Request[Any, Any, Any], token_service: TokenService) -> Principal:
+async def provide_principal(request: Request[Any, Any, Any], token_service: NamedDependency[TokenService]) -> Principal:
     """The caller of an API route: a valid bearer token is required."""
     token = _bearer_token(request)
     if token is None:
@@ -33,7 +34,9 @@ async def provide_principal(request: Request[Any, Any, Any], token_service: Toke
         raise NotAuthorizedException(detail=str(error), headers=_CHALLENGE) from None
 
 
-async def provide_stream_principal(request: Request[Any, Any, Any], token_service: TokenService) -> Principal:
+async def provide_stream_principal(
+    request: Request[Any, Any, Any], token_service: NamedDependency[TokenService]
+) -> Principal:
     """The caller of the stream: a bearer token, or else the stream cookie."""
     token = _bearer_token(request)
     try:
@@ -47,7 +50,7 @@ async def provide_stream_principal(request: Request[Any, Any, Any], token_servic
     raise NotAuthorizedException(detail="a bearer token or the stream cookie is required", headers=_CHALLENGE)
 
 
-def require_role(principal: Principal, role: str) -> None:
+def require_role(principal: NamedDependency[Principal], role: str) -> None:
     """Raise 403 unless the principal holds ``role``."""
     if not principal.has_role(role):
         raise PermissionDeniedException(detail=f"the {role!r} role is required")

@@ -5,7 +5,8 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 
 from application.announcements import PublishAnnouncement
 from infrastructure.auth import Principal
@@ -35,7 +36,10 @@ class AnnouncementsController(Controller):
 
     @post("/", status_code=202, summary="Publish an announcement to every user (admin)")
     async def publish(
-        self, data: AnnouncementRequest, principal: Principal, publish_announcement: PublishAnnouncement
+        self,
+        data: JSONBody[AnnouncementRequest],
+        principal: NamedDependency[Principal],
+        publish_announcement: NamedDependency[PublishAnnouncement],
     ) -> AnnouncementAccepted:
         """Only callers with the ``admin`` role may broadcast."""
         require_role(principal, ADMIN_ROLE)

@@ -5,6 +5,8 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
 from infrastructure.auth import TokenService
 
@@ -32,6 +34,6 @@ class DevTokensController(Controller):
     tags = ["development"]
 
     @post("/", status_code=200, summary="Issue a development token")
-    async def issue(self, data: TokenRequest, token_service: TokenService) -> TokenResponse:
+    async def issue(self, data: JSONBody[TokenRequest], token_service: NamedDependency[TokenService]) -> TokenResponse:
         """Anyone can become anyone here: that is why production does not have this route."""
         return TokenResponse(access_token=token_service.issue(data.user_id, data.roles))

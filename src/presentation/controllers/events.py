@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from litestar import Controller, Response, delete, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import Cookie
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ValidationException
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
 from domain.ports import EventStream, SSESubscriberProtocol
@@ -78,12 +78,12 @@ class EventsController(Controller):
     )
     async def stream(
         self,
-        principal: Principal,
-        subscriber: SSESubscriberProtocol,
-        settings: Settings,
-        categories: Annotated[str | None, Parameter(query="categories", max_length=512)] = None,
-        last_event_id_query: Annotated[str | None, Parameter(query="last_event_id", max_length=4096)] = None,
-        last_event_id_header: Annotated[str | None, Parameter(header="last-event-id", max_length=4096)] = None,
+        principal: NamedDependency[Principal],
+        subscriber: NamedDependency[SSESubscriberProtocol],
+        settings: NamedDependency[Settings],
+        categories: Annotated[str | None, QueryParameter(name="categories", max_length=512)] = None,
+        last_event_id_query: Annotated[str | None, QueryParameter(name="last_event_id", max_length=4096)] = None,
+        last_event_id_header: Annotated[str | None, HeaderParameter(name="last-event-id", max_length=4096)] = None,
     ) -> Stream:
         """Replay after ``Last-Event-ID`` when given, then live events until either side closes.
 
@@ -102,7 +102,7 @@ class EventsController(Controller):
         )
 
     @get("/types", summary="The SSE event types this service emits", cache=False)
-    async def event_types(self, registry: EventRegistry) -> list[dict[str, Any]]:
+    async def event_types(self, registry: NamedDependency[EventRegistry]) -> list[dict[str, Any]]:
         """The catalogue, so clients (the demo page among them) know which events to listen for."""
         return [
             {
@@ -120,7 +120,12 @@ class EventsController(Controller):
         status_code=204,
         summary="Set the HttpOnly stream cookie for EventSource",
     )
-    async def set_cookie(self, principal: Principal, token_service: TokenService, settings: Settings) -> Response[None]:
+    async def set_cookie(
+        self,
+        principal: NamedDependency[Principal],
+        token_service: NamedDependency[TokenService],
+        settings: NamedDependency[Settings],
+    ) -> Response[None]:
         """Browsers' EventSource cannot send headers; this cookie carries a stream-only credential."""
         max_age = max(0, int((principal.expires_at - datetime.now(UTC)).total_seconds()))
         cookie = Cookie(

@@ -3,13 +3,16 @@
 from typing import Any
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 
 from domain.ports import SSESubscriberProtocol
 from infrastructure.settings import Settings
 
 
 @get("/health", summary="Liveness and readiness", tags=["health"], cache=False)
-async def health(subscriber: SSESubscriberProtocol, settings: Settings) -> Response[dict[str, Any]]:
+async def health(
+    subscriber: NamedDependency[SSESubscriberProtocol], settings: NamedDependency[Settings]
+) -> Response[dict[str, Any]]:
     """200 when the broker can deliver events, 503 otherwise (so a load balancer stops routing)."""
     ready = await subscriber.is_ready()
     body = {"status": "ok" if ready else "unavailable", "broker": {"kind": settings.broker_kind, "ready": ready}}

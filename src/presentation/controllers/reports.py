@@ -5,7 +5,8 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 
 from application.reports import RequestReport
 from infrastructure.auth import Principal
@@ -33,7 +34,10 @@ class ReportsController(Controller):
 
     @post("/", status_code=202, summary="Request a report")
     async def request_report(
-        self, data: ReportRequest, principal: Principal, request_report: RequestReport
+        self,
+        data: JSONBody[ReportRequest],
+        principal: NamedDependency[Principal],
+        request_report: NamedDependency[RequestReport],
     ) -> ReportAccepted:
         """Answer at once; ``report.*`` events follow on the caller's stream."""
         report_id = await request_report(principal.user_id, data.title.strip() or data.title)

@@ -1,0 +1,132 @@
+"""Bad requests get a precise status and a JSON problem body, never a 500."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import jwt
+import pytest
+
+from tests.api.conftest import TokenFactory
+from tests.conftest import TEST_SECRET
+
+
+def forged(**claims: object) -> str:
+    base: dict[str, object] = {
+        "sub": str(uuid.uuid4()),
+        "iss": "herald",
+        "aud": "herald",
+        "exp": datetime.now(UTC) + timedelta(minutes=5),
+    }
+    base.update(claims)
+    return jwt.encode(base, TEST_SECRET, algorithm="HS256")
+
+
+@pytest.mark.parametrize(
+    ("headers", "detail"),
+    [
+        ({}, "a bearer token or the stream cookie is required"),
+        ({"Authorization": "Bearer garbage"}, "the token is invalid"),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, "must be 'Bearer <token>'"),
+        ({"Authorization": f"Bearer {forged(exp=datetime.now(UTC) - timedelta(minutes=1))}"}, "expired"),
+        ({"Authorization": f"Bearer {forged(aud='elsewhere')}"}, "the token is invalid"),
+    ],
+)
+async def test_the_stream_refuses_missing_and_bad_credentials(
+    client: httpx.AsyncClient, headers: dict[str, str], detail: str
+) -> None:
+    response = await client.get("/api/v1/events", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert detail in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "detail"),
+    [
+        ("?categories=billing", {}, "valid categories: reports, system"),
+        ("?categories=,", {}, "categories must name at least one of"),
+        ("", {"Last-Event-ID": "x" * 200}, "Last-Event-ID is malformed"),
+        ("?last_event_id=%0Aevent:%20admin", {}, "Last-Event-ID is malformed"),
+    ],
+)
+async def test_bad_stream_parameters_are_400(
+    client: httpx.AsyncClient, auth: TokenFactory, query: str, headers: dict[str, str], detail: str
+) -> None:
+    response = await client.get(f"/api/v1/events{query}", headers={**auth(), **headers})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert detail in body["detail"]
+    assert "event: admin" not in response.text
+
+
+async def test_announcements_need_the_admin_role(client: httpx.AsyncClient, auth: TokenFactory) -> None:
+    response = await client.post("/api/v1/announcements", json={"message": "hi"}, headers=auth())
+    assert response.status_code == 403
+    assert response.json()["detail"] == "the 'admin' role is required"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("POST", "/api/v1/reports", {"title": ""}, 400),
+        ("POST", "/api/v1/reports", {"title": "x" * 201}, 400),
+        ("POST", "/api/v1/reports", {"nope": 1}, 400),
+        ("POST", "/api/v1/dev/tokens", {"user_id": "not-a-uuid"}, 400),
+        ("DELETE", "/api/v1/events", None, 405),
+        ("GET", "/api/v1/nothing-here", None, 404),
+    ],
+)
+async def test_bad_requests_are_problems_not_500(
+    client: httpx.AsyncClient, auth: TokenFactory, method: str, path: str, body: object, status: int
+) -> None:
+    response = await client.request(method, path, json=body, headers=auth())
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == status
+
+
+async def test_reports_need_a_token(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/reports", json={"title": "x"})
+    assert response.status_code == 401
+
+
+async def test_dev_tokens_and_the_cookie_open_a_stream(client: httpx.AsyncClient) -> None:
+    user = str(uuid.uuid4())
+    issued = await client.post("/api/v1/dev/tokens", json={"user_id": user})
+    assert issued.status_code == 200
+    assert issued.json()["token_type"] == "bearer"
+    bearer = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+    set_cookie = await client.post("/api/v1/events/cookie", headers=bearer)
+    assert set_cookie.status_code == 204
+    cookie_header = set_cookie.headers["set-cookie"].lower()
+    assert "httponly" in cookie_header
+    assert "samesite=strict" in cookie_header
+    assert "path=/api/v1/events" in cookie_header
+    async with client.stream("GET", "/api/v1/events") as response:
+        assert response.status_code == 200
+    # The cookie only opens the stream; it is no access token.
+    stream_token = client.cookies["herald_stream"]
+    refused = await client.post(
+        "/api/v1/reports", json={"title": "x"}, headers={"Authorization": f"Bearer {stream_token}"}
+    )
+    assert refused.status_code == 401
+    cleared = await client.delete("/api/v1/events/cookie")
+    assert cleared.status_code == 204
+    assert "herald_stream" not in client.cookies
+    assert (await client.get("/api/v1/events")).status_code == 401
+
+
+async def test_health_reports_the_broker(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "broker": {"kind": "memory", "ready": True}}
+
+
+async def test_the_demo_page_is_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "EventSource" in response.text

@@ -1,0 +1,41 @@
+"""Fixtures shared by every test layer."""
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from infrastructure.container import Container
+from infrastructure.settings import Settings
+
+TEST_SECRET = "test-secret-" + "x" * 32
+
+
+def fast_settings(**overrides: Any) -> Settings:
+    """Settings for tests: a fixed secret, fast reports and heartbeats."""
+    values: dict[str, Any] = {
+        "jwt_secret": TEST_SECRET,
+        "jwt_secret_is_generated": False,
+        "report_step_seconds": 0.01,
+        "sse_heartbeat_seconds": 15.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def make_container() -> Callable[..., Container]:
+    """Build a container whose settings are :func:`fast_settings` with overrides."""
+
+    def make(**overrides: Any) -> Container:
+        container = Container()
+        container.settings.override(fast_settings(**overrides))
+        return container
+
+    return make
+
+
+@pytest.fixture
+def user_id() -> uuid.UUID:
+    return uuid.uuid4()

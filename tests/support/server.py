@@ -1,0 +1,39 @@
+"""Run Herald on a real loopback socket inside the test's event loop."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import attrs
+
+from infrastructure.container import Container
+from presentation.cli import HeraldServer, build_server
+
+
+@attrs.frozen
+class RunningHerald:
+    """A served app: where to reach it and the container behind it."""
+
+    base_url: str
+    container: Container
+    server: HeraldServer
+
+
+@asynccontextmanager
+async def serve(container: Container) -> AsyncIterator[RunningHerald]:
+    """Serve ``create_app(container)`` with uvicorn on a free port until the block ends."""
+    server = build_server(container, host="127.0.0.1", port=0, log_level="warning")
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield RunningHerald(base_url=f"http://127.0.0.1:{port}", container=container, server=server)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=15)

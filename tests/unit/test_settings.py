@@ -1,0 +1,45 @@
+"""Settings come from HERALD_* variables and bad values are refused by name."""
+
+import pytest
+
+from infrastructure.settings import Settings, SettingsError
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = Settings.from_env({})
+    assert settings.broker_kind == "memory"
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert (settings.sse_heartbeat_seconds, settings.sse_retry_ms, settings.sse_retention) == (15.0, 3000, 1000)
+    assert settings.jwt_secret_is_generated
+    assert settings.jwt_secret not in repr(settings)
+
+
+def test_variables_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "HERALD_REDIS_URL": "redis://127.0.0.1:6379/0",
+            "HERALD_PORT": "9000",
+            "HERALD_SSE_RETENTION": "0",
+            "HERALD_JWT_SECRET": "s" * 32,
+            "HERALD_SSE_HEARTBEAT_SECONDS": "2.5",
+        }
+    )
+    assert settings.broker_kind == "redis"
+    assert (settings.port, settings.sse_retention, settings.sse_heartbeat_seconds) == (9000, 0, 2.5)
+    assert not settings.jwt_secret_is_generated
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"HERALD_ENV": "staging"}, "HERALD_ENV must be"),
+        ({"HERALD_ENV": "production"}, "HERALD_JWT_SECRET is required"),
+        ({"HERALD_JWT_SECRET": "short"}, "at least 32 bytes"),
+        ({"HERALD_PORT": "eighty"}, "HERALD_PORT must be a int"),
+        ({"HERALD_PORT": "70000"}, "HERALD_PORT must be between 0 and 65535"),
+        ({"HERALD_SSE_RETENTION": "-1"}, "HERALD_SSE_RETENTION must be at least 0"),
+    ],
+)
+def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(environ)

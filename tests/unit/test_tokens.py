@@ -1,0 +1,63 @@
+"""Bearer tokens: only our algorithm, issuer and audience, and never past expiry."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+
+from infrastructure.auth import TokenError, TokenService
+
+SECRET = "k" * 40
+
+
+@pytest.fixture
+def tokens() -> TokenService:
+    return TokenService(SECRET, issuer="herald", audience="herald", leeway_seconds=0)
+
+
+def test_a_token_round_trips(tokens: TokenService) -> None:
+    user = uuid.uuid4()
+    principal = tokens.verify(tokens.issue(user, ["admin"]))
+    assert principal.user_id == user
+    assert principal.has_role("admin")
+    assert principal.expires_at > datetime.now(UTC)
+
+
+def forged(claims: dict[str, object], key: str = SECRET, algorithm: str = "HS256") -> str:
+    base: dict[str, object] = {
+        "sub": str(uuid.uuid4()),
+        "iss": "herald",
+        "aud": "herald",
+        "exp": datetime.now(UTC) + timedelta(minutes=5),
+    }
+    base.update(claims)
+    return jwt.encode(base, key, algorithm=algorithm)
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        (forged({"exp": datetime.now(UTC) - timedelta(seconds=5)}), "expired"),
+        (forged({"aud": "someone-else"}), "invalid"),
+        (forged({"iss": "someone-else"}), "invalid"),
+        (forged({}, key="z" * 40), "invalid"),
+        (forged({"sub": "not-a-uuid"}), "subject"),
+        (forged({"roles": "admin"}), "roles"),
+        (forged({}, key="", algorithm="none"), "invalid"),
+        ("garbage", "invalid"),
+    ],
+)
+def test_doubtful_tokens_are_refused(tokens: TokenService, token: str, message: str) -> None:
+    with pytest.raises(TokenError, match=message):
+        tokens.verify(token)
+
+
+def test_stream_tokens_only_open_streams(tokens: TokenService) -> None:
+    access = tokens.issue(uuid.uuid4())
+    stream = tokens.issue_stream_token(tokens.verify(access))
+    assert tokens.verify_stream_token(stream).user_id == tokens.verify(access).user_id
+    with pytest.raises(TokenError):
+        tokens.verify(stream)
+    with pytest.raises(TokenError):
+        tokens.verify_stream_token(access)
