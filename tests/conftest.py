@@ -5,11 +5,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from infrastructure.container import Container
 from infrastructure.settings import Settings
 
 TEST_SECRET = "test-secret-" + "x" * 32
+
+# Timings are not what the property tests check, and these machines are noisy:
+# no per-example deadline, so a slow first example never fails the suite.
+hypothesis_settings.register_profile("herald", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("herald")
 
 
 def fast_settings(**overrides: Any) -> Settings:
