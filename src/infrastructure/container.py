@@ -1,9 +1,14 @@
 """The composition root: the only module that names concrete adapters.
 
-Providers that depend on a ``Resource`` return awaitables (dependency-injector's
-async mode); call ``await container.init_resources()`` first, then await them.
+Resources start lazily: :func:`start` resolves what the application needs,
+which initialises only the broker ``HERALD_REDIS_URL`` selects
+(``init_resources()`` would start every resource, Redis ones included).
+:meth:`Container.shutdown_resources` then closes exactly what was started.
 Tests replace any provider with ``container.<name>.override(...)``.
 """
+
+import inspect
+from typing import Any, TypeVar, cast
 
 from dependency_injector import containers, providers
 
@@ -11,12 +16,22 @@ from application.announcements import PublishAnnouncement
 from application.reports import LinkRenderer, RequestReport
 from domain.registry import REGISTRY
 from infrastructure.auth import TokenService
+from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.event_bus import InProcessEventBus
 from infrastructure.settings import Settings
 from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
-from infrastructure.wiring import memory_broker, subscribe_mapped_events, supervised_tasks
+from infrastructure.wiring import (
+    memory_broker,
+    redis_client,
+    redis_publisher,
+    redis_subscriber,
+    subscribe_mapped_events,
+    supervised_tasks,
+)
+
+T = TypeVar("T")
 
 
 class Container(containers.DeclarativeContainer):
@@ -34,15 +49,42 @@ class Container(containers.DeclarativeContainer):
         inbox_capacity=settings.provided.sse_queue_size,
         heartbeat_seconds=settings.provided.sse_heartbeat_seconds,
     )
-    broker = providers.Resource(
+
+    # Embedded broker: publisher and subscriber in one object.
+    memory_broker = providers.Resource(
         memory_broker,
         hub=stream_hub,
         wire_format=wire_format,
         retention=settings.provided.sse_retention,
         max_retained_users=settings.provided.sse_max_retained_users,
     )
-    publisher = providers.Selector(settings.provided.broker_kind, memory=broker)
-    subscriber = providers.Selector(settings.provided.broker_kind, memory=broker)
+
+    # Redis adapters: one client for commands, one connection for pub/sub.
+    redis_keys = providers.Singleton(RedisKeys, prefix=settings.provided.redis_prefix)
+    redis_client = providers.Resource(redis_client, url=settings.provided.redis_url, retries=3)
+    redis_pubsub_client = providers.Resource(redis_client, url=settings.provided.redis_url, retries=0)
+    redis_publisher = providers.Resource(
+        redis_publisher,
+        client=redis_client,
+        keys=redis_keys,
+        wire_format=wire_format,
+        retention=settings.provided.sse_retention,
+        ttl_seconds=settings.provided.redis_retention_ttl_seconds,
+        retry_seconds=settings.provided.redis_publish_retry_seconds,
+        buffer_size=settings.provided.redis_publish_buffer,
+    )
+    redis_subscriber = providers.Resource(
+        redis_subscriber,
+        pubsub_client=redis_pubsub_client,
+        client=redis_client,
+        keys=redis_keys,
+        hub=stream_hub,
+        wire_format=wire_format,
+        retention=settings.provided.sse_retention,
+    )
+
+    publisher = providers.Selector(settings.provided.broker_kind, memory=memory_broker, redis=redis_publisher)
+    subscriber = providers.Selector(settings.provided.broker_kind, memory=memory_broker, redis=redis_subscriber)
 
     sse_handler = providers.Singleton(SSEEventHandler, registry=registry, publisher=publisher, wire_format=wire_format)
     event_subscriptions = providers.Resource(
@@ -64,3 +106,22 @@ class Container(containers.DeclarativeContainer):
         step_delay_seconds=settings.provided.report_step_seconds,
     )
     publish_announcement = providers.Singleton(PublishAnnouncement, bus=event_bus)
+
+
+async def resolve(provider: "providers.Provider[T]") -> T:
+    """Call a provider, awaiting it when it depends on an async resource."""
+    value: Any = provider()
+    if inspect.isawaitable(value):
+        value = await value
+    return cast("T", value)
+
+
+async def start(container: Container) -> None:
+    """Start what the application needs: tasks, the selected broker, the handler's subscriptions."""
+    for provider in (container.tasks, container.subscriber, container.publisher, container.event_subscriptions):
+        await resolve(provider)
+
+
+async def stop(container: Container) -> None:
+    """Close every resource that was started, in reverse dependency order."""
+    await cast("Any", container.shutdown_resources())

@@ -1,6 +1,7 @@
 """Settings read from ``HERALD_*`` environment variables, validated at start-up."""
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Literal, TypeVar
@@ -27,6 +28,14 @@ class Settings:
     """Bind port of ``herald run``."""
     redis_url: str | None = None
     """Unset: the embedded in-memory broker; set: the Redis adapters."""
+    redis_prefix: str = "herald"
+    """Prefix of every Redis key and channel, so several deployments can share one server."""
+    redis_retention_ttl_seconds: int = 86_400
+    """A user's Redis Stream expires after this long without a new event."""
+    redis_publish_retry_seconds: float = 30.0
+    """How long a publish that failed (Redis down) is retried before it is dropped and counted."""
+    redis_publish_buffer: int = 10_000
+    """Failed publishes held for retry; the oldest is dropped (and counted) beyond this."""
     jwt_secret: str = attrs.field(factory=lambda: secrets.token_urlsafe(32), repr=False)
     """HS256 key for bearer tokens; a random per-process key in development."""
     jwt_secret_is_generated: bool = True
@@ -77,6 +86,11 @@ class Settings:
                 values[field] = env[name]
         if env.get("HERALD_REDIS_URL"):
             values["redis_url"] = env["HERALD_REDIS_URL"]
+        prefix = env.get("HERALD_REDIS_PREFIX")
+        if prefix is not None:
+            if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", prefix):
+                raise SettingsError("HERALD_REDIS_PREFIX must be 1-64 characters of letters, digits and _ . : -")
+            values["redis_prefix"] = prefix
         secret = env.get("HERALD_JWT_SECRET")
         if secret:
             if len(secret.encode()) < 32:
@@ -91,6 +105,13 @@ class Settings:
         values["sse_retention"] = _number(env, "HERALD_SSE_RETENTION", int, 1000, minimum=0)
         values["sse_queue_size"] = _number(env, "HERALD_SSE_QUEUE_SIZE", int, 1000, minimum=1)
         values["sse_max_retained_users"] = _number(env, "HERALD_SSE_MAX_RETAINED_USERS", int, 100_000, minimum=1)
+        values["redis_retention_ttl_seconds"] = _number(
+            env, "HERALD_REDIS_RETENTION_TTL_SECONDS", int, 86_400, minimum=1
+        )
+        values["redis_publish_retry_seconds"] = _number(
+            env, "HERALD_REDIS_PUBLISH_RETRY_SECONDS", float, 30.0, minimum=0
+        )
+        values["redis_publish_buffer"] = _number(env, "HERALD_REDIS_PUBLISH_BUFFER", int, 10_000, minimum=1)
         values["report_step_seconds"] = _number(env, "HERALD_REPORT_STEP_SECONDS", float, 0.5, minimum=0)
         return cls(**values)  # type: ignore[arg-type]
 

@@ -1,12 +1,19 @@
-"""Start-up wiring driven by the registry, so adding a mapping needs no wiring code."""
+"""Resources and start-up wiring used by the container; each yields an adapter and closes it."""
 
 import logging
 from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 
 from domain.events import DomainEvent
 from domain.ports import EventBusProtocol
 from domain.registry import EventRegistry
 from infrastructure.brokers.memory import InMemoryBroker
+from infrastructure.brokers.redis.keys import RedisKeys
+from infrastructure.brokers.redis.publisher import RedisPublisher
+from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
@@ -42,3 +49,57 @@ async def memory_broker(
     broker = InMemoryBroker(hub, wire_format, retention=retention, max_retained_users=max_retained_users)
     yield broker
     await broker.aclose()
+
+
+async def redis_client(url: str, *, retries: int) -> AsyncIterator[Redis]:
+    """A Redis client with an explicit retry policy, closed with ``aclose()``.
+
+    The policy is spelled out rather than inherited: redis-py's defaults have
+    changed between major versions. ``retries=0`` is for the pub/sub
+    connection, whose reconnects Herald drives itself so that it knows when
+    to catch streams up.
+    """
+    retry = (
+        Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), retries=retries)
+        if retries
+        else Retry(NoBackoff(), retries=0)
+    )
+    client = Redis.from_url(url, retry=retry, socket_connect_timeout=2.0, socket_timeout=5.0, socket_keepalive=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def redis_publisher(
+    client: Redis,
+    keys: RedisKeys,
+    wire_format: WireFormat,
+    *,
+    retention: int,
+    ttl_seconds: int,
+    retry_seconds: float,
+    buffer_size: int,
+) -> AsyncIterator[RedisPublisher]:
+    """The Redis publisher; what still waits for Redis at shutdown is logged as dropped."""
+    publisher = RedisPublisher(
+        client,
+        keys,
+        wire_format,
+        retention=retention,
+        ttl_seconds=ttl_seconds,
+        retry_seconds=retry_seconds,
+        buffer_size=buffer_size,
+    )
+    yield publisher
+    await publisher.aclose()
+
+
+async def redis_subscriber(
+    pubsub_client: Redis, client: Redis, keys: RedisKeys, hub: StreamHub, wire_format: WireFormat, *, retention: int
+) -> AsyncIterator[RedisSubscriber]:
+    """The Redis subscriber with its one pub/sub connection; ends every stream on shutdown."""
+    subscriber = RedisSubscriber(pubsub_client, client, keys, hub, wire_format, retention=retention)
+    await subscriber.start()
+    yield subscriber
+    await subscriber.aclose()

@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
-from infrastructure.container import Container
+from domain.ports import SubscriberUnavailableError
+from infrastructure.container import Container, start, stop
 from presentation.controllers.announcements import AnnouncementsController
 from presentation.controllers.dev_tokens import DevTokensController
 from presentation.controllers.events import EventsController
@@ -15,7 +16,7 @@ from presentation.controllers.health import health
 from presentation.controllers.page import demo_page
 from presentation.controllers.reports import ReportsController
 from presentation.dependencies import container_dependencies
-from presentation.errors import internal_error, problem_details_plugin
+from presentation.errors import internal_error, problem_details_plugin, service_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +32,12 @@ def create_app(container: Container | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await container.init_resources()  # type: ignore[misc]
+        await start(container)
         logger.info("Herald started (%s broker, %s)", settings.broker_kind, settings.env)
         try:
             yield
         finally:
-            await container.shutdown_resources()  # type: ignore[misc]
+            await stop(container)
 
     handlers: list[object] = [EventsController, ReportsController, AnnouncementsController, health, demo_page]
     if not settings.is_production:
@@ -47,7 +48,7 @@ def create_app(container: Container | None = None) -> Litestar:
         dependencies=container_dependencies(container),
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],
-        exception_handlers={Exception: internal_error},
+        exception_handlers={Exception: internal_error, SubscriberUnavailableError: service_unavailable},
         openapi_config=OpenAPIConfig(title="Herald", version="0.1.0", path="/schema"),
         debug=False,
     )

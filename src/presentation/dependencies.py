@@ -1,23 +1,12 @@
 """Bridges the container to Litestar's dependency injection (``Provide``)."""
 
-import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from dependency_injector import providers
 from litestar.di import Provide
 
-from infrastructure.container import Container
-
-T = TypeVar("T")
-
-
-async def resolve(provider: providers.Provider[T]) -> T:
-    """Call a provider, awaiting it when it depends on an async resource."""
-    value: Any = provider()
-    if inspect.isawaitable(value):
-        value = await value
-    return cast("T", value)
+from infrastructure.container import Container, resolve
 
 
 def _provide(provider: providers.Provider[Any]) -> Provide:

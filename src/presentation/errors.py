@@ -38,3 +38,19 @@ def internal_error(request: Request[Any, Any, Any], error: Exception) -> Respons
         status_code=500,
         media_type=PROBLEM_JSON,
     )
+
+
+def service_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
+    """The broker is unreachable: 503 with ``Retry-After``, so clients come back instead of giving up."""
+    logger.warning("%s %s: %s", request.method, request.url.path, error)
+    return Response(
+        {
+            "type": "about:blank",
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": "events are unavailable; retry",
+        },
+        status_code=503,
+        media_type=PROBLEM_JSON,
+        headers={"Retry-After": "2"},
+    )

@@ -2,7 +2,7 @@
 
 from domain.ports.event_bus import EventBusProtocol, EventHandler
 from domain.ports.publisher import SSEPublisherProtocol
-from domain.ports.subscriber import EventStream, SSESubscriberProtocol
+from domain.ports.subscriber import EventStream, SSESubscriberProtocol, SubscriberUnavailableError
 
 __all__ = [
     "EventBusProtocol",
@@ -10,4 +10,5 @@ __all__ = [
     "EventStream",
     "SSEPublisherProtocol",
     "SSESubscriberProtocol",
+    "SubscriberUnavailableError",
 ]

@@ -7,6 +7,10 @@ from uuid import UUID
 from domain.sse.categories import SSECategory
 
 
+class SubscriberUnavailableError(Exception):
+    """The stream cannot be opened now (the broker is unreachable); the client should retry later."""
+
+
 @runtime_checkable
 class EventStream(Protocol):
     """One open stream: SSE-encoded messages, live after any replay.

@@ -93,7 +93,7 @@ class InMemoryBroker:
         # means no event can fall between them: nothing lost, nothing twice.
         inbox = self._hub.open(user_id, categories)
         if last_event_id is not None:
-            inbox.preload(self._replay(user_id, categories, last_event_id))
+            inbox.push_replay(self._replay(user_id, categories, last_event_id))
         return InboxStream(inbox)
 
     async def is_ready(self) -> bool:

@@ -38,13 +38,23 @@ def encode_message(*, data: str, event: str | None = None, event_id: str | None 
     return "".join(parts).encode()
 
 
-def encode_json_message(*, event: str, data_json: bytes, event_id: str) -> bytes:
-    """Encode a message whose data is compact JSON, without re-scanning it.
+def encode_json_body(*, event: str, data_json: bytes) -> bytes:
+    """Encode the ``event:`` and ``data:`` lines of a message whose data is compact JSON.
 
     JSON text never holds a raw CR or LF (they are escaped inside strings), so
-    the data is one line; the id and event are still checked.
+    the data is one line and is not re-scanned; the event type is still checked.
     """
-    return (_field("id", event_id) + _field("event", event)).encode() + b"data: " + data_json + b"\n\n"
+    return _field("event", event).encode() + b"data: " + data_json + b"\n\n"
+
+
+def encode_id_line(event_id: str) -> bytes:
+    """Encode the ``id:`` line that goes in front of a body from :func:`encode_json_body`."""
+    return _field("id", event_id).encode()
+
+
+def encode_json_message(*, event: str, data_json: bytes, event_id: str) -> bytes:
+    """Encode a complete message with an id and compact JSON data."""
+    return encode_id_line(event_id) + encode_json_body(event=event, data_json=data_json)
 
 
 def encode_comment(text: str) -> bytes:

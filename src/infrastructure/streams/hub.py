@@ -23,8 +23,8 @@ class StreamHub:
     Args:
         inbox_capacity: frames a stream may have queued before it is ended.
         heartbeat_seconds: a stream idle this long gets a comment.
-        on_first_stream / on_last_stream: called when a user's first local
-            stream opens and their last one closes (Redis subscribes per user).
+    A broker adapter that subscribes per user (Redis) calls :meth:`watch`
+    to hear when a user's first local stream opens and their last one closes.
     """
 
     def __init__(
@@ -32,21 +32,30 @@ class StreamHub:
         *,
         inbox_capacity: int,
         heartbeat_seconds: float,
-        on_first_stream: Callable[[UUID], None] | None = None,
-        on_last_stream: Callable[[UUID], None] | None = None,
     ) -> None:
         self._capacity = inbox_capacity
         self._heartbeat_seconds = heartbeat_seconds
         self._by_user: dict[UUID, set[StreamInbox]] = {}
         self._all: set[StreamInbox] = set()
-        self._on_first = on_first_stream
-        self._on_last = on_last_stream
+        self._watcher: Callable[[UUID, bool], None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
 
     @property
     def open_streams(self) -> int:
         """How many streams this process holds."""
         return len(self._all)
+
+    def watch(self, watcher: Callable[[UUID, bool], None]) -> None:
+        """Call ``watcher(user_id, True)`` on a user's first local stream, ``(user_id, False)`` after the last."""
+        self._watcher = watcher
+
+    def streams_of(self, user_id: UUID) -> tuple[StreamInbox, ...]:
+        """The user's open streams here."""
+        return tuple(self._by_user.get(user_id, ()))
+
+    def all_streams(self) -> tuple[StreamInbox, ...]:
+        """Every open stream here."""
+        return tuple(self._all)
 
     def users(self) -> frozenset[UUID]:
         """Users with at least one open stream here."""
@@ -59,8 +68,8 @@ class StreamHub:
         streams = self._by_user.get(user_id)
         if streams is None:
             streams = self._by_user[user_id] = set()
-            if self._on_first is not None:
-                self._on_first(user_id)
+            if self._watcher is not None:
+                self._watcher(user_id, True)
         streams.add(inbox)
         self._all.add(inbox)
         return inbox
@@ -94,8 +103,8 @@ class StreamHub:
         streams.discard(inbox)
         if not streams:
             del self._by_user[inbox.user_id]
-            if self._on_last is not None:
-                self._on_last(inbox.user_id)
+            if self._watcher is not None:
+                self._watcher(inbox.user_id, False)
 
     def _ensure_heartbeats(self) -> None:
         if self._heartbeat_task is None or self._heartbeat_task.done():

@@ -26,7 +26,17 @@ class StreamInbox:
     the client's reconnect resumes exactly where it stopped reading.
     """
 
-    __slots__ = ("_capacity", "_frames", "_on_close", "_waiter", "active", "categories", "end_reason", "user_id")
+    __slots__ = (
+        "_capacity",
+        "_frames",
+        "_on_close",
+        "_waiter",
+        "active",
+        "adapter_state",
+        "categories",
+        "end_reason",
+        "user_id",
+    )
 
     def __init__(
         self,
@@ -39,6 +49,8 @@ class StreamInbox:
         self.categories = categories
         self.end_reason: EndReason | None = None
         self.active = False
+        #: Whatever the broker adapter keeps per stream (the Redis adapter: its resume cursor).
+        self.adapter_state: object = None
         self._capacity = capacity
         self._frames: deque[bytes] = deque()
         self._waiter: asyncio.Future[None] | None = None
@@ -59,10 +71,12 @@ class StreamInbox:
         self.active = True
         self._wake()
 
-    def preload(self, frames: Iterable[bytes]) -> None:
-        """Queue replayed frames ahead of anything live; not counted against the bound."""
-        self._frames.extendleft(reversed(list(frames)))
-        self._wake()
+    def push_replay(self, frames: Iterable[bytes]) -> None:
+        """Queue replayed frames; retention bounds them, so they do not count against ``capacity``."""
+        if self.end_reason is None:
+            self._frames.extend(frames)
+            self.active = True
+            self._wake()
 
     def end(self, reason: EndReason) -> None:
         """Stop the stream after the frame being written; idempotent."""

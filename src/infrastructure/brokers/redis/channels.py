@@ -1,0 +1,220 @@
+"""One Redis pub/sub connection per process, shared by every open stream."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from domain.ports import SubscriberUnavailableError
+
+logger = logging.getLogger(__name__)
+
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class ChannelMultiplexer:
+    """Keeps one pub/sub connection subscribed to exactly the channels wanted.
+
+    Streams say which channels they want (:meth:`want` / :meth:`unwant`); a
+    single reconcile step turns the difference into batched SUBSCRIBE and
+    UNSUBSCRIBE commands, so hundreds of streams opening at once cost a few
+    commands on one connection and never race to create a second one.
+    :meth:`wait_subscribed` returns once Redis has confirmed a channel: from
+    then on, everything published to it arrives.
+
+    A broken connection is replaced with a new one under redis-py's ``Retry``
+    (exponential backoff with jitter, retrying for ever); ``on_connected`` is
+    then awaited with ``reconnected=True`` so streams can catch up from the
+    Streams on what was published meanwhile.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        permanent: bytes,
+        on_message: Callable[[bytes, bytes], None],
+        on_connected: Callable[[bool], Awaitable[None]],
+        on_disconnected: Callable[[], None],
+        retry: Retry,
+        health_interval: float = 5.0,
+    ) -> None:
+        self._client = client
+        self._permanent = permanent
+        self._on_message = on_message
+        self._on_connected = on_connected
+        self._on_disconnected = on_disconnected
+        self._retry = retry
+        self._health_interval = health_interval
+        self._wanted: set[bytes] = {permanent}
+        self._requested: set[bytes] = set()
+        self._in_flight: dict[bytes, int] = {}
+        self._confirmed: set[bytes] = set()
+        self._waiters: dict[bytes, list[asyncio.Future[None]]] = {}
+        self._dirty = asyncio.Event()
+        self._pubsub: PubSub | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.reconnects = 0
+        self.outages = 0
+
+    @property
+    def subscribed_channels(self) -> frozenset[bytes]:
+        """Channels Redis has confirmed on the current connection."""
+        return frozenset(self._confirmed)
+
+    def start(self) -> None:
+        """Connect in the background (the service starts even while Redis is down)."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="herald-redis-pubsub")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._discard_connection()
+
+    def want(self, channel: bytes) -> None:
+        self._wanted.add(channel)
+        self._dirty.set()
+
+    def unwant(self, channel: bytes) -> None:
+        if channel != self._permanent:
+            self._wanted.discard(channel)
+            self._dirty.set()
+
+    async def wait_subscribed(self, channel: bytes, within_seconds: float) -> None:
+        """Return once Redis has confirmed ``channel``.
+
+        Raises :class:`SubscriberUnavailableError` when that takes longer than ``within_seconds``.
+        """
+        if channel in self._confirmed and not self._in_flight.get(channel):
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(channel, []).append(waiter)
+        try:
+            await asyncio.wait_for(waiter, within_seconds)
+        except TimeoutError:
+            msg = f"Redis did not confirm a subscription within {within_seconds:g} s"
+            raise SubscriberUnavailableError(msg) from None
+
+    # -- connection lifecycle -----------------------------------------------
+    async def _run(self) -> None:
+        first = True
+        while True:
+            await self._retry.call_with_retry(self._connect, self._connect_failed)
+            if not first:
+                self.reconnects += 1
+                logger.warning("Redis pub/sub reconnected; catching streams up from the Streams")
+            try:
+                await self._on_connected(not first)
+                first = False
+                await self._pump()
+            except* _REDIS_DOWN as group:
+                self.outages += 1
+                logger.warning("Redis pub/sub connection lost (%s); reconnecting", type(group.exceptions[0]).__name__)
+            except* Exception:
+                # A bug must not silently end live delivery for the whole process.
+                self.outages += 1
+                logger.exception("Redis pub/sub reader failed; reconnecting")
+                await asyncio.sleep(1.0)
+            self.connected.clear()
+            self._on_disconnected()
+            await self._discard_connection()
+
+    async def _connect(self) -> None:
+        await self._discard_connection()
+        self._pubsub = self._client.pubsub()
+        self._requested, self._confirmed, self._in_flight = set(), set(), {}
+        try:
+            async with asyncio.timeout(self._health_interval * 2):
+                await self._reconcile()
+                while not self._wanted <= self._confirmed:
+                    await self._read_one(self._health_interval)
+                    if self._dirty.is_set():
+                        await self._reconcile()
+        except TimeoutError:
+            raise RedisTimeoutError("Redis did not confirm the subscriptions") from None
+        self.connected.set()
+
+    async def _connect_failed(self, error: Exception) -> None:
+        logger.warning("Redis pub/sub unavailable (%s); retrying", type(error).__name__)
+        await self._discard_connection()
+
+    async def _discard_connection(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _pump(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._read_forever())
+            group.create_task(self._reconcile_forever())
+
+    # -- reading ----------------------------------------------------------
+    async def _read_forever(self) -> None:
+        silent_for = 0.0
+        while True:
+            if await self._read_one(self._health_interval):
+                silent_for = 0.0
+                continue
+            silent_for += self._health_interval
+            if silent_for > self._health_interval * 2:
+                raise RedisTimeoutError("the pub/sub connection stopped answering PING")
+            assert self._pubsub is not None
+            await self._pubsub.ping()
+
+    async def _read_one(self, wait_seconds: float) -> bool:
+        assert self._pubsub is not None
+        message: dict[str, Any] | None = await self._pubsub.get_message(timeout=wait_seconds)
+        if message is None:
+            return False
+        kind = message["type"]
+        if kind == "message":
+            self._on_message(message["channel"], message["data"])
+        elif kind in ("subscribe", "unsubscribe"):
+            self._confirm(message["channel"], subscribed=kind == "subscribe")
+        return True
+
+    def _confirm(self, channel: bytes, *, subscribed: bool) -> None:
+        remaining = self._in_flight.get(channel, 0) - 1
+        if remaining > 0:
+            self._in_flight[channel] = remaining
+            return
+        self._in_flight.pop(channel, None)
+        if channel in self._requested:
+            self._confirmed.add(channel)
+            for waiter in self._waiters.pop(channel, ()):
+                if not waiter.done():
+                    waiter.set_result(None)
+        elif not subscribed:
+            self._confirmed.discard(channel)
+
+    # -- reconciling ------------------------------------------------------
+    async def _reconcile_forever(self) -> None:
+        while True:
+            await self._dirty.wait()
+            await self._reconcile()
+
+    async def _reconcile(self) -> None:
+        self._dirty.clear()
+        assert self._pubsub is not None
+        to_subscribe = self._wanted - self._requested
+        to_unsubscribe = self._requested - self._wanted
+        for channel in to_subscribe | to_unsubscribe:
+            self._in_flight[channel] = self._in_flight.get(channel, 0) + 1
+        for channel in to_unsubscribe:
+            self._confirmed.discard(channel)
+        self._requested = set(self._wanted)
+        if to_unsubscribe:
+            await self._pubsub.unsubscribe(*to_unsubscribe)
+        if to_subscribe:
+            await self._pubsub.subscribe(*to_subscribe)

@@ -1,0 +1,63 @@
+"""Reading the Streams: where a stream starts, whether a position can be resumed, and the replay."""
+
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from infrastructure.brokers.redis.keys import ORIGIN, Position
+from infrastructure.streams.signals import ResetReason
+
+Entry = tuple[Position, bytes]
+
+
+class StreamHistory:
+    """Read-only access to Herald's Redis Streams for resume."""
+
+    def __init__(self, client: Redis, *, page_size: int = 500) -> None:
+        self._client = client
+        self._page = page_size
+
+    async def heads(self, *keys: str) -> list[Position]:
+        """The newest position of each stream (``ORIGIN`` for a stream that does not exist)."""
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.xrevrange(key, "+", "-", count=1)
+            results: list[list[Any]] = await pipe.execute()
+        return [Position.parse(result[0][0]) if result else ORIGIN for result in results]
+
+    async def check(self, key: str, position: Position) -> ResetReason | None:
+        """None when everything after ``position`` is still retained; otherwise why not.
+
+        Trimming removes a stream's oldest entries, so a position that is still
+        in the stream proves nothing after it is gone. ``ORIGIN`` (the client
+        has seen nothing of this stream since it existed) is safe unless the
+        stream has dropped entries.
+        """
+        async with self._client.pipeline(transaction=False) as pipe:
+            pipe.xrange(key, str(position), str(position), count=1)
+            pipe.xinfo_stream(key)
+            found, info = await pipe.execute(raise_on_error=False)
+        if isinstance(info, ResponseError):  # the stream does not exist (expired, or never written)
+            return None if position == ORIGIN else ResetReason.RETENTION_EXCEEDED
+        if position == ORIGIN:
+            return ResetReason.RETENTION_EXCEEDED if int(info["entries-added"]) > int(info["length"]) else None
+        if found:
+            return None
+        if position > Position.parse(info["last-generated-id"]):
+            return ResetReason.UNKNOWN_POSITION
+        return ResetReason.RETENTION_EXCEEDED
+
+    async def after(self, key: str, position: Position) -> AsyncIterator[Entry]:
+        """Every entry strictly after ``position``, oldest first, read in pages."""
+        start = f"({position}" if position != ORIGIN else "-"
+        while True:
+            page = cast(
+                "list[tuple[bytes, dict[bytes, bytes]]]", await self._client.xrange(key, start, "+", count=self._page)
+            )
+            for raw_id, fields in page:
+                yield Position.parse(raw_id), fields[b"e"]
+            if len(page) < self._page:
+                return
+            start = f"({page[-1][0].decode()}"

@@ -1,0 +1,81 @@
+"""Names of Herald's Redis keys and channels, and the positions stored in them."""
+
+import re
+from typing import NamedTuple
+from uuid import UUID
+
+import attrs
+
+
+class Position(NamedTuple):
+    """A Redis Stream entry id, ``<milliseconds>-<sequence>``; tuples order like the ids."""
+
+    ms: int
+    seq: int
+
+    @classmethod
+    def parse(cls, raw: bytes | str) -> "Position":
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        ms, _, seq = text.partition("-")
+        return cls(int(ms), int(seq or 0))
+
+    def __str__(self) -> str:
+        return f"{self.ms}-{self.seq}"
+
+
+#: Before every entry: the position of a stream the client has seen nothing of.
+ORIGIN = Position(0, 0)
+
+_CURSOR = re.compile(r"(\d{1,20})-(\d{1,20})_(\d{1,20})-(\d{1,20})")
+
+
+class Cursor(NamedTuple):
+    """What a client has seen: a position in its user stream and one in the broadcast stream.
+
+    It is the SSE ``id:``, written ``<user position>_<broadcast position>``.
+    """
+
+    user: Position
+    broadcast: Position
+
+    @classmethod
+    def parse(cls, raw: str) -> "Cursor | None":
+        """The cursor in ``raw``, or None when it is not one."""
+        match = _CURSOR.fullmatch(raw)
+        if match is None:
+            return None
+        return cls(Position(int(match[1]), int(match[2])), Position(int(match[3]), int(match[4])))
+
+    def __str__(self) -> str:
+        return f"{self.user}_{self.broadcast}"
+
+
+@attrs.frozen
+class RedisKeys:
+    """Every key and channel name, derived from one prefix."""
+
+    prefix: str
+
+    @property
+    def broadcast_stream(self) -> str:
+        return f"{self.prefix}:stream:broadcast"
+
+    @property
+    def broadcast_channel(self) -> bytes:
+        return f"{self.prefix}:live:broadcast".encode()
+
+    def user_stream(self, user_id: UUID) -> str:
+        return f"{self.prefix}:stream:user:{user_id}"
+
+    def user_channel(self, user_id: UUID) -> bytes:
+        return f"{self.prefix}:live:user:{user_id}".encode()
+
+    def user_of_channel(self, channel: bytes) -> UUID | None:
+        """The user a channel belongs to; None for the broadcast channel or a foreign name."""
+        head = f"{self.prefix}:live:user:".encode()
+        if not channel.startswith(head):
+            return None
+        try:
+            return UUID(channel[len(head) :].decode())
+        except ValueError:
+            return None
