@@ -23,12 +23,12 @@ from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
 from infrastructure.wiring import (
-    memory_broker,
-    redis_client,
-    redis_publisher,
-    redis_subscriber,
+    open_memory_broker,
+    open_redis_client,
+    open_redis_publisher,
+    open_redis_subscriber,
+    open_task_supervisor,
     subscribe_mapped_events,
-    supervised_tasks,
 )
 
 T = TypeVar("T")
@@ -42,7 +42,7 @@ class Container(containers.DeclarativeContainer):
     wire_format = providers.Singleton(WireFormat)
 
     event_bus = providers.Singleton(InProcessEventBus)
-    tasks = providers.Resource(supervised_tasks)
+    tasks = providers.Resource(open_task_supervisor)
 
     stream_hub = providers.Singleton(
         StreamHub,
@@ -52,7 +52,7 @@ class Container(containers.DeclarativeContainer):
 
     # Embedded broker: publisher and subscriber in one object.
     memory_broker = providers.Resource(
-        memory_broker,
+        open_memory_broker,
         hub=stream_hub,
         wire_format=wire_format,
         retention=settings.provided.sse_retention,
@@ -61,10 +61,17 @@ class Container(containers.DeclarativeContainer):
 
     # Redis adapters: one client for commands, one connection for pub/sub.
     redis_keys = providers.Singleton(RedisKeys, prefix=settings.provided.redis_prefix)
-    redis_client = providers.Resource(redis_client, url=settings.provided.redis_url, retries=3)
-    redis_pubsub_client = providers.Resource(redis_client, url=settings.provided.redis_url, retries=0)
+    redis_client = providers.Resource(
+        open_redis_client, url=settings.provided.redis_url, retries=3, name=settings.provided.redis_prefix
+    )
+    redis_pubsub_client = providers.Resource(
+        open_redis_client,
+        url=settings.provided.redis_url,
+        retries=0,
+        name=providers.Callable("{}-pubsub".format, settings.provided.redis_prefix),
+    )
     redis_publisher = providers.Resource(
-        redis_publisher,
+        open_redis_publisher,
         client=redis_client,
         keys=redis_keys,
         wire_format=wire_format,
@@ -74,7 +81,7 @@ class Container(containers.DeclarativeContainer):
         buffer_size=settings.provided.redis_publish_buffer,
     )
     redis_subscriber = providers.Resource(
-        redis_subscriber,
+        open_redis_subscriber,
         pubsub_client=redis_pubsub_client,
         client=redis_client,
         keys=redis_keys,

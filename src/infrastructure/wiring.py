@@ -1,9 +1,10 @@
 """Resources and start-up wiring used by the container; each yields an adapter and closes it."""
 
 import logging
+import os
 from collections.abc import AsyncIterator
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 
@@ -35,14 +36,14 @@ def subscribe_mapped_events(
     return registry.domain_event_classes
 
 
-async def supervised_tasks() -> AsyncIterator[TaskSupervisor]:
+async def open_task_supervisor() -> AsyncIterator[TaskSupervisor]:
     """Background tasks for the application's lifetime; cancelled on shutdown."""
     supervisor = TaskSupervisor()
     yield supervisor
     await supervisor.aclose()
 
 
-async def memory_broker(
+async def open_memory_broker(
     hub: StreamHub, wire_format: WireFormat, *, retention: int, max_retained_users: int
 ) -> AsyncIterator[InMemoryBroker]:
     """The embedded broker; its streams are ended on shutdown."""
@@ -51,7 +52,7 @@ async def memory_broker(
     await broker.aclose()
 
 
-async def redis_client(url: str, *, retries: int) -> AsyncIterator[Redis]:
+async def open_redis_client(url: str, *, retries: int, name: str, max_connections: int = 32) -> AsyncIterator[Redis]:
     """A Redis client with an explicit retry policy, closed with ``aclose()``.
 
     The policy is spelled out rather than inherited: redis-py's defaults have
@@ -64,14 +65,27 @@ async def redis_client(url: str, *, retries: int) -> AsyncIterator[Redis]:
         if retries
         else Retry(NoBackoff(), retries=0)
     )
-    client = Redis.from_url(url, retry=retry, socket_connect_timeout=2.0, socket_timeout=5.0, socket_keepalive=True)
+    # A blocking pool makes a burst of stream opens wait for a connection
+    # instead of failing with "Too many connections".
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=5.0,
+        retry=retry,
+        client_name=f"{name}:{os.getpid()}",  # visible in CLIENT LIST
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0,
+        socket_keepalive=True,
+    )
+    client = Redis(connection_pool=pool)
     try:
         yield client
     finally:
         await client.aclose()
+        await pool.aclose()
 
 
-async def redis_publisher(
+async def open_redis_publisher(
     client: Redis,
     keys: RedisKeys,
     wire_format: WireFormat,
@@ -95,7 +109,7 @@ async def redis_publisher(
     await publisher.aclose()
 
 
-async def redis_subscriber(
+async def open_redis_subscriber(
     pubsub_client: Redis, client: Redis, keys: RedisKeys, hub: StreamHub, wire_format: WireFormat, *, retention: int
 ) -> AsyncIterator[RedisSubscriber]:
     """The Redis subscriber with its one pub/sub connection; ends every stream on shutdown."""

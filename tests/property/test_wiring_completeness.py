@@ -3,17 +3,17 @@
 from collections.abc import Callable
 
 from domain.registry import REGISTRY
-from infrastructure.container import Container
+from infrastructure.container import Container, resolve, start, stop
 
 
 async def test_every_mapped_class_is_subscribed(make_container: Callable[..., Container]) -> None:
     container = make_container()
-    await container.init_resources()  # type: ignore[misc]
+    await start(container)
     try:
         bus = container.event_bus()
-        handler = await container.sse_handler()  # type: ignore[misc]
+        handler = await resolve(container.sse_handler)
         subscribed = {cls for cls in REGISTRY.domain_event_classes if handler.handle in bus.handlers_for(cls)}
         assert subscribed == set(REGISTRY.domain_event_classes)
         assert handler.get_mapped_event_types() == REGISTRY.domain_event_classes
     finally:
-        await container.shutdown_resources()  # type: ignore[misc]
+        await stop(container)

@@ -10,9 +10,9 @@ import attrs
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
+from domain.ports import SubscriberUnavailableError
 from domain.sse import SSECategory
 from infrastructure.brokers.redis.channels import ChannelMultiplexer
 from infrastructure.brokers.redis.history import Entry, StreamHistory
@@ -24,6 +24,8 @@ from infrastructure.streams.inbox import EndReason, InboxStream, StreamInbox
 from infrastructure.streams.signals import ResetReason, reset_frame
 
 logger = logging.getLogger(__name__)
+
+_REDIS_DOWN = (RedisError, OSError)
 
 
 @attrs.frozen
@@ -129,7 +131,7 @@ class RedisSubscriber:
             return False
         try:
             return bool(await asyncio.wait_for(self._client.ping(), timeout=1.0))
-        except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError):
+        except (*_REDIS_DOWN, TimeoutError):
             return False
 
     async def subscribe(
@@ -146,6 +148,9 @@ class RedisSubscriber:
             await self.channels.wait_subscribed(self._keys.user_channel(user_id), self._subscribe_seconds)
             await self.channels.wait_subscribed(self._keys.broadcast_channel, self._subscribe_seconds)
             await self._catch_up(state, last_event_id, fresh=last_event_id is None)
+        except _REDIS_DOWN as error:
+            inbox.end(EndReason.CLIENT_GONE)
+            raise SubscriberUnavailableError(f"Redis is unavailable ({type(error).__name__})") from error
         except BaseException:
             inbox.end(EndReason.CLIENT_GONE)
             raise

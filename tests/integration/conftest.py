@@ -1,0 +1,69 @@
+"""Real Redis: the machine's shared server with a key prefix per test, or a private one."""
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio as aredis
+
+from infrastructure.container import Container
+from tests.conftest import fast_settings
+from tests.support.processes import PrivateRedis, private_redis
+
+SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture(scope="session")
+def shared_redis_url() -> str:
+    """The machine's Redis; the suite fails (never skips) when it is not there."""
+    try:
+        redis.Redis.from_url(SHARED_REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.ConnectionError as error:  # pragma: no cover - environment problem
+        pytest.fail(f"the shared Redis at {SHARED_REDIS_URL} is required: {error}")
+    return SHARED_REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix(shared_redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards (never FLUSH: Redis is shared)."""
+    prefix = f"herald-test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(shared_redis_url)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+async def redis_admin(shared_redis_url: str) -> AsyncIterator[aredis.Redis]:
+    """A plain client for inspecting the shared Redis."""
+    client = aredis.Redis.from_url(shared_redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def make_redis_container(shared_redis_url: str, redis_prefix: str) -> Callable[..., Container]:
+    """A container in Redis mode on the shared server with this test's prefix."""
+
+    def make(**overrides: Any) -> Container:
+        values: dict[str, Any] = {"redis_url": shared_redis_url, "redis_prefix": redis_prefix}
+        values.update(overrides)
+        container = Container()
+        container.settings.override(fast_settings(**values))
+        return container
+
+    return make
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A redis-server for this test alone, for stopping and restarting."""
+    with private_redis(tmp_path) as server:
+        yield server

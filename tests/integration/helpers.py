@@ -1,0 +1,37 @@
+"""Helpers shared by the Redis integration tests."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+
+import httpx
+from httpx_sse import ServerSentEvent
+
+from infrastructure.container import Container
+
+
+def bearer(container: Container, user: uuid.UUID | None = None, roles: tuple[str, ...] = ()) -> dict[str, str]:
+    token = container.token_service().issue(user or uuid.uuid4(), roles)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def data(event: ServerSentEvent) -> dict[str, object]:
+    return json.loads(event.data)  # type: ignore[no-any-return]
+
+
+async def announce(client: httpx.AsyncClient, headers: dict[str, str], message: str) -> None:
+    response = await client.post("/api/v1/announcements", json={"message": message}, headers=headers)
+    assert response.status_code == 202, response.text
+
+
+async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float = 10, step: float = 0.05) -> None:
+    """Poll ``check`` until it holds; fail with a clear message on timeout."""
+    async with asyncio.timeout(timeout):
+        while True:
+            result = check()
+            if not isinstance(result, bool):
+                result = await result
+            if result:
+                return
+            await asyncio.sleep(step)

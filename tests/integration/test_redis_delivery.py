@@ -1,0 +1,177 @@
+"""Redis mode served over real HTTP: delivery, isolation, resume rules, one pub/sub connection, no leaks."""
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable
+
+import httpx
+import pytest
+import redis.asyncio as aredis
+
+from infrastructure.brokers.redis.subscriber import RedisSubscriber
+from infrastructure.container import Container, resolve
+from tests.integration.helpers import announce, bearer, data, eventually
+from tests.support.server import serve
+from tests.support.streams import StreamReader
+
+pytestmark = pytest.mark.redis
+
+REPORT_SEQUENCE = ["report.requested", "report.progress", "report.progress", "report.progress", "report.completed"]
+
+
+async def test_events_reach_their_user_and_broadcasts_everyone(make_redis_container: Callable[..., Container]) -> None:
+    container = make_redis_container()
+    owner, other = uuid.uuid4(), uuid.uuid4()
+    async with (
+        serve(container) as herald,
+        httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client,
+        StreamReader(client, "/api/v1/events", headers=bearer(container, owner)) as mine,
+        StreamReader(client, "/api/v1/events", headers=bearer(container, other)) as theirs,
+    ):
+        response = await client.post("/api/v1/reports", json={"title": "Q3"}, headers=bearer(container, owner))
+        assert response.status_code == 202
+        await mine.wait_for_count(len(REPORT_SEQUENCE))
+        assert [e.event for e in mine.events] == REPORT_SEQUENCE
+        await announce(client, bearer(container, roles=("admin",)), "fence")
+        await theirs.wait_for_count(1)
+        await mine.wait_for_count(len(REPORT_SEQUENCE) + 1)
+        assert [e.event for e in theirs.events] == ["system.announcement"]
+        user_positions = [e.id.split("_")[0] for e in mine.events]
+        assert len(set(user_positions[:5])) == 5  # every user event moved the user position
+
+
+async def test_resume_replays_user_and_broadcast_events_exactly(make_redis_container: Callable[..., Container]) -> None:
+    container = make_redis_container()
+    user = uuid.uuid4()
+    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+        admin = bearer(container, roles=("admin",))
+        async with StreamReader(client, "/api/v1/events", headers=bearer(container, user)) as first:
+            await announce(client, admin, "seen")
+            [seen] = await first.wait_for_count(1)
+        await announce(client, admin, "missed-1")
+        await client.post("/api/v1/reports", json={"title": "missed"}, headers=bearer(container, user))
+        await asyncio.sleep(0.3)  # the report's background steps finish
+        await announce(client, admin, "missed-2")
+        headers = {**bearer(container, user), "Last-Event-ID": seen.id}
+        async with StreamReader(client, "/api/v1/events", headers=headers) as resumed:
+            await announce(client, admin, "live")
+            await resumed.wait_until(lambda events: any(data(e).get("message") == "live" for e in events))
+            await asyncio.sleep(0.1)
+            kinds = [e.event for e in resumed.events]
+            messages = [data(e)["message"] for e in resumed.events if e.event == "system.announcement"]
+            assert messages == ["missed-1", "missed-2", "live"]
+            assert [k for k in kinds if k.startswith("report.")] == REPORT_SEQUENCE
+            assert len({e.id for e in resumed.events}) == len(resumed.events)
+
+
+@pytest.mark.parametrize(
+    ("make_id", "reason"),
+    [
+        (lambda seen, other: "garbage", "malformed"),
+        (lambda seen, other: "99999999999999-0_0-0", "unknown_position"),
+        (lambda seen, other: other, "unknown_position"),
+    ],
+    ids=["malformed", "future", "other-users-position"],
+)
+async def test_ids_that_cannot_resume_exactly_give_a_reset_and_never_leak(
+    make_redis_container: Callable[..., Container], make_id: Callable[[str, str], str], reason: str
+) -> None:
+    container = make_redis_container()
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+        for user in (alice, bob):
+            await client.post("/api/v1/reports", json={"title": str(user)}, headers=bearer(container, user))
+        await asyncio.sleep(0.3)  # both reports complete: Bob's next position is later than all of Alice's
+        async with StreamReader(client, "/api/v1/events", headers=bearer(container, bob)) as bobs:
+            await client.post("/api/v1/reports", json={"title": "bob again"}, headers=bearer(container, bob))
+            await bobs.wait_for_count(1)
+            bobs_id = bobs.events[0].id
+        await asyncio.sleep(0.3)
+        headers = {**bearer(container, alice), "Last-Event-ID": make_id("", bobs_id)}
+        async with StreamReader(client, "/api/v1/events", headers=headers) as resumed:
+            await resumed.wait_for_count(1 + len(REPORT_SEQUENCE))
+            await asyncio.sleep(0.1)
+            assert resumed.events[0].event == "stream.reset"
+            assert data(resumed.events[0])["reason"] == reason
+            owners = {data(e)["owner_id"] for e in resumed.events[1:]}
+            assert owners == {str(alice)}  # Alice's own retained events, nothing of Bob's
+
+
+async def test_an_id_older_than_retention_gives_a_reset(make_redis_container: Callable[..., Container]) -> None:
+    container = make_redis_container(sse_retention=3)
+    user = uuid.uuid4()
+    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+        admin = bearer(container, roles=("admin",))
+        async with StreamReader(client, "/api/v1/events", headers=bearer(container, user)) as first:
+            await announce(client, admin, "0")
+            [seen] = await first.wait_for_count(1)
+        for n in range(1, 300):  # MAXLEN ~ trims whole nodes, so go well past them
+            await announce(client, admin, str(n))
+        headers = {**bearer(container, user), "Last-Event-ID": seen.id}
+        async with StreamReader(client, "/api/v1/events", headers=headers) as resumed:
+            await resumed.wait_for_count(2)
+            assert resumed.events[0].event == "stream.reset"
+            assert data(resumed.events[0])["reason"] == "retention_exceeded"
+            assert (
+                data(resumed.events[-1])["message"] == "299"
+                or await resumed.wait_until(lambda events: data(events[-1]).get("message") == "299") is None
+            )
+
+
+async def test_hundreds_of_streams_opened_at_once_share_one_pubsub_connection(
+    make_redis_container: Callable[..., Container], redis_admin: aredis.Redis, redis_prefix: str
+) -> None:
+    container = make_redis_container()
+    users = [uuid.uuid4() for _ in range(500)]
+    limits = httpx.Limits(max_connections=600, max_keepalive_connections=600)
+    async with (
+        serve(container) as herald,
+        httpx.AsyncClient(base_url=herald.base_url, timeout=30, limits=limits) as client,
+    ):
+        readers = [StreamReader(client, "/api/v1/events", headers=bearer(container, user)) for user in users]
+        await asyncio.gather(*(reader.__aenter__() for reader in readers))
+        try:
+            admin = bearer(container, roles=("admin",))
+            await asyncio.gather(
+                *(client.post("/api/v1/reports", json={"title": "x"}, headers=bearer(container, u)) for u in users)
+            )
+            await announce(client, admin, "to all 500")
+            for reader, user in zip(readers, users, strict=True):
+                await reader.wait_until(lambda events: len(events) >= len(REPORT_SEQUENCE) + 1, timeout=30)
+                owners = {data(e).get("owner_id") for e in reader.events if e.event.startswith("report.")}
+                assert owners == {str(user)}
+            clients = await redis_admin.client_list()
+            pubsub_name = f"{redis_prefix}-pubsub:{os.getpid()}"
+            assert len([c for c in clients if c["name"] == pubsub_name]) == 1
+            channels = [container.redis_keys().user_channel(u) for u in users]
+            counts = dict(await redis_admin.pubsub_numsub(*channels))
+            assert set(counts.values()) == {1}
+        finally:
+            await asyncio.gather(*(reader.close() for reader in readers))
+
+
+async def test_closing_streams_unsubscribes_their_channels(
+    make_redis_container: Callable[..., Container], redis_admin: aredis.Redis, redis_prefix: str
+) -> None:
+    container = make_redis_container()
+    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+        subscriber = await resolve(container.subscriber)
+        assert isinstance(subscriber, RedisSubscriber)
+        for _ in range(100):
+            batch = [StreamReader(client, "/api/v1/events", headers=bearer(container)) for _ in range(10)]
+            await asyncio.gather(*(reader.__aenter__() for reader in batch))
+            await asyncio.gather(*(reader.close() for reader in batch))
+        hub = container.stream_hub()
+        await eventually(lambda: hub.open_streams == 0)
+        broadcast = container.redis_keys().broadcast_channel
+        await eventually(lambda: subscriber.channels.subscribed_channels == {broadcast})
+        live = await redis_admin.pubsub_channels(f"{redis_prefix}:live:*")
+        assert live == [broadcast]
+
+
+async def test_health_reports_redis(make_redis_container: Callable[..., Container]) -> None:
+    container = make_redis_container()
+    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url) as client:
+        response = await client.get("/health")
+        assert response.json() == {"status": "ok", "broker": {"kind": "redis", "ready": True}}

@@ -1,0 +1,123 @@
+"""Real processes for integration tests: private redis-server instances and Herald servers."""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import redis
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, which the test may stop and restart."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._workdir = workdir
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = (self._workdir / f"redis-{self.port}.log").open("ab")
+        self._process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self._workdir),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(redis.ConnectionError):
+                if redis.Redis(port=self.port, socket_connect_timeout=0.2).ping():
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
+            self._process = None
+
+
+@contextlib.contextmanager
+def private_redis(workdir: Path) -> Iterator[PrivateRedis]:
+    """Start a private redis-server; stop it at the end whatever happened."""
+    server = PrivateRedis(workdir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class HeraldProcess:
+    """``python -m presentation run`` in its own process, as production runs it."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._env = {**os.environ, **env, "HERALD_PORT": str(self.port), "HERALD_HOST": "127.0.0.1"}
+        self._log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self._log_path.open("ab")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "presentation", "run"], env=self._env, stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"Herald exited at start-up:\n{self.log()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/health", timeout=0.5).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"Herald did not become ready:\n{self.log()}")
+
+    def stop(self) -> int:
+        """SIGTERM, as an orchestrator would; return the exit code."""
+        if self._process is None:
+            return 0
+        self._process.send_signal(signal.SIGTERM)
+        code = self._process.wait(timeout=30)
+        self._process = None
+        return code
+
+    def log(self) -> str:
+        return self._log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def herald_process(env: dict[str, str], log_path: Path) -> Iterator[HeraldProcess]:
+    process = HeraldProcess(env, log_path)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
