@@ -51,6 +51,7 @@ def create_app(container: Container | None = None) -> Litestar:
         exception_handlers={Exception: internal_error, SubscriberUnavailableError: service_unavailable},
         openapi_config=OpenAPIConfig(title="Herald", version="0.1.0", path="/schema"),
         debug=False,
+        logging_config=None,  # the process (``herald run``, or the test runner) configures logging
     )
     app.state.container = container
     return app

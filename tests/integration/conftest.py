@@ -64,6 +64,6 @@ def make_redis_container(shared_redis_url: str, redis_prefix: str) -> Callable[.
 
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    """A redis-server for this test alone, for stopping and restarting."""
-    with private_redis(tmp_path) as server:
+    """A redis-server for this test alone, persistent like a production one, for stopping and restarting."""
+    with private_redis(tmp_path, persistent=True) as server:
         yield server

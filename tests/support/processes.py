@@ -24,7 +24,8 @@ def free_port() -> int:
 class PrivateRedis:
     """A redis-server of the test's own on a free port, which the test may stop and restart."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, persistent: bool = False) -> None:
+        self.persistent = persistent
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._workdir = workdir
@@ -32,23 +33,10 @@ class PrivateRedis:
 
     def start(self) -> None:
         log = (self._workdir / f"redis-{self.port}.log").open("ab")
-        self._process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self._workdir),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        # With persistence (AOF, fsync on every write) the Streams survive a restart, as in production.
+        aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *aof]
+        self._process = subprocess.Popen([*command, "--dir", str(self._workdir)], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with contextlib.suppress(redis.ConnectionError):
@@ -65,9 +53,9 @@ class PrivateRedis:
 
 
 @contextlib.contextmanager
-def private_redis(workdir: Path) -> Iterator[PrivateRedis]:
+def private_redis(workdir: Path, *, persistent: bool = False) -> Iterator[PrivateRedis]:
     """Start a private redis-server; stop it at the end whatever happened."""
-    server = PrivateRedis(workdir)
+    server = PrivateRedis(workdir, persistent=persistent)
     server.start()
     try:
         yield server

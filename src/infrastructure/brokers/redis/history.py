@@ -35,19 +35,27 @@ class StreamHistory:
         has seen nothing of this stream since it existed) is safe unless the
         stream has dropped entries.
         """
-        async with self._client.pipeline(transaction=False) as pipe:
-            pipe.xrange(key, str(position), str(position), count=1)
-            pipe.xinfo_stream(key)
-            found, info = await pipe.execute(raise_on_error=False)
-        if isinstance(info, ResponseError):  # the stream does not exist (expired, or never written)
+        if position != ORIGIN and await self._client.xrange(key, str(position), str(position), count=1):
+            return None
+        info = await self._info(key)
+        if info is None:  # the stream does not exist (expired, or never written)
             return None if position == ORIGIN else ResetReason.RETENTION_EXCEEDED
         if position == ORIGIN:
             return ResetReason.RETENTION_EXCEEDED if int(info["entries-added"]) > int(info["length"]) else None
-        if found:
-            return None
         if position > Position.parse(info["last-generated-id"]):
             return ResetReason.UNKNOWN_POSITION
         return ResetReason.RETENTION_EXCEEDED
+
+    async def _info(self, key: str) -> dict[str, Any] | None:
+        # Only "no such key" means missing; any other error (Redis still loading
+        # its data after a restart, say) must not be mistaken for lost history.
+        try:
+            info: dict[str, Any] = await self._client.xinfo_stream(key)
+        except ResponseError as error:
+            if "no such key" in str(error).lower():
+                return None
+            raise
+        return info
 
     async def after(self, key: str, position: Position) -> AsyncIterator[Entry]:
         """Every entry strictly after ``position``, oldest first, read in pages."""

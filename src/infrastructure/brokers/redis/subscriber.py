@@ -244,6 +244,14 @@ class RedisSubscriber:
             ORIGIN if user_reason else cursor.user,
             ORIGIN if broadcast_reason else cursor.broadcast,
         )
+        if user_reason or broadcast_reason:
+            logger.info(
+                "stream of user %s cannot resume exactly after %s (user stream: %s, broadcast stream: %s)",
+                state.inbox.user_id,
+                cursor,
+                user_reason and user_reason.value,
+                broadcast_reason and broadcast_reason.value,
+            )
         return start, user_reason or broadcast_reason
 
     async def _replay(self, state: _StreamState, user_key: str, broadcast_key: str) -> AsyncIterator[bytes]:

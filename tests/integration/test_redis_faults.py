@@ -1,0 +1,165 @@
+"""Redis going away: the use case goes on, events wait and are delivered once, streams catch up."""
+
+import asyncio
+import logging
+import uuid
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+from redis.backoff import ExponentialWithJitterBackoff
+
+from infrastructure.brokers.redis.publisher import RedisPublisher
+from infrastructure.brokers.redis.subscriber import RedisSubscriber
+from infrastructure.container import Container, resolve
+from infrastructure.wiring import open_redis_client
+from tests.conftest import fast_settings
+from tests.integration.helpers import announce, bearer, data, eventually
+from tests.support.processes import PrivateRedis
+from tests.support.server import serve
+from tests.support.streams import StreamReader
+
+pytestmark = pytest.mark.redis
+
+
+def container_on(redis: PrivateRedis, **overrides: Any) -> Container:
+    container = Container()
+    container.settings.override(fast_settings(redis_url=redis.url, redis_prefix="fault", **overrides))
+    return container
+
+
+async def test_a_redis_restart_loses_nothing_and_duplicates_nothing(
+    own_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    container = container_on(own_redis)
+    users = [uuid.uuid4() for _ in range(50)]
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with (
+        serve(container) as herald,
+        httpx.AsyncClient(base_url=herald.base_url, timeout=30, limits=limits) as client,
+    ):
+        # 100 streams: every user on two devices.
+        readers = [StreamReader(client, "/api/v1/events", headers=bearer(container, u)) for u in users for _ in (1, 2)]
+        await asyncio.gather(*(reader.__aenter__() for reader in readers))
+        admin = bearer(container, roles=("admin",))
+        announced = 0
+        reports: Counter[uuid.UUID] = Counter()
+
+        async def keep_raising(seconds: float) -> None:
+            nonlocal announced
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + seconds
+            while loop.time() < deadline:
+                announced += 1
+                await announce(client, admin, str(announced))  # 202 even while Redis is down
+                if announced % 5 == 0:
+                    user = users[announced % len(users)]
+                    response = await client.post(
+                        "/api/v1/reports", json={"title": "t"}, headers=bearer(container, user)
+                    )
+                    assert response.status_code == 202
+                    reports[user] += 1
+                await asyncio.sleep(0.02)
+
+        raising = asyncio.create_task(keep_raising(4.0))
+        await asyncio.sleep(1.0)
+        own_redis.stop()
+        await asyncio.sleep(1.0)
+        own_redis.start()
+        await raising
+
+        subscriber = await resolve(container.subscriber)
+        publisher = await resolve(container.publisher)
+        assert isinstance(subscriber, RedisSubscriber)
+        assert isinstance(publisher, RedisPublisher)
+        await eventually(lambda: publisher.waiting == 0, timeout=20)
+
+        def complete(reader: StreamReader, user: uuid.UUID) -> bool:
+            messages = [e for e in reader.events if e.event == "system.announcement"]
+            report_events = [e for e in reader.events if e.event.startswith("report.")]
+            return len(messages) >= announced and len(report_events) >= 5 * reports[user]
+
+        try:
+            for index, reader in enumerate(readers):
+                user = users[index // 2]
+                await reader.wait_until(lambda _, r=reader, u=user: complete(r, u), timeout=30)
+            await asyncio.sleep(0.2)
+            for index, reader in enumerate(readers):
+                user = users[index // 2]
+                messages = [int(str(data(e)["message"])) for e in reader.events if e.event == "system.announcement"]
+                assert messages == list(range(1, announced + 1)), f"stream {index}"
+                kinds = [e.event for e in reader.events if e.event.startswith("report.")]
+                assert kinds.count("report.requested") == reports[user]
+                assert kinds.count("report.completed") == reports[user]
+                resets = [data(e) for e in reader.events if e.event == "stream.reset"]
+                assert not resets, f"stream {index}: {resets} {[e.id for e in reader.events][:8]}"
+                assert len({e.id for e in reader.events}) == len(reader.events)
+        finally:
+            await asyncio.gather(*(reader.close() for reader in readers))
+
+    assert subscriber.channels.outages >= 1
+    assert subscriber.channels.reconnects >= 1
+    assert publisher.stats.failed_attempts >= 1
+    assert publisher.stats.retried >= 1
+    assert publisher.stats.dropped == 0
+    log = caplog.text
+    assert "Redis pub/sub connection lost" in log
+    assert "Redis publish failed" in log
+    print(  # the closing note quotes these
+        f"\nrestart: {announced} announcements, {sum(reports.values())} reports, {len(readers)} streams; "
+        f"outages={subscriber.channels.outages} reconnects={subscriber.channels.reconnects} "
+        f"publisher={publisher.stats.as_dict}"
+    )
+
+
+async def test_events_that_wait_too_long_are_dropped_and_counted(
+    own_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    container = container_on(own_redis, redis_publish_retry_seconds=0.3)
+    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=30) as client:
+        publisher = await resolve(container.publisher)
+        assert isinstance(publisher, RedisPublisher)
+        own_redis.stop()
+        for n in range(3):
+            await announce(client, bearer(container, roles=("admin",)), f"lost {n}")
+        await eventually(lambda: publisher.stats.dropped == 3, timeout=10)
+        assert publisher.waiting == 0
+        assert "dropped 3 SSE event(s): Redis stayed unreachable" in caplog.text
+        health = await client.get("/health")
+        assert health.status_code == 503
+        assert health.json()["broker"] == {"kind": "redis", "ready": False}
+        own_redis.start()
+        async with asyncio.timeout(15):
+            while (await client.get("/health")).status_code != 200:
+                await asyncio.sleep(0.1)
+
+
+async def test_opening_a_stream_while_redis_is_down_is_a_503(own_redis: PrivateRedis) -> None:
+    container = container_on(own_redis)
+    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=30) as client:
+        own_redis.stop()
+        subscriber = await resolve(container.subscriber)
+        assert isinstance(subscriber, RedisSubscriber)
+        await eventually(lambda: not subscriber.channels.connected.is_set(), timeout=10)
+        response = await client.get("/api/v1/events", headers=bearer(container))
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "2"
+        assert response.headers["content-type"] == "application/problem+json"
+        assert container.stream_hub().open_streams == 0
+
+
+async def test_redis_clients_use_an_explicit_retry_policy() -> None:
+    """redis-py's defaults changed across major versions; Herald states its own."""
+    commands = open_redis_client("redis://127.0.0.1:1/0", retries=3, name="probe")
+    pubsub = open_redis_client("redis://127.0.0.1:1/0", retries=0, name="probe")
+    command_retry = (await anext(commands)).get_retry()
+    pubsub_retry = (await anext(pubsub)).get_retry()
+    await commands.aclose()
+    await pubsub.aclose()
+    assert command_retry is not None
+    assert pubsub_retry is not None
+    assert command_retry.get_retries() == 3
+    assert isinstance(command_retry._backoff, ExponentialWithJitterBackoff)
+    assert pubsub_retry.get_retries() == 0  # Herald reconnects pub/sub itself, to catch streams up
