@@ -86,7 +86,8 @@ class StreamReader:
         async with asyncio.timeout(timeout), self._changed:
             await self._changed.wait_for(lambda: done(self.events) or self.ended.is_set())
         if not done(self.events):
-            raise AssertionError(f"stream ended first; events: {[(e.event, e.id) for e in self.events]}")
+            recent = [(e.event, e.id) for e in self.events[-5:]]
+            raise AssertionError(f"the stream ended first ({self.error!r}); {len(self.events)} events, last: {recent}")
 
     async def wait_for_count(self, count: int, timeout: float = 10) -> list[ServerSentEvent]:
         """Wait for at least ``count`` events and return them."""

@@ -1,0 +1,109 @@
+"""Two Herald processes sharing one Redis, as behind a load balancer."""
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infrastructure.auth import TokenService
+from tests.conftest import TEST_SECRET
+from tests.integration.helpers import announce, data
+from tests.support.processes import HeraldProcess, herald_process
+from tests.support.streams import StreamReader
+
+pytestmark = pytest.mark.redis
+
+TOKENS = TokenService(TEST_SECRET, issuer="herald", audience="herald")
+REPORT_SEQUENCE = ["report.requested", "report.progress", "report.progress", "report.progress", "report.completed"]
+
+
+def bearer(user: uuid.UUID, *roles: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS.issue(user, roles)}"}
+
+
+@pytest.fixture
+def two_processes(shared_redis_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[tuple[HeraldProcess, ...]]:
+    env = {
+        "HERALD_REDIS_URL": shared_redis_url,
+        "HERALD_REDIS_PREFIX": redis_prefix,
+        "HERALD_JWT_SECRET": TEST_SECRET,
+        "HERALD_REPORT_STEP_SECONDS": "0.05",
+    }
+    with herald_process(env, tmp_path / "a.log") as a, herald_process(env, tmp_path / "b.log") as b:
+        yield a, b
+
+
+async def test_a_report_raised_on_one_process_reaches_a_stream_on_the_other(
+    two_processes: tuple[HeraldProcess, HeraldProcess],
+) -> None:
+    a, b = two_processes
+    owner = uuid.uuid4()
+    async with (
+        httpx.AsyncClient(base_url=b.base_url, timeout=10) as on_b,
+        httpx.AsyncClient(base_url=a.base_url, timeout=10) as on_a,
+        StreamReader(on_b, "/api/v1/events", headers=bearer(owner)) as stream,
+    ):
+        response = await on_a.post("/api/v1/reports", json={"title": "cross-process"}, headers=bearer(owner))
+        assert response.status_code == 202
+        await stream.wait_for_count(len(REPORT_SEQUENCE))
+        assert [e.event for e in stream.events] == REPORT_SEQUENCE
+        assert {data(e)["report_id"] for e in stream.events} == {response.json()["report_id"]}
+
+
+async def test_switching_process_mid_stream_loses_and_repeats_nothing(
+    two_processes: tuple[HeraldProcess, HeraldProcess],
+) -> None:
+    a, b = two_processes
+    user, admin = uuid.uuid4(), uuid.uuid4()
+    published = 0
+    reports = 0
+    async with (
+        httpx.AsyncClient(base_url=a.base_url, timeout=10) as on_a,
+        httpx.AsyncClient(base_url=b.base_url, timeout=10) as on_b,
+    ):
+
+        async def keep_publishing(seconds: float) -> None:
+            nonlocal published, reports
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + seconds
+            while loop.time() < deadline:
+                published += 1
+                await announce(on_a, bearer(admin, "admin"), str(published))
+                if published % 10 == 0:
+                    reports += 1
+                    await on_a.post("/api/v1/reports", json={"title": str(reports)}, headers=bearer(user))
+                await asyncio.sleep(0.01)
+
+        first = StreamReader(on_a, "/api/v1/events", headers=bearer(user))
+        await first.__aenter__()
+        publishing = asyncio.create_task(keep_publishing(3.0))
+        await first.wait_for_count(30)
+        await first.close()  # the client drops its connection to A …
+        last_id = first.events[-1].id
+        await asyncio.sleep(0.3)  # … while events keep being published …
+        headers = {**bearer(user), "Last-Event-ID": last_id}
+        async with StreamReader(on_b, "/api/v1/events", headers=headers) as second:  # … and resumes on B.
+            await publishing
+            await asyncio.sleep(0.5)  # the last report's background steps finish
+            published += 1
+            await announce(on_a, bearer(admin, "admin"), str(published))  # a fence: everything before it is in
+            await second.wait_until(
+                lambda events: any(data(e).get("message") == str(published) for e in events), timeout=20
+            )
+            events = first.events + second.events
+
+    messages = [int(str(data(e)["message"])) for e in events if e.event == "system.announcement"]
+    assert messages == list(range(1, published + 1)), "announcements lost, repeated or out of order"
+    report_kinds = [e.event for e in events if e.event.startswith("report.")]
+    assert report_kinds.count("report.requested") == reports
+    assert report_kinds.count("report.completed") == reports
+    assert len(report_kinds) == reports * len(REPORT_SEQUENCE)
+    assert len({e.id for e in events}) == len(events)
+    assert not [e for e in events if e.event == "stream.reset"]
+    print(
+        f"\nswitch: {published} announcements + {reports * len(REPORT_SEQUENCE)} report events; "
+        f"{len(first.events)} read on A, {len(second.events)} on B after resuming"
+    )
