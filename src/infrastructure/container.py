@@ -16,16 +16,20 @@ from application.announcements import PublishAnnouncement
 from application.reports import LinkRenderer, RequestReport
 from domain.registry import REGISTRY
 from infrastructure.auth import TokenService
+from infrastructure.auth.sessions import MemorySessionRevocations, StreamLifetimes
+from infrastructure.auth.tickets import MemoryTicketStore, RedisTicketStore
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.event_bus import InProcessEventBus
 from infrastructure.settings import Settings
 from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.sse.wire_format import WireFormat
+from infrastructure.streams.admission import StreamAdmission
 from infrastructure.streams.hub import StreamHub
 from infrastructure.wiring import (
     open_memory_broker,
     open_redis_client,
     open_redis_publisher,
+    open_redis_revocations,
     open_redis_subscriber,
     open_task_supervisor,
     subscribe_mapped_events,
@@ -98,6 +102,38 @@ class Container(containers.DeclarativeContainer):
         subscribe_mapped_events, bus=event_bus, handler=sse_handler, registry=registry
     )
 
+    stream_admission = providers.Singleton(
+        StreamAdmission,
+        hub=stream_hub,
+        max_streams=settings.provided.sse_max_streams,
+        max_streams_per_user=settings.provided.sse_max_streams_per_user,
+        opens_per_minute=settings.provided.sse_opens_per_minute,
+    )
+
+    # Browser credentials and session revocation: per process, or shared through Redis.
+    ticket_store = providers.Selector(
+        settings.provided.broker_kind,
+        memory=providers.Singleton(MemoryTicketStore, ttl_seconds=settings.provided.sse_ticket_seconds),
+        redis=providers.Singleton(
+            RedisTicketStore,
+            client=redis_client,
+            prefix=settings.provided.redis_prefix,
+            wire_format=wire_format,
+            ttl_seconds=settings.provided.sse_ticket_seconds,
+        ),
+    )
+    session_revocations = providers.Selector(
+        settings.provided.broker_kind,
+        memory=providers.Singleton(MemorySessionRevocations),
+        redis=providers.Resource(
+            open_redis_revocations,
+            client=redis_client,
+            prefix=settings.provided.redis_prefix,
+            subscriber=redis_subscriber,
+        ),
+    )
+    stream_lifetimes = providers.Singleton(StreamLifetimes, revocations=session_revocations)
+
     token_service = providers.Singleton(
         TokenService,
         secret=settings.provided.jwt_secret,
@@ -125,7 +161,14 @@ async def resolve(provider: "providers.Provider[T]") -> T:
 
 async def start(container: Container) -> None:
     """Start what the application needs: tasks, the selected broker, the handler's subscriptions."""
-    for provider in (container.tasks, container.subscriber, container.publisher, container.event_subscriptions):
+    needed = (
+        container.tasks,
+        container.subscriber,
+        container.publisher,
+        container.event_subscriptions,
+        container.stream_lifetimes,
+    )
+    for provider in needed:
         await resolve(provider)
 
 

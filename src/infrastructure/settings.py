@@ -54,6 +54,16 @@ class Settings:
     """Frames a stream may have waiting before the client counts as too slow and is disconnected."""
     sse_max_retained_users: int = 100_000
     """Users whose history the embedded broker keeps (least recently addressed dropped first)."""
+    sse_ticket_seconds: float = 15.0
+    """How long a stream ticket stays valid (it is also single-use)."""
+    sse_max_streams_per_user: int = 20
+    """Open streams one user may hold on one process; more get 429."""
+    sse_max_streams: int = 20_000
+    """Open streams one process holds; more get 503 (the load balancer tries another)."""
+    sse_opens_per_minute: int = 60
+    """Stream opens one user may make per minute on one process; more get 429."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins allowed to call the API from a browser (``*`` for any, without credentials)."""
     report_step_seconds: float = 0.5
     """Delay between the sample report's progress events."""
 
@@ -112,6 +122,11 @@ class Settings:
             env, "HERALD_REDIS_PUBLISH_RETRY_SECONDS", float, 30.0, minimum=0
         )
         values["redis_publish_buffer"] = _number(env, "HERALD_REDIS_PUBLISH_BUFFER", int, 10_000, minimum=1)
+        values["sse_ticket_seconds"] = _number(env, "HERALD_SSE_TICKET_SECONDS", float, 15.0, minimum=1)
+        values["sse_max_streams_per_user"] = _number(env, "HERALD_SSE_MAX_STREAMS_PER_USER", int, 20, minimum=1)
+        values["sse_max_streams"] = _number(env, "HERALD_SSE_MAX_STREAMS", int, 20_000, minimum=1)
+        values["sse_opens_per_minute"] = _number(env, "HERALD_SSE_OPENS_PER_MINUTE", int, 60, minimum=1)
+        values["cors_origins"] = _origins(env.get("HERALD_CORS_ORIGINS", ""))
         values["report_step_seconds"] = _number(env, "HERALD_REPORT_STEP_SECONDS", float, 0.5, minimum=0)
         return cls(**values)  # type: ignore[arg-type]
 
@@ -128,3 +143,11 @@ def _number(env: Mapping[str, str], name: str, kind: type[N], default: N, *, min
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
         raise SettingsError(f"{name} must be {bound}, got {raw!r}")
     return value
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", origin):
+            raise SettingsError(f"HERALD_CORS_ORIGINS: {origin!r} is not an origin like https://app.example.com")
+    return origins

@@ -11,6 +11,7 @@ from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from domain.events import DomainEvent
 from domain.ports import EventBusProtocol
 from domain.registry import EventRegistry
+from infrastructure.auth.sessions import RedisSessionRevocations
 from infrastructure.brokers.memory import InMemoryBroker
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.brokers.redis.publisher import RedisPublisher
@@ -117,3 +118,12 @@ async def open_redis_subscriber(
     await subscriber.start()
     yield subscriber
     await subscriber.aclose()
+
+
+async def open_redis_revocations(
+    client: Redis, prefix: str, subscriber: RedisSubscriber
+) -> AsyncIterator[RedisSessionRevocations]:
+    """Revocations shared through Redis; this process hears them on its pub/sub connection."""
+    revocations = RedisSessionRevocations(client, prefix)
+    subscriber.listen(revocations.channel, revocations.on_control_message)
+    yield revocations

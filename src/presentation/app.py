@@ -8,6 +8,7 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
 from domain.ports import SubscriberUnavailableError
+from infrastructure.auth.tickets import TicketStoreUnavailableError
 from infrastructure.container import Container, start, stop
 from presentation.controllers.announcements import AnnouncementsController
 from presentation.controllers.dev_tokens import DevTokensController
@@ -15,6 +16,8 @@ from presentation.controllers.events import EventsController
 from presentation.controllers.health import health
 from presentation.controllers.page import demo_page
 from presentation.controllers.reports import ReportsController
+from presentation.controllers.sessions import SessionsController
+from presentation.cors import cors_config, unlisted_origin_guard
 from presentation.dependencies import container_dependencies
 from presentation.errors import internal_error, problem_details_plugin, service_unavailable
 
@@ -32,14 +35,26 @@ def create_app(container: Container | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await start(container)
+        try:
+            await start(container)
+        except BaseException:
+            await stop(container)  # close what did start, so a failed start leaves nothing running
+            raise
         logger.info("Herald started (%s broker, %s)", settings.broker_kind, settings.env)
         try:
             yield
         finally:
             await stop(container)
 
-    handlers: list[object] = [EventsController, ReportsController, AnnouncementsController, health, demo_page]
+    cors = cors_config(settings.cors_origins)
+    handlers: list[object] = [
+        EventsController,
+        ReportsController,
+        AnnouncementsController,
+        SessionsController,
+        health,
+        demo_page,
+    ]
     if not settings.is_production:
         handlers.append(DevTokensController)
 
@@ -48,7 +63,13 @@ def create_app(container: Container | None = None) -> Litestar:
         dependencies=container_dependencies(container),
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],
-        exception_handlers={Exception: internal_error, SubscriberUnavailableError: service_unavailable},
+        exception_handlers={
+            Exception: internal_error,
+            SubscriberUnavailableError: service_unavailable,
+            TicketStoreUnavailableError: service_unavailable,
+        },
+        cors_config=cors,
+        before_send=[unlisted_origin_guard(cors)],
         openapi_config=OpenAPIConfig(title="Herald", version="0.1.0", path="/schema"),
         debug=False,
         logging_config=None,  # the process (``herald run``, or the test runner) configures logging

@@ -10,7 +10,9 @@ import uvicorn
 from infrastructure.container import Container
 from infrastructure.settings import Settings, SettingsError
 from infrastructure.streams.inbox import EndReason
+from infrastructure.streams.signals import EndNotice, end_frame
 from presentation.app import create_app
+from presentation.logging_setup import install_redaction
 
 
 class HeraldServer(uvicorn.Server):
@@ -26,7 +28,7 @@ class HeraldServer(uvicorn.Server):
         self._container = container
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self._container.stream_hub().end_all(EndReason.SHUTDOWN)
+        self._container.stream_hub().end_all(EndReason.SHUTDOWN, end_frame(EndNotice.SHUTDOWN))
         await super().shutdown(sockets)
 
 
@@ -43,6 +45,7 @@ def build_server(container: Container, *, host: str, port: int, log_level: str =
         timeout_graceful_shutdown=5,
         proxy_headers=False,
     )
+    install_redaction()  # after uvicorn.Config has configured its loggers
     return HeraldServer(config, container)
 
 

@@ -25,4 +25,8 @@ def container_dependencies(container: Container) -> dict[str, Provide]:
         "token_service": _provide(container.token_service),
         "request_report": _provide(container.request_report),
         "publish_announcement": _provide(container.publish_announcement),
+        "ticket_store": _provide(container.ticket_store),
+        "session_revocations": _provide(container.session_revocations),
+        "stream_lifetimes": _provide(container.stream_lifetimes),
+        "stream_admission": _provide(container.stream_admission),
     }

@@ -25,7 +25,7 @@ def forged(**claims: object) -> str:
 @pytest.mark.parametrize(
     ("headers", "detail"),
     [
-        ({}, "a bearer token or the stream cookie is required"),
+        ({}, "a bearer token, a ticket or the stream cookie is required"),
         ({"Authorization": "Bearer garbage"}, "the token is invalid"),
         ({"Authorization": "Basic dXNlcjpwYXNz"}, "must be 'Bearer <token>'"),
         ({"Authorization": f"Bearer {forged(exp=datetime.now(UTC) - timedelta(minutes=1))}"}, "expired"),

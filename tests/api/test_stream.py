@@ -159,4 +159,7 @@ async def test_shutdown_ends_open_streams_cleanly(make_container: Callable[..., 
         async with asyncio.timeout(5):
             await reader.ended.wait()
         assert reader.error is None
-        assert [data(e)["message"] for e in reader.events] == ["last"]
+        assert [e.event for e in reader.events] == ["system.announcement", "stream.end"]
+        assert data(reader.events[0])["message"] == "last"
+        assert data(reader.events[1])["reason"] == "shutdown"
+        assert reader.events[1].id == reader.events[0].id  # the notice has no id: the last id stays the event's

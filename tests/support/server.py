@@ -25,11 +25,15 @@ async def serve(container: Container) -> AsyncIterator[RunningHerald]:
     """Serve ``create_app(container)`` with uvicorn on a free port until the block ends."""
     server = build_server(container, host="127.0.0.1", port=0, log_level="warning")
     task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    raise RuntimeError("Herald stopped during start-up (see the log above)")
+                await asyncio.sleep(0.01)
+    except BaseException:
+        task.cancel()
+        raise
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         yield RunningHerald(base_url=f"http://127.0.0.1:{port}", container=container, server=server)

@@ -22,6 +22,9 @@ class EventStream(Protocol):
 
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
+    def end(self, farewell: bytes | None = None) -> None:
+        """End the stream from the server side, after sending ``farewell`` (a last message)."""
+
     async def aclose(self) -> None:
         """Release the subscription; safe to call more than once."""
 

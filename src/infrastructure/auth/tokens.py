@@ -1,5 +1,6 @@
 """Bearer tokens: JWTs checked against an explicit algorithm allow-list, issuer, audience and expiry."""
 
+import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -19,6 +20,8 @@ class Principal:
     user_id: UUID
     roles: frozenset[str]
     expires_at: datetime
+    session_id: str | None = None
+    """The ``sid`` claim: the login session, which can be revoked as a whole."""
 
     def has_role(self, role: str) -> bool:
         """True when the token grants ``role``."""
@@ -53,11 +56,23 @@ class TokenService:
     def _stream_audience(self) -> str:
         return f"{self._audience}:stream"
 
-    def issue(self, user_id: UUID, roles: Iterable[str] = (), *, lifetime_seconds: int | None = None) -> str:
-        """A signed access token for ``user_id`` (development tokens and tests)."""
-        now = datetime.now(UTC)
+    def issue(
+        self,
+        user_id: UUID,
+        roles: Iterable[str] = (),
+        *,
+        lifetime_seconds: float | None = None,
+        session_id: str | None = None,
+    ) -> str:
+        """A signed access token for ``user_id`` in a new session (development tokens and tests)."""
         lifetime = timedelta(seconds=self._lifetime if lifetime_seconds is None else lifetime_seconds)
-        return self._sign(user_id, roles, self._audience, now + lifetime)
+        principal = Principal(
+            user_id=user_id,
+            roles=frozenset(roles),
+            expires_at=datetime.now(UTC) + lifetime,
+            session_id=session_id or secrets.token_urlsafe(12),
+        )
+        return self._sign(principal, self._audience)
 
     def issue_stream_token(self, principal: Principal) -> str:
         """A token that opens the stream and nothing else, expiring with the caller's credential.
@@ -65,7 +80,7 @@ class TokenService:
         Browsers keep it in an HttpOnly cookie; being valid only for the
         stream, a leaked cookie cannot call the rest of the API.
         """
-        return self._sign(principal.user_id, principal.roles, self._stream_audience, principal.expires_at)
+        return self._sign(principal, self._stream_audience)
 
     def verify(self, token: str) -> Principal:
         """The principal of an access token; raise :class:`TokenError` for anything doubtful."""
@@ -75,15 +90,17 @@ class TokenService:
         """The principal of a stream token (see :meth:`issue_stream_token`)."""
         return self._verify(token, self._stream_audience)
 
-    def _sign(self, user_id: UUID, roles: Iterable[str], audience: str, expires_at: datetime) -> str:
-        claims = {
-            "sub": str(user_id),
-            "roles": sorted(set(roles)),
+    def _sign(self, principal: Principal, audience: str) -> str:
+        claims: dict[str, object] = {
+            "sub": str(principal.user_id),
+            "roles": sorted(principal.roles),
             "iss": self._issuer,
             "aud": audience,
             "iat": datetime.now(UTC),
-            "exp": expires_at,
+            "exp": principal.expires_at,
         }
+        if principal.session_id is not None:
+            claims["sid"] = principal.session_id
         return jwt.encode(claims, self._secret, algorithm=self.ALGORITHMS[0])
 
     def _verify(self, token: str, audience: str) -> Principal:
@@ -108,8 +125,12 @@ class TokenService:
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
             raise TokenError("the token's roles claim is malformed")
+        session_id = claims.get("sid")
+        if session_id is not None and not isinstance(session_id, str):
+            raise TokenError("the token's sid claim is malformed")
         return Principal(
             user_id=user_id,
             roles=frozenset(roles),
-            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            expires_at=datetime.fromtimestamp(float(claims["exp"]), UTC),
+            session_id=session_id,
         )

@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import orjson
@@ -10,6 +10,8 @@ from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
 from domain.events import ENVELOPE_FIELDS, DomainEvent
 from domain.sse import SSEEvent
+
+T = TypeVar("T")
 
 
 def _make_converter() -> OrjsonConverter:
@@ -48,6 +50,14 @@ class WireFormat:
         return orjson.dumps(
             {**event.data, "event_id": str(event.event_id), "occurred_at": event.occurred_at.isoformat()}
         )
+
+    def dumps(self, value: object) -> bytes:
+        """Serialise any attrs value Herald stores (a ticket's principal, say)."""
+        return self._converter.dumps(value)
+
+    def loads(self, raw: bytes | str, kind: type[T]) -> T:
+        """Read a value written by :meth:`dumps`."""
+        return self._converter.loads(raw, kind)
 
     def dumps_event(self, event: SSEEvent) -> bytes:
         """Serialise an SSE event for another process."""

@@ -81,10 +81,10 @@ class StreamHub:
             if inbox.wants(category):
                 inbox.push(frame)
 
-    def end_all(self, reason: EndReason) -> None:
-        """End every open stream (used on shutdown)."""
+    def end_all(self, reason: EndReason, farewell: bytes | None = None) -> None:
+        """End every open stream (used on shutdown), after ``farewell`` if given."""
         for inbox in tuple(self._all):
-            inbox.end(reason)
+            inbox.end(reason, farewell)
 
     async def aclose(self) -> None:
         """End every stream and stop the heartbeat task."""

@@ -15,6 +15,8 @@ class EndReason(enum.Enum):
     CLIENT_GONE = "client_gone"
     SLOW_CLIENT = "slow_client"
     SHUTDOWN = "shutdown"
+    CREDENTIAL = "credential"
+    """The credential expired or its session was revoked."""
 
 
 class StreamInbox:
@@ -78,11 +80,17 @@ class StreamInbox:
             self.active = True
             self._wake()
 
-    def end(self, reason: EndReason) -> None:
-        """Stop the stream after the frame being written; idempotent."""
+    def end(self, reason: EndReason, farewell: bytes | None = None) -> None:
+        """Stop the stream after the frame being written (and ``farewell``, if given); idempotent.
+
+        Queued frames are dropped: with retention on, the client's reconnect
+        replays them from its last id.
+        """
         if self.end_reason is None:
             self.end_reason = reason
             self._frames.clear()
+            if farewell is not None:
+                self._frames.append(farewell)
             self._on_close(self)
         self._wake()
 
@@ -122,6 +130,9 @@ class InboxStream:
     def end_reason(self) -> EndReason | None:
         """Why the server ended the stream, once it has."""
         return self._inbox.end_reason
+
+    def end(self, farewell: bytes | None = None) -> None:
+        self._inbox.end(EndReason.CREDENTIAL, farewell)
 
     async def aclose(self) -> None:
         self._inbox.end(EndReason.CLIENT_GONE)

@@ -5,9 +5,10 @@ import enum
 import orjson
 
 from domain.ids import new_event_id, utc_now
-from infrastructure.sse.wire import encode_json_message
+from infrastructure.sse.wire import encode_json_body, encode_json_message
 
 RESET_EVENT_TYPE = "stream.reset"
+END_EVENT_TYPE = "stream.end"
 
 
 class ResetReason(enum.Enum):
@@ -31,3 +32,20 @@ def reset_frame(reason: ResetReason, cursor: str) -> bytes:
     """
     data = {"reason": reason.value, "event_id": str(new_event_id()), "occurred_at": utc_now().isoformat()}
     return encode_json_message(event=RESET_EVENT_TYPE, data_json=orjson.dumps(data), event_id=cursor)
+
+
+class EndNotice(enum.Enum):
+    """Why the server is ending a stream, told to the client in a last ``stream.end`` event."""
+
+    CREDENTIAL_EXPIRED = "credential_expired"
+    """Re-authenticate, then reconnect."""
+    SESSION_REVOKED = "session_revoked"
+    """The session was logged out; do not reconnect with it."""
+    SHUTDOWN = "shutdown"
+    """This instance is stopping; reconnect (to another one) with the last id."""
+
+
+def end_frame(notice: EndNotice) -> bytes:
+    """The ``stream.end`` message. It has no ``id:``, so the client's last id stays the last event it got."""
+    data = {"reason": notice.value, "event_id": str(new_event_id()), "occurred_at": utc_now().isoformat()}
+    return encode_json_body(event=END_EVENT_TYPE, data_json=orjson.dumps(data))

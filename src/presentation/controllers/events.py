@@ -1,15 +1,16 @@
 """``GET /api/v1/events``: the authenticated SSE stream, and the browser cookie that opens it."""
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Response, delete, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import ValidationException
+from litestar.exceptions import ServiceUnavailableException, TooManyRequestsException, ValidationException
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
@@ -17,8 +18,11 @@ from domain.ports import EventStream, SSESubscriberProtocol
 from domain.registry import EventRegistry
 from domain.sse import SSECategory
 from infrastructure.auth import Principal, TokenService
+from infrastructure.auth.sessions import StreamLifetimes
+from infrastructure.auth.tickets import TicketStore
 from infrastructure.settings import Settings
 from infrastructure.sse.wire import encode_retry
+from infrastructure.streams.admission import Refusal, StreamAdmission
 from presentation.auth import STREAM_COOKIE, provide_principal, provide_stream_principal
 
 #: Ids this service hands out are short printable ASCII; anything else is refused
@@ -56,13 +60,32 @@ def choose_last_event_id(header: str | None, query: str | None) -> str | None:
     return value
 
 
-async def _sse_body(stream: EventStream, retry_ms: int) -> AsyncIterator[bytes]:
+async def _sse_body(stream: EventStream, retry_ms: int, untrack: Callable[[], None]) -> AsyncIterator[bytes]:
     try:
         yield encode_retry(retry_ms)
         async for frame in stream:
             yield frame
     finally:
+        untrack()
         await stream.aclose()
+
+
+def _admit(admission: StreamAdmission, principal: Principal) -> None:
+    refusal = admission.check(principal.user_id)
+    if refusal is Refusal.PROCESS_FULL:
+        raise ServiceUnavailableException(detail=refusal.value, headers={"Retry-After": "5"})
+    if refusal is Refusal.USER_FULL:
+        raise TooManyRequestsException(detail=refusal.value)
+    if refusal is Refusal.TOO_FAST:
+        retry_after = str(admission.retry_after_seconds(principal.user_id))
+        raise TooManyRequestsException(detail=refusal.value, headers={"Retry-After": retry_after})
+
+
+class TicketIssued(msgspec.Struct):
+    """A single-use credential for ``GET /api/v1/events?ticket=...``."""
+
+    ticket: str
+    expires_in: int
 
 
 class EventsController(Controller):
@@ -81,25 +104,44 @@ class EventsController(Controller):
         principal: NamedDependency[Principal],
         subscriber: NamedDependency[SSESubscriberProtocol],
         settings: NamedDependency[Settings],
+        stream_admission: NamedDependency[StreamAdmission],
+        stream_lifetimes: NamedDependency[StreamLifetimes],
         categories: Annotated[str | None, QueryParameter(name="categories", max_length=512)] = None,
         last_event_id_query: Annotated[str | None, QueryParameter(name="last_event_id", max_length=4096)] = None,
         last_event_id_header: Annotated[str | None, HeaderParameter(name="last-event-id", max_length=4096)] = None,
+        ticket: Annotated[str | None, QueryParameter(name="ticket", max_length=128)] = None,
     ) -> Stream:
         """Replay after ``Last-Event-ID`` when given, then live events until either side closes.
 
         The subscription is registered before the response starts, so an
         event published right after the client sees the headers is not missed.
         """
+        del ticket  # read by the authentication dependency; declared here for validation and the schema
         wanted = parse_categories(categories)
         last_event_id = choose_last_event_id(last_event_id_header, last_event_id_query)
+        _admit(stream_admission, principal)
         stream = await subscriber.subscribe(principal.user_id, categories=wanted, last_event_id=last_event_id)
+        untrack = stream_lifetimes.track(principal, stream)
         return Stream(
-            _sse_body(stream, settings.sse_retry_ms),
+            _sse_body(stream, settings.sse_retry_ms, untrack),
             media_type="text/event-stream",
             headers=STREAM_HEADERS,
             # Also release the subscription if the body never starts (client gone first).
             background=BackgroundTask(stream.aclose),
         )
+
+    @post(
+        "/tickets",
+        dependencies={"principal": Provide(provide_principal)},
+        status_code=201,
+        summary="Issue a single-use stream ticket for EventSource",
+    )
+    async def issue_ticket(
+        self, principal: NamedDependency[Principal], ticket_store: NamedDependency[TicketStore]
+    ) -> TicketIssued:
+        """A ticket opens one stream within a few seconds; a long-lived token never goes into a URL."""
+        ticket = await ticket_store.issue(principal)
+        return TicketIssued(ticket=ticket, expires_in=int(ticket_store.ttl_seconds))
 
     @get("/types", summary="The SSE event types this service emits", cache=False)
     async def event_types(self, registry: NamedDependency[EventRegistry]) -> list[dict[str, Any]]:

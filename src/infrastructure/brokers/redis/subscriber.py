@@ -3,7 +3,7 @@
 import asyncio
 import heapq
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from uuid import UUID
 
 import attrs
@@ -116,7 +116,13 @@ class RedisSubscriber:
             on_disconnected=self._on_disconnected,
             retry=retry,
         )
+        self._listeners: dict[bytes, Callable[[bytes], None]] = {}
         hub.watch(self._on_user_presence)
+
+    def listen(self, channel: bytes, callback: Callable[[bytes], None]) -> None:
+        """Also deliver ``channel``'s messages to ``callback`` (control messages such as revocations)."""
+        self._listeners[channel] = callback
+        self.channels.want(channel)
 
     async def start(self) -> None:
         """Connect to Redis (in the background: the service starts while Redis is down)."""
@@ -165,6 +171,10 @@ class RedisSubscriber:
             self.channels.unwant(channel)
 
     def _on_message(self, channel: bytes, data: bytes) -> None:
+        listener = self._listeners.get(channel)
+        if listener is not None:
+            listener(data)
+            return
         raw_position, _, payload = data.partition(b"\n")
         try:
             event = self._wire_format.loads_event(payload)

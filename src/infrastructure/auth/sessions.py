@@ -1,0 +1,144 @@
+"""Session revocation that every process hears, and streams that end when their credential does."""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from domain.ports import EventStream
+from infrastructure.auth.tokens import Principal
+from infrastructure.streams.signals import EndNotice, end_frame
+
+logger = logging.getLogger(__name__)
+
+RevocationListener = Callable[[str], None]
+
+
+@runtime_checkable
+class SessionRevocations(Protocol):
+    """Revoked login sessions (``sid`` claims) until their tokens would have expired anyway."""
+
+    async def revoke(self, session_id: str, *, until: datetime) -> None:
+        """Revoke ``session_id`` on every process."""
+
+    async def is_revoked(self, session_id: str) -> bool:
+        """True when the session was revoked."""
+        ...
+
+    def listen(self, listener: RevocationListener) -> None:
+        """Call ``listener(session_id)`` on this process whenever any process revokes a session."""
+
+
+class MemorySessionRevocations:
+    """Revocations of one process (the embedded default)."""
+
+    def __init__(self) -> None:
+        self._revoked: dict[str, float] = {}
+        self._listeners: list[RevocationListener] = []
+
+    async def revoke(self, session_id: str, *, until: datetime) -> None:
+        self._revoked[session_id] = until.timestamp()
+        self._notify(session_id)
+
+    async def is_revoked(self, session_id: str) -> bool:
+        now = time.time()
+        for sid in [sid for sid, until in self._revoked.items() if until < now]:
+            del self._revoked[sid]
+        return session_id in self._revoked
+
+    def listen(self, listener: RevocationListener) -> None:
+        self._listeners.append(listener)
+
+    def _notify(self, session_id: str) -> None:
+        for listener in self._listeners:
+            listener(session_id)
+
+
+class RedisSessionRevocations(MemorySessionRevocations):
+    """Revocations in Redis: stored until the session would expire, announced on a control channel."""
+
+    def __init__(self, client: Redis, prefix: str) -> None:
+        super().__init__()
+        self._client = client
+        self._prefix = prefix
+        self.channel = f"{prefix}:control:revoked".encode()
+
+    def _key(self, session_id: str) -> str:
+        return f"{self._prefix}:revoked:{session_id}"
+
+    async def revoke(self, session_id: str, *, until: datetime) -> None:
+        self._revoked[session_id] = until.timestamp()
+        expires_ms = max(int(until.timestamp() * 1000), int(time.time() * 1000) + 1000)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.set(self._key(session_id), b"1", pxat=expires_ms)
+            pipe.publish(self.channel, f"{session_id} {until.timestamp()}".encode())
+            await pipe.execute()
+
+    async def is_revoked(self, session_id: str) -> bool:
+        """Revoked here or in Redis; while Redis is down, what this process has heard.
+
+        Every process hears revocations live, so the local record is complete
+        except for revocations made while this process was cut off; failing
+        open then keeps the service usable during a Redis outage.
+        """
+        if await super().is_revoked(session_id):
+            return True
+        try:
+            return bool(await self._client.exists(self._key(session_id)))
+        except (RedisError, OSError) as error:
+            logger.warning("revocation check fell back to this process's record (%s)", type(error).__name__)
+            return False
+
+    def on_control_message(self, data: bytes) -> None:
+        """Delivered by the subscriber's pub/sub connection for :attr:`channel`."""
+        session_id, _, until = data.decode(errors="replace").partition(" ")
+        try:
+            self._revoked[session_id] = float(until)
+        except ValueError:
+            return
+        self._notify(session_id)
+
+
+class StreamLifetimes:
+    """Ends streams when their credential expires or their session is revoked, with a final event.
+
+    The final ``stream.end`` event says why, so the client re-authenticates
+    instead of reconnecting blindly; its reconnect with the old credential gets 401.
+    """
+
+    def __init__(self, revocations: SessionRevocations) -> None:
+        self._by_session: dict[str, set[EventStream]] = {}
+        revocations.listen(self._revoked)
+
+    def track(self, principal: Principal, stream: EventStream) -> Callable[[], None]:
+        """Watch ``stream``; call the returned function when the stream is over."""
+        delay = (principal.expires_at - datetime.now(UTC)).total_seconds()
+        timer = asyncio.get_running_loop().call_later(
+            max(0.0, delay), stream.end, end_frame(EndNotice.CREDENTIAL_EXPIRED)
+        )
+        session = principal.session_id
+        if session is not None:
+            self._by_session.setdefault(session, set()).add(stream)
+
+        def untrack() -> None:
+            timer.cancel()
+            if session is not None:
+                streams = self._by_session.get(session)
+                if streams is not None:
+                    streams.discard(stream)
+                    if not streams:
+                        del self._by_session[session]
+
+        return untrack
+
+    def _revoked(self, session_id: str) -> None:
+        streams = self._by_session.pop(session_id, set())
+        for stream in streams:
+            stream.end(end_frame(EndNotice.SESSION_REVOKED))
+        if streams:
+            logger.info("ended %d stream(s) of a revoked session", len(streams))

@@ -1,0 +1,102 @@
+"""Single-use stream tickets: how a browser opens EventSource without a long-lived token in the URL."""
+
+import hashlib
+import secrets
+import time
+from collections import OrderedDict
+from typing import Protocol, runtime_checkable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from infrastructure.auth.tokens import Principal
+from infrastructure.sse.wire_format import WireFormat
+
+
+class TicketStoreUnavailableError(Exception):
+    """Tickets cannot be issued or checked right now (their store is unreachable)."""
+
+
+def _fingerprint(ticket: str) -> str:
+    # Stores keep a hash, so reading the store (or a Redis dump) yields no usable ticket.
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+def new_ticket() -> str:
+    """An unguessable ticket (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+@runtime_checkable
+class TicketStore(Protocol):
+    """Where tickets wait between ``POST /api/v1/events/tickets`` and the stream request."""
+
+    ttl_seconds: float
+
+    async def issue(self, principal: Principal) -> str:
+        """A new ticket for ``principal``, valid for ``ttl_seconds``, usable once."""
+        ...
+
+    async def redeem(self, ticket: str) -> Principal | None:
+        """The ticket's principal, consuming it; None when unknown, used or expired."""
+        ...
+
+
+class MemoryTicketStore:
+    """Tickets of one process (the embedded default), bounded in number."""
+
+    def __init__(self, *, ttl_seconds: float, max_tickets: int = 100_000) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._max = max_tickets
+        self._tickets: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+
+    async def issue(self, principal: Principal) -> str:
+        self._purge()
+        ticket = new_ticket()
+        self._tickets[_fingerprint(ticket)] = (time.monotonic() + self.ttl_seconds, principal)
+        while len(self._tickets) > self._max:
+            self._tickets.popitem(last=False)
+        return ticket
+
+    async def redeem(self, ticket: str) -> Principal | None:
+        entry = self._tickets.pop(_fingerprint(ticket), None)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def _purge(self) -> None:
+        now = time.monotonic()
+        while self._tickets:
+            key, (expires, _) = next(iter(self._tickets.items()))
+            if expires >= now:
+                return
+            del self._tickets[key]
+
+
+class RedisTicketStore:
+    """Tickets in Redis, so a ticket issued by one process opens a stream on another."""
+
+    def __init__(self, client: Redis, prefix: str, wire_format: WireFormat, *, ttl_seconds: float) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._client = client
+        self._prefix = prefix
+        self._wire_format = wire_format
+
+    def _key(self, ticket: str) -> str:
+        return f"{self._prefix}:ticket:{_fingerprint(ticket)}"
+
+    async def issue(self, principal: Principal) -> str:
+        ticket = new_ticket()
+        ttl_ms = max(1, int(self.ttl_seconds * 1000))
+        try:
+            await self._client.set(self._key(ticket), self._wire_format.dumps(principal), px=ttl_ms, nx=True)
+        except (RedisError, OSError) as error:
+            raise TicketStoreUnavailableError(type(error).__name__) from error
+        return ticket
+
+    async def redeem(self, ticket: str) -> Principal | None:
+        try:
+            raw = await self._client.getdel(self._key(ticket))  # atomic: a ticket opens one stream only
+        except (RedisError, OSError) as error:
+            raise TicketStoreUnavailableError(type(error).__name__) from error
+        return None if raw is None else self._wire_format.loads(raw, Principal)

@@ -1,0 +1,47 @@
+"""CORS for browsers on other origins: Litestar's middleware, held to the allow-list."""
+
+from typing import Any
+
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import Headers, MutableScopeHeaders
+from litestar.types import Message, Scope
+
+
+def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
+    """The allow-list from ``HERALD_CORS_ORIGINS``; none configured means no CORS headers at all.
+
+    With ``*`` any origin may read, but without credentials (browsers refuse
+    credentials with a wildcard); with named origins the exact origin is
+    echoed and credentials (the stream cookie) are allowed.
+    """
+    if not origins:
+        return None
+    wildcard = "*" in origins
+    return CORSConfig(
+        allow_origins=["*"] if wildcard else list(origins),
+        allow_credentials=not wildcard,
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        max_age=600,
+    )
+
+
+def unlisted_origin_guard(config: CORSConfig | None) -> Any:
+    """A ``before_send`` hook that removes every CORS header for an origin not on the allow-list.
+
+    Litestar's middleware omits ``Access-Control-Allow-Origin`` for such an
+    origin but still sends the others (credentials, methods, headers); the
+    checklist wants none at all, so nothing suggests the origin is trusted.
+    """
+
+    async def guard(message: Message, scope: Scope) -> None:
+        if config is None or message["type"] != "http.response.start":
+            return
+        origin = Headers.from_scope(scope).get("origin")
+        if origin is None or config.is_origin_allowed(origin):
+            return
+        headers = MutableScopeHeaders.from_message(message)
+        for name in [key for key in headers.keys() if key.lower().startswith("access-control-")]:  # noqa: SIM118
+            del headers[name]
+
+    return guard
