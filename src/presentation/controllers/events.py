@@ -8,9 +8,16 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Response, delete, get, post
 from litestar.background_tasks import BackgroundTask
+from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import ServiceUnavailableException, TooManyRequestsException, ValidationException
+from litestar.exceptions import (
+    ClientException,
+    ServiceUnavailableException,
+    TooManyRequestsException,
+    ValidationException,
+)
+from litestar.handlers.base import BaseRouteHandler
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Stream
 
@@ -88,11 +95,23 @@ class TicketIssued(msgspec.Struct):
     expires_in: int
 
 
+#: Longer query strings are refused before anything parses them; Herald's own
+#: stream URLs (categories, a ticket, a last id) stay far below this.
+MAX_QUERY_BYTES = 2048
+
+
+def bounded_query(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: 414 for an oversized query string."""
+    if len(connection.scope.get("query_string", b"")) > MAX_QUERY_BYTES:
+        raise ClientException(status_code=414, detail=f"the query string is longer than {MAX_QUERY_BYTES} bytes")
+
+
 class EventsController(Controller):
     """The stream of the authenticated user."""
 
     path = "/api/v1/events"
     tags = ["events"]
+    guards = [bounded_query]
 
     @get(
         "/",

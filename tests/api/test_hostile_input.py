@@ -1,0 +1,110 @@
+"""Hostile input against the real server: each case gets its exact status, a problem body, never a 500."""
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import jwt
+import pytest
+
+from tests.conftest import TEST_SECRET
+from tests.support.server import RunningHerald
+
+USER = uuid.uuid4()
+
+
+def forged(key: str = TEST_SECRET, algorithm: str = "HS256", **claims: object) -> str:
+    base: dict[str, object] = {
+        "sub": str(USER),
+        "iss": "herald",
+        "aud": "herald",
+        "exp": datetime.now(UTC) + timedelta(minutes=5),
+    }
+    base.update(claims)
+    return jwt.encode(base, key, algorithm=algorithm)
+
+
+def unsigned() -> str:
+    return forged(key="", algorithm="none")
+
+
+Case = tuple[str, str, Callable[[RunningHerald], dict[str, str]], int]
+
+
+def bearer(token: str) -> Callable[[RunningHerald], dict[str, str]]:
+    return lambda _: {"Authorization": f"Bearer {token}"}
+
+
+def valid(herald: RunningHerald) -> dict[str, str]:
+    return {"Authorization": f"Bearer {herald.container.token_service().issue(USER)}"}
+
+
+def with_header(name: str, value: str) -> Callable[[RunningHerald], dict[str, str]]:
+    return lambda herald: {**valid(herald), name: value}
+
+
+CASES: list[Case] = [
+    ("no credentials", "/api/v1/events", lambda _: {}, 401),
+    ("garbage token", "/api/v1/events", bearer("not.a.jwt"), 401),
+    ("expired token", "/api/v1/events", bearer(forged(exp=datetime.now(UTC) - timedelta(hours=1))), 401),
+    ("alg none", "/api/v1/events", bearer(unsigned()), 401),
+    ("wrong audience", "/api/v1/events", bearer(forged(aud="someone-else")), 401),
+    ("wrong issuer", "/api/v1/events", bearer(forged(iss="someone-else")), 401),
+    ("wrong key", "/api/v1/events", bearer(forged(key="k" * 40)), 401),
+    ("unknown ticket", "/api/v1/events?ticket=" + "A" * 43, lambda _: {}, 401),
+    ("oversized ticket", "/api/v1/events?ticket=" + "A" * 200, lambda _: {}, 401),
+    ("huge Last-Event-ID", "/api/v1/events", with_header("Last-Event-ID", "9" * 5000), 400),
+    ("malformed Last-Event-ID", "/api/v1/events", with_header("Last-Event-ID", "abc def"), 400),
+    ("NUL in Last-Event-ID", "/api/v1/events?last_event_id=1%00event:x", valid, 400),
+    ("CR/LF in Last-Event-ID", "/api/v1/events?last_event_id=1%0D%0Aevent:%20admin", valid, 400),
+    ("unknown category", "/api/v1/events?categories=secrets", valid, 400),
+    ("unknown among known", "/api/v1/events?categories=reports,secrets", valid, 400),
+    ("10,000-character query", "/api/v1/events?categories=" + "r" * 10_000, valid, 414),
+    ("10,000-character other parameter", "/api/v1/events?x=" + "y" * 10_000, valid, 414),
+    ("wrong method on the stream", "/api/v1/events", valid, 405),
+    ("wrong method on reports", "/api/v1/reports", valid, 405),
+]
+METHOD = {"wrong method on the stream": "PUT", "wrong method on reports": "GET"}
+
+
+@pytest.mark.parametrize(("name", "url", "headers", "status"), CASES, ids=[c[0] for c in CASES])
+async def test_hostile_request(
+    herald: RunningHerald, name: str, url: str, headers: Callable[[RunningHerald], dict[str, str]], status: int
+) -> None:
+    async with httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+        response = await client.request(METHOD.get(name, "GET"), url, headers=headers(herald))
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert "Traceback" not in response.text
+    assert "event: admin" not in response.text
+
+
+async def test_repeated_categories_are_one_filter(herald: RunningHerald) -> None:
+    async with (
+        httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client,
+        client.stream("GET", "/api/v1/events?categories=system,system,%20system", headers=valid(herald)) as response,
+    ):
+        assert response.status_code == 200
+
+
+async def test_a_used_ticket_and_another_users_ticket(herald: RunningHerald) -> None:
+    """A ticket is bound to the user who asked for it and opens one stream only."""
+    tokens = herald.container.token_service()
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    async with httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+        issued = await client.post("/api/v1/events/tickets", headers={"Authorization": f"Bearer {tokens.issue(alice)}"})
+        ticket = issued.json()["ticket"]
+        # Bob presenting Alice's ticket alongside his own token still gets his own stream: the bearer wins,
+        # and Alice's ticket stays unused for her.
+        async with client.stream(
+            "GET", f"/api/v1/events?ticket={ticket}", headers={"Authorization": f"Bearer {tokens.issue(bob)}"}
+        ) as response:
+            assert response.status_code == 200
+        stream_owner = await herald.container.ticket_store().redeem(ticket)
+        assert stream_owner is not None
+        assert stream_owner.user_id == alice
+        reused = await client.get(f"/api/v1/events?ticket={ticket}")
+        assert reused.status_code == 401

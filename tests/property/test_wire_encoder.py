@@ -1,0 +1,49 @@
+"""The wire encoder under generated input: nothing breaks out of its field, everything parses back."""
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from infrastructure.sse.wire import UnsafeFieldError, encode_json_message, encode_message
+from tests.support.sse import parse_sse
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20,
+)
+#: Text with the characters that matter to the SSE format, non-BMP characters among them.
+NASTY_TEXT = st.lists(
+    st.sampled_from(["\r", "\n", "\r\n", "\x00", ":", " ", "é", "𝄞", "\u2028", "data: x", "id:"]) | st.characters(),
+    max_size=12,
+).map("".join)
+
+
+@given(payload=st.dictionaries(st.text(), JSON, max_size=6), event_type=NASTY_TEXT, event_id=NASTY_TEXT)
+def test_json_messages_parse_back_or_are_refused(payload: dict[str, object], event_type: str, event_id: str) -> None:
+    data_json = json.dumps(payload, ensure_ascii=False).encode()
+    unsafe = any(c in event_type + event_id for c in "\r\n\x00")
+    if unsafe:
+        with pytest.raises(UnsafeFieldError):
+            encode_json_message(event=event_type, data_json=data_json, event_id=event_id)
+        return
+    encoded = encode_json_message(event=event_type, data_json=data_json, event_id=event_id)
+    messages = parse_sse(encoded)
+    assert len(messages) == 1  # no second message injected
+    [message] = messages
+    assert json.loads(message.data) == payload
+    assert message.event == (event_type or "message")
+    assert message.id == event_id
+
+
+@given(data=NASTY_TEXT)
+def test_free_text_data_parses_back_with_normalised_line_breaks(data: str) -> None:
+    [message] = parse_sse(encode_message(data=data, event="x.y", event_id="1"))
+    assert message.data == data.replace("\r\n", "\n").replace("\r", "\n")
+    assert (message.event, message.id) == ("x.y", "1")
