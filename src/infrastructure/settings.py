@@ -54,6 +54,8 @@ class Settings:
     """Frames a stream may have waiting before the client counts as too slow and is disconnected."""
     sse_max_retained_users: int = 100_000
     """Users whose history the embedded broker keeps (least recently addressed dropped first)."""
+    sse_send_timeout_seconds: float = 10.0
+    """A client that takes no data for this long is disconnected (half-open or stalled connections)."""
     sse_ticket_seconds: float = 15.0
     """How long a stream ticket stays valid (it is also single-use)."""
     sse_max_streams_per_user: int = 20
@@ -122,6 +124,7 @@ class Settings:
             env, "HERALD_REDIS_PUBLISH_RETRY_SECONDS", float, 30.0, minimum=0
         )
         values["redis_publish_buffer"] = _number(env, "HERALD_REDIS_PUBLISH_BUFFER", int, 10_000, minimum=1)
+        values["sse_send_timeout_seconds"] = _number(env, "HERALD_SSE_SEND_TIMEOUT_SECONDS", float, 10.0, minimum=0.1)
         values["sse_ticket_seconds"] = _number(env, "HERALD_SSE_TICKET_SECONDS", float, 15.0, minimum=1)
         values["sse_max_streams_per_user"] = _number(env, "HERALD_SSE_MAX_STREAMS_PER_USER", int, 20, minimum=1)
         values["sse_max_streams"] = _number(env, "HERALD_SSE_MAX_STREAMS", int, 20_000, minimum=1)

@@ -9,7 +9,7 @@ from typing import Self
 import httpx
 from httpx_sse import ServerSentEvent, aconnect_sse
 
-from tests.support.sse import is_retry_hint
+from tests.support.sse import is_retry_hint, is_undispatched
 
 
 class StreamReader:
@@ -65,6 +65,8 @@ class StreamReader:
                 async for event in source.aiter_sse():
                     if is_retry_hint(event):
                         self.retry = event.retry
+                        continue
+                    if is_undispatched(event):
                         continue
                     async with self._changed:
                         self.events.append(event)

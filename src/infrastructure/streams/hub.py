@@ -118,5 +118,4 @@ class StreamHub:
                 if inbox.active:
                     inbox.active = False
                 else:
-                    inbox.push(HEARTBEAT)
-                    inbox.active = False  # a heartbeat is not activity: keep beating while idle
+                    inbox.push_heartbeat(HEARTBEAT)

@@ -32,6 +32,7 @@ class StreamInbox:
         "_capacity",
         "_frames",
         "_on_close",
+        "_replay_left",
         "_waiter",
         "active",
         "adapter_state",
@@ -54,6 +55,7 @@ class StreamInbox:
         #: Whatever the broker adapter keeps per stream (the Redis adapter: its resume cursor).
         self.adapter_state: object = None
         self._capacity = capacity
+        self._replay_left = 0
         self._frames: deque[bytes] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._on_close = on_close
@@ -66,17 +68,25 @@ class StreamInbox:
         """Queue a frame; end the stream when its client has fallen too far behind."""
         if self.end_reason is not None:
             return
-        if len(self._frames) >= self._capacity:
+        if len(self._frames) >= self._capacity + self._replay_left:
             self.end(EndReason.SLOW_CLIENT)
             return
         self._frames.append(frame)
         self.active = True
         self._wake()
 
+    def push_heartbeat(self, comment: bytes) -> None:
+        """Queue a keep-alive comment, only when nothing else is waiting to be written."""
+        if self.end_reason is None and not self._frames:
+            self._frames.append(comment)
+            self._wake()
+
     def push_replay(self, frames: Iterable[bytes]) -> None:
         """Queue replayed frames; retention bounds them, so they do not count against ``capacity``."""
         if self.end_reason is None:
+            before = len(self._frames)
             self._frames.extend(frames)
+            self._replay_left += len(self._frames) - before
             self.active = True
             self._wake()
 
@@ -99,6 +109,8 @@ class StreamInbox:
         frames = self._frames
         while True:
             if frames:
+                if self._replay_left:
+                    self._replay_left -= 1
                 yield frames.popleft()
                 continue
             if self.end_reason is not None:
