@@ -8,11 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aredis
 from redis.backoff import ExponentialWithJitterBackoff
 
+from domain.sse import SSECategory, SSEEvent
 from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.brokers.redis.subscriber import RedisSubscriber
-from infrastructure.container import Container, resolve
+from infrastructure.container import Container, resolve, start, stop
 from infrastructure.wiring import open_redis_client
 from tests.conftest import fast_settings
 from tests.integration.helpers import announce, bearer, data, eventually
@@ -163,3 +165,27 @@ async def test_redis_clients_use_an_explicit_retry_policy() -> None:
     assert command_retry.get_retries() == 3
     assert isinstance(command_retry._backoff, ExponentialWithJitterBackoff)
     assert pubsub_retry.get_retries() == 0  # Herald reconnects pub/sub itself, to catch streams up
+
+
+async def test_a_full_retry_buffer_drops_the_oldest_and_keeps_order(own_redis: PrivateRedis) -> None:
+    container = container_on(own_redis, redis_publish_buffer=5, redis_publish_retry_seconds=60)
+    await start(container)
+    try:
+        publisher = await resolve(container.publisher)
+        assert isinstance(publisher, RedisPublisher)
+        own_redis.stop()
+        for n in range(1, 9):
+            await publisher.broadcast(
+                SSEEvent(event_type="test.n", category=SSECategory.SYSTEM, data={"n": n}, user_id=None)
+            )
+        assert publisher.waiting == 5
+        assert publisher.stats.dropped == 3
+        own_redis.start()
+        await eventually(lambda: publisher.waiting == 0, timeout=15)
+        client = aredis.Redis.from_url(own_redis.url)
+        entries = await client.xrange(container.redis_keys().broadcast_stream)
+        await client.aclose()
+        wire = container.wire_format()
+        assert [wire.loads_event(fields[b"e"]).data["n"] for _, fields in entries] == [4, 5, 6, 7, 8]
+    finally:
+        await stop(container)

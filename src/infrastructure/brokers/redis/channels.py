@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from redis.asyncio import Redis
@@ -41,7 +41,7 @@ class ChannelMultiplexer:
         *,
         permanent: bytes,
         on_message: Callable[[bytes, bytes], None],
-        on_connected: Callable[[bool], Awaitable[None]],
+        on_connected: Callable[[bool], Coroutine[Any, Any, None]],
         on_disconnected: Callable[[], None],
         retry: Retry,
         health_interval: float = 5.0,
@@ -95,28 +95,39 @@ class ChannelMultiplexer:
 
         Raises :class:`SubscriberUnavailableError` when that takes longer than ``within_seconds``.
         """
-        if channel in self._confirmed and not self._in_flight.get(channel):
+        if self.connected.is_set() and channel in self._confirmed and not self._in_flight.get(channel):
             return
         waiter = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(channel, []).append(waiter)
+        waiters = self._waiters.setdefault(channel, [])
+        waiters.append(waiter)
         try:
             await asyncio.wait_for(waiter, within_seconds)
         except TimeoutError:
             msg = f"Redis did not confirm a subscription within {within_seconds:g} s"
             raise SubscriberUnavailableError(msg) from None
+        finally:
+            if waiter in waiters:
+                waiters.remove(waiter)
+            if not waiters and self._waiters.get(channel) is waiters:
+                del self._waiters[channel]
 
     # -- connection lifecycle -----------------------------------------------
     async def _run(self) -> None:
         first = True
         while True:
-            await self._retry.call_with_retry(self._connect, self._connect_failed)
+            try:
+                await self._retry.call_with_retry(self._connect, self._connect_failed)
+            except Exception:
+                # Not a connection problem (an ACL refusing SUBSCRIBE, say): keep trying, loudly.
+                logger.exception("Redis pub/sub could not subscribe; retrying")
+                await self._discard_connection()
+                await asyncio.sleep(1.0)
+                continue
             if not first:
                 self.reconnects += 1
                 logger.warning("Redis pub/sub reconnected; catching streams up from the Streams")
             try:
-                await self._on_connected(not first)
-                first = False
-                await self._pump()
+                await self._pump(reconnected=not first)
             except* _REDIS_DOWN as group:
                 self.outages += 1
                 logger.warning("Redis pub/sub connection lost (%s); reconnecting", type(group.exceptions[0]).__name__)
@@ -125,6 +136,7 @@ class ChannelMultiplexer:
                 self.outages += 1
                 logger.exception("Redis pub/sub reader failed; reconnecting")
                 await asyncio.sleep(1.0)
+            first = False
             self.connected.clear()
             self._on_disconnected()
             await self._discard_connection()
@@ -154,10 +166,13 @@ class ChannelMultiplexer:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    async def _pump(self) -> None:
+    async def _pump(self, *, reconnected: bool) -> None:
+        # Catching streams up runs beside the reader, which keeps buffering
+        # live messages (and subscribing new streams) meanwhile.
         async with asyncio.TaskGroup() as group:
             group.create_task(self._read_forever())
             group.create_task(self._reconcile_forever())
+            group.create_task(self._on_connected(reconnected))
 
     # -- reading ----------------------------------------------------------
     async def _read_forever(self) -> None:

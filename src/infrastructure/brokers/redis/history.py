@@ -12,6 +12,14 @@ from infrastructure.streams.signals import ResetReason
 Entry = tuple[Position, bytes]
 
 
+class ReplayGapError(Exception):
+    """Entries of ``key`` after the replay position were trimmed while the replay read them."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"{key} was trimmed during replay")
+        self.key = key
+
+
 class StreamHistory:
     """Read-only access to Herald's Redis Streams for resume."""
 
@@ -58,14 +66,25 @@ class StreamHistory:
         return info
 
     async def after(self, key: str, position: Position) -> AsyncIterator[Entry]:
-        """Every entry strictly after ``position``, oldest first, read in pages."""
-        start = f"({position}" if position != ORIGIN else "-"
+        """Every entry strictly after ``position``, oldest first, read in pages.
+
+        Each page starts *at* the last position read and must find it again:
+        if trimming removed it meanwhile, entries after it may be gone too, and
+        :class:`ReplayGapError` says so instead of silently starting later.
+        """
+        anchor = position
         while True:
-            page = cast(
-                "list[tuple[bytes, dict[bytes, bytes]]]", await self._client.xrange(key, start, "+", count=self._page)
-            )
+            if anchor == ORIGIN:
+                raw = await self._client.xrange(key, "-", "+", count=self._page)
+                page = cast("list[tuple[bytes, dict[bytes, bytes]]]", raw)
+            else:
+                raw = await self._client.xrange(key, str(anchor), "+", count=self._page + 1)
+                found = cast("list[tuple[bytes, dict[bytes, bytes]]]", raw)
+                if not found or Position.parse(found[0][0]) != anchor:
+                    raise ReplayGapError(key)
+                page = found[1:]
             for raw_id, fields in page:
                 yield Position.parse(raw_id), fields[b"e"]
             if len(page) < self._page:
                 return
-            start = f"({page[-1][0].decode()}"
+            anchor = Position.parse(page[-1][0])

@@ -156,11 +156,7 @@ class RedisPublisher:
 
     def _enqueue(self, messages: Sequence[_Message]) -> None:
         self._buffer.extend(messages)
-        overflow = len(self._buffer) - self._buffer_size
-        if overflow > 0:
-            for _ in range(overflow):
-                self._buffer.popleft()
-            self._drop(overflow, "the retry buffer is full", remove=False)
+        self._trim_overflow()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush(), name="herald-redis-publish-retry")
 
@@ -181,12 +177,22 @@ class RedisPublisher:
 
     async def _flush_once(self) -> None:
         while self._buffer:
-            batch = [self._buffer[i] for i in range(min(_BATCH, len(self._buffer)))]
-            await self._execute(batch)
-            for _ in batch:
-                self._buffer.popleft()
+            # Taken off the buffer while in flight, so an overflow meanwhile drops
+            # only events that are really still waiting; put back in order on failure.
+            batch = [self._buffer.popleft() for _ in range(min(_BATCH, len(self._buffer)))]
+            try:
+                await self._execute(batch)
+            except BaseException:
+                self._buffer.extendleft(reversed(batch))
+                self._trim_overflow()
+                raise
             self.stats.retried += len(batch)
             self.stats.published += len(batch)
+
+    def _trim_overflow(self) -> None:
+        overflow = len(self._buffer) - self._buffer_size
+        if overflow > 0:
+            self._drop(overflow, "the retry buffer is full (oldest dropped first)")
 
     def _expire(self) -> None:
         deadline = time.monotonic() - self._retry_seconds

@@ -1,12 +1,10 @@
 """Subscriber on Redis: live fan-out from one pub/sub connection, gapless resume from the Streams."""
 
 import asyncio
-import heapq
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from uuid import UUID
 
-import attrs
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
@@ -14,65 +12,19 @@ from redis.exceptions import RedisError
 
 from domain.ports import SubscriberUnavailableError
 from domain.sse import SSECategory
+from infrastructure.brokers.redis.catch_up import CatchUp
 from infrastructure.brokers.redis.channels import ChannelMultiplexer
-from infrastructure.brokers.redis.history import Entry, StreamHistory
-from infrastructure.brokers.redis.keys import ORIGIN, Cursor, Position, RedisKeys
-from infrastructure.sse.wire import encode_id_line, encode_json_body
+from infrastructure.brokers.redis.history import StreamHistory
+from infrastructure.brokers.redis.keys import Position, RedisKeys
+from infrastructure.brokers.redis.stream_state import LiveMessage, StreamState
+from infrastructure.sse.wire import encode_json_body
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
-from infrastructure.streams.inbox import EndReason, InboxStream, StreamInbox
-from infrastructure.streams.signals import ResetReason, reset_frame
+from infrastructure.streams.inbox import EndReason, InboxStream
 
 logger = logging.getLogger(__name__)
 
 _REDIS_DOWN = (RedisError, OSError)
-
-
-@attrs.frozen
-class _Live:
-    """One live message, decoded and encoded once for the whole process."""
-
-    from_user_stream: bool
-    position: Position | None
-    category: SSECategory
-    body: bytes
-
-
-class _StreamState:
-    """Per stream: what the client has seen, and live messages held while it catches up."""
-
-    __slots__ = ("cursor", "held", "inbox")
-
-    def __init__(self, inbox: StreamInbox) -> None:
-        self.inbox = inbox
-        self.cursor = Cursor(ORIGIN, ORIGIN)
-        self.held: list[_Live] | None = []
-
-    def offer(self, message: _Live, hold_limit: int) -> None:
-        if self.held is None:
-            self.deliver(message)
-        elif len(self.held) < hold_limit:
-            self.held.append(message)
-        else:
-            self.inbox.end(EndReason.SLOW_CLIENT)
-
-    def deliver(self, message: _Live) -> None:
-        """Push unless the client has it already (replay and live overlap during catch-up)."""
-        if not self.inbox.wants(message.category):
-            return
-        position = message.position
-        if position is None:  # retention off: no positions, no ids
-            self.inbox.push(message.body)
-            return
-        if message.from_user_stream:
-            if position <= self.cursor.user:
-                return
-            self.cursor = self.cursor._replace(user=position)
-        else:
-            if position <= self.cursor.broadcast:
-                return
-            self.cursor = self.cursor._replace(broadcast=position)
-        self.inbox.push(encode_id_line(str(self.cursor)) + message.body)
 
 
 class RedisSubscriber:
@@ -104,10 +56,13 @@ class RedisSubscriber:
         self._hub = hub
         self._wire_format = wire_format
         self._retention = retention
-        self._history = StreamHistory(client)
         self._subscribe_seconds = subscribe_seconds
         self._hold_limit = hold_limit
         retry = reconnect_retry or Retry(ExponentialWithJitterBackoff(cap=2.0, base=0.05), retries=-1)
+        self._catch_up = CatchUp(
+            StreamHistory(client), keys, wire_format, retention=retention, outages=lambda: self.channels.outages
+        )
+        self._reconnect_catch_ups = asyncio.Semaphore(16)
         self.channels = ChannelMultiplexer(
             pubsub_client,
             permanent=keys.broadcast_channel,
@@ -148,12 +103,12 @@ class RedisSubscriber:
         last_event_id: str | None = None,
     ) -> InboxStream:
         inbox = self._hub.open(user_id, categories)
-        state = _StreamState(inbox)
+        state = StreamState(inbox)
         inbox.adapter_state = state
         try:
             await self.channels.wait_subscribed(self._keys.user_channel(user_id), self._subscribe_seconds)
             await self.channels.wait_subscribed(self._keys.broadcast_channel, self._subscribe_seconds)
-            await self._catch_up(state, last_event_id, fresh=last_event_id is None)
+            await self._catch_up.run(state, last_event_id, fresh=last_event_id is None)
         except _REDIS_DOWN as error:
             inbox.end(EndReason.CLIENT_GONE)
             raise SubscriberUnavailableError(f"Redis is unavailable ({type(error).__name__})") from error
@@ -191,112 +146,31 @@ class RedisSubscriber:
                 return
             targets = self._hub.streams_of(user_id)
             from_user_stream = True
-        message = _Live(from_user_stream, Position.parse(raw_position) if raw_position else None, event.category, body)
+        position = Position.parse(raw_position) if raw_position else None
+        message = LiveMessage(from_user_stream, position, event.category, body)
         for inbox in targets:
             state = inbox.adapter_state
-            if isinstance(state, _StreamState):
+            if isinstance(state, StreamState):
                 state.offer(message, self._hold_limit)
 
     def _on_disconnected(self) -> None:
         for inbox in self._hub.all_streams():
             state = inbox.adapter_state
-            if isinstance(state, _StreamState) and state.held is None:
-                state.held = []
+            if isinstance(state, StreamState):
+                state.hold()
 
     async def _on_connected(self, reconnected: bool) -> None:
         if not reconnected:
             return
-        states = [s for s in (i.adapter_state for i in self._hub.all_streams()) if isinstance(s, _StreamState)]
-        results = await asyncio.gather(*(self._catch_up(s, None, fresh=False) for s in states), return_exceptions=True)
+        states = [s for s in (i.adapter_state for i in self._hub.all_streams()) if isinstance(s, StreamState)]
+        results = await asyncio.gather(*(self._reconnect_catch_up(s) for s in states), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
-        for state, result in zip(states, results, strict=True):
-            if isinstance(result, BaseException):
-                state.inbox.end(EndReason.SHUTDOWN)  # it reconnects and resumes on its own
         logger.info("caught %d stream(s) up after the Redis outage (%d ended to resume)", len(states), len(failed))
 
-    # -- resume -----------------------------------------------------------
-    async def _catch_up(self, state: _StreamState, last_event_id: str | None, *, fresh: bool) -> None:
-        """Replay what the stream missed, then release the live messages held meanwhile."""
-        if state.held is None:
-            state.held = []
-        user_key = self._keys.user_stream(state.inbox.user_id)
-        broadcast_key = self._keys.broadcast_stream
-        frames: list[bytes] = []
-        if not self._retention:
-            if last_event_id is not None:
-                frames.append(reset_frame(ResetReason.RETENTION_DISABLED, ""))
-        elif fresh:
-            user_head, broadcast_head = await self._history.heads(user_key, broadcast_key)
-            state.cursor = Cursor(user_head, broadcast_head)
-        else:
-            start, reason = await self._start_of_replay(state, last_event_id, user_key, broadcast_key)
-            state.cursor = start
-            if reason is not None:
-                frames.append(reset_frame(reason, str(start)))
-            frames.extend([frame async for frame in self._replay(state, user_key, broadcast_key)])
-        state.inbox.push_replay(frames)
-        held, state.held = state.held, None
-        for message in held:
-            state.deliver(message)
-
-    async def _start_of_replay(
-        self, state: _StreamState, last_event_id: str | None, user_key: str, broadcast_key: str
-    ) -> tuple[Cursor, ResetReason | None]:
-        if last_event_id is None:
-            cursor: Cursor | None = state.cursor
-        else:
-            cursor = Cursor.parse(last_event_id)
-        if cursor is None:
-            return Cursor(ORIGIN, ORIGIN), ResetReason.MALFORMED
-        user_reason = await self._history.check(user_key, cursor.user)
-        broadcast_reason = await self._history.check(broadcast_key, cursor.broadcast)
-        start = Cursor(
-            ORIGIN if user_reason else cursor.user,
-            ORIGIN if broadcast_reason else cursor.broadcast,
-        )
-        if user_reason or broadcast_reason:
-            logger.info(
-                "stream of user %s cannot resume exactly after %s (user stream: %s, broadcast stream: %s)",
-                state.inbox.user_id,
-                cursor,
-                user_reason and user_reason.value,
-                broadcast_reason and broadcast_reason.value,
-            )
-        return start, user_reason or broadcast_reason
-
-    async def _replay(self, state: _StreamState, user_key: str, broadcast_key: str) -> AsyncIterator[bytes]:
-        cursor = state.cursor
-        user_entries = self._tagged(self._history.after(user_key, cursor.user), from_user_stream=True)
-        broadcast_entries = self._tagged(self._history.after(broadcast_key, cursor.broadcast), from_user_stream=False)
-        async for position, from_user_stream, payload in _merge(user_entries, broadcast_entries):
-            event = self._wire_format.loads_event(payload)
-            if not state.inbox.wants(event.category):
-                continue
-            if from_user_stream:
-                state.cursor = state.cursor._replace(user=position)
-            else:
-                state.cursor = state.cursor._replace(broadcast=position)
-            body = encode_json_body(event=event.event_type, data_json=self._wire_format.data_json(event))
-            yield encode_id_line(str(state.cursor)) + body
-
-    @staticmethod
-    async def _tagged(
-        entries: AsyncIterator[Entry], *, from_user_stream: bool
-    ) -> AsyncIterator[tuple[Position, bool, bytes]]:
-        async for position, payload in entries:
-            yield position, from_user_stream, payload
-
-
-async def _merge(*sources: AsyncIterator[tuple[Position, bool, bytes]]) -> AsyncIterator[tuple[Position, bool, bytes]]:
-    """Merge position-ordered sources; each is read ahead by one entry only."""
-    heap: list[tuple[Position, int, tuple[Position, bool, bytes]]] = []
-    for index, source in enumerate(sources):
-        first = await anext(source, None)
-        if first is not None:
-            heapq.heappush(heap, (first[0], index, first))
-    while heap:
-        _, index, item = heapq.heappop(heap)
-        yield item
-        following = await anext(sources[index], None)
-        if following is not None:
-            heapq.heappush(heap, (following[0], index, following))
+    async def _reconnect_catch_up(self, state: StreamState) -> None:
+        async with self._reconnect_catch_ups:  # a bounded share of the connection pool
+            try:
+                await self._catch_up.run(state, None, fresh=False)
+            except Exception:
+                state.inbox.end(EndReason.SHUTDOWN)  # its client reconnects and resumes by itself
+                raise

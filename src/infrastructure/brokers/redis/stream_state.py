@@ -1,0 +1,77 @@
+"""Per-stream state of the Redis subscriber: what the client has seen, what waits while it catches up."""
+
+import asyncio
+
+import attrs
+
+from domain.sse import SSECategory
+from infrastructure.brokers.redis.keys import ORIGIN, Cursor, Position
+from infrastructure.sse.wire import encode_id_line
+from infrastructure.streams.inbox import EndReason, StreamInbox
+
+
+@attrs.frozen
+class LiveMessage:
+    """One live message, decoded and encoded once for the whole process."""
+
+    from_user_stream: bool
+    position: Position | None
+    category: SSECategory
+    body: bytes
+
+
+class StreamState:
+    """The cursor of one stream, and the live messages held while it catches up.
+
+    ``lock`` serialises catch-ups: a reconnect may ask for one while the
+    stream's first one still runs, and the second must start from where the
+    first ended.
+    """
+
+    __slots__ = ("cursor", "held", "inbox", "lock")
+
+    def __init__(self, inbox: StreamInbox) -> None:
+        self.inbox = inbox
+        self.cursor = Cursor(ORIGIN, ORIGIN)
+        self.held: list[LiveMessage] | None = []
+        self.lock = asyncio.Lock()
+
+    def hold(self) -> None:
+        """From now on, keep live messages until :meth:`release`."""
+        if self.held is None:
+            self.held = []
+
+    def release(self) -> None:
+        """Deliver what was held (skipping what a replay already sent) and go live."""
+        held, self.held = self.held or [], None
+        for message in held:
+            self.deliver(message)
+
+    def offer(self, message: LiveMessage, hold_limit: int) -> None:
+        if self.held is None:
+            self.deliver(message)
+        elif len(self.held) < hold_limit:
+            self.held.append(message)
+        else:
+            self.inbox.end(EndReason.SLOW_CLIENT)
+
+    def advance(self, position: Position, *, from_user_stream: bool) -> bool:
+        """Move the cursor past ``position``; False when the client has it already."""
+        if from_user_stream:
+            if position <= self.cursor.user:
+                return False
+            self.cursor = self.cursor._replace(user=position)
+        else:
+            if position <= self.cursor.broadcast:
+                return False
+            self.cursor = self.cursor._replace(broadcast=position)
+        return True
+
+    def deliver(self, message: LiveMessage) -> None:
+        """Push unless filtered out or already sent (replay and live overlap during catch-up)."""
+        if not self.inbox.wants(message.category):
+            return
+        if message.position is None:  # retention off: no positions, no ids
+            self.inbox.push(message.body)
+        elif self.advance(message.position, from_user_stream=message.from_user_stream):
+            self.inbox.push(encode_id_line(str(self.cursor)) + message.body)
