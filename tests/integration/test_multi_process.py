@@ -107,3 +107,46 @@ async def test_switching_process_mid_stream_loses_and_repeats_nothing(
         f"\nswitch: {published} announcements + {reports * len(REPORT_SEQUENCE)} report events; "
         f"{len(first.events)} read on A, {len(second.events)} on B after resuming"
     )
+
+
+async def test_revoking_a_session_ends_its_streams_on_every_process(
+    two_processes: tuple[HeraldProcess, HeraldProcess],
+) -> None:
+    a, b = two_processes
+    user = uuid.uuid4()
+    token = TOKENS.issue(user)
+    session_id = TOKENS.verify(token).session_id
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        httpx.AsyncClient(base_url=a.base_url, timeout=10) as on_a,
+        httpx.AsyncClient(base_url=b.base_url, timeout=10) as on_b,
+        StreamReader(on_a, "/api/v1/events", headers=headers) as stream_a,
+        StreamReader(on_b, "/api/v1/events", headers=headers) as stream_b,
+    ):
+        assert (await on_a.delete(f"/api/v1/sessions/{session_id}", headers=headers)).status_code == 204
+        for stream in (stream_a, stream_b):
+            async with asyncio.timeout(5):
+                await stream.ended.wait()
+            assert [e.event for e in stream.events] == ["stream.end"]
+            assert data(stream.events[0])["reason"] == "session_revoked"
+        for client in (on_a, on_b):
+            assert (await client.get("/api/v1/events", headers=headers)).status_code == 401
+
+
+async def test_an_expiring_credential_ends_its_streams_on_every_process(
+    two_processes: tuple[HeraldProcess, HeraldProcess],
+) -> None:
+    a, b = two_processes
+    headers = {"Authorization": f"Bearer {TOKENS.issue(uuid.uuid4(), lifetime_seconds=2)}"}
+    async with (
+        httpx.AsyncClient(base_url=a.base_url, timeout=10) as on_a,
+        httpx.AsyncClient(base_url=b.base_url, timeout=10) as on_b,
+        StreamReader(on_a, "/api/v1/events", headers=headers) as stream_a,
+        StreamReader(on_b, "/api/v1/events", headers=headers) as stream_b,
+    ):
+        for stream in (stream_a, stream_b):
+            async with asyncio.timeout(5):
+                await stream.ended.wait()
+            assert data(stream.events[-1])["reason"] == "credential_expired"
+        for client in (on_a, on_b):
+            assert (await client.get("/api/v1/events", headers=headers)).status_code == 401

@@ -10,6 +10,8 @@ name                                   kind        holds
 ``<prefix>:stream:broadcast``          Stream      the last broadcasts
 ``<prefix>:live:user:<user-uuid>``     channel     the user's events, live
 ``<prefix>:live:broadcast``            channel     broadcasts, live
+``<prefix>:clock``                     string      the last position handed out (orders
+                                                   all Streams together)
 =====================================  ==========  =====================================
 
 A live message is ``<stream entry id>\\n<SSE event JSON>``; a stream entry has

@@ -57,6 +57,11 @@ class RedisKeys:
     prefix: str
 
     @property
+    def clock(self) -> str:
+        """The last position handed out, shared by every Stream so positions order all events."""
+        return f"{self.prefix}:clock"
+
+    @property
     def broadcast_stream(self) -> str:
         return f"{self.prefix}:stream:broadcast"
 

@@ -22,10 +22,27 @@ logger = logging.getLogger(__name__)
 
 #: XADD and PUBLISH in one atomic step: the stream position is the live
 #: message's id, so replayed and live events agree on identity and order.
+#: Positions come from one clock key (KEYS[2]) shared by every Stream, so
+#: positions in a user's Stream and in the broadcast Stream interleave exactly
+#: as the events were published; a replay merges them in that order.
 _PUBLISH_SCRIPT = """
 local id = ''
 if tonumber(ARGV[3]) > 0 then
-  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'e', ARGV[2])
+  local t = redis.call('TIME')
+  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local seq = 0
+  local last = redis.call('GET', KEYS[2])
+  if last then
+    local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
+    last_ms = tonumber(last_ms)
+    if last_ms >= ms then
+      ms = last_ms
+      seq = tonumber(last_seq) + 1
+    end
+  end
+  id = string.format('%.0f-%.0f', ms, seq)
+  redis.call('SET', KEYS[2], id)
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'e', ARGV[2])
   redis.call('EXPIRE', KEYS[1], ARGV[4])
 end
 redis.call('PUBLISH', ARGV[1], id .. '\\n' .. ARGV[2])
@@ -147,11 +164,13 @@ class RedisPublisher:
         args = (self._retention, self._ttl)
         if len(messages) == 1:
             [message] = messages
-            await self._script(keys=[message.stream], args=[message.channel, message.payload, *args])
+            await self._script(keys=[message.stream, self._keys.clock], args=[message.channel, message.payload, *args])
             return
         async with self._client.pipeline(transaction=False) as pipe:
             for message in messages:
-                await self._script(keys=[message.stream], args=[message.channel, message.payload, *args], client=pipe)
+                await self._script(
+                    keys=[message.stream, self._keys.clock], args=[message.channel, message.payload, *args], client=pipe
+                )
             await pipe.execute()
 
     def _enqueue(self, messages: Sequence[_Message]) -> None:

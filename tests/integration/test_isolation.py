@@ -1,0 +1,78 @@
+"""Isolation: many users on several devices each see exactly their own and the broadcast events."""
+
+import asyncio
+import json
+import random
+import uuid
+from collections.abc import Callable
+
+import httpx
+import pytest
+from httpx_sse import ServerSentEvent
+
+from domain.sse import SSECategory, SSEEvent
+from infrastructure.container import Container, resolve
+from tests.integration.helpers import bearer
+from tests.support.server import serve
+from tests.support.streams import StreamReader
+
+pytestmark = pytest.mark.redis
+
+USERS, DEVICES, EVENTS = 15, 3, 300
+
+
+def numbers(events: list[ServerSentEvent]) -> list[int]:
+    return [json.loads(e.data)["n"] for e in events if e.event == "test.event"]
+
+
+@pytest.mark.parametrize("broker", ["memory", "redis"])
+async def test_every_stream_gets_exactly_its_users_and_the_broadcast_events(
+    broker: str, make_container: Callable[..., Container], make_redis_container: Callable[..., Container]
+) -> None:
+    container = make_redis_container() if broker == "redis" else make_container()
+    rng = random.Random(20261126)
+    users = [uuid.uuid4() for _ in range(USERS)]
+    plan: list[uuid.UUID | None] = [rng.choice([*users, None]) for _ in range(EVENTS)]  # None: broadcast
+    expected = {u: [n for n, target in enumerate(plan) if target in (u, None)] for u in users}
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with (
+        serve(container) as herald,
+        httpx.AsyncClient(base_url=herald.base_url, timeout=30, limits=limits) as client,
+    ):
+        publisher = await resolve(container.publisher)
+        devices = {
+            u: [StreamReader(client, "/api/v1/events", headers=bearer(container, u)) for _ in range(DEVICES)]
+            for u in users
+        }
+        await asyncio.gather(*(d.__aenter__() for ds in devices.values() for d in ds))
+        try:
+            for n, target in enumerate(plan):
+                event = SSEEvent(event_type="test.event", category=SSECategory.REPORTS, data={"n": n}, user_id=target)
+                await (publisher.broadcast(event) if target is None else publisher.publish(event))
+            for user, readers in devices.items():
+                for reader in readers:  # live
+                    await reader.wait_until(lambda events, u=user: len(numbers(events)) >= len(expected[u]))
+                    assert numbers(reader.events) == expected[user]
+        finally:
+            await asyncio.gather(*(d.close() for ds in devices.values() for d in ds))
+
+        for user, readers in devices.items():  # resume from a random point of each device
+            for reader in readers:
+                k = rng.randrange(len(reader.events))
+                headers = {**bearer(container, user), "Last-Event-ID": reader.events[k].id}
+                async with StreamReader(client, "/api/v1/events", headers=headers) as resumed:
+                    want = expected[user][k + 1 :]
+                    if want:
+                        await resumed.wait_until(lambda events, w=want: len(numbers(events)) >= len(w))
+                    await asyncio.sleep(0.02)
+                    assert numbers(resumed.events) == want
+
+        # A crafted id from another user's stream never reveals that user's events.
+        alice, bob = users[0], users[1]
+        bobs_id = devices[bob][0].events[-1].id
+        headers = {**bearer(container, alice), "Last-Event-ID": bobs_id}
+        async with StreamReader(client, "/api/v1/events", headers=headers) as crafted:
+            await asyncio.sleep(0.3)
+            got = set(numbers(crafted.events))
+            assert got <= set(expected[alice])
+            assert not got & (set(expected[bob]) - set(expected[alice]))
