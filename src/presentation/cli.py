@@ -43,6 +43,9 @@ def build_server(container: Container, *, host: str, port: int, log_level: str =
         lifespan="on",
         log_level=log_level,
         timeout_graceful_shutdown=5,
+        # Longer than a load balancer's idle timeout (often 60 s), so the balancer,
+        # not Herald, closes idle connections: no request lands on a closing one.
+        timeout_keep_alive=75,
         proxy_headers=False,
     )
     install_redaction()  # after uvicorn.Config has configured its loggers
