@@ -107,12 +107,13 @@ class RedisPublisher:
         self._backoff = ExponentialWithJitterBackoff(cap=2.0, base=0.05)
         self._script = client.register_script(_PUBLISH_SCRIPT)
         self._flusher: asyncio.Task[None] | None = None
+        self._in_flight = 0  # retried events taken off the buffer and being sent
         self.stats = PublisherStats()
 
     @property
     def waiting(self) -> int:
-        """Events waiting for Redis to come back."""
-        return len(self._buffer)
+        """Events waiting for Redis to come back (those being retried included)."""
+        return len(self._buffer) + self._in_flight
 
     async def publish(self, event: SSEEvent) -> None:
         if event.user_id is None:
@@ -148,8 +149,8 @@ class RedisPublisher:
     async def _send(self, messages: Sequence[_Message]) -> None:
         if not messages:
             return
-        if self._buffer:
-            self._enqueue(messages)
+        if self._buffer or self._in_flight:
+            self._enqueue(messages)  # behind the waiting ones: order is kept
             return
         try:
             await self._execute(messages)
@@ -199,12 +200,15 @@ class RedisPublisher:
             # Taken off the buffer while in flight, so an overflow meanwhile drops
             # only events that are really still waiting; put back in order on failure.
             batch = [self._buffer.popleft() for _ in range(min(_BATCH, len(self._buffer)))]
+            self._in_flight = len(batch)
             try:
                 await self._execute(batch)
             except BaseException:
                 self._buffer.extendleft(reversed(batch))
                 self._trim_overflow()
                 raise
+            finally:
+                self._in_flight = 0
             self.stats.retried += len(batch)
             self.stats.published += len(batch)
 
