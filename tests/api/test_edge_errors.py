@@ -4,22 +4,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import jwt
 import pytest
 
 from tests.api.conftest import TokenFactory
-from tests.conftest import TEST_SECRET
-
-
-def forged(**claims: object) -> str:
-    base: dict[str, object] = {
-        "sub": str(uuid.uuid4()),
-        "iss": "herald",
-        "aud": "herald",
-        "exp": datetime.now(UTC) + timedelta(minutes=5),
-    }
-    base.update(claims)
-    return jwt.encode(base, TEST_SECRET, algorithm="HS256")
+from tests.support.tokens import forged
 
 
 @pytest.mark.parametrize(

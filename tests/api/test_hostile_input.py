@@ -5,28 +5,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import jwt
 import pytest
 
-from tests.conftest import TEST_SECRET
 from tests.support.server import RunningHerald
+from tests.support.tokens import forged
 
 USER = uuid.uuid4()
 
 
-def forged(key: str = TEST_SECRET, algorithm: str = "HS256", **claims: object) -> str:
-    base: dict[str, object] = {
-        "sub": str(USER),
-        "iss": "herald",
-        "aud": "herald",
-        "exp": datetime.now(UTC) + timedelta(minutes=5),
-    }
-    base.update(claims)
-    return jwt.encode(base, key, algorithm=algorithm)
-
-
 def unsigned() -> str:
-    return forged(key="", algorithm="none")
+    return forged("", "none", sub=str(USER))
 
 
 Case = tuple[str, str, Callable[[RunningHerald], dict[str, str]], int]
