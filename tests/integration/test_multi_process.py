@@ -150,3 +150,24 @@ async def test_an_expiring_credential_ends_its_streams_on_every_process(
             assert data(stream.events[-1])["reason"] == "credential_expired"
         for client in (on_a, on_b):
             assert (await client.get("/api/v1/events", headers=headers)).status_code == 401
+
+
+async def test_a_ticket_from_one_process_opens_a_stream_on_the_other_and_is_never_logged(
+    two_processes: tuple[HeraldProcess, HeraldProcess],
+) -> None:
+    a, b = two_processes
+    user = uuid.uuid4()
+    async with (
+        httpx.AsyncClient(base_url=a.base_url, timeout=10) as on_a,
+        httpx.AsyncClient(base_url=b.base_url, timeout=10) as on_b,
+    ):
+        issued = await on_a.post("/api/v1/events/tickets", headers=bearer(user))
+        ticket = issued.json()["ticket"]
+        async with StreamReader(on_b, f"/api/v1/events?ticket={ticket}") as stream:
+            assert stream.response is not None
+            assert stream.response.status_code == 200
+        assert (await on_a.get(f"/api/v1/events?ticket={ticket}")).status_code == 401  # used up
+    await asyncio.sleep(0.2)  # let the access log line be written
+    for process in (a, b):
+        assert ticket not in process.log()
+    assert "ticket=[redacted]" in b.log()
