@@ -200,3 +200,27 @@ async def test_the_demo_page_shows_a_report_live_and_resumes_by_itself_after_the
         len(ANNOUNCEMENTS) + 1
     )
     await expect(status).to_have_text("open")
+
+
+async def test_the_demo_page_signs_in_again_when_its_session_is_revoked_and_misses_nothing(
+    herald: RunningHerald, page: Page, admin: httpx.AsyncClient
+) -> None:
+    status = page.locator("#status")
+    await page.goto("/")
+    await expect(status).to_have_text("open", timeout=TIMEOUT_SECONDS * 1000)
+    await announce(admin, "before the revocation")
+    await wait_for_log(page, lambda log: "before the revocation" in announcements(log), "the first announcement")
+
+    # Log the page's session out from outside, as an administrator would.
+    page_token = await page.evaluate("accessToken")
+    session_id = herald.container.token_service().verify(page_token).session_id
+    response = await admin.delete(f"/api/v1/sessions/{session_id}")
+    assert response.status_code == 204
+    await announce(admin, "while signing in again")
+
+    log = await wait_for_log(page, lambda log: "while signing in again" in announcements(log), "the second one")
+    ends = [i.json()["reason"] for i in log if i.type == "stream.end"]
+    assert ends == ["session_revoked"]  # the page was told why, and signed in again with a new session
+    assert announcements(log) == ["before the revocation", "while signing in again"]
+    await expect(status).to_have_text("open")
+    assert await page.evaluate("accessToken") != page_token
