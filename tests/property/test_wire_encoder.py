@@ -20,7 +20,8 @@ JSON = st.recursive(
 )
 #: Text with the characters that matter to the SSE format, non-BMP characters among them.
 NASTY_TEXT = st.lists(
-    st.sampled_from(["\r", "\n", "\r\n", "\x00", ":", " ", "é", "𝄞", "\u2028", "data: x", "id:"]) | st.characters(),
+    st.sampled_from(["\r", "\n", "\r\n", "\x00", ":", " ", "é", "𝄞", "\u2028", "data: x", "id:"])
+    | st.characters(codec="utf-8"),
     max_size=12,
 ).map("".join)
 
@@ -47,3 +48,12 @@ def test_free_text_data_parses_back_with_normalised_line_breaks(data: str) -> No
     [message] = parse_sse(encode_message(data=data, event="x.y", event_id="1"))
     assert message.data == data.replace("\r\n", "\n").replace("\r", "\n")
     assert (message.event, message.id) == ("x.y", "1")
+
+
+@given(text=st.text(min_size=1), surrogate=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF))
+def test_text_that_is_not_valid_unicode_is_refused_not_mangled(text: str, surrogate: str) -> None:
+    broken = text + surrogate
+    with pytest.raises(UnsafeFieldError, match="valid Unicode"):
+        encode_message(data=broken)
+    with pytest.raises(UnsafeFieldError):
+        encode_json_message(event=broken, data_json=b"{}", event_id="1")

@@ -19,6 +19,14 @@ class UnsafeFieldError(ValueError):
     """A value would break out of its SSE field."""
 
 
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        msg = "SSE text must be valid Unicode (a lone surrogate cannot be sent as UTF-8)"
+        raise UnsafeFieldError(msg) from None
+
+
 def _field(name: str, value: str) -> str:
     if _UNSAFE_IN_FIELD.search(value):
         msg = f"SSE {name} value must not contain CR, LF or NUL"
@@ -35,7 +43,7 @@ def encode_message(*, data: str, event: str | None = None, event_id: str | None 
         parts.append(_field("event", event))
     parts.extend(f"data: {line}\n" for line in _LINE_BREAK.split(data))
     parts.append("\n")
-    return "".join(parts).encode()
+    return _utf8("".join(parts))
 
 
 def encode_json_body(*, event: str, data_json: bytes) -> bytes:
@@ -44,12 +52,12 @@ def encode_json_body(*, event: str, data_json: bytes) -> bytes:
     JSON text never holds a raw CR or LF (they are escaped inside strings), so
     the data is one line and is not re-scanned; the event type is still checked.
     """
-    return _field("event", event).encode() + b"data: " + data_json + b"\n\n"
+    return _utf8(_field("event", event)) + b"data: " + data_json + b"\n\n"
 
 
 def encode_id_line(event_id: str) -> bytes:
     """Encode the ``id:`` line that goes in front of a body from :func:`encode_json_body`."""
-    return _field("id", event_id).encode()
+    return _utf8(_field("id", event_id))
 
 
 def encode_json_message(*, event: str, data_json: bytes, event_id: str) -> bytes:
@@ -59,7 +67,7 @@ def encode_json_message(*, event: str, data_json: bytes, event_id: str) -> bytes
 
 def encode_comment(text: str) -> bytes:
     """Encode a comment (ignored by clients), one ``:`` line per line of ``text``."""
-    return "".join(f": {line}\n" for line in _LINE_BREAK.split(text)).encode() + b"\n"
+    return _utf8("".join(f": {line}\n" for line in _LINE_BREAK.split(text))) + b"\n"
 
 
 def encode_retry(milliseconds: int) -> bytes:
