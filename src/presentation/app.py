@@ -17,6 +17,7 @@ from presentation.controllers.health import health
 from presentation.controllers.page import demo_page
 from presentation.controllers.reports import ReportsController
 from presentation.controllers.sessions import SessionsController
+from presentation.controllers.stream_credentials import StreamCredentialsController
 from presentation.cors import cors_config, unlisted_origin_guard
 from presentation.dependencies import container_dependencies
 from presentation.errors import internal_error, problem_details_plugin, service_unavailable
@@ -50,6 +51,7 @@ def create_app(container: Container | None = None) -> Litestar:
     cors = cors_config(settings.cors_origins)
     handlers: list[object] = [
         EventsController,
+        StreamCredentialsController,
         ReportsController,
         AnnouncementsController,
         SessionsController,

@@ -1,15 +1,12 @@
-"""``GET /api/v1/events``: the authenticated SSE stream, and the browser cookie that opens it."""
+"""``GET /api/v1/events``: the authenticated SSE stream, and the catalogue of its event types."""
 
 import re
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-import msgspec
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, get
 from litestar.background_tasks import BackgroundTask
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import (
     ClientException,
@@ -24,13 +21,12 @@ from litestar.response import Stream
 from domain.ports import EventStream, SSESubscriberProtocol
 from domain.registry import EventRegistry
 from domain.sse import SSECategory
-from infrastructure.auth import Principal, TokenService
+from infrastructure.auth import Principal
 from infrastructure.auth.sessions import StreamLifetimes
-from infrastructure.auth.tickets import TicketStore
 from infrastructure.settings import Settings
 from infrastructure.sse.wire import encode_retry
 from infrastructure.streams.admission import Refusal, StreamAdmission
-from presentation.auth import STREAM_COOKIE, provide_principal, provide_stream_principal
+from presentation.auth import provide_stream_principal
 
 #: Ids this service hands out are short printable ASCII; anything else is refused
 #: before it reaches a broker (and is never echoed back).
@@ -67,14 +63,13 @@ def choose_last_event_id(header: str | None, query: str | None) -> str | None:
     return value
 
 
-async def _sse_body(stream: EventStream, retry_ms: int, untrack: Callable[[], None]) -> AsyncIterator[bytes]:
+async def _sse_body(stream: EventStream, retry_ms: int, release: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
     try:
         yield encode_retry(retry_ms)
         async for frame in stream:
             yield frame
     finally:
-        untrack()
-        await stream.aclose()
+        await release()
 
 
 def _admit(admission: StreamAdmission, principal: Principal) -> None:
@@ -86,13 +81,6 @@ def _admit(admission: StreamAdmission, principal: Principal) -> None:
     if refusal is Refusal.TOO_FAST:
         retry_after = str(admission.retry_after_seconds(principal.user_id))
         raise TooManyRequestsException(detail=refusal.value, headers={"Retry-After": retry_after})
-
-
-class TicketIssued(msgspec.Struct):
-    """A single-use credential for ``GET /api/v1/events?ticket=...``."""
-
-    ticket: str
-    expires_in: int
 
 
 #: Longer query strings are refused before anything parses them; Herald's own
@@ -141,26 +129,18 @@ class EventsController(Controller):
         _admit(stream_admission, principal)
         stream = await subscriber.subscribe(principal.user_id, categories=wanted, last_event_id=last_event_id)
         untrack = stream_lifetimes.track(principal, stream)
+
+        async def release() -> None:  # idempotent: runs when the body ends, and after the response
+            untrack()
+            await stream.aclose()
+
         return Stream(
-            _sse_body(stream, settings.sse_retry_ms, untrack),
+            _sse_body(stream, settings.sse_retry_ms, release),
             media_type="text/event-stream",
             headers=STREAM_HEADERS,
-            # Also release the subscription if the body never starts (client gone first).
-            background=BackgroundTask(stream.aclose),
+            # Also release everything if the body never starts (client gone first).
+            background=BackgroundTask(release),
         )
-
-    @post(
-        "/tickets",
-        dependencies={"principal": Provide(provide_principal)},
-        status_code=201,
-        summary="Issue a single-use stream ticket for EventSource",
-    )
-    async def issue_ticket(
-        self, principal: NamedDependency[Principal], ticket_store: NamedDependency[TicketStore]
-    ) -> TicketIssued:
-        """A ticket opens one stream within a few seconds; a long-lived token never goes into a URL."""
-        ticket = await ticket_store.issue(principal)
-        return TicketIssued(ticket=ticket, expires_in=int(ticket_store.ttl_seconds))
 
     @get("/types", summary="The SSE event types this service emits", cache=False)
     async def event_types(self, registry: NamedDependency[EventRegistry]) -> list[dict[str, Any]]:
@@ -174,34 +154,3 @@ class EventsController(Controller):
             }
             for m in registry
         ]
-
-    @post(
-        "/cookie",
-        dependencies={"principal": Provide(provide_principal)},
-        status_code=204,
-        summary="Set the HttpOnly stream cookie for EventSource",
-    )
-    async def set_cookie(
-        self,
-        principal: NamedDependency[Principal],
-        token_service: NamedDependency[TokenService],
-        settings: NamedDependency[Settings],
-    ) -> Response[None]:
-        """Browsers' EventSource cannot send headers; this cookie carries a stream-only credential."""
-        max_age = max(0, int((principal.expires_at - datetime.now(UTC)).total_seconds()))
-        cookie = Cookie(
-            key=STREAM_COOKIE,
-            value=token_service.issue_stream_token(principal),
-            path=self.path,
-            max_age=max_age,
-            httponly=True,
-            secure=settings.is_production,
-            samesite="strict",
-        )
-        return Response(None, status_code=204, cookies=[cookie])
-
-    @delete("/cookie", status_code=204, summary="Clear the stream cookie")
-    async def clear_cookie(self) -> Response[None]:
-        """Log the browser's stream out."""
-        cookie = Cookie(key=STREAM_COOKIE, value="", path=self.path, max_age=0, httponly=True, samesite="strict")
-        return Response(None, status_code=204, cookies=[cookie])
