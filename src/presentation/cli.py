@@ -3,15 +3,18 @@
 import argparse
 import logging
 import socket
+import sys
 from collections.abc import Sequence
 
 import uvicorn
 
+from domain.registry import REGISTRY
 from infrastructure.container import Container
 from infrastructure.settings import Settings, SettingsError
 from infrastructure.streams.inbox import EndReason
 from infrastructure.streams.signals import EndNotice, end_frame
 from presentation.app import create_app
+from presentation.catalogue import catalogue_markdown
 from presentation.logging_setup import install_redaction
 
 
@@ -67,6 +70,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _registry(_: argparse.Namespace) -> int:
+    sys.stdout.write(catalogue_markdown(REGISTRY))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``herald`` console script."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -76,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--host", default=None, help="bind address (default: HERALD_HOST or 127.0.0.1)")
     run.add_argument("--port", type=int, default=None, help="bind port (default: HERALD_PORT or 8000)")
     run.set_defaults(handler=_run)
+    registry = commands.add_parser("registry", help="print the event catalogue (Markdown) from the registry")
+    registry.set_defaults(handler=_registry)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

@@ -1,0 +1,27 @@
+"""The event catalogue as Markdown, generated from the registry (never written by hand)."""
+
+from domain.registry import EventRegistry
+
+HEADER = """# Event catalogue
+
+Generated from the registry by `herald registry`; `make test` fails when this
+file and the registry disagree. Regenerate it with
+`.venv/bin/herald registry > docs/events.md`.
+
+| SSE event type | category | audience | domain event | description |
+|---|---|---|---|---|
+"""
+
+
+def catalogue_markdown(registry: EventRegistry) -> str:
+    """One row per mapping, in registry order."""
+    rows = []
+    for mapping in registry:
+        audience = "everyone" if mapping.is_broadcast else f"`{mapping.audience_field() or 'custom'}`"
+        rows.append(
+            f"| `{mapping.sse_event_type}` | `{mapping.category.value}` | {audience} "
+            f"| `{mapping.domain_event.__name__}` | {mapping.description} |"
+        )
+    stats = registry.statistics()
+    footer = f"\n{stats.mappings} mappings from {stats.domain_event_classes} domain event classes.\n"
+    return HEADER + "\n".join(rows) + "\n" + footer
