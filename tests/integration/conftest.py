@@ -10,8 +10,8 @@ import redis
 import redis.asyncio as aredis
 
 from infrastructure.container import Container
-from tests.conftest import fast_settings
-from tests.support.processes import PrivateRedis, private_redis
+from tests.conftest import TEST_SECRET, fast_settings
+from tests.support.processes import HeraldProcess, PrivateRedis, herald_process, private_redis
 
 SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -67,3 +67,16 @@ def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     """A redis-server for this test alone, persistent like a production one, for stopping and restarting."""
     with private_redis(tmp_path, persistent=True) as server:
         yield server
+
+
+@pytest.fixture
+def two_processes(shared_redis_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[tuple[HeraldProcess, ...]]:
+    """Two ``herald run`` processes sharing the machine's Redis (and a JWT secret), as behind a load balancer."""
+    env = {
+        "HERALD_REDIS_URL": shared_redis_url,
+        "HERALD_REDIS_PREFIX": redis_prefix,
+        "HERALD_JWT_SECRET": TEST_SECRET,
+        "HERALD_REPORT_STEP_SECONDS": "0.05",
+    }
+    with herald_process(env, tmp_path / "a.log") as a, herald_process(env, tmp_path / "b.log") as b:
+        yield a, b

@@ -8,12 +8,23 @@ from collections.abc import Awaitable, Callable
 import httpx
 from httpx_sse import ServerSentEvent
 
+from infrastructure.auth import TokenService
 from infrastructure.container import Container
+from tests.conftest import TEST_SECRET
 
 
 def bearer(container: Container, user: uuid.UUID | None = None, roles: tuple[str, ...] = ()) -> dict[str, str]:
     token = container.token_service().issue(user or uuid.uuid4(), roles)
     return {"Authorization": f"Bearer {token}"}
+
+
+#: Tokens the Herald processes accept: they share the tests' secret.
+PROCESS_TOKENS = TokenService(TEST_SECRET, issuer="herald", audience="herald")
+
+
+def process_bearer(user: uuid.UUID, *roles: str) -> dict[str, str]:
+    """Authorization headers for a Herald process started by the tests."""
+    return {"Authorization": f"Bearer {PROCESS_TOKENS.issue(user, roles)}"}
 
 
 def data(event: ServerSentEvent) -> dict[str, object]:

@@ -2,38 +2,17 @@
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from infrastructure.auth import TokenService
-from tests.conftest import TEST_SECRET
-from tests.integration.helpers import announce, data
-from tests.support.processes import HeraldProcess, herald_process
+from tests.integration.helpers import PROCESS_TOKENS, announce, data, process_bearer
+from tests.support.processes import HeraldProcess
 from tests.support.streams import StreamReader
 
 pytestmark = pytest.mark.redis
 
-TOKENS = TokenService(TEST_SECRET, issuer="herald", audience="herald")
 REPORT_SEQUENCE = ["report.requested", "report.progress", "report.progress", "report.progress", "report.completed"]
-
-
-def bearer(user: uuid.UUID, *roles: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS.issue(user, roles)}"}
-
-
-@pytest.fixture
-def two_processes(shared_redis_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[tuple[HeraldProcess, ...]]:
-    env = {
-        "HERALD_REDIS_URL": shared_redis_url,
-        "HERALD_REDIS_PREFIX": redis_prefix,
-        "HERALD_JWT_SECRET": TEST_SECRET,
-        "HERALD_REPORT_STEP_SECONDS": "0.05",
-    }
-    with herald_process(env, tmp_path / "a.log") as a, herald_process(env, tmp_path / "b.log") as b:
-        yield a, b
 
 
 async def test_a_report_raised_on_one_process_reaches_a_stream_on_the_other(
@@ -44,9 +23,9 @@ async def test_a_report_raised_on_one_process_reaches_a_stream_on_the_other(
     async with (
         httpx.AsyncClient(base_url=b.base_url, timeout=10) as on_b,
         httpx.AsyncClient(base_url=a.base_url, timeout=10) as on_a,
-        StreamReader(on_b, "/api/v1/events", headers=bearer(owner)) as stream,
+        StreamReader(on_b, "/api/v1/events", headers=process_bearer(owner)) as stream,
     ):
-        response = await on_a.post("/api/v1/reports", json={"title": "cross-process"}, headers=bearer(owner))
+        response = await on_a.post("/api/v1/reports", json={"title": "cross-process"}, headers=process_bearer(owner))
         assert response.status_code == 202
         await stream.wait_for_count(len(REPORT_SEQUENCE))
         assert [e.event for e in stream.events] == REPORT_SEQUENCE
@@ -71,25 +50,25 @@ async def test_switching_process_mid_stream_loses_and_repeats_nothing(
             deadline = loop.time() + seconds
             while loop.time() < deadline:
                 published += 1
-                await announce(on_a, bearer(admin, "admin"), str(published))
+                await announce(on_a, process_bearer(admin, "admin"), str(published))
                 if published % 10 == 0:
                     reports += 1
-                    await on_a.post("/api/v1/reports", json={"title": str(reports)}, headers=bearer(user))
+                    await on_a.post("/api/v1/reports", json={"title": str(reports)}, headers=process_bearer(user))
                 await asyncio.sleep(0.01)
 
-        first = StreamReader(on_a, "/api/v1/events", headers=bearer(user))
+        first = StreamReader(on_a, "/api/v1/events", headers=process_bearer(user))
         await first.__aenter__()
         publishing = asyncio.create_task(keep_publishing(3.0))
         await first.wait_for_count(30)
         await first.close()  # the client drops its connection to A …
         last_id = first.events[-1].id
         await asyncio.sleep(0.3)  # … while events keep being published …
-        headers = {**bearer(user), "Last-Event-ID": last_id}
+        headers = {**process_bearer(user), "Last-Event-ID": last_id}
         async with StreamReader(on_b, "/api/v1/events", headers=headers) as second:  # … and resumes on B.
             await publishing
             await asyncio.sleep(0.5)  # the last report's background steps finish
             published += 1
-            await announce(on_a, bearer(admin, "admin"), str(published))  # a fence: everything before it is in
+            await announce(on_a, process_bearer(admin, "admin"), str(published))  # a fence: everything before it is in
             await second.wait_until(
                 lambda events: any(data(e).get("message") == str(published) for e in events), timeout=20
             )
@@ -114,8 +93,8 @@ async def test_revoking_a_session_ends_its_streams_on_every_process(
 ) -> None:
     a, b = two_processes
     user = uuid.uuid4()
-    token = TOKENS.issue(user)
-    session_id = TOKENS.verify(token).session_id
+    token = PROCESS_TOKENS.issue(user)
+    session_id = PROCESS_TOKENS.verify(token).session_id
     headers = {"Authorization": f"Bearer {token}"}
     async with (
         httpx.AsyncClient(base_url=a.base_url, timeout=10) as on_a,
@@ -137,7 +116,7 @@ async def test_an_expiring_credential_ends_its_streams_on_every_process(
     two_processes: tuple[HeraldProcess, HeraldProcess],
 ) -> None:
     a, b = two_processes
-    headers = {"Authorization": f"Bearer {TOKENS.issue(uuid.uuid4(), lifetime_seconds=2)}"}
+    headers = {"Authorization": f"Bearer {PROCESS_TOKENS.issue(uuid.uuid4(), lifetime_seconds=2)}"}
     async with (
         httpx.AsyncClient(base_url=a.base_url, timeout=10) as on_a,
         httpx.AsyncClient(base_url=b.base_url, timeout=10) as on_b,
@@ -161,7 +140,7 @@ async def test_a_ticket_from_one_process_opens_a_stream_on_the_other_and_is_neve
         httpx.AsyncClient(base_url=a.base_url, timeout=10) as on_a,
         httpx.AsyncClient(base_url=b.base_url, timeout=10) as on_b,
     ):
-        issued = await on_a.post("/api/v1/events/tickets", headers=bearer(user))
+        issued = await on_a.post("/api/v1/events/tickets", headers=process_bearer(user))
         ticket = issued.json()["ticket"]
         async with StreamReader(on_b, f"/api/v1/events?ticket={ticket}") as stream:
             assert stream.response is not None

@@ -3,47 +3,31 @@
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from infrastructure.auth import TokenService
-from tests.conftest import TEST_SECRET
-from tests.integration.helpers import announce, data
-from tests.support.processes import HeraldProcess, herald_process
+from tests.integration.helpers import announce, data, process_bearer
+from tests.support.processes import HeraldProcess
 from tests.support.streams import StreamReader
 
 pytestmark = pytest.mark.redis
 
-TOKENS = TokenService(TEST_SECRET, issuer="herald", audience="herald")
 STREAMS = 1000
 
 
-def bearer(user: uuid.UUID, *roles: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS.issue(user, roles)}"}
-
-
-@pytest.fixture
-def pair(shared_redis_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[tuple[HeraldProcess, HeraldProcess]]:
-    env = {"HERALD_REDIS_URL": shared_redis_url, "HERALD_REDIS_PREFIX": redis_prefix, "HERALD_JWT_SECRET": TEST_SECRET}
-    with herald_process(env, tmp_path / "a.log") as a, herald_process(env, tmp_path / "b.log") as b:
-        yield a, b
-
-
 async def test_sigterm_ends_every_stream_cleanly_and_clients_resume_elsewhere(
-    pair: tuple[HeraldProcess, HeraldProcess],
+    two_processes: tuple[HeraldProcess, HeraldProcess],
 ) -> None:
-    a, b = pair
+    a, b = two_processes
     users = [uuid.uuid4() for _ in range(STREAMS // 4)]
-    admin = bearer(uuid.uuid4(), "admin")
+    admin = process_bearer(uuid.uuid4(), "admin")
     limits = httpx.Limits(max_connections=STREAMS + 50, max_keepalive_connections=STREAMS + 50)
     async with (
         httpx.AsyncClient(base_url=a.base_url, timeout=60, limits=limits) as on_a,
         httpx.AsyncClient(base_url=b.base_url, timeout=60, limits=limits) as on_b,
     ):
-        readers = [StreamReader(on_a, "/api/v1/events", headers=bearer(u)) for u in users for _ in range(4)]
+        readers = [StreamReader(on_a, "/api/v1/events", headers=process_bearer(u)) for u in users for _ in range(4)]
         for batch in range(0, len(readers), 100):
             await asyncio.gather(*(r.__aenter__() for r in readers[batch : batch + 100]))
         published = 0
@@ -78,7 +62,9 @@ async def test_sigterm_ends_every_stream_cleanly_and_clients_resume_elsewhere(
         resumed = []
         for reader, user in zip(readers, [u for u in users for _ in range(4)], strict=True):
             last_id = reader.events[-1].id
-            resumed.append(StreamReader(on_b, "/api/v1/events", headers={**bearer(user), "Last-Event-ID": last_id}))
+            resumed.append(
+                StreamReader(on_b, "/api/v1/events", headers={**process_bearer(user), "Last-Event-ID": last_id})
+            )
         for batch in range(0, len(resumed), 100):
             await asyncio.gather(*(r.__aenter__() for r in resumed[batch : batch + 100]))
         await publish(1)  # a fence after the switch
