@@ -125,5 +125,5 @@ async def open_redis_revocations(
 ) -> AsyncIterator[RedisSessionRevocations]:
     """Revocations shared through Redis; this process hears them on its pub/sub connection."""
     revocations = RedisSessionRevocations(client, prefix)
-    subscriber.listen(revocations.channel, revocations.on_control_message)
+    subscriber.listen(revocations.channel, revocations.on_control_message, after_reconnect=revocations.resync)
     yield revocations

@@ -2,8 +2,10 @@
 
 import asyncio
 import logging
+import os
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -189,3 +191,27 @@ async def test_a_full_retry_buffer_drops_the_oldest_and_keeps_order(own_redis: P
         assert [wire.loads_event(fields[b"e"]).data["n"] for _, fields in entries] == [4, 5, 6, 7, 8]
     finally:
         await stop(container)
+
+
+async def test_a_revocation_missed_during_a_pubsub_outage_still_ends_the_stream(
+    make_redis_container: Callable[..., Container], redis_admin: aredis.Redis, redis_prefix: str
+) -> None:
+    container = make_redis_container()
+    tokens = container.token_service()
+    token = tokens.issue(uuid.uuid4())
+    session_id = tokens.verify(token).session_id
+    async with (
+        serve(container) as herald,
+        httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client,
+        StreamReader(client, "/api/v1/events", headers={"Authorization": f"Bearer {token}"}) as stream,
+    ):
+        # Revoked in Redis while this process cannot hear the announcement: its pub/sub
+        # connection is cut right after, so only the reconnect can find out.
+        await redis_admin.set(f"{redis_prefix}:revoked:{session_id}", b"1", px=60_000)
+        pubsub_name = f"{redis_prefix}-pubsub:{os.getpid()}"
+        [connection] = [c for c in await redis_admin.client_list() if c["name"] == pubsub_name]
+        await redis_admin.client_kill_filter(_id=connection["id"])
+        async with asyncio.timeout(10):
+            await stream.ended.wait()
+        assert [e.event for e in stream.events] == ["stream.end"]
+        assert data(stream.events[0])["reason"] == "session_revoked"

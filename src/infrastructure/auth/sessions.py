@@ -3,7 +3,7 @@
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
@@ -33,6 +33,9 @@ class SessionRevocations(Protocol):
     def listen(self, listener: RevocationListener) -> None:
         """Call ``listener(session_id)`` on this process whenever any process revokes a session."""
 
+    def watch(self, sessions: Callable[[], Iterable[str]]) -> None:
+        """Sessions this process cares about, re-checked when revocation messages may have been lost."""
+
 
 class MemorySessionRevocations:
     """Revocations of one process (the embedded default)."""
@@ -40,6 +43,7 @@ class MemorySessionRevocations:
     def __init__(self) -> None:
         self._revoked: dict[str, float] = {}
         self._listeners: list[RevocationListener] = []
+        self._watched: Callable[[], Iterable[str]] = tuple
 
     async def revoke(self, session_id: str, *, until: datetime) -> None:
         self._revoked[session_id] = until.timestamp()
@@ -53,6 +57,9 @@ class MemorySessionRevocations:
 
     def listen(self, listener: RevocationListener) -> None:
         self._listeners.append(listener)
+
+    def watch(self, sessions: Callable[[], Iterable[str]]) -> None:
+        self._watched = sessions
 
     def _notify(self, session_id: str) -> None:
         for listener in self._listeners:
@@ -94,6 +101,12 @@ class RedisSessionRevocations(MemorySessionRevocations):
             logger.warning("revocation check fell back to this process's record (%s)", type(error).__name__)
             return False
 
+    async def resync(self) -> None:
+        """After a pub/sub outage: revocations published meanwhile were not heard; ask Redis."""
+        for session_id in tuple(self._watched()):
+            if await self.is_revoked(session_id):
+                self._notify(session_id)
+
     def on_control_message(self, data: bytes) -> None:
         """Delivered by the subscriber's pub/sub connection for :attr:`channel`."""
         session_id, _, until = data.decode(errors="replace").partition(" ")
@@ -114,6 +127,11 @@ class StreamLifetimes:
     def __init__(self, revocations: SessionRevocations) -> None:
         self._by_session: dict[str, set[EventStream]] = {}
         revocations.listen(self._revoked)
+        revocations.watch(self.sessions)
+
+    def sessions(self) -> frozenset[str]:
+        """Sessions with an open stream here."""
+        return frozenset(self._by_session)
 
     def track(self, principal: Principal, stream: EventStream) -> Callable[[], None]:
         """Watch ``stream``; call the returned function when the stream is over."""

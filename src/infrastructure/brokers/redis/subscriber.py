@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -72,11 +72,24 @@ class RedisSubscriber:
             retry=retry,
         )
         self._listeners: dict[bytes, Callable[[bytes], None]] = {}
+        self._after_reconnect: list[Callable[[], Awaitable[None]]] = []
         hub.watch(self._on_user_presence)
 
-    def listen(self, channel: bytes, callback: Callable[[bytes], None]) -> None:
-        """Also deliver ``channel``'s messages to ``callback`` (control messages such as revocations)."""
+    def listen(
+        self,
+        channel: bytes,
+        callback: Callable[[bytes], None],
+        *,
+        after_reconnect: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Also deliver ``channel``'s messages to ``callback`` (control messages such as revocations).
+
+        Messages published while the connection was down are lost; ``after_reconnect``
+        is awaited after each reconnect so the listener can look up what it missed.
+        """
         self._listeners[channel] = callback
+        if after_reconnect is not None:
+            self._after_reconnect.append(after_reconnect)
         self.channels.want(channel)
 
     async def start(self) -> None:
@@ -166,6 +179,11 @@ class RedisSubscriber:
         results = await asyncio.gather(*(self._reconnect_catch_up(s) for s in states), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         logger.info("caught %d stream(s) up after the Redis outage (%d ended to resume)", len(states), len(failed))
+        for hook in self._after_reconnect:
+            try:
+                await hook()
+            except Exception:
+                logger.exception("a reconnect hook failed")
 
     async def _reconnect_catch_up(self, state: StreamState) -> None:
         async with self._reconnect_catch_ups:  # a bounded share of the connection pool
