@@ -20,6 +20,7 @@ from infrastructure.auth.sessions import MemorySessionRevocations, StreamLifetim
 from infrastructure.auth.tickets import MemoryTicketStore, RedisTicketStore
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.event_bus import InProcessEventBus
+from infrastructure.metrics import metrics_registry
 from infrastructure.settings import Settings
 from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.sse.wire_format import WireFormat
@@ -133,6 +134,10 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     stream_lifetimes = providers.Singleton(StreamLifetimes, revocations=session_revocations)
+
+    metrics = providers.Singleton(
+        metrics_registry, hub=stream_hub, handler=sse_handler, publisher=publisher, subscriber=subscriber
+    )
 
     token_service = providers.Singleton(
         TokenService,

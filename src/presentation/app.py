@@ -14,6 +14,7 @@ from presentation.controllers.announcements import AnnouncementsController
 from presentation.controllers.dev_tokens import DevTokensController
 from presentation.controllers.events import EventsController
 from presentation.controllers.health import health
+from presentation.controllers.metrics import metrics
 from presentation.controllers.page import demo_page
 from presentation.controllers.reports import ReportsController
 from presentation.controllers.sessions import SessionsController
@@ -56,6 +57,7 @@ def create_app(container: Container | None = None) -> Litestar:
         AnnouncementsController,
         SessionsController,
         health,
+        metrics,
         demo_page,
     ]
     if not settings.is_production:

@@ -29,4 +29,5 @@ def container_dependencies(container: Container) -> dict[str, Provide]:
         "session_revocations": _provide(container.session_revocations),
         "stream_lifetimes": _provide(container.stream_lifetimes),
         "stream_admission": _provide(container.stream_admission),
+        "metrics": _provide(container.metrics),
     }

@@ -100,6 +100,7 @@ async def test_a_redis_restart_loses_nothing_and_duplicates_nothing(
                 resets = [data(e) for e in reader.events if e.event == "stream.reset"]
                 assert not resets, f"stream {index}: {resets} {[e.id for e in reader.events][:8]}"
                 assert len({e.id for e in reader.events}) == len(reader.events)
+            metrics = (await client.get("/metrics")).text
         finally:
             await asyncio.gather(*(reader.close() for reader in readers))
 
@@ -108,6 +109,9 @@ async def test_a_redis_restart_loses_nothing_and_duplicates_nothing(
     assert publisher.stats.failed_attempts >= 1
     assert publisher.stats.retried >= 1
     assert publisher.stats.dropped == 0
+    assert "herald_redis_reconnects_total 1.0" in metrics  # the outage, as Prometheus sees it
+    assert f"herald_redis_publish_retried_total {float(publisher.stats.retried)}" in metrics
+    assert "herald_events_dropped_total 0.0" in metrics
     log = caplog.text
     assert "Redis pub/sub connection lost" in log
     assert "Redis publish failed" in log

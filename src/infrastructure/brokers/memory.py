@@ -93,7 +93,9 @@ class InMemoryBroker:
         # means no event can fall between them: nothing lost, nothing twice.
         inbox = self._hub.open(user_id, categories)
         if last_event_id is not None:
-            inbox.push_replay(self._replay(user_id, categories, last_event_id))
+            replay = self._replay(user_id, categories, last_event_id)
+            inbox.push_replay(replay)
+            self._hub.stats.resumed(len(replay))
         return InboxStream(inbox)
 
     async def is_ready(self) -> bool:
@@ -115,7 +117,8 @@ class InMemoryBroker:
         )
         if self._retention:
             self._log_for(user_id).append(_Entry(seq, event.category, frame))
-        self._hub.deliver(user_id, event.category, frame)
+        streams = self._hub.deliver(user_id, event.category, frame)
+        self._hub.stats.fanned_out(event.event_type, streams, event.occurred_at)
 
     def _log_for(self, user_id: UUID | None) -> _Log:
         if user_id is None:

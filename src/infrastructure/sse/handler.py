@@ -1,6 +1,7 @@
 """The SSE event handler: registry lookup, transform, publish — and never a failed use case."""
 
 import logging
+from collections import Counter
 from collections.abc import Collection
 from uuid import UUID
 
@@ -40,6 +41,9 @@ class SSEEventHandler:
         self._mappings = registry.as_mapping()
         self._publisher = publisher
         self._wire_format = wire_format
+        #: SSE events published, and those that failed, by SSE event type (read by the metrics).
+        self.published: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()
 
     def has_mapping_for(self, event_class: type[DomainEvent]) -> bool:
         """True when ``event_class`` becomes at least one SSE event."""
@@ -56,6 +60,7 @@ class SSEEventHandler:
                 delivery = self.transform(mapping, event)
                 await self._publish(delivery)
             except Exception as error:
+                self.failed[mapping.sse_event_type] += 1
                 logger.exception(
                     "SSE publication of %s as %s failed (%s); the use case goes on",
                     type(event).__name__,
@@ -63,6 +68,7 @@ class SSEEventHandler:
                     type(error).__name__,
                 )
                 continue
+            self.published[mapping.sse_event_type] += 1
             logger.debug(
                 "published %s as %s to %s (SSE event %s)",
                 type(event).__name__,

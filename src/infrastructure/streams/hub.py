@@ -9,6 +9,7 @@ from uuid import UUID
 from domain.sse import SSECategory
 from infrastructure.sse.wire import HEARTBEAT
 from infrastructure.streams.inbox import EndReason, StreamInbox
+from infrastructure.streams.stats import StreamStats
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class StreamHub:
         inbox_capacity: int,
         heartbeat_seconds: float,
     ) -> None:
+        self.stats = StreamStats()
         self._capacity = inbox_capacity
         self._heartbeat_seconds = heartbeat_seconds
         self._by_user: dict[UUID, set[StreamInbox]] = {}
@@ -65,6 +67,7 @@ class StreamHub:
         """Register a new stream; it receives every frame delivered from now on."""
         self._ensure_heartbeats()
         inbox = StreamInbox(user_id, categories, self._capacity, self._forget)
+        self.stats.opened += 1
         streams = self._by_user.get(user_id)
         if streams is None:
             streams = self._by_user[user_id] = set()
@@ -74,12 +77,15 @@ class StreamHub:
         self._all.add(inbox)
         return inbox
 
-    def deliver(self, user_id: UUID | None, category: SSECategory | None, frame: bytes) -> None:
-        """Push ``frame`` to the user's streams, or to every stream when ``user_id`` is None."""
+    def deliver(self, user_id: UUID | None, category: SSECategory | None, frame: bytes) -> int:
+        """Push ``frame`` to the user's streams, or to every stream when ``user_id`` is None; return how many."""
         targets = self._all if user_id is None else self._by_user.get(user_id, ())
+        pushed = 0
         for inbox in tuple(targets):
             if inbox.wants(category):
                 inbox.push(frame)
+                pushed += 1
+        return pushed
 
     def end_all(self, reason: EndReason, farewell: bytes | None = None) -> None:
         """End every open stream (used on shutdown), after ``farewell`` if given."""
@@ -96,6 +102,8 @@ class StreamHub:
                 await task
 
     def _forget(self, inbox: StreamInbox) -> None:
+        if inbox in self._all and inbox.end_reason is not None:
+            self.stats.ended[inbox.end_reason.value] += 1
         self._all.discard(inbox)
         streams = self._by_user.get(inbox.user_id)
         if streams is None:

@@ -40,8 +40,11 @@ class CatchUp:
         self._retention = retention
         self._outages = outages
 
-    async def run(self, state: StreamState, last_event_id: str | None, *, fresh: bool) -> None:
-        """Fresh: start at the end of both Streams. Otherwise resume after ``last_event_id`` (or the cursor)."""
+    async def run(self, state: StreamState, last_event_id: str | None, *, fresh: bool) -> int:
+        """Fresh: start at the end of both Streams. Otherwise resume after ``last_event_id`` (or the cursor).
+
+        Returns how many messages were replayed.
+        """
         async with state.lock:
             state.hold()
             outages_before = self._outages()
@@ -49,6 +52,7 @@ class CatchUp:
             state.inbox.push_replay(frames)
             if self._outages() == outages_before:
                 state.release()
+            return len(frames)
 
     async def _frames(self, state: StreamState, last_event_id: str | None, *, fresh: bool) -> list[bytes]:
         user_key = self._keys.user_stream(state.inbox.user_id)

@@ -121,7 +121,9 @@ class RedisSubscriber:
         try:
             await self.channels.wait_subscribed(self._keys.user_channel(user_id), self._subscribe_seconds)
             await self.channels.wait_subscribed(self._keys.broadcast_channel, self._subscribe_seconds)
-            await self._catch_up.run(state, last_event_id, fresh=last_event_id is None)
+            replayed = await self._catch_up.run(state, last_event_id, fresh=last_event_id is None)
+            if last_event_id is not None:
+                self._hub.stats.resumed(replayed)
         except _REDIS_DOWN as error:
             inbox.end(EndReason.CLIENT_GONE)
             raise SubscriberUnavailableError(f"Redis is unavailable ({type(error).__name__})") from error
@@ -165,6 +167,7 @@ class RedisSubscriber:
             state = inbox.adapter_state
             if isinstance(state, StreamState):
                 state.offer(message, self._hold_limit)
+        self._hub.stats.fanned_out(event.event_type, len(targets), event.occurred_at)
 
     def _on_disconnected(self) -> None:
         for inbox in self._hub.all_streams():
@@ -188,7 +191,7 @@ class RedisSubscriber:
     async def _reconnect_catch_up(self, state: StreamState) -> None:
         async with self._reconnect_catch_ups:  # a bounded share of the connection pool
             try:
-                await self._catch_up.run(state, None, fresh=False)
+                self._hub.stats.resumed(await self._catch_up.run(state, None, fresh=False))
             except Exception:
                 state.inbox.end(EndReason.SHUTDOWN)  # its client reconnects and resumes by itself
                 raise

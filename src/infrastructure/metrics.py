@@ -1,0 +1,87 @@
+"""Prometheus metrics, collected at scrape time from counters the components already keep.
+
+Nothing on the event path calls into prometheus-client: the hub, the handler
+and the Redis adapters count with plain integers, and this collector turns
+them into metric families only when ``/metrics`` is read.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from infrastructure.sse.handler import SSEEventHandler
+from infrastructure.streams.hub import StreamHub
+from infrastructure.streams.stats import LATENCY_BUCKETS
+
+
+def _by_label(name: str, documentation: str, label: str, counts: dict[str, int]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for value, count in sorted(counts.items()):
+        family.add_metric([value], count)
+    return family
+
+
+class HeraldCollector(Collector):
+    """Herald's metrics; the Redis ones appear only when the Redis adapters are in use."""
+
+    def __init__(self, hub: StreamHub, handler: SSEEventHandler, publisher: Any, subscriber: Any) -> None:
+        self._hub = hub
+        self._handler = handler
+        self._publisher_stats = getattr(publisher, "stats", None)
+        self._channels = getattr(subscriber, "channels", None)
+        self._publisher = publisher
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._hub.stats
+        yield GaugeMetricFamily("herald_open_streams", "SSE streams open on this process", value=self._hub.open_streams)
+        yield CounterMetricFamily("herald_streams_opened", "SSE streams opened on this process", value=stats.opened)
+        yield _by_label("herald_streams_ended", "SSE streams ended, by reason", "reason", stats.ended)
+        yield _by_label("herald_events_published", "SSE events published, by type", "type", self._handler.published)
+        yield _by_label(
+            "herald_events_publish_failed", "SSE events that failed to publish, by type", "type", self._handler.failed
+        )
+        yield _by_label(
+            "herald_events_delivered",
+            "SSE events queued on local streams (one per stream), by type",
+            "type",
+            stats.delivered,
+        )
+        yield CounterMetricFamily("herald_resumes", "streams resumed or caught up from retention", value=stats.resumes)
+        yield CounterMetricFamily("herald_replayed_events", "events replayed to resuming streams", value=stats.replayed)
+        cumulative, buckets = 0, []
+        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), stats.latency_buckets, strict=True):
+            cumulative += count
+            buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+        yield HistogramMetricFamily(
+            "herald_fanout_latency_seconds",
+            "from an event's occurred_at to its queueing on every local recipient stream",
+            buckets=buckets,
+            sum_value=stats.latency_sum,
+        )
+        if self._publisher_stats is not None:
+            publisher = self._publisher_stats
+            yield CounterMetricFamily(
+                "herald_redis_publish_failures", "failed Redis publish attempts", value=publisher.failed_attempts
+            )
+            yield CounterMetricFamily(
+                "herald_redis_publish_retried", "events published on a retry", value=publisher.retried
+            )
+            yield CounterMetricFamily(
+                "herald_events_dropped", "events dropped after Redis stayed down", value=publisher.dropped
+            )
+            yield GaugeMetricFamily(
+                "herald_redis_publish_waiting", "events waiting for Redis", value=self._publisher.waiting
+            )
+        if self._channels is not None:
+            yield CounterMetricFamily("herald_redis_reconnects", "pub/sub reconnects", value=self._channels.reconnects)
+            yield CounterMetricFamily("herald_redis_outages", "pub/sub connections lost", value=self._channels.outages)
+
+
+def metrics_registry(hub: StreamHub, handler: SSEEventHandler, publisher: Any, subscriber: Any) -> CollectorRegistry:
+    """A registry of this application's own (not the process-global one), so each app has its metrics."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(HeraldCollector(hub, handler, publisher, subscriber))
+    return registry

@@ -1,0 +1,41 @@
+"""``/metrics`` tells what happened, in Prometheus' text format."""
+
+import uuid
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.api.conftest import TokenFactory
+from tests.support.streams import StreamReader
+
+
+async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_follow_streams_events_and_resumes(client: httpx.AsyncClient, auth: TokenFactory) -> None:
+    user = uuid.uuid4()
+    async with StreamReader(client, "/api/v1/events", headers=auth(user)) as stream:
+        await client.post("/api/v1/reports", json={"title": "measured"}, headers=auth(user))
+        await stream.wait_for_count(5)
+        during = await scrape(client)
+    resume = {**auth(user), "Last-Event-ID": stream.events[1].id}
+    async with StreamReader(client, "/api/v1/events", headers=resume) as resumed:
+        await resumed.wait_for_count(3)
+    after = await scrape(client)
+
+    assert during[("herald_open_streams", ())] == 1
+    assert during[("herald_events_published_total", (("type", "report.progress"),))] == 3
+    assert during[("herald_events_delivered_total", (("type", "report.completed"),))] == 1
+    assert during[("herald_fanout_latency_seconds_count", ())] == 5
+    assert after[("herald_resumes_total", ())] == 1
+    assert after[("herald_replayed_events_total", ())] == 3
+    assert after[("herald_streams_ended_total", (("reason", "client_gone"),))] == 2
+    assert not [name for name, _ in after if name.startswith("herald_redis")]  # embedded broker: no Redis metrics
