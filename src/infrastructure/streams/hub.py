@@ -19,13 +19,13 @@ class StreamHub:
 
     Delivering a frame costs one dict lookup plus one append per recipient
     stream, never work proportional to all open streams. Heartbeats come from
-    one task per process instead of a timer per stream.
+    one task per process instead of a timer per stream. A broker adapter that
+    subscribes per user (Redis) calls :meth:`watch` to hear when a user's first
+    local stream opens and their last one closes.
 
     Args:
         inbox_capacity: frames a stream may have queued before it is ended.
         heartbeat_seconds: a stream idle this long gets a comment.
-    A broker adapter that subscribes per user (Redis) calls :meth:`watch`
-    to hear when a user's first local stream opens and their last one closes.
     """
 
     def __init__(
