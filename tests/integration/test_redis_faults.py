@@ -67,10 +67,12 @@ async def test_a_redis_restart_loses_nothing_and_duplicates_nothing(
                     reports[user] += 1
                 await asyncio.sleep(0.02)
 
-        raising = asyncio.create_task(keep_raising(4.0))
+        raising = asyncio.create_task(keep_raising(5.0))
         await asyncio.sleep(1.0)
         own_redis.stop()
-        await asyncio.sleep(1.0)
+        # Longer than the command client's own retries (a few hundred ms), so publishes
+        # really fail and wait in the publisher's buffer.
+        await asyncio.sleep(2.5)
         own_redis.start()
         await raising
 
