@@ -46,14 +46,20 @@ class MemorySessionRevocations:
         self._watched: Callable[[], Iterable[str]] = tuple
 
     async def revoke(self, session_id: str, *, until: datetime) -> None:
-        self._revoked[session_id] = until.timestamp()
+        self._remember(session_id, until.timestamp())
         self._notify(session_id)
 
     async def is_revoked(self, session_id: str) -> bool:
+        # Checked on every authenticated request: one lookup, no sweep.
+        until = self._revoked.get(session_id)
+        return until is not None and until >= time.time()
+
+    def _remember(self, session_id: str, until: float) -> None:
+        """Record a revocation; expired ones are swept here, where writes are rare."""
         now = time.time()
-        for sid in [sid for sid, until in self._revoked.items() if until < now]:
+        for sid in [sid for sid, expiry in self._revoked.items() if expiry < now]:
             del self._revoked[sid]
-        return session_id in self._revoked
+        self._revoked[session_id] = until
 
     def listen(self, listener: RevocationListener) -> None:
         self._listeners.append(listener)
@@ -79,7 +85,7 @@ class RedisSessionRevocations(MemorySessionRevocations):
         return f"{self._prefix}:revoked:{session_id}"
 
     async def revoke(self, session_id: str, *, until: datetime) -> None:
-        self._revoked[session_id] = until.timestamp()
+        self._remember(session_id, until.timestamp())
         expires_ms = max(int(until.timestamp() * 1000), int(time.time() * 1000) + 1000)
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.set(self._key(session_id), b"1", pxat=expires_ms)
@@ -111,7 +117,7 @@ class RedisSessionRevocations(MemorySessionRevocations):
         """Delivered by the subscriber's pub/sub connection for :attr:`channel`."""
         session_id, _, until = data.decode(errors="replace").partition(" ")
         try:
-            self._revoked[session_id] = float(until)
+            self._remember(session_id, float(until))
         except ValueError:
             return
         self._notify(session_id)
