@@ -93,6 +93,27 @@ def test_the_audience_field_must_exist_on_the_class() -> None:
         EventRegistry([mapping(user_id_extractor=user_field("owner_id"))])
 
 
+@attrs.frozen
+class ThingSummary:
+    name_length: int
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"payload_extractor": lambda e: {"name_length": len(e.name)}}, "a payload_extractor needs payload_type="),
+        ({"payload_type": ThingSummary}, "payload_type describes a payload_extractor's result"),
+        ({"payload_extractor": dict, "payload_type": dict}, "payload_type must be an attrs class"),
+        ({"payload_extractor": dict, "payload_type": ThingHappened}, "declares event_id, occurred_at"),
+    ],
+)
+def test_a_custom_payload_declares_its_type(overrides: dict[str, object], expected: str) -> None:
+    with pytest.raises(RegistryError, match=expected):
+        EventRegistry([mapping(**overrides)])
+    described = mapping(payload_extractor=lambda e: {"name_length": len(e.name)}, payload_type=ThingSummary)
+    assert EventRegistry([described]).mappings_for(ThingHappened) == (described,)
+
+
 def test_only_domain_events_can_be_mapped() -> None:
     with pytest.raises(RegistryError, match="must be a DomainEvent subclass"):
         EventRegistry([mapping(domain_event=dict)])

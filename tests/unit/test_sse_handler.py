@@ -25,6 +25,12 @@ class Unmapped(DomainEvent):
     user_id: uuid.UUID
 
 
+@attrs.frozen
+class TeamNote:
+    note: str
+    size: int
+
+
 def handler_for(registry: EventRegistry = REGISTRY, publisher: RecordingPublisher | None = None) -> SSEEventHandler:
     return SSEEventHandler(registry, publisher or RecordingPublisher(), WireFormat())
 
@@ -63,6 +69,7 @@ async def test_a_set_of_users_is_published_per_user_with_a_custom_payload() -> N
                 description="A note for the team.",
                 user_id_extractor=lambda e: e.members,
                 payload_extractor=lambda e: {"note": e.note, "size": len(e.members)},
+                payload_type=TeamNote,
             )
         ]
     )
@@ -97,6 +104,7 @@ async def test_a_failing_extractor_is_logged_and_swallowed(caplog: pytest.LogCap
                 category=SSECategory.SYSTEM,
                 description="Broken payload.",
                 payload_extractor=broken,
+                payload_type=TeamNote,
             )
         ]
     )

@@ -33,6 +33,13 @@ class DomainToSSEMapping:
             field. Use ``user_field("owner_id")`` or ``to_everyone``.
         payload_extractor: the payload; ``None`` means every field of the event
             except its envelope (``event_id``, ``occurred_at``).
+        payload_type: required with a ``payload_extractor``: an attrs class
+            whose fields describe the mapping the extractor returns (same
+            names, same types). The AsyncAPI document publishes its schema and
+            the property tests check every extracted payload against it, so
+            the contract clients read is the one they get. A missing type is
+            a registry error rather than an untyped ``object`` schema: an
+            undocumented payload is what the document exists to prevent.
         shares_domain_event: set on every mapping of a class that intentionally
             produces several SSE events, so a copy-paste duplicate still fails.
     """
@@ -43,6 +50,7 @@ class DomainToSSEMapping:
     description: str
     user_id_extractor: AudienceExtractor = attrs.field(factory=lambda: user_field("user_id"))
     payload_extractor: PayloadExtractor | None = None
+    payload_type: type | None = None
     shares_domain_event: bool = False
 
     @property

@@ -6,7 +6,7 @@ from types import MappingProxyType
 
 import attrs
 
-from domain.events.base import DomainEvent
+from domain.events.base import ENVELOPE_FIELDS, DomainEvent
 from domain.registry.mapping import RESERVED_PREFIX, SSE_EVENT_TYPE_PATTERN, DomainToSSEMapping
 from domain.sse.categories import SSECategory
 
@@ -118,6 +118,7 @@ def _entry_problems(mapping: DomainToSSEMapping) -> Iterator[str]:
         yield f"{where}: the prefix {RESERVED_PREFIX!r} is reserved for the stream's own signals"
     if not mapping.description.strip():
         yield f"{where}: a description is required for the event catalogue"
+    yield from _payload_type_problems(mapping, where)
     field = mapping.audience_field()
     field_names = {a.name for a in attrs.fields(mapping.domain_event)}
     if field is not None and field not in field_names:
@@ -125,3 +126,24 @@ def _entry_problems(mapping: DomainToSSEMapping) -> Iterator[str]:
             f"{where}: {mapping.domain_event.__name__} has no field {field!r} to address the event; "
             f"pass user_id_extractor=user_field(<field>) or to_everyone"
         )
+
+
+def _payload_type_problems(mapping: DomainToSSEMapping, where: str) -> Iterator[str]:
+    payload_type = mapping.payload_type
+    if mapping.payload_extractor is None:
+        if payload_type is not None:
+            yield f"{where}: payload_type describes a payload_extractor's result; without an extractor, drop it"
+        return
+    if payload_type is None:
+        yield (
+            f"{where}: a payload_extractor needs payload_type=<attrs class with the fields it returns>, "
+            "so the AsyncAPI document can describe the payload"
+        )
+        return
+    if not (isinstance(payload_type, type) and attrs.has(payload_type)):
+        yield f"{where}: payload_type must be an attrs class, got {payload_type!r}"
+        return
+    clashes = sorted(ENVELOPE_FIELDS & {a.name for a in attrs.fields(payload_type)})
+    if clashes:
+        names = ", ".join(clashes)
+        yield f"{where}: payload_type {payload_type.__name__} declares {names}; every event carries its own"
