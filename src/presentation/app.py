@@ -11,6 +11,7 @@ from domain.ports import SubscriberUnavailableError
 from infrastructure.auth.tickets import TicketStoreUnavailableError
 from infrastructure.container import Container, start, stop
 from presentation.controllers.announcements import AnnouncementsController
+from presentation.controllers.asyncapi import asyncapi
 from presentation.controllers.dev_tokens import DevTokensController
 from presentation.controllers.events import EventsController
 from presentation.controllers.health import health
@@ -59,6 +60,7 @@ def create_app(container: Container | None = None) -> Litestar:
         health,
         metrics,
         demo_page,
+        asyncapi,
     ]
     if not settings.is_production:
         handlers.append(DevTokensController)

@@ -1,20 +1,26 @@
-"""The ``herald`` command: ``herald run`` serves the app (what ``make run`` does)."""
+"""The ``herald`` command: ``herald run`` serves the app (what ``make run`` does).
+
+``herald registry`` prints the event catalogue, ``herald asyncapi`` the AsyncAPI document.
+"""
 
 import argparse
 import logging
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
 from domain.registry import REGISTRY
+from infrastructure.asyncapi import PayloadSchemaError
 from infrastructure.container import Container
 from infrastructure.settings import Settings, SettingsError
 from infrastructure.streams.inbox import EndReason
 from infrastructure.streams.signals import EndNotice, end_frame
 from presentation.app import create_app
 from presentation.catalogue import catalogue_markdown
+from presentation.controllers.asyncapi import asyncapi_json
 from presentation.logging_setup import install_redaction
 
 
@@ -75,6 +81,19 @@ def _registry(_: argparse.Namespace) -> int:
     return 0
 
 
+def _asyncapi(args: argparse.Namespace) -> int:
+    try:
+        document = asyncapi_json(REGISTRY, indent=True) + b"\n"
+    except PayloadSchemaError as error:
+        logging.getLogger("herald").error("cannot describe the registry: %s", error)
+        return 1
+    if args.output is None:
+        sys.stdout.write(document.decode())
+    else:
+        Path(args.output).write_bytes(document)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``herald`` console script."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -86,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.set_defaults(handler=_run)
     registry = commands.add_parser("registry", help="print the event catalogue (Markdown) from the registry")
     registry.set_defaults(handler=_registry)
+    asyncapi = commands.add_parser("asyncapi", help="write the AsyncAPI 3 document of the event stream (JSON)")
+    asyncapi.add_argument("--output", "-o", default=None, help="file to write (default: standard output)")
+    asyncapi.set_defaults(handler=_asyncapi)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

@@ -1,0 +1,155 @@
+"""JSON Schemas of payloads, derived from attrs field types the way the wire format writes them."""
+
+import enum
+import types
+import typing
+from collections import abc
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import attrs
+
+JsonSchema = dict[str, Any]
+
+#: JSON payload integers must fit in 64 bits (what the wire format and most clients accept).
+INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+
+_SCALARS: dict[object, JsonSchema] = {
+    str: {"type": "string"},
+    bool: {"type": "boolean"},
+    int: INT64,
+    # NaN and infinities are not JSON: orjson writes them as null, so keep them out of events.
+    float: {"type": "number"},
+    UUID: {"type": "string", "format": "uuid"},
+    datetime: {"type": "string", "format": "date-time"},
+    date: {"type": "string", "format": "date"},
+    type(None): {"type": "null"},
+}
+_SEQUENCES = {list, abc.Sequence, abc.MutableSequence}
+_SETS = {set, frozenset, abc.Set, abc.MutableSet}
+_MAPPINGS = {dict, abc.Mapping, abc.MutableMapping}
+_SUPPORTED = (
+    "str, bool, int, float, UUID, datetime, date, enums, Literal, unions and Optional, "
+    "list/tuple/set/frozenset of a supported type, dict with str, str-enum or UUID keys, attrs classes"
+)
+
+
+class PayloadSchemaError(TypeError):
+    """A payload field has a type the document cannot describe: fix the event, or the schema would lie."""
+
+
+class SchemaBuilder:
+    """Turns attrs classes into JSON Schemas; nested attrs classes become named, shared component schemas."""
+
+    def __init__(self, ref_prefix: str = "#/components/schemas/") -> None:
+        self._ref_prefix = ref_prefix
+        self._names: dict[type, str] = {}
+        #: Schemas of nested attrs classes by name, to go under ``components.schemas``.
+        self.components: dict[str, JsonSchema] = {}
+
+    def object_schema(self, cls: type, *, where: str, exclude: abc.Set[str] = frozenset()) -> JsonSchema:
+        """The JSON object cattrs writes for an instance of ``cls``, minus the ``exclude`` fields.
+
+        Every field is required (cattrs writes them all) and no other key appears.
+        ``where`` names the payload in error messages (``ReportRequested (SSE event 'report.requested')``).
+        """
+        fields = _resolved_fields(cls, where)
+        properties = {
+            field.name: self.schema_of(field.type, where=f"{where}: field {cls.__name__}.{field.name}")
+            for field in fields
+            if field.name not in exclude
+        }
+        return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
+
+    def schema_of(self, annotation: object, *, where: str) -> JsonSchema:
+        """The schema of one annotation; raises :class:`PayloadSchemaError` naming ``where`` if unsupported."""
+        origin = typing.get_origin(annotation)
+        args = typing.get_args(annotation)
+        if annotation in _SCALARS:
+            return dict(_SCALARS[annotation])
+        if isinstance(annotation, typing.NewType):
+            return self.schema_of(annotation.__supertype__, where=where)
+        if origin is typing.Annotated:
+            return self.schema_of(args[0], where=where)
+        if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            return _enum_schema([member.value for member in annotation], annotation, where)
+        if isinstance(annotation, type) and attrs.has(annotation):
+            return {"$ref": self._ref_prefix + self._component(annotation, where)}
+        if origin is typing.Literal:
+            return _enum_schema([a.value if isinstance(a, enum.Enum) else a for a in args], annotation, where)
+        if origin in (typing.Union, types.UnionType):
+            return {"anyOf": [self.schema_of(arg, where=where) for arg in args]}
+        if origin in _SEQUENCES and len(args) == 1:
+            return {"type": "array", "items": self.schema_of(args[0], where=where)}
+        if origin in _SETS and len(args) == 1:
+            return {"type": "array", "items": self.schema_of(args[0], where=where), "uniqueItems": True}
+        if origin is tuple and args:
+            return self._tuple_schema(args, where)
+        if origin in _MAPPINGS and len(args) == 2:
+            keys = _key_schema(args[0], where)
+            values = self.schema_of(args[1], where=where)
+            return {"type": "object", "additionalProperties": values} | ({"propertyNames": keys} if keys else {})
+        msg = f"{where} has type {_describe(annotation)}, which the AsyncAPI document cannot describe; use {_SUPPORTED}"
+        raise PayloadSchemaError(msg)
+
+    def _tuple_schema(self, args: tuple[Any, ...], where: str) -> JsonSchema:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return {"type": "array", "items": self.schema_of(args[0], where=where)}
+        return {
+            "type": "array",
+            "items": [self.schema_of(arg, where=where) for arg in args],
+            "additionalItems": False,
+            "minItems": len(args),
+            "maxItems": len(args),
+        }
+
+    def _component(self, cls: type, where: str) -> str:
+        name = self._names.get(cls)
+        if name is not None:
+            return name
+        name = cls.__name__
+        if name in self.components or name in self._names.values():
+            msg = f"{where}: two different attrs classes are named {name!r}; rename one so their schemas stay apart"
+            raise PayloadSchemaError(msg)
+        self._names[cls] = name  # before building: a class that refers to itself reuses the name
+        self.components[name] = {"title": name, **self.object_schema(cls, where=where)}
+        return name
+
+
+def _resolved_fields(cls: type, where: str) -> tuple[attrs.Attribute, ...]:  # type: ignore[type-arg]
+    try:
+        attrs.resolve_types(cls)
+    except NameError as error:
+        raise PayloadSchemaError(f"{where}: cannot resolve the annotations of {cls.__name__} ({error})") from error
+    fields: tuple[attrs.Attribute, ...] = attrs.fields(cls)  # type: ignore[type-arg]
+    for field in fields:
+        if field.type is None:
+            raise PayloadSchemaError(f"{where}: field {cls.__name__}.{field.name} has no type annotation")
+    return fields
+
+
+def _enum_schema(values: list[Any], annotation: object, where: str) -> JsonSchema:
+    if all(isinstance(v, str) for v in values):
+        return {"type": "string", "enum": values}
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return {"type": "integer", "enum": values}
+    if all(isinstance(v, (str, int, float, bool)) or v is None for v in values):
+        return {"enum": values}
+    msg = f"{where} has type {_describe(annotation)}, whose values are not all JSON scalars"
+    raise PayloadSchemaError(msg)
+
+
+def _key_schema(key: object, where: str) -> JsonSchema | None:
+    if key is str:
+        return None
+    if key is UUID:
+        return {"type": "string", "format": "uuid"}
+    if isinstance(key, type) and issubclass(key, enum.Enum) and all(isinstance(m.value, str) for m in key):
+        return {"enum": [m.value for m in key]}
+    msg = f"{where} is a mapping keyed by {_describe(key)}; JSON object keys must be str, a str-valued enum or UUID"
+    raise PayloadSchemaError(msg)
+
+
+def _describe(annotation: object) -> str:
+    return annotation.__qualname__ if isinstance(annotation, type) else repr(annotation)

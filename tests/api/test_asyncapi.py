@@ -1,0 +1,38 @@
+"""``GET /schema/asyncapi.json`` serves the registry's AsyncAPI document beside Litestar's OpenAPI."""
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from domain.registry import REGISTRY
+from infrastructure.asyncapi import asyncapi_document
+from infrastructure.container import Container
+from presentation.controllers.asyncapi import ASYNCAPI_PATH
+from tests.support.asyncapi import asyncapi_errors
+from tests.support.server import serve
+
+
+async def test_the_document_is_served_as_json(client: httpx.AsyncClient) -> None:
+    response = await client.get(ASYNCAPI_PATH)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    document = response.json()
+    assert document == asyncapi_document(REGISTRY)
+    assert asyncapi_errors(document) == []
+
+
+@pytest.mark.parametrize("path", ["/schema/openapi.json", "/schema"])
+async def test_litestars_openapi_routes_still_answer(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 200
+    if path.endswith(".json"):
+        assert response.json()["openapi"].startswith("3.")
+
+
+async def test_the_document_is_served_in_production(make_container: Callable[..., Container]) -> None:
+    async with serve(make_container(env="production")) as herald, httpx.AsyncClient(base_url=herald.base_url) as client:
+        response = await client.get(ASYNCAPI_PATH)
+        assert response.status_code == 200
+        assert response.json()["asyncapi"] == "3.0.0"
+        assert (await client.post("/api/v1/dev/tokens", json={})).status_code in (404, 405)  # production it is

@@ -1,0 +1,303 @@
+"""The AsyncAPI document: valid AsyncAPI 3.0.0, complete, and derived from the registry's field types."""
+
+import copy
+import enum
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import attrs
+import pytest
+
+from domain.events import DomainEvent
+from domain.registry import REGISTRY, DomainToSSEMapping, EventRegistry
+from domain.sse import SSECategory
+from infrastructure.asyncapi import PayloadSchemaError, SchemaBuilder, asyncapi_document
+from infrastructure.asyncapi.document import CHANNEL, OPERATION, SECURITY_SCHEMES, STREAM_ADDRESS
+from infrastructure.streams.signals import END_EVENT_TYPE, RESET_EVENT_TYPE, EndNotice, ResetReason
+from presentation.cli import main
+from tests.support.asyncapi import asyncapi_errors, resolve_pointer
+
+DOCUMENT = asyncapi_document(REGISTRY)
+SIGNALS = (RESET_EVENT_TYPE, END_EVENT_TYPE)
+
+
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+@attrs.frozen
+class Line:
+    sku: str
+    quantity: int
+
+
+@attrs.frozen(kw_only=True)
+class OrderShipped(DomainEvent):
+    user_id: uuid.UUID
+    lines: list[Line]
+
+
+def test_the_document_is_valid_asyncapi_3() -> None:
+    assert DOCUMENT["asyncapi"] == "3.0.0"
+    assert asyncapi_errors(DOCUMENT) == []
+
+
+def invalid_documents() -> Iterator[tuple[str, dict[str, Any]]]:
+    def changed(edit: Any) -> dict[str, Any]:
+        document = copy.deepcopy(DOCUMENT)
+        edit(document)
+        return document
+
+    yield "no info", changed(lambda d: d.pop("info"))
+    yield "v2 action", changed(lambda d: d["operations"][OPERATION].update(action="publish"))
+    yield "no channel", changed(lambda d: d["operations"][OPERATION].pop("channel"))
+    yield "bad schema", changed(lambda d: d["components"]["messages"]["report.progress"].update(payload={"type": 5}))
+    yield "unknown field", changed(lambda d: d["channels"][CHANNEL].update(publish={}))
+    yield "bad security", changed(lambda d: d["components"]["securitySchemes"]["streamTicket"].update(**{"in": "body"}))
+
+
+@pytest.mark.parametrize(("why", "document"), list(invalid_documents()), ids=lambda v: v if isinstance(v, str) else "")
+def test_the_validator_rejects_invalid_documents(why: str, document: dict[str, Any]) -> None:
+    assert asyncapi_errors(document), why
+
+
+def refs(node: object) -> Iterator[str]:
+    if isinstance(node, Mapping):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from refs(value)
+
+
+def test_every_reference_resolves_inside_the_document() -> None:
+    found = list(refs(DOCUMENT))
+    assert found
+    for ref in found:
+        resolve_pointer(DOCUMENT, ref)  # the AsyncAPI schema does not check this; a broken $ref fails here
+
+
+def test_every_mapping_and_every_stream_signal_is_a_message_of_the_operation() -> None:
+    messages = DOCUMENT["components"]["messages"]
+    expected = [m.sse_event_type for m in REGISTRY] + list(SIGNALS)
+    assert list(messages) == expected
+    assert list(DOCUMENT["channels"][CHANNEL]["messages"]) == expected
+    operation = DOCUMENT["operations"][OPERATION]
+    assert [resolve_pointer(DOCUMENT, r["$ref"]) for r in operation["messages"]] == [
+        {"$ref": f"#/components/messages/{name}"} for name in expected
+    ]
+    for mapping in REGISTRY:
+        message = messages[mapping.sse_event_type]
+        assert message["name"] == mapping.sse_event_type
+        assert message["summary"] == mapping.description
+        assert message["tags"] == [{"name": mapping.category.value}]
+        assert message["x-herald-category"] == mapping.category.value
+        assert message["headers"]["properties"]["event"]["const"] == mapping.sse_event_type
+        assert {"event_id", "occurred_at"} <= set(message["payload"]["required"])
+
+
+def test_the_stream_signals_list_every_reason() -> None:
+    messages = DOCUMENT["components"]["messages"]
+    reset = messages[RESET_EVENT_TYPE]["payload"]["properties"]["reason"]["enum"]
+    end = messages[END_EVENT_TYPE]["payload"]["properties"]["reason"]["enum"]
+    assert reset == [r.value for r in ResetReason]
+    assert end == [n.value for n in EndNotice]
+    assert "id" in messages[RESET_EVENT_TYPE]["headers"]["required"]
+    assert "id" not in messages[END_EVENT_TYPE]["headers"]["properties"]  # stream.end keeps the last id
+
+
+def test_the_operation_describes_the_http_request_and_its_credentials() -> None:
+    channel = DOCUMENT["channels"][CHANNEL]
+    operation = DOCUMENT["operations"][OPERATION]
+    assert channel["address"] == STREAM_ADDRESS
+    assert operation["action"] == "send"  # the document describes Herald, which sends; clients receive
+    assert DOCUMENT["components"]["securitySchemes"]["httpBearerToken"] == SECURITY_SCHEMES["httpBearerToken"]
+    assert [s["$ref"].rsplit("/", 1)[1] for s in operation["security"]] == list(SECURITY_SCHEMES)
+    http = operation["bindings"]["http"]
+    assert http["method"] == "GET"
+    assert set(http["query"]["properties"]) == {"categories", "last_event_id", "ticket"}
+    assert all(c.value in http["query"]["properties"]["categories"]["description"] for c in SSECategory)
+    assert "Last-Event-ID" in http["x-request-headers"]["properties"]
+    assert "Last-Event-ID" in channel["description"]
+
+
+def test_a_default_payload_is_every_field_but_the_envelope_plus_the_wire_envelope() -> None:
+    payload = DOCUMENT["components"]["messages"]["report.requested"]["payload"]
+    assert payload["required"] == ["report_id", "owner_id", "title", "event_id", "occurred_at"]
+    assert payload["properties"]["report_id"] == {"type": "string", "format": "uuid"}
+    assert payload["properties"]["occurred_at"]["format"] == "date-time"
+    assert payload["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("annotation", "expected"),
+    [
+        (str, {"type": "string"}),
+        (bool, {"type": "boolean"}),
+        (int, {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}),
+        (float, {"type": "number"}),
+        (uuid.UUID, {"type": "string", "format": "uuid"}),
+        (datetime, {"type": "string", "format": "date-time"}),
+        (date, {"type": "string", "format": "date"}),
+        (Colour, {"type": "string", "enum": ["red", "blue"]}),
+        (Level, {"type": "integer", "enum": [1, 2]}),
+        (Literal["a", "b"], {"type": "string", "enum": ["a", "b"]}),
+        (str | None, {"anyOf": [{"type": "string"}, {"type": "null"}]}),
+        (Optional[bool], {"anyOf": [{"type": "boolean"}, {"type": "null"}]}),  # noqa: UP045
+        (list[str], {"type": "array", "items": {"type": "string"}}),
+        (tuple[str, ...], {"type": "array", "items": {"type": "string"}}),
+        (frozenset[str], {"type": "array", "items": {"type": "string"}, "uniqueItems": True}),
+        (
+            tuple[str, bool],
+            {
+                "type": "array",
+                "items": [{"type": "string"}, {"type": "boolean"}],
+                "additionalItems": False,
+                "minItems": 2,
+                "maxItems": 2,
+            },
+        ),
+        (dict[str, bool], {"type": "object", "additionalProperties": {"type": "boolean"}}),
+        (
+            Mapping[uuid.UUID, str],
+            {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "propertyNames": {"type": "string", "format": "uuid"},
+            },
+        ),
+    ],
+)
+def test_field_types_map_to_json_schema(annotation: object, expected: dict[str, Any]) -> None:
+    assert SchemaBuilder().schema_of(annotation, where="test") == expected
+
+
+def test_nested_attrs_classes_become_shared_component_schemas() -> None:
+    registry = EventRegistry(
+        [
+            DomainToSSEMapping(
+                domain_event=OrderShipped,
+                sse_event_type="order.shipped",
+                category=SSECategory.REPORTS,
+                description="Shipped.",
+            )
+        ]
+    )
+    document = asyncapi_document(registry)
+    assert asyncapi_errors(document) == []
+    lines = document["components"]["messages"]["order.shipped"]["payload"]["properties"]["lines"]
+    assert lines == {"type": "array", "items": {"$ref": "#/components/schemas/Line"}}
+    assert document["components"]["schemas"]["Line"]["required"] == ["sku", "quantity"]
+
+
+@pytest.mark.parametrize(
+    ("annotation", "named"),
+    [
+        (Decimal, "Decimal"),
+        (Any, "Any"),
+        (list, "list"),
+        (dict[int, str], "keyed by int"),
+        (bytes, "bytes"),
+    ],
+)
+def test_an_unsupported_field_type_names_the_event_and_the_field(annotation: object, named: str) -> None:
+    event = attrs.make_class(
+        "BillPaid",
+        {"user_id": attrs.field(type=uuid.UUID), "amount": attrs.field(type=annotation)},
+        bases=(DomainEvent,),
+        kw_only=True,
+    )
+    registry = EventRegistry(
+        [
+            DomainToSSEMapping(
+                domain_event=event, sse_event_type="bill.paid", category=SSECategory.REPORTS, description="Paid."
+            )
+        ]
+    )
+    with pytest.raises(
+        PayloadSchemaError, match=r"BillPaid \(SSE event 'bill\.paid'\): field BillPaid\.amount"
+    ) as caught:
+        asyncapi_document(registry)
+    assert named in str(caught.value)
+
+
+def test_a_nested_unsupported_type_names_the_path() -> None:
+    @attrs.frozen
+    class Money:
+        amount: Decimal
+
+    @attrs.frozen(kw_only=True)
+    class Refunded(DomainEvent):
+        user_id: uuid.UUID
+        refund: Money
+
+    registry = EventRegistry(
+        [
+            DomainToSSEMapping(
+                domain_event=Refunded,
+                sse_event_type="bill.refunded",
+                category=SSECategory.REPORTS,
+                description="Refunded.",
+            )
+        ]
+    )
+    with pytest.raises(PayloadSchemaError, match=r"Refunded.*'bill\.refunded'.*field Money\.amount has type Decimal"):
+        asyncapi_document(registry)
+
+
+def test_a_custom_payload_is_described_by_its_declared_type() -> None:
+    @attrs.frozen
+    class ShipmentSummary:
+        order_count: int
+        first_sku: str | None
+
+    registry = EventRegistry(
+        [
+            DomainToSSEMapping(
+                domain_event=OrderShipped,
+                sse_event_type="order.summary",
+                category=SSECategory.REPORTS,
+                description="A summary.",
+                payload_extractor=lambda e: {
+                    "order_count": len(e.lines),
+                    "first_sku": e.lines[0].sku if e.lines else None,
+                },
+                payload_type=ShipmentSummary,
+            )
+        ]
+    )
+    payload = asyncapi_document(registry)["components"]["messages"]["order.summary"]["payload"]
+    assert payload["required"] == ["order_count", "first_sku", "event_id", "occurred_at"]
+
+
+def test_the_document_is_json_and_the_same_every_time() -> None:
+    again = asyncapi_document(REGISTRY)
+    assert again == DOCUMENT
+    again["components"]["securitySchemes"]["httpBearerToken"]["scheme"] = "basic"
+    assert SECURITY_SCHEMES["httpBearerToken"]["scheme"] == "bearer"  # callers get their own copy
+    assert json.loads(json.dumps(DOCUMENT)) == DOCUMENT
+
+
+def test_herald_asyncapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["asyncapi"]) == 0
+    assert json.loads(capsys.readouterr().out) == DOCUMENT
+
+
+def test_herald_asyncapi_writes_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "asyncapi.json"
+    assert main(["asyncapi", "--output", str(target)]) == 0
+    assert json.loads(target.read_text()) == DOCUMENT
+    assert capsys.readouterr().out == ""
