@@ -39,5 +39,10 @@ pytest: $(STAMP) browser
 
 test: lint types layers pytest ## everything CI runs
 
+# The benchmark (docs/performance.md): Herald, the Litestar channels baseline and the
+# raw-ASGI ceiling, one after the other in one run, on the Redis at BENCH_REDIS_URL.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

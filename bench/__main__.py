@@ -1,0 +1,365 @@
+"""Run the benchmark: ``python -m bench`` (``make bench``); ``--help`` lists the sizes.
+
+For each target (Herald, the Litestar channels baseline, the raw-ASGI ceiling)
+it starts the server and a publisher process, then measures, in this order:
+opening N streams, RSS per idle stream, latency and loss at a fixed event
+rate, broadcast fan-out, flat-out delivery on fewer streams, replay of a
+client 1,000 events behind (Herald only: the others cannot resume) and the
+publish path's own rate. Results go to a Markdown table (and JSON beside it).
+"""
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import os
+import platform
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+from redis.asyncio import Redis
+
+from bench.loadgen import Recorder, StreamClient, open_streams, stream_request
+from bench.report import render_markdown
+from infrastructure.auth import TokenService
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = ("herald", "baseline", "ceiling")
+
+
+@dataclass
+class Options:
+    streams: int
+    flat_streams: int
+    rate: int
+    seconds: float
+    broadcasts: int
+    replays: int
+    targets: Sequence[str]
+    redis_url: str
+    output: Path
+
+
+@dataclass
+class Target:
+    name: str
+    port: int
+    env: dict[str, str]
+    server: subprocess.Popen[bytes] | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Publisher:
+    """The publisher process of one target, driven over stdin/stdout."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, mode: str, env: dict[str, str]) -> AsyncIterator["Publisher"]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.publisher", mode, env=env, cwd=ROOT, stdin=-1, stdout=-1
+        )
+        publisher = cls(process)
+        await publisher._reply()
+        try:
+            yield publisher
+        finally:
+            assert process.stdin is not None
+            process.stdin.write(b'{"op":"quit"}\n')
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 10)
+            if process.returncode is None:
+                process.kill()
+
+    async def _reply(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = await self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the publisher process died")
+        reply: dict[str, Any] = orjson.loads(line)
+        return reply
+
+    async def run(self, **command: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(orjson.dumps(command) + b"\n")
+        return await self._reply()
+
+
+async def wait_healthy(port: int, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            status = await reader.read(12)
+            writer.close()
+            if status.endswith(b"200"):
+                return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the server on port {port} did not become healthy")
+
+
+async def settle(recorder: Recorder, expected: int, seconds: float) -> None:
+    """Wait until ``expected`` events arrived, or ``seconds`` passed (the drain window)."""
+    deadline = time.monotonic() + seconds
+    while len(recorder.seen) < expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+
+def latency_summary(recorder: Recorder) -> dict[str, float]:
+    ms = [value / 1e6 for value in recorder.latencies_ns]
+    return {"p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "max_ms": max(ms, default=float("nan"))}
+
+
+async def measure(target: Target, options: Options, users: list[uuid.UUID], tokens: list[str]) -> None:
+    results = target.results
+    port = target.port
+    recorder = Recorder()
+    seq = 1
+    mode = "herald" if target.name == "herald" else "raw"
+    async with Publisher.running(mode, target.env) as publisher:
+        assert target.server is not None
+        pid = target.server.pid
+        # Warm up: code paths, pools and allocator arenas, then close.
+        warm, _ = await open_streams(port, tokens[:100], recorder)
+        await publisher.run(op="rate", users=100, rate=500, seconds=0.5, seq=seq)
+        seq += 1000
+        for client in warm:
+            client.close()
+        await asyncio.sleep(1.5)
+        gc.collect()
+
+        rss_before = rss_kib(pid)
+        started = time.perf_counter()
+        clients, failures = await open_streams(port, tokens, recorder)
+        results["connect_s"] = time.perf_counter() - started
+        results["connect_failures"] = failures
+        await asyncio.sleep(3)
+        results["rss_per_stream_kib"] = (rss_kib(pid) - rss_before) / len(tokens)
+        results["rss_mib"] = rss_kib(pid) / 1024
+
+        # Fixed rate, one user per event, round robin over every stream.
+        total = int(options.rate * options.seconds)
+        recorder.window(seq, seq + total)
+        await publisher.run(op="rate", users=len(users), rate=options.rate, seconds=options.seconds, seq=seq)
+        await settle(recorder, total, 2.0)
+        results["rate"] = {**latency_summary(recorder), "lost": total - len(recorder.seen), "sent": total}
+        seq += total
+
+        # Broadcast fan-out: one event to every stream.
+        fanouts = []
+        for _ in range(options.broadcasts):
+            recorder.window(seq, seq + 1)
+            await publisher.run(op="broadcast", seq=seq)
+            deadline = time.monotonic() + 5
+            while len(recorder.latencies_ns) < len(clients) and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            ms = [value / 1e6 for value in recorder.latencies_ns]
+            fanouts.append({"p99_ms": percentile(ms, 0.99), "max_ms": max(ms, default=float("nan")), "got": len(ms)})
+            seq += 1
+            await asyncio.sleep(0.5)
+        results["broadcast"] = {
+            "p99_ms": statistics.median(f["p99_ms"] for f in fanouts),
+            "max_ms": statistics.median(f["max_ms"] for f in fanouts),
+            "missed": sum(len(clients) - f["got"] for f in fanouts),
+        }
+
+        # Flat out on fewer streams.
+        for client in clients[options.flat_streams :]:
+            client.close()
+        clients = clients[: options.flat_streams]
+        await asyncio.sleep(2)
+        recorder.window(seq, seq + 10**8)
+        started_ns = time.time_ns()
+        reply = await publisher.run(
+            op="flat", users=options.flat_streams, seconds=options.seconds, seq=seq
+        )
+        offered = reply["sent"]
+        recorder.end_seq = seq + offered
+        await settle(recorder, offered, 3.0)
+        in_time = len(recorder.seen)
+        elapsed = (recorder.last_received_ns - started_ns) / 1e9 if recorder.last_received_ns else float("nan")
+        results["flat"] = {
+            "offered_per_s": offered / reply["seconds"],
+            "delivered_per_s": in_time / elapsed,
+            "lost": offered - in_time,
+            "ended_by_server": sum(1 for c in clients if c.ended_by_server),
+            **latency_summary(recorder),
+        }
+        seq += offered
+        for client in clients:
+            client.close()
+        await asyncio.sleep(1)
+
+        if target.name == "herald":
+            results["replay_ms"] = await measure_replay(port, publisher, options.replays, seq)
+            seq += options.replays * 1001
+            reply = await publisher.run(op="flat", users=len(users), seconds=options.seconds / 2, seq=seq)
+            results["publish_per_s"] = reply["sent"] / reply["seconds"]
+        else:
+            reply = await publisher.run(op="flat", users=len(users), seconds=options.seconds / 2, seq=seq)
+            results["publish_per_s"] = reply["sent"] / reply["seconds"]
+
+
+async def measure_replay(port: int, publisher: Publisher, rounds: int, seq: int) -> float:
+    """Median time from reconnecting with ``Last-Event-ID`` to holding the 1,000 events missed."""
+    loop = asyncio.get_running_loop()
+    tokens = TokenService(os.environ["HERALD_JWT_SECRET"], issuer="herald", audience="herald")
+    timings = []
+    for _ in range(rounds):
+        user = uuid.uuid4()
+        token = tokens.issue(user, lifetime_seconds=3600)
+        recorder = Recorder()
+        recorder.window(seq, seq + 1001)
+        first = StreamClient(recorder, stream_request(port, token), keep_ids=True)
+        await loop.create_connection(lambda c=first: c, "127.0.0.1", port)
+        await first.opened
+        await publisher.run(op="burst", user=str(user), count=1, seq=seq)
+        await asyncio.wait_for(first.wait_for_events(1), 5)
+        first.close()
+        await publisher.run(op="burst", user=str(user), count=1000, seq=seq + 1)
+        started = time.perf_counter()
+        again = StreamClient(recorder, stream_request(port, token, first.last_id))
+        await loop.create_connection(lambda c=again: c, "127.0.0.1", port)
+        await asyncio.wait_for(again.wait_for_events(1000), 10)
+        timings.append((time.perf_counter() - started) * 1000)
+        again.close()
+        seq += 1001
+    return statistics.median(timings)
+
+
+@contextlib.contextmanager
+def serving(target: Target) -> Any:
+    target.server = subprocess.Popen(
+        [sys.executable, "-m", "bench.serve", target.name, str(target.port)], env=target.env, cwd=ROOT
+    )
+    try:
+        yield target
+    finally:
+        target.server.terminate()
+        try:
+            target.server.wait(15)
+        except subprocess.TimeoutExpired:
+            target.server.kill()
+
+
+async def forget_keys(redis_url: str, prefix: str) -> None:
+    """Delete this run's keys (never anything else: the Redis may be shared)."""
+    client = Redis.from_url(redis_url)
+    try:
+        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            await client.unlink(key)
+    finally:
+        await client.aclose()
+
+
+async def run(options: Options) -> dict[str, Any]:
+    gc.freeze()  # the generator's own collector pauses would show up as server latency
+    secret = secrets.token_urlsafe(32)
+    prefix = f"herald-bench-{os.getpid()}-{secrets.token_hex(3)}"
+    os.environ["HERALD_JWT_SECRET"] = secret
+    issuer = TokenService(secret, issuer="herald", audience="herald")
+    users = [uuid.uuid4() for _ in range(options.streams)]
+    tokens = [issuer.issue(user, lifetime_seconds=7200) for user in users]
+    users_file = ROOT / "bench" / "results" / f".users-{os.getpid()}"
+    users_file.parent.mkdir(parents=True, exist_ok=True)
+    users_file.write_text("\n".join(map(str, users)))
+    report: dict[str, Any] = {"options": {k: str(v) for k, v in vars(options).items()}, "targets": {}}
+    report["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    try:
+        for name in options.targets:
+            env = {
+                **os.environ,
+                "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}",
+                "BENCH_REDIS_URL": options.redis_url,
+                "BENCH_PREFIX": f"{prefix}-{name}",
+                "BENCH_JWT_SECRET": secret,
+                "BENCH_USERS_FILE": str(users_file),
+                "HERALD_ENV": "production",
+                "HERALD_REDIS_URL": options.redis_url,
+                "HERALD_REDIS_PREFIX": f"{prefix}-{name}",
+                "HERALD_SSE_MAX_STREAMS": str(options.streams * 2),
+                "HERALD_REDIS_RETENTION_TTL_SECONDS": "600",
+            }
+            target = Target(name, free_port(), env)
+            print(f"[bench] {name}: {options.streams} streams ...", file=sys.stderr, flush=True)
+            with serving(target):
+                await wait_healthy(target.port)
+                await measure(target, options, users, tokens)
+            report["targets"][name] = target.results
+            print(f"[bench] {name}: {orjson.dumps(target.results).decode()}", file=sys.stderr, flush=True)
+    finally:
+        users_file.unlink(missing_ok=True)
+        await forget_keys(options.redis_url, prefix)
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--streams", type=int, default=10_000, help="concurrent streams (default 10000)")
+    parser.add_argument("--flat-streams", type=int, default=2_000, help="streams for the flat-out run (2000)")
+    parser.add_argument("--rate", type=int, default=2_000, help="events/s of the fixed-rate run (2000)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed run (10)")
+    parser.add_argument("--broadcasts", type=int, default=5, help="broadcasts timed (5; the median is shown)")
+    parser.add_argument("--replays", type=int, default=5, help="resumes 1000 events behind timed (5)")
+    parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of herald,baseline,ceiling")
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.md")
+    args = parser.parse_args(argv)
+    options = Options(
+        streams=args.streams,
+        flat_streams=min(args.flat_streams, args.streams),
+        rate=args.rate,
+        seconds=args.seconds,
+        broadcasts=args.broadcasts,
+        replays=args.replays,
+        targets=[t for t in args.targets.split(",") if t],
+        redis_url=args.redis_url,
+        output=args.output,
+    )
+    unknown = set(options.targets) - set(TARGETS)
+    if unknown:
+        parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
+    report = uvloop.run(run(options))
+    markdown = render_markdown(report)
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(markdown)
+    options.output.with_suffix(".json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()

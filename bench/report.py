@@ -1,0 +1,76 @@
+"""The benchmark's Markdown table: one row per measurement, Herald beside the baseline and the ceiling."""
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+Row = tuple[str, Callable[[dict[str, Any]], float | None], str, str]
+
+
+def _get(*path: str) -> Callable[[dict[str, Any]], float | None]:
+    def read(results: dict[str, Any]) -> float | None:
+        value: Any = results
+        for key in path:
+            if not isinstance(value, dict) or key not in value:
+                return None
+            value = value[key]
+        return float(value)
+
+    return read
+
+
+#: (label, value, format, better) where better is "lower" or "higher".
+ROWS: list[Row] = [
+    ("open all streams (s)", _get("connect_s"), "{:.1f}", "lower"),
+    ("streams refused or failed", _get("connect_failures"), "{:.0f}", "lower"),
+    ("RSS per idle stream (KiB)", _get("rss_per_stream_kib"), "{:.1f}", "lower"),
+    ("fixed rate: latency p50 (ms)", _get("rate", "p50_ms"), "{:.1f}", "lower"),
+    ("fixed rate: latency p99 (ms)", _get("rate", "p99_ms"), "{:.1f}", "lower"),
+    ("fixed rate: latency max (ms)", _get("rate", "max_ms"), "{:.0f}", "lower"),
+    ("fixed rate: events lost", _get("rate", "lost"), "{:.0f}", "lower"),
+    ("broadcast to all: p99 (ms)", _get("broadcast", "p99_ms"), "{:.0f}", "lower"),
+    ("broadcast to all: last stream (ms)", _get("broadcast", "max_ms"), "{:.0f}", "lower"),
+    ("broadcast: deliveries missed", _get("broadcast", "missed"), "{:.0f}", "lower"),
+    ("flat out: offered (events/s)", _get("flat", "offered_per_s"), "{:,.0f}", "higher"),
+    ("flat out: delivered (events/s)", _get("flat", "delivered_per_s"), "{:,.0f}", "higher"),
+    ("flat out: not delivered within 3 s", _get("flat", "lost"), "{:,.0f}", "lower"),
+    ("flat out: streams ended by the server", _get("flat", "ended_by_server"), "{:.0f}", "lower"),
+    ("flat out: latency p99 (ms)", _get("flat", "p99_ms"), "{:,.0f}", "lower"),
+    ("resume 1,000 events behind (ms)", _get("replay_ms"), "{:.0f}", "lower"),
+    ("publish path (events/s, one process)", _get("publish_per_s"), "{:,.0f}", "higher"),
+]
+
+
+def _cell(value: float | None, fmt: str) -> str:
+    if value is None:
+        return "n/a"
+    if math.isnan(value):
+        return "none"
+    return fmt.format(value)
+
+
+def _ratio(mine: float | None, other: float | None) -> str:
+    if mine is None or other is None or math.isnan(mine) or math.isnan(other) or other == 0:
+        return ""
+    return f"{mine / other:.2f}"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The table; ratios are Herald's value divided by the other's (see the "better" column)."""
+    targets: dict[str, dict[str, Any]] = report["targets"]
+    options = report["options"]
+    herald = targets.get("herald", {})
+    lines = [
+        f"Streams: {options['streams']} (flat out: {options['flat_streams']}); fixed rate: {options['rate']} events/s; "
+        f"timed runs: {options['seconds']} s. Machine: {report['machine']}.",
+        "",
+        "| measurement | better | Herald | baseline | ceiling | Herald / baseline | Herald / ceiling |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, read, fmt, better in ROWS:
+        values = {name: read(results) for name, results in targets.items()}
+        mine = values.get("herald")
+        cells = [_cell(values.get(name), fmt) if name in targets else "-" for name in ("herald", "baseline", "ceiling")]
+        ratios = [_ratio(mine, values.get("baseline")), _ratio(mine, values.get("ceiling"))] if herald else ["", ""]
+        lines.append(f"| {label} | {better} | " + " | ".join(cells + ratios) + " |")
+    return "\n".join(lines) + "\n"
