@@ -132,13 +132,6 @@ async def wait_healthy(port: int, seconds: float = 20.0) -> None:
     raise RuntimeError(f"the server on port {port} did not become healthy")
 
 
-async def settle(recorder: Recorder, expected: int, seconds: float) -> None:
-    """Wait until ``expected`` events arrived, or ``seconds`` passed (the drain window)."""
-    deadline = time.monotonic() + seconds
-    while len(recorder.seen) < expected and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-
-
 def latency_summary(recorder: Recorder) -> dict[str, float]:
     ms = [value / 1e6 for value in recorder.latencies_ns]
     return {"p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "max_ms": max(ms, default=float("nan"))}
@@ -175,7 +168,7 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         total = int(options.rate * options.seconds)
         recorder.window(seq, seq + total)
         await publisher.run(op="rate", users=len(users), rate=options.rate, seconds=options.seconds, seq=seq)
-        await settle(recorder, total, 2.0)
+        await recorder.wait_for(total, 2.0)
         results["rate"] = {**latency_summary(recorder), "lost": total - len(recorder.seen), "sent": total}
         seq += total
 
@@ -184,9 +177,7 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         for _ in range(options.broadcasts):
             recorder.window(seq, seq + 1)
             await publisher.run(op="broadcast", seq=seq)
-            deadline = time.monotonic() + 5
-            while len(recorder.latencies_ns) < len(clients) and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
+            await recorder.wait_for(len(clients), 5.0)
             ms = [value / 1e6 for value in recorder.latencies_ns]
             fanouts.append({"p99_ms": percentile(ms, 0.99), "max_ms": max(ms, default=float("nan")), "got": len(ms)})
             seq += 1
@@ -204,12 +195,10 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         await asyncio.sleep(2)
         recorder.window(seq, seq + 10**8)
         started_ns = time.time_ns()
-        reply = await publisher.run(
-            op="flat", users=options.flat_streams, seconds=options.seconds, seq=seq
-        )
+        reply = await publisher.run(op="flat", users=options.flat_streams, seconds=options.seconds, seq=seq)
         offered = reply["sent"]
         recorder.end_seq = seq + offered
-        await settle(recorder, offered, 3.0)
+        await recorder.wait_for(offered, 3.0)
         in_time = len(recorder.seen)
         elapsed = (recorder.last_received_ns - started_ns) / 1e9 if recorder.last_received_ns else float("nan")
         results["flat"] = {
@@ -298,7 +287,8 @@ async def run(options: Options) -> dict[str, Any]:
     users_file.parent.mkdir(parents=True, exist_ok=True)
     users_file.write_text("\n".join(map(str, users)))
     report: dict[str, Any] = {"options": {k: str(v) for k, v in vars(options).items()}, "targets": {}}
-    report["machine"] = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    cpu = platform.processor() or platform.machine()
+    report["machine"] = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
     try:
         for name in options.targets:
             env = {
@@ -335,7 +325,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed run (10)")
     parser.add_argument("--broadcasts", type=int, default=5, help="broadcasts timed (5; the median is shown)")
     parser.add_argument("--replays", type=int, default=5, help="resumes 1000 events behind timed (5)")
-    parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of herald,baseline,ceiling")
+    parser.add_argument("--targets", default=",".join(TARGETS), help="subset of herald,baseline,ceiling")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.md")
     args = parser.parse_args(argv)

@@ -62,6 +62,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     streams[user].add(queue)
     everyone.add(queue)
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+
     async def until_disconnected() -> None:
         while (await receive())["type"] != "http.disconnect":
             pass

@@ -31,6 +31,20 @@ class Recorder:
         self.duplicates = 0
         self.last_received_ns = 0
         self.first_received_ns = 0
+        self._goal: tuple[int, asyncio.Event] | None = None
+
+    async def wait_for(self, count: int, seconds: float) -> None:
+        """Return once ``count`` events arrived in this window, or after ``seconds`` (the drain window)."""
+        if len(self.latencies_ns) >= count:
+            return
+        reached = asyncio.Event()
+        self._goal = (count, reached)
+        try:
+            await asyncio.wait_for(reached.wait(), seconds)
+        except TimeoutError:
+            pass
+        finally:
+            self._goal = None
 
     def record(self, frames: bytes, now_ns: int) -> int:
         count = 0
@@ -46,6 +60,8 @@ class Recorder:
             self.last_received_ns = now_ns
             if not self.first_received_ns:
                 self.first_received_ns = now_ns
+            if self._goal is not None and len(self.latencies_ns) >= self._goal[0]:
+                self._goal[1].set()
         return count
 
 

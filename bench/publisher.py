@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -100,11 +101,16 @@ async def flat_out(send: Send, users: Sequence[UUID], seconds: float, seq: int) 
     return sum(await asyncio.gather(*(worker() for _ in range(FLAT_OUT_TASKS))))
 
 
+def load_users() -> list[UUID]:
+    """The users the load generator holds streams for, in its order."""
+    return [UUID(line) for line in Path(os.environ["BENCH_USERS_FILE"]).read_text().split()]
+
+
 async def main() -> None:
     send, close = await (herald_sender() if sys.argv[1] == "herald" else raw_sender())
     reader = asyncio.StreamReader()
     await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    everyone = [UUID(line) for line in open(os.environ["BENCH_USERS_FILE"]).read().split()]  # noqa: ASYNC230
+    everyone = load_users()
     print(orjson.dumps({"ready": True}).decode(), flush=True)
     while line := await reader.readline():
         command = orjson.loads(line)
