@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint types layers pytest browser bench clean
+.PHONY: install run test lint types layers pytest browser nginx bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Herald needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -34,7 +34,13 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' (the browser test will be skipped)"; fi; }
 
-pytest: $(STAMP) browser
+# The deployment test checks deploy/nginx.conf with `nginx -t` (Debian's nginx package).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	  else echo "nginx is missing: run 'sudo apt-get install nginx' (the nginx -t test will be skipped)"; fi; }
+
+pytest: $(STAMP) browser nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint types layers pytest ## everything CI runs

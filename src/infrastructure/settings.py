@@ -9,6 +9,8 @@ from typing import Literal, TypeVar
 import attrs
 
 Environment = Literal["development", "production"]
+LogFormat = Literal["json", "console"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 N = TypeVar("N", int, float)
 
 
@@ -22,6 +24,10 @@ class Settings:
 
     env: Environment = "development"
     """``production`` disables dev-only routes and requires a real JWT secret."""
+    log_format: LogFormat = "console"
+    """``json`` (one object per line, for log collectors) or ``console`` (readable); JSON in production."""
+    log_level: LogLevel = "INFO"
+    """Least severe level logged (``DEBUG`` adds every SSE publication)."""
     host: str = "127.0.0.1"
     """Bind address of ``herald run``."""
     port: int = 8000
@@ -88,6 +94,11 @@ class Settings:
         if mode not in ("development", "production"):
             raise SettingsError(f"HERALD_ENV must be 'development' or 'production', got {mode!r}")
         values["env"] = mode
+        values["log_format"] = log_format_from_env(env)
+        level = env.get("HERALD_LOG_LEVEL", "INFO").upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError(f"HERALD_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+        values["log_level"] = level
         optional_text = (
             ("host", "HERALD_HOST"),
             ("jwt_issuer", "HERALD_JWT_ISSUER"),
@@ -132,6 +143,16 @@ class Settings:
         values["cors_origins"] = _origins(env.get("HERALD_CORS_ORIGINS", ""))
         values["report_step_seconds"] = _number(env, "HERALD_REPORT_STEP_SECONDS", float, 0.5, minimum=0)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def log_format_from_env(env: Mapping[str, str]) -> LogFormat:
+    """``HERALD_LOG_FORMAT`` when set, else JSON in production and readable lines in development."""
+    raw = env.get("HERALD_LOG_FORMAT", "")
+    if raw == "":
+        return "json" if env.get("HERALD_ENV") == "production" else "console"
+    if raw not in ("json", "console"):
+        raise SettingsError(f"HERALD_LOG_FORMAT must be 'json' or 'console', got {raw!r}")
+    return "json" if raw == "json" else "console"
 
 
 def _number(env: Mapping[str, str], name: str, kind: type[N], default: N, *, minimum: N, maximum: N | None = None) -> N:

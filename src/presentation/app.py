@@ -23,6 +23,7 @@ from presentation.controllers.stream_credentials import StreamCredentialsControl
 from presentation.cors import cors_config, unlisted_origin_guard
 from presentation.dependencies import container_dependencies
 from presentation.errors import internal_error, problem_details_plugin, service_unavailable
+from presentation.request_ids import request_id_header, request_id_middleware
 from presentation.send_timeout import send_timeout
 
 logger = logging.getLogger(__name__)
@@ -76,8 +77,8 @@ def create_app(container: Container | None = None) -> Litestar:
             TicketStoreUnavailableError: service_unavailable,
         },
         cors_config=cors,
-        before_send=[unlisted_origin_guard(cors)],
-        middleware=[send_timeout(settings.sse_send_timeout_seconds)],
+        before_send=[unlisted_origin_guard(cors), request_id_header()],
+        middleware=[request_id_middleware, send_timeout(settings.sse_send_timeout_seconds)],
         openapi_config=OpenAPIConfig(title="Herald", version="0.1.0", path="/schema"),
         debug=False,
         logging_config=None,  # the process (``herald run``, or the test runner) configures logging

@@ -5,6 +5,7 @@
 
 import argparse
 import logging
+import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -15,13 +16,13 @@ import uvicorn
 from domain.registry import REGISTRY
 from infrastructure.asyncapi import PayloadSchemaError
 from infrastructure.container import Container
-from infrastructure.settings import Settings, SettingsError
+from infrastructure.settings import LogFormat, Settings, SettingsError, log_format_from_env
 from infrastructure.streams.inbox import EndReason
 from infrastructure.streams.signals import EndNotice, end_frame
 from presentation.app import create_app
 from presentation.catalogue import catalogue_markdown
 from presentation.controllers.asyncapi import asyncapi_json
-from presentation.logging_setup import install_redaction
+from presentation.logging_setup import configure_logging, install_redaction
 
 
 class HeraldServer(uvicorn.Server):
@@ -51,6 +52,7 @@ def build_server(container: Container, *, host: str, port: int, log_level: str =
         http="httptools",
         lifespan="on",
         log_level=log_level,
+        log_config=None,  # uvicorn's loggers propagate to the process's handler (``configure_logging``)
         timeout_graceful_shutdown=5,
         # Longer than a load balancer's idle timeout (often 60 s), so the balancer,
         # not Herald, closes idle connections: no request lands on a closing one.
@@ -65,8 +67,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_env()
     except SettingsError as error:
+        configure_logging(_log_format_despite(error))
         logging.getLogger("herald").error("invalid configuration: %s", error)
         return 2
+    configure_logging(settings.log_format, settings.log_level)
     container = Container()
     container.settings.override(settings)
     server = build_server(
@@ -74,6 +78,14 @@ def _run(args: argparse.Namespace) -> int:
     )
     server.run()
     return 0
+
+
+def _log_format_despite(_: SettingsError) -> LogFormat:
+    """The configured log format for reporting a bad configuration, when that setting itself is valid."""
+    try:
+        return log_format_from_env(os.environ)
+    except SettingsError:
+        return "console"
 
 
 def _registry(_: argparse.Namespace) -> int:
@@ -96,7 +108,6 @@ def _asyncapi(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``herald`` console script."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(prog="herald", description="Domain events as live SSE streams.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="serve the API, the stream and the demo page")

@@ -43,3 +43,33 @@ def test_variables_are_read() -> None:
 def test_bad_values_name_the_variable(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("environ", "log_format"),
+    [
+        ({}, "console"),
+        ({"HERALD_ENV": "production", "HERALD_JWT_SECRET": "s" * 32}, "json"),
+        ({"HERALD_LOG_FORMAT": "json"}, "json"),
+        ({"HERALD_ENV": "production", "HERALD_JWT_SECRET": "s" * 32, "HERALD_LOG_FORMAT": "console"}, "console"),
+    ],
+)
+def test_logs_are_json_in_production_unless_the_format_is_set(environ: dict[str, str], log_format: str) -> None:
+    assert Settings.from_env(environ).log_format == log_format
+
+
+def test_the_log_level_is_read_case_insensitively() -> None:
+    assert Settings.from_env({}).log_level == "INFO"
+    assert Settings.from_env({"HERALD_LOG_LEVEL": "debug"}).log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"HERALD_LOG_FORMAT": "yaml"}, "HERALD_LOG_FORMAT must be 'json' or 'console'"),
+        ({"HERALD_LOG_LEVEL": "loud"}, "HERALD_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR"),
+    ],
+)
+def test_bad_logging_values_name_the_variable(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(environ)

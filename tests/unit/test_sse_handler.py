@@ -152,3 +152,26 @@ async def test_a_debug_line_names_event_type_user_and_id(caplog: pytest.LogCaptu
     assert "report.requested" in message
     assert str(owner) in message
     assert str(publisher.published[0].event_id) in message
+
+
+async def test_publications_are_logged_with_the_sse_event_id_and_type_as_fields(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    publisher = RecordingPublisher()
+    with caplog.at_level(logging.DEBUG, logger="infrastructure.sse.handler"):
+        await handler_for(publisher=publisher).handle(report_requested(uuid.uuid4()))
+    [published] = publisher.published
+    [record] = caplog.records
+    assert record.__dict__["event_id"] == str(published.event_id)
+    assert record.__dict__["event_type"] == "report.requested"
+    assert record.__dict__["domain_event"] == "ReportRequested"
+
+
+async def test_a_failed_publication_is_logged_with_the_sse_event_id_type_and_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await handler_for(publisher=FailingPublisher()).handle(report_requested(uuid.uuid4()))
+    [record] = caplog.records
+    assert record.__dict__["event_type"] == "report.requested"
+    assert uuid.UUID(record.__dict__["event_id"]).version == 7
+    assert record.__dict__["error"] == "ConnectionError"

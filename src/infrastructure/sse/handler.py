@@ -56,8 +56,10 @@ class SSEEventHandler:
     async def handle(self, event: DomainEvent) -> None:
         """Publish every SSE event mapped from ``event``; never raises."""
         for mapping in self._mappings.get(type(event), ()):
+            fields: dict[str, object] = {"event_type": mapping.sse_event_type, "domain_event": type(event).__name__}
             try:
                 delivery = self.transform(mapping, event)
+                fields["event_id"] = str(delivery.event.event_id)
                 await self._publish(delivery)
             except Exception as error:
                 self.failed[mapping.sse_event_type] += 1
@@ -66,6 +68,7 @@ class SSEEventHandler:
                     type(event).__name__,
                     mapping.sse_event_type,
                     type(error).__name__,
+                    extra={**fields, "error": type(error).__name__},
                 )
                 continue
             self.published[mapping.sse_event_type] += 1
@@ -75,6 +78,7 @@ class SSEEventHandler:
                 mapping.sse_event_type,
                 _describe(delivery.audience),
                 delivery.event.event_id,
+                extra={**fields, "audience": _describe(delivery.audience)},
             )
 
     def transform(self, mapping: DomainToSSEMapping, event: DomainEvent) -> Delivery:

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Callable
 from uuid import UUID
@@ -116,7 +117,10 @@ class StreamHub:
 
     def _ensure_heartbeats(self) -> None:
         if self._heartbeat_task is None or self._heartbeat_task.done():
-            self._heartbeat_task = asyncio.get_running_loop().create_task(self._beat(), name="herald-heartbeats")
+            # A fresh context: the task outlives the request that happened to start it (and its log context).
+            self._heartbeat_task = asyncio.get_running_loop().create_task(
+                self._beat(), name="herald-heartbeats", context=contextvars.Context()
+            )
 
     async def _beat(self) -> None:
         # Ticking at half the interval bounds every stream's silence by the interval.

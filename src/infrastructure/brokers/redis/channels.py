@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -72,7 +73,10 @@ class ChannelMultiplexer:
 
     def start(self) -> None:
         """Connect in the background (the service starts even while Redis is down)."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="herald-redis-pubsub")
+        # A fresh context: the task outlives the request that happened to start it (and its log context).
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name="herald-redis-pubsub", context=contextvars.Context()
+        )
 
     async def aclose(self) -> None:
         if self._task is not None:

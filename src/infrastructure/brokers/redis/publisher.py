@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections import deque
@@ -206,7 +207,10 @@ class RedisPublisher:
         except _REDIS_DOWN as error:
             self.stats.failed_attempts += 1
             logger.warning(
-                "Redis publish failed (%s); %d event(s) held for retry", type(error).__name__, len(batch.messages)
+                "Redis publish failed (%s); %d event(s) held for retry",
+                type(error).__name__,
+                len(batch.messages),
+                extra={"held": len(batch.messages), "error": type(error).__name__},
             )
             self._enqueue(batch.messages)
         except Exception as error:  # not an outage (a refused script, say): every caller's handler hears of it
@@ -239,7 +243,9 @@ class RedisPublisher:
         self._buffer.extend(messages)
         self._trim_overflow()
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush(), name="herald-redis-publish-retry")
+            self._flusher = asyncio.get_running_loop().create_task(
+                self._flush(), name="herald-redis-publish-retry", context=contextvars.Context()
+            )
 
     async def _flush(self) -> None:
         failures = 1  # it has just failed: back off before the first retry
@@ -255,7 +261,7 @@ class RedisPublisher:
                 failures += 1
                 self.stats.failed_attempts += 1
                 await asyncio.sleep(self._backoff.compute(failures))
-        logger.info("Redis publishing recovered")
+        logger.info("Redis publishing recovered", extra={"retried_total": self.stats.retried})
 
     async def _flush_once(self) -> None:
         while self._buffer:
@@ -293,4 +299,10 @@ class RedisPublisher:
             for _ in range(count):
                 self._buffer.popleft()
         self.stats.dropped += count
-        logger.error("dropped %d SSE event(s): %s (%d dropped in total)", count, why, self.stats.dropped)
+        logger.error(
+            "dropped %d SSE event(s): %s (%d dropped in total)",
+            count,
+            why,
+            self.stats.dropped,
+            extra={"dropped": count, "dropped_total": self.stats.dropped, "reason": why},
+        )

@@ -1,0 +1,94 @@
+"""Every record renders through one structlog chain: JSON objects in production, readable lines in development."""
+
+import io
+import json
+import logging
+import sys
+
+import pytest
+import structlog
+
+from infrastructure.settings import LogFormat
+from presentation.logging_setup import RedactCredentials, logging_config, structured_formatter
+
+
+def render(log_format: LogFormat, record: logging.LogRecord) -> str:
+    """What the process's stderr handler writes for ``record``."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(structured_formatter(log_format))
+    handler.addFilter(RedactCredentials())
+    handler.handle(record)
+    return stream.getvalue()
+
+
+def record(name: str, message: str, args: tuple[object, ...] = (), **extra: object) -> logging.LogRecord:
+    made = logging.LogRecord(name, logging.WARNING, __file__, 1, message, args, None)
+    made.__dict__.update(extra)
+    return made
+
+
+def access_record(path: str) -> logging.LogRecord:
+    # The shape of uvicorn's access-log record: the request line is an argument.
+    return record("uvicorn.access", '%s - "%s %s HTTP/%s" %d', ("127.0.0.1:5", "GET", path, "1.1", 200))
+
+
+def test_json_lines_have_timestamp_level_logger_message_and_extra_fields() -> None:
+    line = render("json", record("infrastructure.sse.handler", "published %s", ("x",), event_id="01-2", held=3))
+    assert line.endswith("\n")
+    assert line.count("\n") == 1
+    entry = json.loads(line)
+    assert entry["event"] == "published x"
+    assert entry["level"] == "warning"
+    assert entry["logger"] == "infrastructure.sse.handler"
+    assert entry["timestamp"].endswith("Z")
+    assert (entry["event_id"], entry["held"]) == ("01-2", 3)
+
+
+def test_the_bound_request_id_is_on_every_line_logged_meanwhile() -> None:
+    with structlog.contextvars.bound_contextvars(request_id="req-42"):
+        inside = json.loads(render("json", record("presentation.errors", "something")))
+    outside = json.loads(render("json", record("presentation.errors", "something")))
+    assert inside["request_id"] == "req-42"
+    assert "request_id" not in outside
+
+
+def test_access_lines_are_redacted_and_carry_the_request_line_as_fields() -> None:
+    entry = json.loads(render("json", access_record("/api/v1/events?categories=reports&ticket=s3cr3t-T1cket")))
+    assert "s3cr3t-T1cket" not in json.dumps(entry)
+    assert entry["path"] == "/api/v1/events?categories=reports&ticket=[redacted]"
+    assert (entry["method"], entry["status"], entry["client"]) == ("GET", 200, "127.0.0.1:5")
+    assert "ticket=[redacted]" in entry["event"]
+
+
+def test_uvicorns_coloured_copy_of_the_message_is_left_out() -> None:
+    entry = json.loads(render("json", record("uvicorn.error", "Started", color_message="\x1b[1mStarted\x1b[0m")))
+    assert "color_message" not in entry
+
+
+def test_exceptions_become_structured_tracebacks_in_json() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        failed = logging.LogRecord("herald", logging.ERROR, __file__, 1, "failed", (), exc_info=sys.exc_info())
+    entry = json.loads(render("json", failed))
+    assert entry["exception"][0]["exc_type"] == "ValueError"
+
+
+def test_console_lines_are_readable_not_json() -> None:
+    with structlog.contextvars.bound_contextvars(request_id="req-7"):
+        line = render("console", access_record("/api/v1/events?ticket=s3cr3t-T1cket"))
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(line)
+    assert "GET /api/v1/events?ticket=[redacted]" in line
+    assert "request_id=req-7" in line
+    assert "s3cr3t-T1cket" not in line
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_the_process_configuration_routes_uvicorn_and_litestar_to_the_one_handler(log_format: LogFormat) -> None:
+    config = logging_config(log_format, "DEBUG")
+    assert config["root"] == {"level": "DEBUG", "handlers": ["stderr"]}
+    assert config["handlers"]["stderr"]["filters"] == ["redact"]
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "litestar"):
+        assert config["loggers"][name] == {"handlers": [], "propagate": True}
