@@ -223,21 +223,23 @@ class RedisPublisher:
     async def _execute(self, messages: Sequence[_Message]) -> None:
         chunks = [messages[i : i + _BATCH] for i in range(0, len(messages), _BATCH)]
         if len(chunks) == 1:
-            await self._script(**self._script_call(chunks[0]))
+            keys, args = self._script_arguments(chunks[0])
+            await self._script(keys=keys, args=args)
             return
         async with self._client.pipeline(transaction=False) as pipe:
             for chunk in chunks:
-                await self._script(**self._script_call(chunk), client=pipe)
+                keys, args = self._script_arguments(chunk)
+                await self._script(keys=keys, args=args, client=pipe)
             await pipe.execute()
 
-    def _script_call(self, messages: Sequence[_Message]) -> dict[str, list[str | bytes | int]]:
-        keys: list[str | bytes | int] = [self._keys.clock]
+    def _script_arguments(self, messages: Sequence[_Message]) -> tuple[list[str], list[str | bytes | int]]:
+        keys = [self._keys.clock]
         args: list[str | bytes | int] = [self._retention, self._ttl]
         for message in messages:
             keys.append(message.stream)
             args.append(message.channel)
             args.append(message.payload)
-        return {"keys": keys, "args": args}
+        return keys, args
 
     def _enqueue(self, messages: Sequence[_Message]) -> None:
         self._buffer.extend(messages)
