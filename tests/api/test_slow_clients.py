@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 
 from domain.sse import SSECategory, SSEEvent
+from herald_contracts import parse_sse
 from infrastructure.container import Container, resolve
 from tests.support.server import serve
-from tests.support.sse import parse_sse
 from tests.support.streams import StreamReader
 
 FLOOD = 20_000

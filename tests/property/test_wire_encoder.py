@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from herald_contracts import parse_sse
 from infrastructure.sse.wire import UnsafeFieldError, encode_json_message, encode_message
-from tests.support.sse import parse_sse
 
 JSON = st.recursive(
     st.none()

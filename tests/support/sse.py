@@ -1,15 +1,6 @@
-"""An independent SSE parser for the tests: httpx-sse's decoder, fed by its spec line splitter."""
+"""What httpx-sse reports that browsers do not dispatch (the parser itself is ``herald_contracts.parse_sse``)."""
 
 from httpx_sse import ServerSentEvent
-from httpx_sse._decoders import SSEDecoder, SSELineDecoder
-
-
-def parse_sse(raw: bytes | str) -> list[ServerSentEvent]:
-    """Every dispatched message in ``raw``; a trailing incomplete message is dropped, as browsers do."""
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    lines = SSELineDecoder().decode(text)
-    decoder = SSEDecoder()
-    return [event for event in map(decoder.decode, lines) if event is not None]
 
 
 def is_retry_hint(event: ServerSentEvent) -> bool:

@@ -9,11 +9,11 @@ import pytest
 
 from domain.ports import EventStream
 from domain.sse import SSECategory, SSEEvent
+from herald_contracts import parse_sse
 from infrastructure.brokers.memory import InMemoryBroker
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import EndReason
-from tests.support.sse import parse_sse
 
 REPORTS, SYSTEM = SSECategory.REPORTS, SSECategory.SYSTEM
 

@@ -9,9 +9,9 @@ import pytest
 from domain.events import AnnouncementPublished, DomainEvent, ReportRequested
 from domain.registry import REGISTRY, DomainToSSEMapping, EventRegistry
 from domain.sse import SSECategory
+from herald_contracts import FailingPublisher, RecordingPublisher
 from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.sse.wire_format import WireFormat
-from tests.support.fakes import FailingPublisher, RecordingPublisher
 
 
 @attrs.frozen(kw_only=True)

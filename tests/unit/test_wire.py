@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from herald_contracts import parse_sse
 from infrastructure.sse.wire import (
     HEARTBEAT,
     UnsafeFieldError,
@@ -12,7 +13,6 @@ from infrastructure.sse.wire import (
     encode_message,
     encode_retry,
 )
-from tests.support.sse import parse_sse
 
 
 @pytest.mark.parametrize(

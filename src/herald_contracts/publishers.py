@@ -1,4 +1,4 @@
-"""Hand-written fakes for the ports, for unit tests where a real adapter cannot show the case."""
+"""Hand-written publishers for tests: one that records, one whose broker is down."""
 
 from collections.abc import Iterable
 from uuid import UUID
