@@ -51,6 +51,8 @@ def check_target_user(mapping: DomainToSSEMapping, event: DomainEvent, *, wire_f
         declared = attribute.type if attribute is not None else "a missing field"
         if declared is not UUID:
             _fail(mapping, "target user", f"user_field({field!r}) names a field typed {declared!r}, not UUID")
+        if field in ENVELOPE_FIELDS:
+            _fail(mapping, "target user", f"user_field({field!r}) names the event's envelope, not a user")
     try:
         audience: object = mapping.user_id_extractor(event)
     except Exception as error:
@@ -62,7 +64,7 @@ def check_target_user(mapping: DomainToSSEMapping, event: DomainEvent, *, wire_f
         if audience != getattr(event, field) or not isinstance(audience, UUID):
             _fail(mapping, "target user", f"the extractor returned {audience!r}, not the UUID in field {field!r}")
     else:
-        _check_custom_audience(mapping, audience)
+        _check_custom_audience(mapping, audience, event)
     sse = _transform(mapping, event, wire_format, "target user")
     expected_user = audience if isinstance(audience, UUID) else None
     if sse.user_id != expected_user:
@@ -180,15 +182,17 @@ def check_no_secrets(
         )
 
 
-def _check_custom_audience(mapping: DomainToSSEMapping, audience: object) -> None:
+def _check_custom_audience(mapping: DomainToSSEMapping, audience: object, event: DomainEvent) -> None:
     if isinstance(audience, Broadcast):
         _fail(mapping, "target user", "a custom extractor returned BROADCAST; declare broadcasts with to_everyone")
     if isinstance(audience, UUID):
-        return
+        audience = [audience]
     if not isinstance(audience, Collection) or isinstance(audience, (str, bytes)):
         _fail(mapping, "target user", f"the extractor returned a {type(audience).__name__}, not a UUID or UUIDs")
     if not all(isinstance(user, UUID) for user in audience):
         _fail(mapping, "target user", f"the extractor returned {audience!r}; every recipient must be a UUID")
+    if event.event_id in audience:
+        _fail(mapping, "target user", "the extractor returned the event's own event_id as a recipient")
 
 
 def _transform(mapping: DomainToSSEMapping, event: DomainEvent, wire_format: WireFormat, contract: str) -> SSEEvent:
