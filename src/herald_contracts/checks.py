@@ -211,5 +211,6 @@ async def _handle(handler: SSEEventHandler, mapping: DomainToSSEMapping, event: 
 
 
 def _fail(mapping: DomainToSSEMapping, contract: str, detail: Any) -> NoReturn:
+    __tracebackhide__ = True  # pytest shows the check that failed, not this helper
     name = getattr(mapping.domain_event, "__name__", repr(mapping.domain_event))
     raise ContractViolation(f"{mapping.sse_event_type!r} ({name}) breaks the {contract} contract: {detail}")
