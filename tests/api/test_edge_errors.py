@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from domain.sse import SSECategory
 from tests.api.conftest import TokenFactory
 from tests.support.tokens import forged
 
@@ -33,7 +34,7 @@ async def test_the_stream_refuses_missing_and_bad_credentials(
 @pytest.mark.parametrize(
     ("query", "headers", "detail"),
     [
-        ("?categories=billing", {}, "valid categories: reports, system"),
+        ("?categories=no_such_category", {}, f"valid categories: {', '.join(sorted(SSECategory))}"),
         ("?categories=,", {}, "categories must name at least one of"),
         ("", {"Last-Event-ID": "x" * 200}, "Last-Event-ID is malformed"),
         ("?last_event_id=%0Aevent:%20admin", {}, "Last-Event-ID is malformed"),
