@@ -28,6 +28,8 @@ DEFAULT_TYPE_STRATEGIES: Mapping[Any, st.SearchStrategy[Any]] = types.MappingPro
 
 _SEQUENCES = {list, Sequence}
 _MAPPINGS = {dict, Mapping}
+#: Generic origins built from their parts, so a strategy registered for a part is used inside them.
+_CONTAINERS = {Union, types.UnionType, tuple, set, frozenset, *_SEQUENCES, *_MAPPINGS}
 
 
 class EventStrategies:
@@ -72,6 +74,8 @@ class EventStrategies:
         if isinstance(tp, type) and attrs.has(tp):
             return self._attrs_class(tp, f"{path} -> {tp.__name__}")
         origin, args = get_origin(tp), get_args(tp)
+        if origin not in _CONTAINERS:
+            return _from_type(tp, owner, name, path)
         parts = [self._type(arg, owner, name, path) for arg in args if arg is not Ellipsis]
         if origin in (Union, types.UnionType):
             return st.one_of(*parts)
@@ -83,12 +87,16 @@ class EventStrategies:
             return st.frozensets(parts[0]).map(origin)
         if origin in _MAPPINGS and len(parts) == 2:
             return st.dictionaries(parts[0], parts[1])
-        strategy = st.from_type(tp)
-        try:
-            strategy.validate()
-        except (ResolutionFailed, InvalidArgument) as error:
-            raise StrategyError(_advice(owner, name, path, tp, str(error))) from None
-        return strategy
+        return _from_type(tp, owner, name, path)
+
+
+def _from_type(tp: Any, owner: type[Any], name: str, path: str) -> st.SearchStrategy[Any]:
+    strategy = st.from_type(tp)
+    try:
+        strategy.validate()
+    except (ResolutionFailed, InvalidArgument) as error:
+        raise StrategyError(_advice(owner, name, path, tp, str(error))) from None
+    return strategy
 
 
 def _advice(owner: type[Any], name: str, path: str, tp: Any, cause: str) -> str:

@@ -41,11 +41,17 @@ class OrderPlaced(DomainEvent):
     coupon: str | None
 
 
+@attrs.frozen
+class RefundPayload:
+    user_id: UUID
+    amount_cents: int
+
+
 def refund_payload(event: RefundIssued) -> dict[str, Any]:
     return {"user_id": event.user_id, "amount_cents": event.amount.cents}
 
 
-REFUND = mapping(RefundIssued, "refund.issued", payload_extractor=refund_payload)
+REFUND = mapping(RefundIssued, "refund.issued", payload_extractor=refund_payload, payload_type=RefundPayload)
 CENTS = st.builds(Money, st.integers(min_value=0, max_value=10**9))
 
 

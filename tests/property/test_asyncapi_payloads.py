@@ -8,10 +8,8 @@ using every supported field type, and a custom payload, are covered the same way
 
 import enum
 import json
-import types
-import typing
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 import attrs
@@ -22,14 +20,12 @@ from hypothesis import strategies as st
 from domain.events import DomainEvent
 from domain.registry import REGISTRY, DomainToSSEMapping, EventRegistry
 from domain.sse import SSECategory, SSEEvent
+from herald_contracts import MappingContracts, RecordingPublisher, parse_sse
 from infrastructure.asyncapi import asyncapi_document
 from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.sse.wire import encode_json_message
 from infrastructure.sse.wire_format import WireFormat
-from tests.property.test_registry_mappings import mapping_and_event
 from tests.support.asyncapi import asyncapi_errors, payload_validator
-from tests.support.fakes import RecordingPublisher
-from tests.support.sse import parse_sse
 
 WIRE = WireFormat()
 
@@ -101,30 +97,15 @@ FORK = EventRegistry(
 )
 
 
-def values_of(annotation: Any) -> st.SearchStrategy[Any]:
-    """Values of a field type, narrowed to what the wire format can send (finite floats, 64-bit ints, aware times)."""
-    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-    if annotation is int:
-        return st.integers(min_value=-(2**63), max_value=2**63 - 1)
-    if annotation is float:
-        return st.floats(allow_nan=False, allow_infinity=False)
-    if annotation is datetime:
-        return st.datetimes(timezones=st.just(UTC))
-    if attrs.has(annotation):
-        return st.builds(annotation, **{f.name: values_of(f.type) for f in attrs.fields(annotation)})
-    if origin in (typing.Union, types.UnionType):
-        return st.one_of(*(values_of(arg) for arg in args))
-    if origin is list:
-        return st.lists(values_of(args[0]), max_size=4)
-    if origin is frozenset:
-        return st.frozensets(values_of(args[0]), max_size=4)
-    if origin is tuple:
-        if args[-1] is Ellipsis:
-            return st.lists(values_of(args[0]), max_size=4).map(tuple)
-        return st.tuples(*(values_of(arg) for arg in args))
-    if origin is dict:
-        return st.dictionaries(values_of(args[0]), values_of(args[1]), max_size=4)
-    return st.from_type(annotation)
+#: The contract kit's event strategies, for the sample registry and for the fork's every-type event.
+SAMPLE_EVENTS = MappingContracts(REGISTRY)
+FORK_EVENTS = MappingContracts(FORK)
+
+
+def mapping_and_event() -> st.SearchStrategy[tuple[DomainToSSEMapping, DomainEvent]]:
+    return st.sampled_from(list(REGISTRY)).flatmap(
+        lambda m: st.tuples(st.just(m), SAMPLE_EVENTS.events_of(m.domain_event))
+    )
 
 
 def check_delivery(document: dict[str, Any], mapping: DomainToSSEMapping, sse: SSEEvent, position: str) -> None:
@@ -158,7 +139,7 @@ def test_a_fork_document_with_every_supported_type_is_valid() -> None:
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-@given(values_of(InvoiceIssued), st.sampled_from(list(FORK)))
+@given(FORK_EVENTS.events_of(InvoiceIssued), st.sampled_from(list(FORK)))
 def test_every_supported_type_is_sent_as_its_schema_says(event: InvoiceIssued, mapping: DomainToSSEMapping) -> None:
     sse = SSEEventHandler(FORK, RecordingPublisher(), WIRE).transform(mapping, event).event
     check_delivery(FORK_DOCUMENT, mapping, sse, "0badcafe-1")
