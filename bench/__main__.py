@@ -30,7 +30,7 @@ import orjson
 import uvloop
 from redis.asyncio import Redis
 
-from bench.loadgen import Recorder, StreamClient, open_streams, stream_request
+from bench.loadgen import Recorder, StreamClient, open_streams
 from bench.report import render_markdown
 from infrastructure.auth import TokenService
 
@@ -118,6 +118,21 @@ class Publisher:
         return await self._reply()
 
 
+async def server_counters(port: int) -> dict[str, float]:
+    """Herald's own view, from ``/metrics``: streams ended by reason, reconnects, events delivered."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    text = (await reader.read()).decode()
+    writer.close()
+    wanted = ("herald_streams_ended_total", "herald_redis_reconnects_total", "herald_events_delivered_total")
+    counters: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(wanted):
+            name, _, value = line.rpartition(" ")
+            counters[name] = float(value)
+    return counters
+
+
 async def wait_healthy(port: int, seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -130,6 +145,17 @@ async def wait_healthy(port: int, seconds: float = 20.0) -> None:
                 return
         await asyncio.sleep(0.1)
     raise RuntimeError(f"the server on port {port} did not become healthy")
+
+
+async def drain(recorder: Recorder, expected: int, *, quiet_seconds: float = 2.0, limit_seconds: float = 60.0) -> int:
+    """Wait until ``expected`` events arrived or none arrived for ``quiet_seconds``; return how many arrived."""
+    deadline = time.monotonic() + limit_seconds
+    while len(recorder.seen) < expected and time.monotonic() < deadline:
+        before = len(recorder.seen)
+        await recorder.wait_for(expected, quiet_seconds)
+        if len(recorder.seen) == before:
+            break
+    return len(recorder.seen)
 
 
 def latency_summary(recorder: Recorder) -> dict[str, float]:
@@ -200,15 +226,19 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         recorder.end_seq = seq + offered
         await recorder.wait_for(offered, 3.0)
         in_time = len(recorder.seen)
+        eventually = await drain(recorder, offered)
         elapsed = (recorder.last_received_ns - started_ns) / 1e9 if recorder.last_received_ns else float("nan")
         results["flat"] = {
             "offered_per_s": offered / reply["seconds"],
-            "delivered_per_s": in_time / elapsed,
-            "lost": offered - in_time,
-            "ended_by_server": sum(1 for c in clients if c.ended_by_server),
+            "delivered_per_s": eventually / elapsed,
+            "late": eventually - in_time,
+            "lost": offered - eventually,
+            "ended_by_server": sum(c.ended_by_server for c in clients),
             **latency_summary(recorder),
         }
         seq += offered
+        if target.name == "herald":
+            results["server_counters"] = await server_counters(port)
         for client in clients:
             client.close()
         await asyncio.sleep(1)
@@ -225,27 +255,23 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
 
 async def measure_replay(port: int, publisher: Publisher, rounds: int, seq: int) -> float:
     """Median time from reconnecting with ``Last-Event-ID`` to holding the 1,000 events missed."""
-    loop = asyncio.get_running_loop()
     tokens = TokenService(os.environ["HERALD_JWT_SECRET"], issuer="herald", audience="herald")
     timings = []
     for _ in range(rounds):
         user = uuid.uuid4()
-        token = tokens.issue(user, lifetime_seconds=3600)
         recorder = Recorder()
         recorder.window(seq, seq + 1001)
-        first = StreamClient(recorder, stream_request(port, token), keep_ids=True)
-        await loop.create_connection(lambda c=first: c, "127.0.0.1", port)
-        await first.opened
+        client = StreamClient(recorder, port, tokens.issue(user, lifetime_seconds=3600), resume=False)
+        await client.connect()
         await publisher.run(op="burst", user=str(user), count=1, seq=seq)
-        await asyncio.wait_for(first.wait_for_events(1), 5)
-        first.close()
+        await asyncio.wait_for(client.wait_for_events(1), 5)
+        client.close()
         await publisher.run(op="burst", user=str(user), count=1000, seq=seq + 1)
         started = time.perf_counter()
-        again = StreamClient(recorder, stream_request(port, token, first.last_id))
-        await loop.create_connection(lambda c=again: c, "127.0.0.1", port)
-        await asyncio.wait_for(again.wait_for_events(1000), 10)
+        await client.connect()
+        await asyncio.wait_for(client.wait_for_events(1001), 10)
         timings.append((time.perf_counter() - started) * 1000)
-        again.close()
+        client.close()
         seq += 1001
     return statistics.median(timings)
 

@@ -13,8 +13,6 @@ import time
 from collections.abc import Iterable
 
 EVENT = re.compile(rb'"sent":(\d+),"seq":(\d+)')
-ID_LINE = re.compile(rb"(?:^|\n)id: ([^\n]+)\n")
-STREAM_END = b"event: stream.end"
 
 
 class Recorder:
@@ -66,25 +64,33 @@ class Recorder:
 
 
 class StreamClient(asyncio.Protocol):
-    """One SSE connection."""
+    """One SSE connection that, like a browser's EventSource, reconnects with ``Last-Event-ID`` when ended."""
 
-    def __init__(self, recorder: Recorder, request: bytes, *, keep_ids: bool = False) -> None:
+    def __init__(self, recorder: Recorder, port: int, token: str, *, resume: bool = True) -> None:
         self.recorder = recorder
-        self.request = request
-        self.keep_ids = keep_ids
+        self.port = port
+        self.token = token
+        self.resume = resume
         self.opened: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.in_body = False
         self.received = 0
-        self.ended_by_server = False
+        self.ended_by_server = 0
+        self.failed = False
         self.last_id: bytes | None = None
         self.waiting_for: tuple[int, asyncio.Future[None]] | None = None
 
+    async def connect(self) -> int:
+        """Open (or reopen) the stream; return the response status (0 when the connection failed)."""
+        self.buffer, self.in_body = b"", False
+        self.opened = asyncio.get_running_loop().create_future()
+        await asyncio.get_running_loop().create_connection(lambda: self, "127.0.0.1", self.port)
+        return await asyncio.wait_for(self.opened, 30)
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        transport.write(self.request)
+        transport.write(stream_request(self.port, self.token, self.last_id))
 
     def data_received(self, data: bytes) -> None:
         now = time.time_ns()
@@ -110,15 +116,14 @@ class StreamClient(asyncio.Protocol):
         frames, self.buffer = buffer[:end], buffer[end:]
         got = self.recorder.record(frames, now)
         self.received += got
-        if self.keep_ids:
-            ids = ID_LINE.findall(frames)
-            if ids:
-                self.last_id = ids[-1]
-        if STREAM_END in frames:
-            self.ended_by_server = True
+        at = frames.rfind(b"id: ")
+        if at >= 0 and (at == 0 or frames[at - 1] == 10):
+            self.last_id = frames[at + 4 : frames.index(b"\n", at)]
         if got and self.waiting_for is not None and self.received >= self.waiting_for[0]:
             self.waiting_for[1].set_result(None)
             self.waiting_for = None
+        if self.buffer.endswith(BODY_END) or frames.endswith(BODY_END):
+            self._ended()
 
     async def wait_for_events(self, count: int) -> None:
         """Return once this client has received ``count`` recorded events in all."""
@@ -131,14 +136,28 @@ class StreamClient(asyncio.Protocol):
         if not self.opened.done():
             self.opened.set_result(0)
         if self.transport is not None:  # not closed by us
-            self.ended_by_server = True
-        if not self.closed.done():
-            self.closed.set_result(None)
+            self._ended()
+
+    def _ended(self) -> None:
+        transport, self.transport = self.transport, None
+        if transport is None:
+            return
+        transport.close()
+        self.ended_by_server += 1
+        if self.resume:
+            task = asyncio.get_running_loop().create_task(self.connect())
+            _reconnecting.add(task)
+            task.add_done_callback(_reconnecting.discard)
 
     def close(self) -> None:
         transport, self.transport = self.transport, None
         if transport is not None:
             transport.close()
+
+
+#: The end of a chunked response body: the server ended the stream.
+BODY_END = b"\r\n0\r\n\r\n"
+_reconnecting: set[asyncio.Task[int]] = set()
 
 
 def stream_request(port: int, token: str, last_event_id: bytes | None = None) -> bytes:
@@ -156,22 +175,24 @@ def stream_request(port: int, token: str, last_event_id: bytes | None = None) ->
 async def open_streams(
     port: int, tokens: Iterable[str], recorder: Recorder, *, concurrency: int = 256
 ) -> tuple[list[StreamClient], int]:
-    """Open one stream per token, ``concurrency`` handshakes at a time; return the clients and the failures."""
-    loop = asyncio.get_running_loop()
+    """Open one stream per token, ``concurrency`` handshakes at a time.
+
+    Returns the clients in the order of ``tokens`` (the publisher addresses
+    users by that order) and how many failed to open.
+    """
     gate = asyncio.Semaphore(concurrency)
-    clients: list[StreamClient] = []
 
-    async def one(token: str) -> bool:
+    async def one(token: str) -> StreamClient:
         async with gate:
-            client = StreamClient(recorder, stream_request(port, token))
+            client = StreamClient(recorder, port, token)
             try:
-                await loop.create_connection(lambda: client, "127.0.0.1", port)
-                status = await asyncio.wait_for(client.opened, 30)
+                status = await client.connect()
             except (OSError, TimeoutError):
+                status = 0
+            if status != 200:
                 client.close()
-                return False
-            clients.append(client)
-            return status == 200
+                client.failed = True
+            return client
 
-    results = await asyncio.gather(*(one(token) for token in tokens))
-    return clients, results.count(False)
+    clients = await asyncio.gather(*(one(token) for token in tokens))
+    return list(clients), sum(1 for client in clients if client.failed)

@@ -53,17 +53,39 @@ async def herald_sender() -> tuple[Send, Callable[[], Awaitable[None]]]:
 
 
 async def raw_sender() -> tuple[Send, Callable[[], Awaitable[None]]]:
+    """Plain PUBLISH of the same JSON, batched per loop turn like Herald's, so both offer similar load."""
     client = Redis(connection_pool=BlockingConnectionPool.from_url(os.environ["BENCH_REDIS_URL"], max_connections=32))
     prefix = os.environ["BENCH_PREFIX"]
+    forming: list[tuple[str, bytes]] | None = None
+    sent: asyncio.Future[None] | None = None
 
-    async def send(user: UUID | None, sent: int, seq: int) -> None:
-        body: dict[str, Any] = {"sent": sent, "seq": seq}
+    async def flush(batch: list[tuple[str, bytes]], done: asyncio.Future[None]) -> None:
+        nonlocal forming
+        forming = None
+        async with client.pipeline(transaction=False) as pipe:
+            for channel, payload in batch:
+                pipe.publish(channel, payload)
+            await pipe.execute()
+        done.set_result(None)
+
+    async def send(user: UUID | None, sent_ns: int, seq: int) -> None:
+        nonlocal forming, sent
+        body: dict[str, Any] = {"sent": sent_ns, "seq": seq}
         if user is not None:
             body["user_id"] = str(user)
         body["event_id"] = str(uuid_utils.uuid7())
         body["occurred_at"] = datetime.now(UTC).isoformat()
         channel = f"{prefix}:user:{user}" if user is not None else f"{prefix}:broadcast"
-        await client.publish(channel, orjson.dumps(body))
+        if forming is None:
+            forming, sent = [], asyncio.get_running_loop().create_future()
+            task = asyncio.get_running_loop().create_task(flush(forming, sent))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        forming.append((channel, orjson.dumps(body)))
+        assert sent is not None
+        await asyncio.shield(sent)
+
+    tasks: set[asyncio.Task[None]] = set()
 
     async def close() -> None:
         await client.aclose()

@@ -22,6 +22,7 @@ from infrastructure.streams.signals import EndNotice, end_frame
 from presentation.app import create_app
 from presentation.catalogue import catalogue_markdown
 from presentation.controllers.asyncapi import asyncapi_json
+from presentation.gc_policy import tune_for_long_lived_streams
 from presentation.logging_setup import configure_logging, install_redaction
 
 
@@ -33,17 +34,29 @@ class HeraldServer(uvicorn.Server):
     clients reconnect (to another instance) at once, and the process exit promptly.
     """
 
-    def __init__(self, config: uvicorn.Config, container: Container) -> None:
+    def __init__(self, config: uvicorn.Config, container: Container, *, tune_gc: bool = False) -> None:
         super().__init__(config)
         self._container = container
+        self._tune_gc = tune_gc
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self._tune_gc:
+            tune_for_long_lived_streams()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self._container.stream_hub().end_all(EndReason.SHUTDOWN, end_frame(EndNotice.SHUTDOWN))
         await super().shutdown(sockets)
 
 
-def build_server(container: Container, *, host: str, port: int, log_level: str = "info") -> HeraldServer:
-    """A server for ``create_app(container)`` on ``host:port`` (port 0 picks a free one)."""
+def build_server(
+    container: Container, *, host: str, port: int, log_level: str = "info", tune_gc: bool = True
+) -> HeraldServer:
+    """A server for ``create_app(container)`` on ``host:port`` (port 0 picks a free one).
+
+    ``tune_gc`` applies :mod:`presentation.gc_policy` once started; a test
+    process that starts many servers in turn leaves it off.
+    """
     config = uvicorn.Config(
         create_app(container),
         host=host,
@@ -60,7 +73,7 @@ def build_server(container: Container, *, host: str, port: int, log_level: str =
         proxy_headers=False,
     )
     install_redaction()  # after uvicorn.Config has configured its loggers
-    return HeraldServer(config, container)
+    return HeraldServer(config, container, tune_gc=tune_gc)
 
 
 def _run(args: argparse.Namespace) -> int:

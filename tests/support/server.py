@@ -23,7 +23,7 @@ class RunningHerald:
 @asynccontextmanager
 async def serve(container: Container) -> AsyncIterator[RunningHerald]:
     """Serve ``create_app(container)`` with uvicorn on a free port until the block ends."""
-    server = build_server(container, host="127.0.0.1", port=0, log_level="warning")
+    server = build_server(container, host="127.0.0.1", port=0, log_level="warning", tune_gc=False)
     task = asyncio.create_task(server.serve())
     try:
         async with asyncio.timeout(10):

@@ -105,13 +105,23 @@ class StreamInbox:
         self._wake()
 
     async def frames(self) -> AsyncIterator[bytes]:
-        """Yield frames until the stream is ended."""
+        """Yield what is queued until the stream is ended.
+
+        Frames queued while the client was being written to go out together,
+        as one chunk: under a burst, a stream costs one write per wake-up
+        instead of one per event.
+        """
         frames = self._frames
         while True:
             if frames:
-                if self._replay_left:
-                    self._replay_left -= 1
-                yield frames.popleft()
+                queued = len(frames)
+                if queued == 1:
+                    chunk = frames.popleft()
+                else:
+                    chunk = b"".join(frames)
+                    frames.clear()
+                self._replay_left = max(0, self._replay_left - queued)
+                yield chunk
                 continue
             if self.end_reason is not None:
                 return
