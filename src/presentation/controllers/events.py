@@ -16,7 +16,6 @@ from litestar.exceptions import (
 )
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import HeaderParameter, QueryParameter
-from litestar.response import Stream
 
 from domain.ports import EventStream, SSESubscriberProtocol
 from domain.registry import EventRegistry
@@ -27,6 +26,7 @@ from infrastructure.settings import Settings
 from infrastructure.sse.wire import encode_retry
 from infrastructure.streams.admission import Refusal, StreamAdmission
 from presentation.auth import provide_stream_principal
+from presentation.sse_response import SSEResponse
 
 #: Ids this service hands out are short printable ASCII; anything else is refused
 #: before it reaches a broker (and is never echoed back).
@@ -117,7 +117,7 @@ class EventsController(Controller):
         last_event_id_query: Annotated[str | None, QueryParameter(name="last_event_id", max_length=4096)] = None,
         last_event_id_header: Annotated[str | None, HeaderParameter(name="last-event-id", max_length=4096)] = None,
         ticket: Annotated[str | None, QueryParameter(name="ticket", max_length=128)] = None,
-    ) -> Stream:
+    ) -> SSEResponse:
         """Replay after ``Last-Event-ID`` when given, then live events until either side closes.
 
         The subscription is registered before the response starts, so an
@@ -134,9 +134,9 @@ class EventsController(Controller):
             untrack()
             await stream.aclose()
 
-        return Stream(
+        return SSEResponse(
             _sse_body(stream, settings.sse_retry_ms, release),
-            media_type="text/event-stream",
+            on_disconnect=release,
             headers=STREAM_HEADERS,
             # Also release everything if the body never starts (client gone first).
             background=BackgroundTask(release),

@@ -65,6 +65,7 @@ class ChannelMultiplexer:
         self.connected = asyncio.Event()
         self.reconnects = 0
         self.outages = 0
+        self._last_read = 0.0
 
     @property
     def subscribed_channels(self) -> frozenset[bytes]:
@@ -180,22 +181,32 @@ class ChannelMultiplexer:
 
     # -- reading ----------------------------------------------------------
     async def _read_forever(self) -> None:
-        silent_for = 0.0
+        # Reads block without a deadline (a timer per message would cost more than
+        # the message); a watchdog beside them notices a connection gone silent.
+        self._last_read = asyncio.get_running_loop().time()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._watch_silence())
+            while True:
+                await self._read_one(None)
+
+    async def _watch_silence(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            if await self._read_one(self._health_interval):
-                silent_for = 0.0
-                continue
-            silent_for += self._health_interval
+            await asyncio.sleep(self._health_interval)
+            silent_for = loop.time() - self._last_read
             if silent_for > self._health_interval * 2:
                 raise RedisTimeoutError("the pub/sub connection stopped answering PING")
-            assert self._pubsub is not None
-            await self._pubsub.ping()
+            if silent_for >= self._health_interval:
+                assert self._pubsub is not None
+                await self._pubsub.ping()  # its PONG arrives as a message, read by the reader
 
-    async def _read_one(self, wait_seconds: float) -> bool:
+    async def _read_one(self, wait_seconds: float | None) -> bool:
+        """Handle one message; False when none came within ``wait_seconds`` (None: wait for one)."""
         assert self._pubsub is not None
         message: dict[str, Any] | None = await self._pubsub.get_message(timeout=wait_seconds)
         if message is None:
             return False
+        self._last_read = asyncio.get_running_loop().time()
         kind = message["type"]
         if kind == "message":
             self._on_message(message["channel"], message["data"])
