@@ -1,0 +1,38 @@
+"""A tiny run of ``python -m bench``: the benchmark keeps working as the code changes.
+
+Timings are not asserted (this machine is shared and noisy); what is checked is
+that every target ran every measurement and that nothing was lost at this load.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(240)]
+
+
+def test_a_tiny_benchmark_run_measures_every_target(tmp_path: Path) -> None:
+    output = tmp_path / "bench.md"
+    arguments = ["--streams", "30", "--flat-streams", "20", "--rate", "60", "--seconds", "1"]
+    arguments += ["--broadcasts", "1", "--replays", "1", "--output", str(output)]
+    subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=ROOT, check=True, timeout=200)
+
+    report = json.loads(output.with_suffix(".json").read_text())
+    targets = report["targets"]
+    assert set(targets) == {"herald", "baseline", "ceiling"}
+    for name, results in targets.items():
+        assert results["connect_failures"] == 0, name
+        assert results["rate"]["sent"] == 60, name
+        assert results["rate"]["lost"] == 0, name
+        assert results["broadcast"]["missed"] == 0, name
+        assert results["flat"]["lost"] == 0, name
+        assert results["publish_per_s"] > 0, name
+    assert targets["herald"]["replay_ms"] > 0
+    table = output.read_text()
+    assert "| resume 1,000 events behind (ms) |" in table
+    assert "Herald / baseline" in table
