@@ -20,6 +20,14 @@ logger = logging.getLogger(__name__)
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
+def _innermost(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first real exception in (possibly nested) task-group exception groups."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
 class ChannelMultiplexer:
     """Keeps one pub/sub connection subscribed to exactly the channels wanted.
 
@@ -135,7 +143,8 @@ class ChannelMultiplexer:
                 await self._pump(reconnected=not first)
             except* _REDIS_DOWN as group:
                 self.outages += 1
-                logger.warning("Redis pub/sub connection lost (%s); reconnecting", type(group.exceptions[0]).__name__)
+                cause = _innermost(group)
+                logger.warning("Redis pub/sub connection lost (%s: %s); reconnecting", type(cause).__name__, cause)
             except* Exception:
                 # A bug must not silently end live delivery for the whole process.
                 self.outages += 1
