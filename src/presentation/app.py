@@ -24,7 +24,7 @@ from presentation.cors import cors_config, unlisted_origin_guard
 from presentation.dependencies import container_dependencies
 from presentation.errors import internal_error, problem_details_plugin, service_unavailable
 from presentation.request_ids import request_id_header, request_id_middleware
-from presentation.send_timeout import send_timeout
+from presentation.send_timeout import SendTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ def create_app(container: Container | None = None) -> Litestar:
     if not settings.is_production:
         handlers.append(DevTokensController)
 
+    send_timeout = SendTimeout(settings.sse_send_timeout_seconds)
     app = Litestar(
         route_handlers=handlers,  # type: ignore[arg-type]
         dependencies=container_dependencies(container),
@@ -78,7 +79,8 @@ def create_app(container: Container | None = None) -> Litestar:
         },
         cors_config=cors,
         before_send=[unlisted_origin_guard(cors), request_id_header()],
-        middleware=[request_id_middleware, send_timeout(settings.sse_send_timeout_seconds)],
+        middleware=[request_id_middleware, send_timeout],
+        on_shutdown=[send_timeout.aclose],
         openapi_config=OpenAPIConfig(title="Herald", version="0.1.0", path="/schema"),
         debug=False,
         logging_config=None,  # the process (``herald run``, or the test runner) configures logging

@@ -2,7 +2,8 @@
 
 import asyncio
 import logging
-from collections.abc import Callable
+import time
+from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -10,38 +11,74 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 logger = logging.getLogger(__name__)
 
 
-class ClientStalledError(Exception):
-    """The client has not taken a response chunk for longer than the send timeout."""
-
-
-def send_timeout(seconds: float) -> Callable[[ASGIApp], ASGIApp]:
-    """ASGI middleware: fail any ``send`` that does not complete within ``seconds``.
+class SendTimeout:
+    """ASGI middleware: end any response whose ``send`` has not completed within ``seconds``.
 
     uvicorn applies TCP back-pressure, so writing to a client that stopped
-    reading (or whose connection is half-open) blocks forever. Failing the
-    send ends the response; the server then drops the connection, and the
-    stream's subscription is released. Heartbeats make sure even an idle
-    stream writes often enough for this to notice.
+    reading (or whose connection is half-open) blocks forever. Ending the
+    response makes the server drop the connection and releases the stream's
+    subscription. Heartbeats make sure even an idle stream writes often enough
+    for this to notice.
+
+    A timer per send would cost more than the send on a busy stream, so a
+    send only records when it started; one watchdog task per process looks
+    every ``seconds / 4`` for sends blocked longer than ``seconds`` and
+    cancels their requests. A client is therefore cut off between ``seconds``
+    and ``1.25 * seconds`` after it stopped taking data.
     """
 
-    def middleware(app: ASGIApp) -> ASGIApp:
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._blocked: dict[asyncio.Task[Any], float] = {}
+        self._stalled: set[asyncio.Task[Any]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
+
+    def __call__(self, app: ASGIApp) -> ASGIApp:
+        blocked, stalled = self._blocked, self._stalled
+
         async def timed(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
+            task = asyncio.current_task()
+            if scope["type"] != ScopeType.HTTP or task is None:
                 await app(scope, receive, send)
                 return
+            self._ensure_watchdog()
 
             async def send_or_fail(message: Message) -> None:
+                blocked[task] = time.monotonic()
                 try:
-                    async with asyncio.timeout(seconds):
-                        await send(message)
-                except TimeoutError:
-                    raise ClientStalledError(f"the client took no data for {seconds:g} s") from None
+                    await send(message)
+                finally:
+                    del blocked[task]
 
             try:
                 await app(scope, receive, send_or_fail)
-            except ClientStalledError as error:
-                logger.warning("%s: %s; disconnected", scope["path"], error)
+            except asyncio.CancelledError:
+                if task not in stalled:
+                    raise
+                task.uncancel()
+                logger.warning("%s: the client took no data for %g s; disconnected", scope["path"], self._seconds)
+            finally:
+                stalled.discard(task)
 
         return timed
 
-    return middleware
+    async def aclose(self) -> None:
+        """Stop the watchdog (on application shutdown)."""
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None and not watchdog.done():
+            watchdog.cancel()
+            await asyncio.gather(watchdog, return_exceptions=True)
+
+    def _ensure_watchdog(self) -> None:
+        watchdog = self._watchdog
+        if watchdog is None or watchdog.done() or watchdog.get_loop() is not asyncio.get_running_loop():
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch(), name="herald-send-timeout")
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self._seconds / 4)
+            deadline = time.monotonic() - self._seconds
+            for task, since in list(self._blocked.items()):
+                if since < deadline and task not in self._stalled:
+                    self._stalled.add(task)
+                    task.cancel()

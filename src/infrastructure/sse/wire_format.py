@@ -5,11 +5,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+import attrs
 import orjson
 from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
 from domain.events import ENVELOPE_FIELDS, DomainEvent
-from domain.sse import SSEEvent
+from domain.sse import SSECategory, SSEEvent
 
 T = TypeVar("T")
 
@@ -21,6 +22,16 @@ def _make_converter() -> OrjsonConverter:
     converter.register_unstructure_hook(datetime, datetime.isoformat)
     converter.register_structure_hook(datetime, lambda value, _: datetime.fromisoformat(value))
     return converter
+
+
+@attrs.frozen
+class RelayedEvent:
+    """What a subscriber needs of a published event to forward it to its streams."""
+
+    event_type: str
+    category: SSECategory
+    data_json: bytes
+    occurred_at: datetime
 
 
 class WireFormat:
@@ -66,3 +77,27 @@ class WireFormat:
     def loads_event(self, raw: bytes | str) -> SSEEvent:
         """Read an SSE event written by :meth:`dumps_event`."""
         return self._converter.loads(raw, SSEEvent)
+
+    def relay(self, raw: bytes | str) -> RelayedEvent:
+        """Read an event written by :meth:`dumps_event` only as far as forwarding it needs.
+
+        Every live event passes through here once per process, so it skips
+        rebuilding the UUIDs and the payload that :meth:`loads_event` would
+        structure only for :meth:`data_json` to turn back into the same text;
+        a property test holds the two paths to the same bytes.
+        """
+        fields = orjson.loads(raw)
+        event_type, data, event_id, occurred_at = (
+            fields["event_type"],
+            fields["data"],
+            fields["event_id"],
+            fields["occurred_at"],
+        )
+        if not (isinstance(event_type, str) and isinstance(data, dict) and isinstance(event_id, str)):
+            raise ValueError("not an SSE event written by this wire format")
+        return RelayedEvent(
+            event_type=event_type,
+            category=SSECategory(fields["category"]),
+            data_json=orjson.dumps({**data, "event_id": event_id, "occurred_at": occurred_at}),
+            occurred_at=datetime.fromisoformat(occurred_at),
+        )

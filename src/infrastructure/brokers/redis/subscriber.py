@@ -147,8 +147,8 @@ class RedisSubscriber:
             return
         raw_position, _, payload = data.partition(b"\n")
         try:
-            event = self._wire_format.loads_event(payload)
-            body = encode_json_body(event=event.event_type, data_json=self._wire_format.data_json(event))
+            event = self._wire_format.relay(payload)
+            body = encode_json_body(event=event.event_type, data_json=event.data_json)
         except Exception:
             logger.exception("undecodable message on a Herald channel; skipped")
             return
