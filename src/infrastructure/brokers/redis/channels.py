@@ -64,6 +64,7 @@ class ChannelMultiplexer:
         self._health_interval = health_interval
         self._wanted: set[bytes] = {permanent}
         self._requested: set[bytes] = set()
+        self._changed: set[bytes] = {permanent}
         self._in_flight: dict[bytes, int] = {}
         self._confirmed: set[bytes] = set()
         self._waiters: dict[bytes, list[asyncio.Future[None]]] = {}
@@ -96,11 +97,13 @@ class ChannelMultiplexer:
 
     def want(self, channel: bytes) -> None:
         self._wanted.add(channel)
+        self._changed.add(channel)
         self._dirty.set()
 
     def unwant(self, channel: bytes) -> None:
         if channel != self._permanent:
             self._wanted.discard(channel)
+            self._changed.add(channel)
             self._dirty.set()
 
     async def wait_subscribed(self, channel: bytes, within_seconds: float) -> None:
@@ -159,6 +162,7 @@ class ChannelMultiplexer:
         await self._discard_connection()
         self._pubsub = self._client.pubsub()
         self._requested, self._confirmed, self._in_flight = set(), set(), {}
+        self._changed = set(self._wanted)
         try:
             async with asyncio.timeout(self._health_interval * 2):
                 await self._reconcile()
@@ -244,15 +248,20 @@ class ChannelMultiplexer:
             await self._reconcile()
 
     async def _reconcile(self) -> None:
+        # Only the channels touched since the last step are looked at, so opening
+        # thousands of streams costs work in proportion to them, not to all open ones.
         self._dirty.clear()
         assert self._pubsub is not None
-        to_subscribe = self._wanted - self._requested
-        to_unsubscribe = self._requested - self._wanted
-        for channel in to_subscribe | to_unsubscribe:
+        changed, self._changed = self._changed, set()
+        to_subscribe = [c for c in changed if c in self._wanted and c not in self._requested]
+        to_unsubscribe = [c for c in changed if c not in self._wanted and c in self._requested]
+        for channel in to_subscribe:
             self._in_flight[channel] = self._in_flight.get(channel, 0) + 1
+            self._requested.add(channel)
         for channel in to_unsubscribe:
+            self._in_flight[channel] = self._in_flight.get(channel, 0) + 1
+            self._requested.discard(channel)
             self._confirmed.discard(channel)
-        self._requested = set(self._wanted)
         if to_unsubscribe:
             await self._pubsub.unsubscribe(*to_unsubscribe)
         if to_subscribe:
