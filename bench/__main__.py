@@ -343,6 +343,22 @@ async def run(options: Options) -> dict[str, Any]:
     return report
 
 
+def median_report(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report whose every figure is the median of that figure over ``runs`` (all kept under "runs")."""
+
+    def merge(values: list[Any]) -> Any:
+        if all(isinstance(v, dict) for v in values):
+            return {key: merge([v[key] for v in values if key in v]) for key in values[0]}
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        return statistics.median(numbers) if len(numbers) == len(values) else values[0]
+
+    report = {**runs[0], "targets": merge([run["targets"] for run in runs])}
+    report["runs"] = len(runs)
+    if len(runs) > 1:
+        report["each_run"] = [run["targets"] for run in runs]
+    return report
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--streams", type=int, default=10_000, help="concurrent streams (default 10000)")
@@ -351,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed run (10)")
     parser.add_argument("--broadcasts", type=int, default=5, help="broadcasts timed (5; the median is shown)")
     parser.add_argument("--replays", type=int, default=5, help="resumes 1000 events behind timed (5)")
+    parser.add_argument("--runs", type=int, default=1, help="whole runs; the table shows each cell's median (1)")
     parser.add_argument("--targets", default=",".join(TARGETS), help="subset of herald,baseline,ceiling")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.md")
@@ -369,7 +386,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     unknown = set(options.targets) - set(TARGETS)
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
-    report = uvloop.run(run(options))
+    runs = [uvloop.run(run(options)) for _ in range(max(1, args.runs))]
+    report = median_report(runs)
     markdown = render_markdown(report)
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(markdown)

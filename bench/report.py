@@ -63,7 +63,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     herald = targets.get("herald", {})
     lines = [
         f"Streams: {options['streams']} (flat out: {options['flat_streams']}); fixed rate: {options['rate']} events/s; "
-        f"timed runs: {options['seconds']} s. Machine: {report['machine']}.",
+        f"timed runs: {options['seconds']} s. Machine: {report['machine']}."
+        + (f" Each cell is the median of {report['runs']} whole runs." if report.get("runs", 1) > 1 else ""),
         "",
         "| measurement | better | Herald | baseline | ceiling | Herald / baseline | Herald / ceiling |",
         "|---|---|---|---|---|---|---|",

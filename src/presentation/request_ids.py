@@ -47,8 +47,13 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
-        with structlog.contextvars.bound_contextvars(request_id=request_id_of(scope)):
+        # Tokens rather than the ``bound_contextvars`` context manager, whose
+        # generator would stay alive beside every open stream.
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id_of(scope))
+        try:
             await app(scope, receive, send)
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
 
     return with_request_id
 
