@@ -69,8 +69,11 @@ class HeraldCollector(Collector):
             yield CounterMetricFamily(
                 "herald_redis_publish_retried", "events published on a retry", value=publisher.retried
             )
-            yield CounterMetricFamily(
-                "herald_events_dropped", "events dropped after Redis stayed down", value=publisher.dropped
+            yield _by_label(
+                "herald_events_dropped",
+                "SSE events dropped after Redis stayed down, by type",
+                "type",
+                publisher.dropped_by_type,
             )
             yield GaugeMetricFamily(
                 "herald_redis_publish_waiting", "events waiting for Redis", value=self._publisher.waiting

@@ -5,7 +5,7 @@ import contextlib
 import contextvars
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from uuid import UUID
 
@@ -74,10 +74,13 @@ class PublisherStats:
     failed_attempts: int = 0
     retried: int = 0
     dropped: int = 0
+    dropped_by_type: Counter[str] = attrs.field(factory=Counter)
 
     @property
     def as_dict(self) -> dict[str, int]:
-        return attrs.asdict(self)
+        """The totals (not the per-type breakdown), for logs and test reports."""
+        totals = attrs.asdict(self, filter=lambda field, _: field.name != "dropped_by_type")
+        return {name: int(value) for name, value in totals.items()}
 
 
 @attrs.define
@@ -94,6 +97,7 @@ class _Message:
     channel: bytes
     payload: bytes
     queued_at: float
+    event_type: str
 
 
 class RedisPublisher:
@@ -166,14 +170,14 @@ class RedisPublisher:
             with contextlib.suppress(*_REDIS_DOWN):
                 await asyncio.wait_for(self._flush_once(), timeout=1.0)
         if self._buffer:
-            self._drop(len(self._buffer), "the service is stopping")
+            self._drop([self._buffer.popleft() for _ in range(len(self._buffer))], "the service is stopping")
 
     def _message(self, user_id: UUID | None, event: SSEEvent) -> _Message:
         if user_id is None:
             stream, channel = self._keys.broadcast_stream, self._keys.broadcast_channel
         else:
             stream, channel = self._keys.user_stream(user_id), self._keys.user_channel(user_id)
-        return _Message(stream, channel, self._wire_format.dumps_event(event), time.monotonic())
+        return _Message(stream, channel, self._wire_format.dumps_event(event), time.monotonic(), event.event_type)
 
     async def _send(self, messages: Sequence[_Message]) -> None:
         if not messages:
@@ -285,22 +289,21 @@ class RedisPublisher:
     def _trim_overflow(self) -> None:
         overflow = len(self._buffer) - self._buffer_size
         if overflow > 0:
-            self._drop(overflow, "the retry buffer is full (oldest dropped first)")
+            oldest = [self._buffer.popleft() for _ in range(overflow)]
+            self._drop(oldest, "the retry buffer is full (oldest dropped first)")
 
     def _expire(self) -> None:
         deadline = time.monotonic() - self._retry_seconds
-        expired = 0
+        expired = []
         while self._buffer and self._buffer[0].queued_at < deadline:
-            self._buffer.popleft()
-            expired += 1
+            expired.append(self._buffer.popleft())
         if expired:
-            self._drop(expired, f"Redis stayed unreachable for {self._retry_seconds:g} s", remove=False)
+            self._drop(expired, f"Redis stayed unreachable for {self._retry_seconds:g} s")
 
-    def _drop(self, count: int, why: str, *, remove: bool = True) -> None:
-        if remove:
-            for _ in range(count):
-                self._buffer.popleft()
+    def _drop(self, messages: list[_Message], why: str) -> None:
+        count = len(messages)
         self.stats.dropped += count
+        self.stats.dropped_by_type.update(message.event_type for message in messages)
         logger.error(
             "dropped %d SSE event(s): %s (%d dropped in total)",
             count,
