@@ -78,6 +78,7 @@ class StreamHub:
         """Register a new stream; it receives every frame delivered from now on."""
         self._ensure_heartbeats()
         inbox = StreamInbox(user_id, categories, self._capacity, self._forget)
+        inbox.active = True  # it is about to send its headers and ``retry:``: no heartbeat on the first visit
         self.stats.opened += 1
         streams = self._by_user.get(user_id)
         if streams is None:
