@@ -53,9 +53,8 @@ class SendTimeout:
             try:
                 await app(scope, receive, send_or_fail)
             except asyncio.CancelledError:
-                if task not in stalled:
-                    raise
-                task.uncancel()
+                if task not in stalled or task.uncancel() > 0:
+                    raise  # not (only) ours: a shutdown or another cancellation goes on
                 logger.warning("%s: the client took no data for %g s; disconnected", scope["path"], self._seconds)
             finally:
                 stalled.discard(task)

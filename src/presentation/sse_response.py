@@ -47,6 +47,9 @@ class ASGISSEResponse(ASGIStreamingResponse):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.cancel()
+            # However the body ended (a failed or cancelled send included), release the stream now,
+            # not when the garbage collector finalises its generator.
+            await self._on_disconnect()
 
     async def _until_disconnected(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":

@@ -13,7 +13,7 @@ from herald_contracts import parse_sse
 from infrastructure.brokers.memory import InMemoryBroker
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
-from infrastructure.streams.inbox import EndReason
+from infrastructure.streams.inbox import MAX_CHUNK_BYTES, EndReason, StreamInbox
 
 REPORTS, SYSTEM = SSECategory.REPORTS, SSECategory.SYSTEM
 
@@ -177,3 +177,18 @@ async def test_idle_streams_get_heartbeats() -> None:
         assert await anext(iterator) == b": ping\n\n"
     await hub.aclose()
     assert [frame async for frame in stream] == []
+
+
+async def test_a_backlog_is_written_in_bounded_chunks_in_order() -> None:
+    inbox = StreamInbox(uuid.uuid4(), None, 10_000, lambda _: None)
+    frames = [f"data: {n}\n".encode() + b"x" * 10_000 + b"\n\n" for n in range(100)]
+    for frame in frames:
+        inbox.push(frame)
+    chunks = []
+    async for chunk in inbox.frames():
+        chunks.append(chunk)
+        if sum(map(len, chunks)) == sum(map(len, frames)):
+            break
+    assert b"".join(chunks) == b"".join(frames)
+    assert len(chunks) > 1
+    assert all(len(chunk) < MAX_CHUNK_BYTES + 10_100 for chunk in chunks)

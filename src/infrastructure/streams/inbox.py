@@ -7,6 +7,9 @@ from uuid import UUID
 
 from domain.sse import SSECategory
 
+#: Queued frames are joined into writes of about this size at most.
+MAX_CHUNK_BYTES = 64 * 1024
+
 
 class EndReason(enum.Enum):
     """Why the server ended a stream; the client reconnects with its last id."""
@@ -109,16 +112,22 @@ class StreamInbox:
         """Yield what is queued until the stream is ended.
 
         Frames queued while the client was being written to go out together,
-        as one chunk: under a burst, a stream costs one write per wake-up
-        instead of one per event.
+        as one chunk of up to about ``MAX_CHUNK_BYTES``: under a burst, a stream
+        costs one write per wake-up instead of one per event, while a slow but
+        reading client still drains each write well within the send timeout.
         """
         frames = self._frames
         while True:
             if frames:
-                queued = len(frames)
-                chunk = frames[0] if queued == 1 else b"".join(frames)
-                frames.clear()
-                self._replay_left = max(0, self._replay_left - queued)
+                taken, size = 0, 0
+                for frame in frames:
+                    taken += 1
+                    size += len(frame)
+                    if size >= MAX_CHUNK_BYTES:
+                        break
+                chunk = frames[0] if taken == 1 else b"".join(frames[:taken])
+                del frames[:taken]
+                self._replay_left = max(0, self._replay_left - taken)
                 yield chunk
                 continue
             if self.end_reason is not None:

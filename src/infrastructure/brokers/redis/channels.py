@@ -203,14 +203,21 @@ class ChannelMultiplexer:
                 await self._read_one(None)
 
     async def _watch_silence(self) -> None:
+        # Dead only when a PING went unanswered for a whole interval: a late wake-up
+        # or a busy loop never counts as silence on its own.
         loop = asyncio.get_running_loop()
+        ping_sent_at: float | None = None
         while True:
-            await asyncio.sleep(self._health_interval)
-            silent_for = loop.time() - self._last_read
-            if silent_for > self._health_interval * 2:
-                raise RedisTimeoutError("the pub/sub connection stopped answering PING")
-            if silent_for >= self._health_interval:
+            await asyncio.sleep(self._health_interval / 2)
+            now = loop.time()
+            if ping_sent_at is not None and self._last_read >= ping_sent_at:
+                ping_sent_at = None  # answered (or anything else arrived)
+            if ping_sent_at is not None:
+                if now - ping_sent_at > self._health_interval:
+                    raise RedisTimeoutError("the pub/sub connection stopped answering PING")
+            elif now - self._last_read >= self._health_interval:
                 assert self._pubsub is not None
+                ping_sent_at = now
                 await self._pubsub.ping()  # its PONG arrives as a message, read by the reader
 
     async def _read_one(self, wait_seconds: float | None) -> bool:

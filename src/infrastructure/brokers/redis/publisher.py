@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import time
 from collections import Counter, deque
@@ -45,6 +46,10 @@ if retention > 0 then
   end
 end
 local n = #KEYS - 1
+if retention > 0 and n > 0 then
+  -- Advanced before anything is written: a failure part-way never lets ids be reused.
+  redis.call('SET', KEYS[1], string.format('%.0f-%.0f', ms, seq + n))
+end
 for i = 1, n do
   local id = ''
   local payload = ARGV[2 + 2 * i]
@@ -55,9 +60,6 @@ for i = 1, n do
     redis.call('EXPIRE', KEYS[i + 1], ARGV[2])
   end
   redis.call('PUBLISH', ARGV[1 + 2 * i], id .. '\\n' .. payload)
-end
-if retention > 0 and n > 0 then
-  redis.call('SET', KEYS[1], string.format('%.0f-%.0f', ms, seq))
 end
 return n
 """
@@ -190,20 +192,25 @@ class RedisPublisher:
             # Sent by a task of its own from the next loop iteration on, so what other
             # use cases publish meanwhile joins it, and a cancelled caller loses nothing.
             self._forming = batch = _Batch([])
-            task = asyncio.get_running_loop().create_task(self._send_batch(batch))
+            # A context of its own: the batch carries many requests' events, not its first caller's.
+            task = asyncio.get_running_loop().create_task(self._send_batch(batch), context=contextvars.Context())
             self._batches.add(task)
-            task.add_done_callback(self._batches.discard)
+            task.add_done_callback(functools.partial(self._batch_done, batch))
         batch.messages.extend(messages)
         # Returning once it is sent keeps each caller's events in order.
         await asyncio.shield(batch.sent)
 
     async def _send_batch(self, batch: _Batch) -> None:
         self._forming = None
-        try:
-            await self._send_batch_once(batch)
-        finally:
-            if not batch.sent.done():  # cancelled (the loop is closing): release the callers
-                batch.sent.cancel()
+        await self._send_batch_once(batch)
+
+    def _batch_done(self, batch: _Batch, task: asyncio.Task[None]) -> None:
+        # Also runs when the task was cancelled before its first step (the loop is closing).
+        self._batches.discard(task)
+        if self._forming is batch:
+            self._forming = None
+        if not batch.sent.done():
+            batch.sent.cancel()
 
     async def _send_batch_once(self, batch: _Batch) -> None:
         try:

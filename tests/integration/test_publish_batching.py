@@ -1,0 +1,58 @@
+"""Publishes that use cases raise together go to Redis in batches, and each caller's events keep their order."""
+
+import asyncio
+import uuid
+from collections.abc import Callable
+
+import pytest
+import redis.asyncio as aredis
+
+from domain.sse import SSECategory, SSEEvent
+from infrastructure.brokers.redis.keys import Position
+from infrastructure.brokers.redis.publisher import RedisPublisher
+from infrastructure.container import Container, resolve, start, stop
+
+pytestmark = pytest.mark.redis
+
+CALLERS, EACH = 40, 25
+
+
+async def test_concurrent_callers_are_batched_and_keep_their_order(
+    make_redis_container: Callable[..., Container], redis_admin: aredis.Redis
+) -> None:
+    container = make_redis_container()
+    await start(container)
+    try:
+        publisher = await resolve(container.publisher)
+        assert isinstance(publisher, RedisPublisher)
+        user = uuid.uuid4()
+        commands_before = await _script_calls(redis_admin)
+
+        async def caller(number: int) -> None:
+            for n in range(EACH):
+                event = SSEEvent(
+                    event_type="test.n", category=SSECategory.SYSTEM, data={"caller": number, "n": n}, user_id=user
+                )
+                await publisher.publish(event)
+
+        await asyncio.gather(*(caller(number) for number in range(CALLERS)))
+        script_calls = await _script_calls(redis_admin) - commands_before
+
+        entries = await redis_admin.xrange(container.redis_keys().user_stream(user))
+        wire = container.wire_format()
+        seen = [wire.loads_event(fields[b"e"]).data for _, fields in entries]
+        assert len(seen) == CALLERS * EACH
+        for number in range(CALLERS):
+            assert [d["n"] for d in seen if d["caller"] == number] == list(range(EACH))
+        positions = [Position.parse(entry_id.decode()) for entry_id, _ in entries]
+        assert positions == sorted(positions)
+        assert publisher.stats.published == CALLERS * EACH
+        # One script call per loop turn, not per event (other tests may share this Redis: an upper bound only).
+        assert script_calls <= EACH * 2 + 10
+    finally:
+        await stop(container)
+
+
+async def _script_calls(client: aredis.Redis) -> int:
+    stats = await client.info("commandstats")
+    return int(stats.get("cmdstat_evalsha", {}).get("calls", 0)) + int(stats.get("cmdstat_eval", {}).get("calls", 0))
