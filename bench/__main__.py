@@ -118,12 +118,19 @@ class Publisher:
         return await self._reply()
 
 
+async def http_get(port: int, path: str) -> bytes:
+    """The whole response (status line, headers, body) to a one-off ``GET path``."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    try:
+        return await reader.read()
+    finally:
+        writer.close()
+
+
 async def server_counters(port: int) -> dict[str, float]:
     """Herald's own view, from ``/metrics``: streams ended by reason, reconnects, events delivered."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    text = (await reader.read()).decode()
-    writer.close()
+    text = (await http_get(port, "/metrics")).decode()
     wanted = ("herald_streams_ended_total", "herald_redis_reconnects_total", "herald_events_delivered_total")
     counters: dict[str, float] = {}
     for line in text.splitlines():
@@ -137,11 +144,7 @@ async def wait_healthy(port: int, seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError):
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            status = await reader.read(12)
-            writer.close()
-            if status.endswith(b"200"):
+            if (await http_get(port, "/health"))[9:12] == b"200":
                 return
         await asyncio.sleep(0.1)
     raise RuntimeError(f"the server on port {port} did not become healthy")

@@ -24,6 +24,10 @@ def _make_converter() -> OrjsonConverter:
     return converter
 
 
+def _data_json(data: Mapping[str, Any], event_id: str, occurred_at: str) -> bytes:
+    return orjson.dumps({**data, "event_id": event_id, "occurred_at": occurred_at})
+
+
 @attrs.frozen
 class RelayedEvent:
     """What a subscriber needs of a published event to forward it to its streams."""
@@ -58,9 +62,7 @@ class WireFormat:
 
     def data_json(self, event: SSEEvent) -> bytes:
         """The JSON object of the ``data:`` line: the payload plus ``event_id`` and ``occurred_at``."""
-        return orjson.dumps(
-            {**event.data, "event_id": str(event.event_id), "occurred_at": event.occurred_at.isoformat()}
-        )
+        return _data_json(event.data, str(event.event_id), event.occurred_at.isoformat())
 
     def dumps(self, value: object) -> bytes:
         """Serialise any attrs value Herald stores (a ticket's principal, say)."""
@@ -81,7 +83,8 @@ class WireFormat:
     def relay(self, raw: bytes | str) -> RelayedEvent:
         """Read an event written by :meth:`dumps_event` only as far as forwarding it needs.
 
-        Every live event passes through here once per process, so it skips
+        Every live event passes through here once per process (and every
+        replayed one once per resume), so it skips
         rebuilding the UUIDs and the payload that :meth:`loads_event` would
         structure only for :meth:`data_json` to turn back into the same text;
         a property test holds the two paths to the same bytes.
@@ -98,6 +101,6 @@ class WireFormat:
         return RelayedEvent(
             event_type=event_type,
             category=SSECategory(fields["category"]),
-            data_json=orjson.dumps({**data, "event_id": event_id, "occurred_at": occurred_at}),
+            data_json=_data_json(data, event_id, occurred_at),
             occurred_at=datetime.fromisoformat(occurred_at),
         )

@@ -103,7 +103,7 @@ class CatchUp:
         )
         async for position, from_user_stream, payload in merged:
             try:
-                event = self._wire_format.loads_event(payload)
+                event = self._wire_format.relay(payload)
             except Exception:
                 # One entry this version cannot read (written by a newer one, say) must not block resume.
                 logger.exception("skipped an unreadable entry at %s during replay", position)
@@ -112,7 +112,7 @@ class CatchUp:
             if not state.inbox.wants(event.category):
                 continue
             state.advance(position, from_user_stream=from_user_stream)
-            body = encode_json_body(event=event.event_type, data_json=self._wire_format.data_json(event))
+            body = encode_json_body(event=event.event_type, data_json=event.data_json)
             yield encode_id_line(str(state.cursor)) + body
 
 

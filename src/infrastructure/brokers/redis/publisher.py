@@ -200,10 +200,6 @@ class RedisPublisher:
         # Returning once it is sent keeps each caller's events in order.
         await asyncio.shield(batch.sent)
 
-    async def _send_batch(self, batch: _Batch) -> None:
-        self._forming = None
-        await self._send_batch_once(batch)
-
     def _batch_done(self, batch: _Batch, task: asyncio.Task[None]) -> None:
         # Also runs when the task was cancelled before its first step (the loop is closing).
         self._batches.discard(task)
@@ -212,7 +208,8 @@ class RedisPublisher:
         if not batch.sent.done():
             batch.sent.cancel()
 
-    async def _send_batch_once(self, batch: _Batch) -> None:
+    async def _send_batch(self, batch: _Batch) -> None:
+        self._forming = None  # from now on, new publishes form the next batch
         try:
             await self._execute(batch.messages)
         except _REDIS_DOWN as error:
