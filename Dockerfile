@@ -27,6 +27,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request as r; r.urlopen('http://127.0.0.1:8000/health', timeout=2)"]
 # SIGTERM ends every open stream with stream.end (clients resume on another replica), then exits;
-# give it more than uvicorn's 5 s graceful shutdown (compose: stop_grace_period).
+# give it more than HERALD_SHUTDOWN_GRACE_SECONDS (5 s) to do so (compose: stop_grace_period).
 STOPSIGNAL SIGTERM
 CMD ["herald", "run", "--host", "0.0.0.0"]

@@ -26,6 +26,7 @@ from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.admission import StreamAdmission
 from infrastructure.streams.hub import StreamHub
+from infrastructure.streams.rate import PerUserRate
 from infrastructure.wiring import (
     open_memory_broker,
     open_redis_client,
@@ -69,6 +70,14 @@ class Container(containers.DeclarativeContainer):
     redis_client = providers.Resource(
         open_redis_client, url=settings.provided.redis_url, retries=3, name=settings.provided.redis_prefix
     )
+    # The publisher retries by itself, looking first for what a lost answer had written: no client retries.
+    redis_publish_client = providers.Resource(
+        open_redis_client,
+        url=settings.provided.redis_url,
+        retries=0,
+        name=providers.Callable("{}-publish".format, settings.provided.redis_prefix),
+        reset_on_close=True,
+    )
     redis_pubsub_client = providers.Resource(
         open_redis_client,
         url=settings.provided.redis_url,
@@ -77,13 +86,14 @@ class Container(containers.DeclarativeContainer):
     )
     redis_publisher = providers.Resource(
         open_redis_publisher,
-        client=redis_client,
+        client=redis_publish_client,
         keys=redis_keys,
         wire_format=wire_format,
         retention=settings.provided.sse_retention,
         ttl_seconds=settings.provided.redis_retention_ttl_seconds,
         retry_seconds=settings.provided.redis_publish_retry_seconds,
         buffer_size=settings.provided.redis_publish_buffer,
+        wait_seconds=settings.provided.redis_timeout_seconds,
     )
     redis_subscriber = providers.Resource(
         open_redis_subscriber,
@@ -93,6 +103,7 @@ class Container(containers.DeclarativeContainer):
         hub=stream_hub,
         wire_format=wire_format,
         retention=settings.provided.sse_retention,
+        subscribe_seconds=settings.provided.redis_timeout_seconds,
     )
 
     publisher = providers.Selector(settings.provided.broker_kind, memory=memory_broker, redis=redis_publisher)
@@ -121,8 +132,10 @@ class Container(containers.DeclarativeContainer):
             prefix=settings.provided.redis_prefix,
             wire_format=wire_format,
             ttl_seconds=settings.provided.sse_ticket_seconds,
+            timeout_seconds=settings.provided.redis_timeout_seconds,
         ),
     )
+    ticket_rate = providers.Singleton(PerUserRate, per_minute=settings.provided.sse_tickets_per_minute)
     session_revocations = providers.Selector(
         settings.provided.broker_kind,
         memory=providers.Singleton(MemorySessionRevocations),
@@ -131,6 +144,7 @@ class Container(containers.DeclarativeContainer):
             client=redis_client,
             prefix=settings.provided.redis_prefix,
             subscriber=redis_subscriber,
+            timeout_seconds=settings.provided.redis_timeout_seconds,
         ),
     )
     stream_lifetimes = providers.Singleton(StreamLifetimes, revocations=session_revocations)

@@ -69,6 +69,11 @@ class HeraldCollector(Collector):
             yield CounterMetricFamily(
                 "herald_redis_publish_retried", "events published on a retry", value=publisher.retried
             )
+            yield CounterMetricFamily(
+                "herald_redis_publish_deduplicated",
+                "retried events found already written by an attempt whose answer was lost",
+                value=publisher.deduplicated,
+            )
             yield _by_label(
                 "herald_events_dropped",
                 "SSE events dropped after Redis stayed down, by type",

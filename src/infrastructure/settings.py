@@ -4,7 +4,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 import attrs
 
@@ -42,6 +42,8 @@ class Settings:
     """How long a publish that failed (Redis down) is retried before it is dropped and counted."""
     redis_publish_buffer: int = 10_000
     """Failed publishes held for retry; the oldest is dropped (and counted) beyond this."""
+    redis_timeout_seconds: float = 2.0
+    """Longest a request waits on Redis in all; then 503 with ``Retry-After`` (or, for a publish, its answer)."""
     jwt_secret: str = attrs.field(factory=lambda: secrets.token_urlsafe(32), repr=False)
     """HS256 key for bearer tokens; a random per-process key in development."""
     jwt_secret_is_generated: bool = True
@@ -70,6 +72,18 @@ class Settings:
     """Open streams one process holds; more get 503 (the load balancer tries another)."""
     sse_opens_per_minute: int = 60
     """Stream opens one user may make per minute on one process; more get 429."""
+    sse_tickets_per_minute: int = 60
+    """Stream tickets one user may obtain per minute from one process; more get 429."""
+    http_max_header_bytes: int = 16_384
+    """Request line and headers of one request; a larger block gets 431."""
+    http_max_body_bytes: int = 65_536
+    """Body of one request; a larger one gets 413."""
+    http_request_seconds: float = 10.0
+    """Time to send a whole request (headers and body); the connection is closed after it."""
+    http_keepalive_seconds: float = 75.0
+    """An idle kept-alive connection is closed after this long (longer than a load balancer's idle timeout)."""
+    shutdown_grace_seconds: float = 5.0
+    """On SIGTERM, clients get this long to take their last bytes; then connections are cut and the process exits."""
     cors_origins: tuple[str, ...] = ()
     """Origins allowed to call the API from a browser (``*`` for any, without credentials)."""
     report_step_seconds: float = 0.5
@@ -122,27 +136,39 @@ class Settings:
             values["jwt_secret_is_generated"] = False
         elif mode == "production":
             raise SettingsError("HERALD_JWT_SECRET is required when HERALD_ENV=production")
-        values["port"] = _number(env, "HERALD_PORT", int, 8000, minimum=0, maximum=65535)
-        values["sse_heartbeat_seconds"] = _number(env, "HERALD_SSE_HEARTBEAT_SECONDS", float, 15.0, minimum=0.05)
-        values["sse_retry_ms"] = _number(env, "HERALD_SSE_RETRY_MS", int, 3000, minimum=0)
-        values["sse_retention"] = _number(env, "HERALD_SSE_RETENTION", int, 1000, minimum=0)
-        values["sse_queue_size"] = _number(env, "HERALD_SSE_QUEUE_SIZE", int, 1000, minimum=1)
-        values["sse_max_retained_users"] = _number(env, "HERALD_SSE_MAX_RETAINED_USERS", int, 100_000, minimum=1)
-        values["redis_retention_ttl_seconds"] = _number(
-            env, "HERALD_REDIS_RETENTION_TTL_SECONDS", int, 86_400, minimum=1
-        )
-        values["redis_publish_retry_seconds"] = _number(
-            env, "HERALD_REDIS_PUBLISH_RETRY_SECONDS", float, 30.0, minimum=0
-        )
-        values["redis_publish_buffer"] = _number(env, "HERALD_REDIS_PUBLISH_BUFFER", int, 10_000, minimum=1)
-        values["sse_send_timeout_seconds"] = _number(env, "HERALD_SSE_SEND_TIMEOUT_SECONDS", float, 10.0, minimum=0.1)
-        values["sse_ticket_seconds"] = _number(env, "HERALD_SSE_TICKET_SECONDS", float, 15.0, minimum=1)
-        values["sse_max_streams_per_user"] = _number(env, "HERALD_SSE_MAX_STREAMS_PER_USER", int, 20, minimum=1)
-        values["sse_max_streams"] = _number(env, "HERALD_SSE_MAX_STREAMS", int, 20_000, minimum=1)
-        values["sse_opens_per_minute"] = _number(env, "HERALD_SSE_OPENS_PER_MINUTE", int, 60, minimum=1)
+        defaults = attrs.fields_dict(cls)
+        for field, (minimum, maximum) in _NUMBERS.items():
+            default = cast("float", defaults[field].default)  # an int for the int fields
+            values[field] = _number(env, f"HERALD_{field.upper()}", type(default), default, minimum, maximum)
         values["cors_origins"] = _origins(env.get("HERALD_CORS_ORIGINS", ""))
-        values["report_step_seconds"] = _number(env, "HERALD_REPORT_STEP_SECONDS", float, 0.5, minimum=0)
         return cls(**values)  # type: ignore[arg-type]
+
+
+#: Numeric settings, each read from ``HERALD_<FIELD NAME>``, with its bounds (inclusive; None: unbounded).
+_NUMBERS: dict[str, tuple[float, float | None]] = {
+    "port": (0, 65535),
+    "sse_heartbeat_seconds": (0.05, None),
+    "sse_retry_ms": (0, None),
+    "sse_retention": (0, None),
+    "sse_queue_size": (1, None),
+    "sse_max_retained_users": (1, None),
+    "redis_retention_ttl_seconds": (1, None),
+    "redis_publish_retry_seconds": (0, None),
+    "redis_publish_buffer": (1, None),
+    "redis_timeout_seconds": (0.1, None),
+    "sse_send_timeout_seconds": (0.1, None),
+    "sse_ticket_seconds": (1, None),
+    "sse_max_streams_per_user": (1, None),
+    "sse_max_streams": (1, None),
+    "sse_opens_per_minute": (1, None),
+    "sse_tickets_per_minute": (1, None),
+    "http_max_header_bytes": (1024, None),
+    "http_max_body_bytes": (1024, None),
+    "http_request_seconds": (0.1, None),
+    "http_keepalive_seconds": (1, None),
+    "shutdown_grace_seconds": (0.5, None),
+    "report_step_seconds": (0, None),
+}
 
 
 def log_format_from_env(env: Mapping[str, str]) -> LogFormat:
@@ -155,7 +181,7 @@ def log_format_from_env(env: Mapping[str, str]) -> LogFormat:
     return "json" if raw == "json" else "console"
 
 
-def _number(env: Mapping[str, str], name: str, kind: type[N], default: N, *, minimum: N, maximum: N | None = None) -> N:
+def _number(env: Mapping[str, str], name: str, kind: type[N], default: N, minimum: float, maximum: float | None) -> N:
     raw = env.get(name)
     if raw is None or raw == "":
         return default

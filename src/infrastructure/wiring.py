@@ -2,9 +2,13 @@
 
 import logging
 import os
+import socket
+import struct
 from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Connection, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 
@@ -53,13 +57,33 @@ async def open_memory_broker(
     await broker.aclose()
 
 
-async def open_redis_client(url: str, *, retries: int, name: str, max_connections: int = 32) -> AsyncIterator[Redis]:
+class ResettingConnection(Connection):
+    """A TCP connection to Redis that is closed with a reset (``SO_LINGER`` 0), not a FIN.
+
+    When a command times out, redis-py closes its connection. Closed with a
+    reset, the Redis host's kernel discards what Redis has not read yet, so an
+    abandoned attempt either ran before the close or never runs: a retry sent
+    afterwards cannot be overtaken by it. The publisher relies on this to
+    publish exactly once (see its script).
+    """
+
+    async def _connect(self) -> None:
+        await super()._connect()  # type: ignore[no-untyped-call]
+        sock = self._writer.transport.get_extra_info("socket") if self._writer else None
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+async def open_redis_client(
+    url: str, *, retries: int, name: str, max_connections: int = 32, reset_on_close: bool = False
+) -> AsyncIterator[Redis]:
     """A Redis client with an explicit retry policy, closed with ``aclose()``.
 
     The policy is spelled out rather than inherited: redis-py's defaults have
     changed between major versions. ``retries=0`` is for the pub/sub
     connection, whose reconnects Herald drives itself so that it knows when
-    to catch streams up.
+    to catch streams up, and for the publisher, which retries by itself.
+    ``reset_on_close`` uses :class:`ResettingConnection` (plain TCP only).
     """
     retry = (
         Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), retries=retries)
@@ -68,8 +92,12 @@ async def open_redis_client(url: str, *, retries: int, name: str, max_connection
     )
     # A blocking pool makes a burst of stream opens wait for a connection
     # instead of failing with "Too many connections".
+    extra: dict[str, Any] = {}
+    if reset_on_close and urlsplit(url).scheme == "redis":
+        extra["connection_class"] = ResettingConnection
     pool = BlockingConnectionPool.from_url(
         url,
+        **extra,
         max_connections=max_connections,
         timeout=5.0,
         retry=retry,
@@ -95,6 +123,7 @@ async def open_redis_publisher(
     ttl_seconds: int,
     retry_seconds: float,
     buffer_size: int,
+    wait_seconds: float,
 ) -> AsyncIterator[RedisPublisher]:
     """The Redis publisher; what still waits for Redis at shutdown is logged as dropped."""
     publisher = RedisPublisher(
@@ -105,25 +134,35 @@ async def open_redis_publisher(
         ttl_seconds=ttl_seconds,
         retry_seconds=retry_seconds,
         buffer_size=buffer_size,
+        wait_seconds=wait_seconds,
     )
     yield publisher
     await publisher.aclose()
 
 
 async def open_redis_subscriber(
-    pubsub_client: Redis, client: Redis, keys: RedisKeys, hub: StreamHub, wire_format: WireFormat, *, retention: int
+    pubsub_client: Redis,
+    client: Redis,
+    keys: RedisKeys,
+    hub: StreamHub,
+    wire_format: WireFormat,
+    *,
+    retention: int,
+    subscribe_seconds: float,
 ) -> AsyncIterator[RedisSubscriber]:
     """The Redis subscriber with its one pub/sub connection; ends every stream on shutdown."""
-    subscriber = RedisSubscriber(pubsub_client, client, keys, hub, wire_format, retention=retention)
+    subscriber = RedisSubscriber(
+        pubsub_client, client, keys, hub, wire_format, retention=retention, subscribe_seconds=subscribe_seconds
+    )
     await subscriber.start()
     yield subscriber
     await subscriber.aclose()
 
 
 async def open_redis_revocations(
-    client: Redis, prefix: str, subscriber: RedisSubscriber
+    client: Redis, prefix: str, subscriber: RedisSubscriber, *, timeout_seconds: float
 ) -> AsyncIterator[RedisSessionRevocations]:
     """Revocations shared through Redis; this process hears them on its pub/sub connection."""
-    revocations = RedisSessionRevocations(client, prefix)
+    revocations = RedisSessionRevocations(client, prefix, timeout_seconds=timeout_seconds)
     subscriber.listen(revocations.channel, revocations.on_control_message, after_reconnect=revocations.resync)
     yield revocations

@@ -8,6 +8,7 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
 from domain.ports import SubscriberUnavailableError
+from infrastructure.auth.sessions import RevocationUnavailableError
 from infrastructure.auth.tickets import TicketStoreUnavailableError
 from infrastructure.container import Container, start, stop
 from presentation.controllers.announcements import AnnouncementsController
@@ -22,8 +23,11 @@ from presentation.controllers.sessions import SessionsController
 from presentation.controllers.stream_credentials import StreamCredentialsController
 from presentation.cors import cors_config, unlisted_origin_guard
 from presentation.dependencies import container_dependencies
-from presentation.errors import internal_error, problem_details_plugin, service_unavailable
+from presentation.errors import client_gone, internal_error, problem_details_plugin, service_unavailable
+from presentation.json_body import ClientGoneError, check_json_body
+from presentation.redis_budget import redis_budget_middleware
 from presentation.request_ids import request_id_header, request_id_middleware
+from presentation.security_headers import security_headers
 from presentation.send_timeout import SendTimeout
 
 logger = logging.getLogger(__name__)
@@ -74,12 +78,16 @@ def create_app(container: Container | None = None) -> Litestar:
         plugins=[problem_details_plugin()],
         exception_handlers={
             Exception: internal_error,
+            ClientGoneError: client_gone,
             SubscriberUnavailableError: service_unavailable,
             TicketStoreUnavailableError: service_unavailable,
+            RevocationUnavailableError: service_unavailable,
         },
         cors_config=cors,
-        before_send=[unlisted_origin_guard(cors), request_id_header()],
-        middleware=[request_id_middleware, send_timeout],
+        before_send=[unlisted_origin_guard(cors), request_id_header(), security_headers()],
+        before_request=check_json_body,
+        request_max_body_size=settings.http_max_body_bytes,
+        middleware=[request_id_middleware, redis_budget_middleware(settings.redis_timeout_seconds), send_timeout],
         on_shutdown=[send_timeout.aclose],
         openapi_config=OpenAPIConfig(title="Herald", version="0.1.0", path="/schema"),
         debug=False,

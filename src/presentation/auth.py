@@ -1,33 +1,51 @@
-"""Who is calling: a bearer token; for the stream also a single-use ticket or the stream cookie."""
+"""Who is calling: a bearer token; for the stream also a single-use ticket or the stream cookie.
+
+API routes authenticate in a guard (:func:`authenticated`), which Litestar
+runs before it reads the request's body: an anonymous caller never gets as
+far as having its body parsed.
+"""
 
 from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
 
 from infrastructure.auth import Principal, TokenError, TokenService
 from infrastructure.auth.sessions import SessionRevocations
 from infrastructure.auth.tickets import TicketStore
+from infrastructure.container import Container, resolve
 
 #: HttpOnly cookie holding a stream-only token; EventSource sends it on every reconnect.
 STREAM_COOKIE = "herald_stream"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="herald"'}
+_PRINCIPAL = "herald.principal"
 
 
 def _refuse(detail: str) -> NotAuthorizedException:
     return NotAuthorizedException(detail=detail, headers=_CHALLENGE)
 
 
-def _bearer_token(request: Request[Any, Any, Any]) -> str | None:
-    header = request.headers.get("authorization")
+def _authorization(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, str] | None:
+    """The ``Authorization`` header as (scheme in lower case, credentials), or None."""
+    header = connection.headers.get("authorization")
     if header is None:
         return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    scheme, _, credentials = header.partition(" ")
+    return scheme.lower(), credentials.strip()
+
+
+def _bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    authorization = _authorization(connection)
+    if authorization is None:
+        raise _refuse("a bearer token is required")
+    scheme, token = authorization
+    if scheme != "bearer" or not token:
         raise _refuse("the Authorization header must be 'Bearer <token>'")
-    return token.strip()
+    return token
 
 
 async def _unrevoked(principal: Principal, revocations: SessionRevocations) -> Principal:
@@ -36,20 +54,22 @@ async def _unrevoked(principal: Principal, revocations: SessionRevocations) -> P
     return principal
 
 
-async def provide_principal(
-    request: Request[Any, Any, Any],
-    token_service: NamedDependency[TokenService],
-    session_revocations: NamedDependency[SessionRevocations],
-) -> Principal:
-    """The caller of an API route: a valid bearer token of a live session is required."""
-    token = _bearer_token(request)
-    if token is None:
-        raise _refuse("a bearer token is required")
+async def authenticated(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of API routes: a valid bearer token of a live session is required."""
+    container: Container = connection.app.state.container
+    token_service = container.token_service()
+    revocations = await resolve(container.session_revocations)
     try:
-        principal = token_service.verify(token)
+        principal = token_service.verify(_bearer_token(connection))
     except TokenError as error:
         raise _refuse(str(error)) from None
-    return await _unrevoked(principal, session_revocations)
+    connection.state[_PRINCIPAL] = await _unrevoked(principal, revocations)
+
+
+def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    """The caller of an API route, as the :func:`authenticated` guard found it."""
+    principal: Principal = request.state[_PRINCIPAL]
+    return principal
 
 
 async def provide_stream_principal(
@@ -58,13 +78,19 @@ async def provide_stream_principal(
     ticket_store: NamedDependency[TicketStore],
     session_revocations: NamedDependency[SessionRevocations],
 ) -> Principal:
-    """The caller of the stream: a bearer token, else a single-use ticket, else the stream cookie."""
-    token = _bearer_token(request)
+    """The caller of the stream: a bearer token, else a single-use ticket, else the stream cookie.
+
+    Another scheme in ``Authorization`` (a proxy's ``Basic``, say) is not the
+    caller's credential for Herald: it is passed over when a ticket or the
+    cookie is there.
+    """
+    authorization = _authorization(request)
+    bearer = authorization is not None and authorization[0] == "bearer"
     ticket = request.query_params.get("ticket")
     cookie = request.cookies.get(STREAM_COOKIE)
     try:
-        if token is not None:
-            principal = token_service.verify(token)
+        if bearer or (authorization is not None and ticket is None and not cookie):
+            principal = token_service.verify(_bearer_token(request))
         elif ticket is not None:
             redeemed = await ticket_store.redeem(ticket) if len(ticket) <= 128 else None
             if redeemed is None:

@@ -6,74 +6,18 @@
 import argparse
 import logging
 import os
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-import uvicorn
 
 from domain.registry import REGISTRY
 from infrastructure.asyncapi import PayloadSchemaError
 from infrastructure.container import Container
 from infrastructure.settings import LogFormat, Settings, SettingsError, log_format_from_env
-from infrastructure.streams.inbox import EndReason
-from infrastructure.streams.signals import EndNotice, end_frame
-from presentation.app import create_app
 from presentation.catalogue import catalogue_markdown
 from presentation.controllers.asyncapi import asyncapi_json
-from presentation.gc_policy import tune_for_long_lived_streams
-from presentation.logging_setup import configure_logging, install_redaction
-
-
-class HeraldServer(uvicorn.Server):
-    """uvicorn, but open streams are ended first on shutdown.
-
-    uvicorn waits for every open response before running the app's shutdown,
-    and an SSE response never ends by itself; ending the streams first lets
-    clients reconnect (to another instance) at once, and the process exit promptly.
-    """
-
-    def __init__(self, config: uvicorn.Config, container: Container, *, tune_gc: bool = False) -> None:
-        super().__init__(config)
-        self._container = container
-        self._tune_gc = tune_gc
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self._tune_gc:
-            tune_for_long_lived_streams()
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self._container.stream_hub().end_all(EndReason.SHUTDOWN, end_frame(EndNotice.SHUTDOWN))
-        await super().shutdown(sockets)
-
-
-def build_server(
-    container: Container, *, host: str, port: int, log_level: str = "info", tune_gc: bool = True
-) -> HeraldServer:
-    """A server for ``create_app(container)`` on ``host:port`` (port 0 picks a free one).
-
-    ``tune_gc`` applies :mod:`presentation.gc_policy` once started; a test
-    process that starts many servers in turn leaves it off.
-    """
-    config = uvicorn.Config(
-        create_app(container),
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        log_level=log_level,
-        log_config=None,  # uvicorn's loggers propagate to the process's handler (``configure_logging``)
-        timeout_graceful_shutdown=5,
-        # Longer than a load balancer's idle timeout (often 60 s), so the balancer,
-        # not Herald, closes idle connections: no request lands on a closing one.
-        timeout_keep_alive=75,
-        proxy_headers=False,
-    )
-    install_redaction()  # after uvicorn.Config has configured its loggers
-    return HeraldServer(config, container, tune_gc=tune_gc)
+from presentation.logging_setup import configure_logging
+from presentation.server import build_server
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -29,5 +29,6 @@ def container_dependencies(container: Container) -> dict[str, Provide]:
         "session_revocations": _provide(container.session_revocations),
         "stream_lifetimes": _provide(container.stream_lifetimes),
         "stream_admission": _provide(container.stream_admission),
+        "ticket_rate": _provide(container.ticket_rate),
         "metrics": _provide(container.metrics),
     }

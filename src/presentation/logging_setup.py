@@ -5,41 +5,25 @@ no layer depends on the logging library; structlog's ``ProcessorFormatter``
 renders every record — Herald's, uvicorn's access and error logs, Litestar's —
 through one chain that adds the timestamp, the level, the logger name, the
 request id bound for the current request and any ``extra=`` fields.
+
+Tracebacks are rendered without local variables: a frame's locals hold the
+ASGI scope, and with it the caller's headers and cookies. Whatever still
+carries a credential is rewritten by :func:`~presentation.log_redaction.redact_secrets`,
+the last step before a line is written.
 """
 
 import logging
 import logging.config
-import re
 import sys
 from typing import Any
 
 import structlog
+from structlog.processors import ExceptionRenderer
+from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from infrastructure.settings import LogFormat
-
-_SECRET_IN_QUERY = re.compile(r"(?i)\b(ticket|token|access_token)=[^&\s\"]+")
-
-
-class RedactCredentials(logging.Filter):
-    """Masks credentials that can appear in a URL (stream tickets) in access-log lines."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(
-                _SECRET_IN_QUERY.sub(r"\1=[redacted]", arg) if isinstance(arg, str) else arg
-                for arg in (record.args if isinstance(record.args, tuple) else (record.args,))
-            )
-        record.msg = _SECRET_IN_QUERY.sub(r"\1=[redacted]", str(record.msg))
-        return True
-
-
-def install_redaction() -> None:
-    """Attach the filter to uvicorn's access and error loggers (idempotent)."""
-    for name in ("uvicorn.access", "uvicorn.error"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactCredentials) for f in logger.filters):
-            logger.addFilter(RedactCredentials())
+from presentation.log_redaction import redact_secrets
 
 
 def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -73,13 +57,15 @@ def _access_fields(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDic
 def structured_formatter(log_format: LogFormat) -> structlog.stdlib.ProcessorFormatter:
     """Renders standard-library records (and structlog's) as JSON objects or readable lines."""
     if log_format == "json":
-        renderers: list[Processor] = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        tracebacks: Processor = ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+        renderer: Processor = structlog.processors.JSONRenderer()
     else:
-        renderers = [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+        tracebacks = structlog.processors.format_exc_info  # plain text: no locals, no rich rendering
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*_shared_processors(), _access_fields],
         pass_foreign_args=True,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, tracebacks, redact_secrets, renderer],
     )
 
 
@@ -88,14 +74,12 @@ def logging_config(log_format: LogFormat, level: str = "INFO") -> dict[str, Any]
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"redact": {"()": RedactCredentials}},
         "formatters": {"structured": {"()": structured_formatter, "log_format": log_format}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "structured",
-                "filters": ["redact"],
             }
         },
         "root": {"level": level, "handlers": ["stderr"]},

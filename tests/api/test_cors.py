@@ -51,3 +51,16 @@ async def test_without_configuration_there_are_no_cors_headers(make_container: C
     async with serve(make_container()) as herald, httpx.AsyncClient(base_url=herald.base_url) as client:
         response = await client.get("/health", headers={"Origin": ALLOWED})
         assert "access-control-allow-origin" not in response.headers
+
+
+async def test_a_refused_preflight_is_a_problem_document(make_container: Callable[..., Container]) -> None:
+    async with (
+        serve(make_container(cors_origins=(ALLOWED,))) as herald,
+        httpx.AsyncClient(base_url=herald.base_url) as client,
+    ):
+        refused = await preflight(client, "https://evil.example.net")
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["status"] == 400
+    assert "evil.example.net" in refused.json()["detail"]
+    assert not [name for name in refused.headers if name.lower().startswith("access-control-")]

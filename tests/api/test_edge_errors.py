@@ -119,3 +119,21 @@ async def test_the_demo_page_is_served(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "EventSource" in response.text
+
+
+async def test_the_demo_page_allows_only_its_own_code(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    policy = response.headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "'unsafe-inline'" not in policy
+    assert "script-src 'sha256-" in policy
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize("path", ["/", "/health", "/api/v1/nothing-here", "/api/v1/events"])
+async def test_every_response_carries_the_security_headers(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-frame-options"] == "DENY"

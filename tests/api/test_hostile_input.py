@@ -36,6 +36,7 @@ CASES: list[Case] = [
     ("no credentials", "/api/v1/events", lambda _: {}, 401),
     ("garbage token", "/api/v1/events", bearer("not.a.jwt"), 401),
     ("expired token", "/api/v1/events", bearer(forged(exp=datetime.now(UTC) - timedelta(hours=1))), 401),
+    ("expiry beyond the year 9999", "/api/v1/events", bearer(forged(exp=253_402_300_800 * 10)), 401),
     ("alg none", "/api/v1/events", bearer(unsigned()), 401),
     ("wrong audience", "/api/v1/events", bearer(forged(aud="someone-else")), 401),
     ("wrong issuer", "/api/v1/events", bearer(forged(iss="someone-else")), 401),
@@ -96,3 +97,29 @@ async def test_a_used_ticket_and_another_users_ticket(herald: RunningHerald) -> 
         assert stream_owner.user_id == alice
         reused = await client.get(f"/api/v1/events?ticket={ticket}")
         assert reused.status_code == 401
+
+
+async def test_expiry_beyond_the_year_9999_on_an_api_route(herald: RunningHerald) -> None:
+    async with httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+        response = await client.post("/api/v1/events/tickets", headers=bearer(forged(exp=253_402_300_800 * 10))(herald))
+    assert response.status_code == 401
+    assert response.json()["detail"] == "the token's expiry is out of range"
+
+
+@pytest.mark.parametrize("credential", ["ticket", "cookie"])
+async def test_a_proxys_basic_header_beside_a_ticket_or_cookie_is_passed_over(
+    herald: RunningHerald, credential: str
+) -> None:
+    basic = {"Authorization": "Basic dXNlcjpwYXNz"}
+    async with httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+        if credential == "ticket":
+            ticket = (await client.post("/api/v1/events/tickets", headers=valid(herald))).json()["ticket"]
+            url = f"/api/v1/events?ticket={ticket}"
+        else:
+            assert (await client.post("/api/v1/events/cookie", headers=valid(herald))).status_code == 204
+            url = "/api/v1/events"
+        async with client.stream("GET", url, headers=basic) as response:
+            assert response.status_code == 200
+        alone = await httpx.AsyncClient(base_url=herald.base_url).get("/api/v1/events", headers=basic)
+        assert alone.status_code == 401  # without another credential it is still refused, saying why
+        assert "Bearer" in alone.json()["detail"]

@@ -51,3 +51,21 @@ async def test_stream_opens_are_rate_limited_per_user(limited: RunningHerald) ->
         async with StreamReader(client, "/api/v1/events", headers=bearer(limited, uuid.uuid4())) as other:
             assert other.response is not None
             assert other.response.status_code == 200  # another user is not affected
+
+
+async def test_tickets_are_rate_limited_per_user(make_container: Callable[..., Container]) -> None:
+    async with (
+        serve(make_container(sse_tickets_per_minute=3)) as herald,
+        httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client,
+    ):
+        user = uuid.uuid4()
+        statuses = [(await client.post("/api/v1/events/tickets", headers=bearer(herald, user))).status_code]
+        statuses += [
+            (await client.post("/api/v1/events/tickets", headers=bearer(herald, user))).status_code for _ in range(3)
+        ]
+        assert statuses == [201, 201, 201, 429]
+        refused = await client.post("/api/v1/events/tickets", headers=bearer(herald, user))
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.headers["content-type"] == "application/problem+json"
+        other = await client.post("/api/v1/events/tickets", headers=bearer(herald, uuid.uuid4()))
+        assert other.status_code == 201  # another user is not affected

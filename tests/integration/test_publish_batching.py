@@ -1,6 +1,7 @@
 """Publishes that use cases raise together go to Redis in batches, and each caller's events keep their order."""
 
 import asyncio
+import time
 import uuid
 from collections.abc import Callable
 
@@ -56,3 +57,29 @@ async def test_concurrent_callers_are_batched_and_keep_their_order(
 async def _script_calls(client: aredis.Redis) -> int:
     stats = await client.info("commandstats")
     return int(stats.get("cmdstat_evalsha", {}).get("calls", 0)) + int(stats.get("cmdstat_eval", {}).get("calls", 0))
+
+
+async def test_a_retry_skips_what_an_attempt_with_a_lost_answer_had_written(
+    make_redis_container: Callable[..., Container], redis_admin: aredis.Redis
+) -> None:
+    """The case a timeout leaves open: the attempt ran, its answer never came, the publisher tries again."""
+    container = make_redis_container()
+    await start(container)
+    try:
+        publisher = await resolve(container.publisher)
+        assert isinstance(publisher, RedisPublisher)
+        user = uuid.uuid4()
+        events = [
+            SSEEvent(event_type="test.n", category=SSECategory.SYSTEM, data={"n": n}, user_id=user) for n in range(3)
+        ]
+        for event in events[:2]:
+            await publisher.publish(event)  # ran, but suppose its answer was lost
+        retried = [publisher._message(user, event).tried(int(time.time() * 1000)) for event in events]
+        assert await publisher._execute(retried) == 1  # only the third was never written
+
+        entries = await redis_admin.xrange(container.redis_keys().user_stream(user))
+        wire = container.wire_format()
+        assert [wire.loads_event(fields[b"e"]).data["n"] for _, fields in entries] == [0, 1, 2]
+        assert publisher.stats.deduplicated == 2
+    finally:
+        await stop(container)

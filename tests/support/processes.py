@@ -47,9 +47,20 @@ class PrivateRedis:
 
     def stop(self) -> None:
         if self._process is not None:
+            self.thaw()
             self._process.terminate()
             self._process.wait(timeout=10)
             self._process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the server keeps its connections but answers nothing, like a hung host."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT: the server reads what waited in its sockets and goes on."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)
 
 
 @contextlib.contextmanager

@@ -1,10 +1,27 @@
-"""Credentials that can appear in URLs never reach the logs."""
+"""No credential survives the log formatter: in messages, arguments, extra fields or tracebacks."""
 
+import io
+import json
 import logging
+import sys
 
 import pytest
 
-from presentation.logging_setup import RedactCredentials, install_redaction
+from infrastructure.settings import LogFormat
+from presentation.log_redaction import redact
+from presentation.logging_setup import structured_formatter
+from tests.support.tokens import forged
+
+TOKEN = forged()
+TICKET = "s3cr3t-T1cket-0123456789abcdefghijklmnopqrstu"
+
+
+def render(log_format: LogFormat, record: logging.LogRecord) -> str:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(structured_formatter(log_format))
+    handler.handle(record)
+    return stream.getvalue()
 
 
 def access_line(path: str) -> logging.LogRecord:
@@ -21,32 +38,73 @@ def access_line(path: str) -> logging.LogRecord:
 
 
 @pytest.mark.parametrize(
-    "path",
+    "text",
     [
-        "/api/v1/events?ticket=s3cr3t-T1cket",
-        "/api/v1/events?categories=reports&ticket=s3cr3t-T1cket&last_event_id=1-2",
-        "/anything?access_token=s3cr3t-T1cket",
-        "/anything?TOKEN=s3cr3t-T1cket",
+        f"/api/v1/events?ticket={TICKET}",
+        f"/api/v1/events?categories=reports&ticket={TICKET}&last_event_id=1-2",
+        f"/anything?access_token={TICKET}",
+        f"/anything?TOKEN={TICKET}",
+        f"Authorization: Bearer {TICKET}",
+        f"(b'authorization', b'Bearer {TOKEN}')",
+        f"(b'cookie', b'theme=dark; herald_stream={TOKEN}')",
+        f"cookie: herald_stream={TICKET}",
+        f"a JWT alone: {TOKEN}",
+        f"a truncated one: '{TOKEN[:60]}'+212",
+        "Authorization: Basic dXNlcjpwYXNzd29yZA==",
     ],
 )
-def test_credentials_in_query_strings_are_masked(path: str) -> None:
-    record = access_line(path)
-    assert RedactCredentials().filter(record)
-    message = record.getMessage()
-    assert "s3cr3t-T1cket" not in message
-    assert "=[redacted]" in message
-    assert "/api/v1/events" in message or "/anything" in message
+def test_credentials_are_redacted_wherever_they_stand(text: str) -> None:
+    redacted = redact(text)
+    assert TICKET not in redacted
+    assert TOKEN not in redacted
+    assert TOKEN.split(".")[1] not in redacted  # the claims
+    assert TOKEN.split(".")[2] not in redacted  # the signature
+    assert "dXNlcjpwYXNzd29yZA" not in redacted
+    assert "[redacted]" in redacted
 
 
 def test_other_parameters_are_kept() -> None:
-    record = access_line("/api/v1/events?categories=reports&last_event_id=1-2_3-4")
-    RedactCredentials().filter(record)
-    assert "categories=reports&last_event_id=1-2_3-4" in record.getMessage()
+    assert redact("/api/v1/events?categories=reports&last_event_id=1-2_3-4") == (
+        "/api/v1/events?categories=reports&last_event_id=1-2_3-4"
+    )
 
 
-def test_the_filter_is_installed_once_on_uvicorns_loggers() -> None:
-    install_redaction()
-    install_redaction()
-    for name in ("uvicorn.access", "uvicorn.error"):
-        filters = [f for f in logging.getLogger(name).filters if isinstance(f, RedactCredentials)]
-        assert len(filters) == 1
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_every_field_of_a_record_is_redacted(log_format: LogFormat) -> None:
+    record = logging.LogRecord(
+        "presentation.errors", logging.WARNING, __file__, 1, "refused %s", (f"ticket={TICKET}",), None
+    )
+    record.__dict__["headers"] = {"authorization": f"Bearer {TOKEN}"}
+    record.__dict__["cookies"] = [f"herald_stream={TOKEN}"]
+    line = render(log_format, record)
+    assert TICKET not in line
+    assert TOKEN not in line
+    assert TOKEN.split(".")[2] not in line
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_tracebacks_carry_no_locals_and_no_credentials(log_format: LogFormat) -> None:
+    def handle(scope: dict[str, object]) -> None:
+        raise ValueError(f"cannot handle {scope['query_string']!r}")
+
+    scope = {"headers": [(b"authorization", f"Bearer {TOKEN}".encode())], "query_string": f"ticket={TICKET}"}
+    try:
+        handle(scope)
+    except ValueError:
+        record = logging.LogRecord("presentation.errors", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    line = render(log_format, record)
+    assert "ValueError" in line
+    assert TOKEN not in line
+    assert TOKEN.split(".")[2] not in line
+    assert TICKET not in line
+    assert "authorization" not in line  # the scope, a local variable, is not rendered at all
+    if log_format == "json":
+        [entry] = [json.loads(line)]
+        frames = entry["exception"][0]["frames"]
+        assert all("locals" not in frame or not frame["locals"] for frame in frames)
+
+
+def test_an_access_line_keeps_its_fields_with_the_ticket_redacted() -> None:
+    entry = json.loads(render("json", access_line(f"/api/v1/events?categories=reports&ticket={TICKET}")))
+    assert TICKET not in json.dumps(entry)
+    assert entry["path"] == "/api/v1/events?categories=reports&ticket=[redacted]"

@@ -9,7 +9,7 @@ import pytest
 import structlog
 
 from infrastructure.settings import LogFormat
-from presentation.logging_setup import RedactCredentials, logging_config, structured_formatter
+from presentation.logging_setup import logging_config, structured_formatter
 
 
 def render(log_format: LogFormat, record: logging.LogRecord) -> str:
@@ -17,7 +17,6 @@ def render(log_format: LogFormat, record: logging.LogRecord) -> str:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(structured_formatter(log_format))
-    handler.addFilter(RedactCredentials())
     handler.handle(record)
     return stream.getvalue()
 
@@ -89,6 +88,5 @@ def test_console_lines_are_readable_not_json() -> None:
 def test_the_process_configuration_routes_uvicorn_and_litestar_to_the_one_handler(log_format: LogFormat) -> None:
     config = logging_config(log_format, "DEBUG")
     assert config["root"] == {"level": "DEBUG", "handlers": ["stderr"]}
-    assert config["handlers"]["stderr"]["filters"] == ["redact"]
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "litestar"):
         assert config["loggers"][name] == {"handlers": [], "propagate": True}

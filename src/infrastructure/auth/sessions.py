@@ -12,6 +12,7 @@ from redis.exceptions import RedisError
 
 from domain.ports import EventStream
 from infrastructure.auth.tokens import Principal
+from infrastructure.redis_deadline import redis_wait
 from infrastructure.streams.signals import EndNotice, end_frame
 
 logger = logging.getLogger(__name__)
@@ -19,12 +20,16 @@ logger = logging.getLogger(__name__)
 RevocationListener = Callable[[str], None]
 
 
+class RevocationUnavailableError(Exception):
+    """The revocation could not be recorded where every process sees it; nothing was changed."""
+
+
 @runtime_checkable
 class SessionRevocations(Protocol):
     """Revoked login sessions (``sid`` claims) until their tokens would have expired anyway."""
 
     async def revoke(self, session_id: str, *, until: datetime) -> None:
-        """Revoke ``session_id`` on every process."""
+        """Revoke ``session_id`` on every process, or raise :class:`RevocationUnavailableError` and change nothing."""
 
     async def is_revoked(self, session_id: str) -> bool:
         """True when the session was revoked."""
@@ -73,27 +78,39 @@ class MemorySessionRevocations:
 
 
 class RedisSessionRevocations(MemorySessionRevocations):
-    """Revocations in Redis: stored until the session would expire, announced on a control channel."""
+    """Revocations in Redis: stored until the session would expire, announced on a control channel.
 
-    def __init__(self, client: Redis, prefix: str) -> None:
+    A revocation is recorded in Redis first and takes effect here only once
+    Redis has it: a logout during an outage fails (503) and changes nothing,
+    so every process agrees and the client's retry succeeds once Redis is back.
+    """
+
+    def __init__(self, client: Redis, prefix: str, *, timeout_seconds: float) -> None:
         super().__init__()
         self._client = client
         self._prefix = prefix
+        self._timeout = timeout_seconds
         self.channel = f"{prefix}:control:revoked".encode()
 
     def _key(self, session_id: str) -> str:
         return f"{self._prefix}:revoked:{session_id}"
 
     async def revoke(self, session_id: str, *, until: datetime) -> None:
-        self._remember(session_id, until.timestamp())
         expires_ms = max(int(until.timestamp() * 1000), int(time.time() * 1000) + 1000)
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.set(self._key(session_id), b"1", pxat=expires_ms)
-            pipe.publish(self.channel, f"{session_id} {until.timestamp()}".encode())
-            await pipe.execute()
+        try:
+            async with redis_wait(self._timeout), self._client.pipeline(transaction=True) as pipe:
+                pipe.set(self._key(session_id), b"1", pxat=expires_ms)
+                pipe.publish(self.channel, f"{session_id} {until.timestamp()}".encode())
+                await pipe.execute()
+        except (RedisError, OSError, TimeoutError) as error:
+            # MULTI/EXEC: either both commands ran or neither. A reply lost after EXEC
+            # leaves the revocation recorded; the client's retry then records it again.
+            raise RevocationUnavailableError(type(error).__name__) from error
+        self._remember(session_id, until.timestamp())
+        self._notify(session_id)
 
     async def is_revoked(self, session_id: str) -> bool:
-        """Revoked here or in Redis; while Redis is down, what this process has heard.
+        """Revoked here or in Redis; while Redis is down or slow, what this process has heard.
 
         Every process hears revocations live, so the local record is complete
         except for revocations made while this process was cut off; failing
@@ -102,8 +119,9 @@ class RedisSessionRevocations(MemorySessionRevocations):
         if await super().is_revoked(session_id):
             return True
         try:
-            return bool(await self._client.exists(self._key(session_id)))
-        except (RedisError, OSError) as error:
+            async with redis_wait(self._timeout):
+                return bool(await self._client.exists(self._key(session_id)))
+        except (RedisError, OSError, TimeoutError) as error:
             logger.warning("revocation check fell back to this process's record (%s)", type(error).__name__)
             return False
 

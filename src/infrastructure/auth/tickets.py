@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from infrastructure.auth.tokens import Principal
+from infrastructure.redis_deadline import redis_wait
 from infrastructure.sse.wire_format import WireFormat
 
 
@@ -76,11 +77,14 @@ class MemoryTicketStore:
 class RedisTicketStore:
     """Tickets in Redis, so a ticket issued by one process opens a stream on another."""
 
-    def __init__(self, client: Redis, prefix: str, wire_format: WireFormat, *, ttl_seconds: float) -> None:
+    def __init__(
+        self, client: Redis, prefix: str, wire_format: WireFormat, *, ttl_seconds: float, timeout_seconds: float
+    ) -> None:
         self.ttl_seconds = ttl_seconds
         self._client = client
         self._prefix = prefix
         self._wire_format = wire_format
+        self._timeout = timeout_seconds
 
     def _key(self, ticket: str) -> str:
         return f"{self._prefix}:ticket:{_fingerprint(ticket)}"
@@ -89,14 +93,16 @@ class RedisTicketStore:
         ticket = new_ticket()
         ttl_ms = max(1, int(self.ttl_seconds * 1000))
         try:
-            await self._client.set(self._key(ticket), self._wire_format.dumps(principal), px=ttl_ms, nx=True)
-        except (RedisError, OSError) as error:
+            async with redis_wait(self._timeout):
+                await self._client.set(self._key(ticket), self._wire_format.dumps(principal), px=ttl_ms, nx=True)
+        except (RedisError, OSError, TimeoutError) as error:
             raise TicketStoreUnavailableError(type(error).__name__) from error
         return ticket
 
     async def redeem(self, ticket: str) -> Principal | None:
         try:
-            raw = await self._client.getdel(self._key(ticket))  # atomic: a ticket opens one stream only
-        except (RedisError, OSError) as error:
+            async with redis_wait(self._timeout):
+                raw = await self._client.getdel(self._key(ticket))  # atomic: a ticket opens one stream only
+        except (RedisError, OSError, TimeoutError) as error:
             raise TicketStoreUnavailableError(type(error).__name__) from error
         return None if raw is None else self._wire_format.loads(raw, Principal)

@@ -128,9 +128,8 @@ class TokenService:
         session_id = claims.get("sid")
         if session_id is not None and not isinstance(session_id, str):
             raise TokenError("the token's sid claim is malformed")
-        return Principal(
-            user_id=user_id,
-            roles=frozenset(roles),
-            expires_at=datetime.fromtimestamp(float(claims["exp"]), UTC),
-            session_id=session_id,
-        )
+        try:
+            expires_at = datetime.fromtimestamp(float(claims["exp"]), UTC)
+        except (OverflowError, OSError, ValueError):  # beyond what a datetime holds (after the year 9999)
+            raise TokenError("the token's expiry is out of range") from None
+        return Principal(user_id=user_id, roles=frozenset(roles), expires_at=expires_at, session_id=session_id)

@@ -10,15 +10,19 @@ from litestar.params import JSONBody
 
 from application.announcements import PublishAnnouncement
 from infrastructure.auth import Principal
-from presentation.auth import provide_principal, require_role
+from presentation.auth import authenticated, provide_principal, require_role
 
 ADMIN_ROLE = "admin"
+#: Line breaks and tabs are the only control characters a message may hold.
+_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\Z"
 
 
 class AnnouncementRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of an announcement."""
 
-    message: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    message: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\Z")
+    ]
 
 
 class AnnouncementAccepted(msgspec.Struct):
@@ -32,7 +36,8 @@ class AnnouncementsController(Controller):
 
     path = "/api/v1/announcements"
     tags = ["announcements"]
-    dependencies = {"principal": Provide(provide_principal)}
+    guards = [authenticated]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @post("/", status_code=202, summary="Publish an announcement to every user (admin)")
     async def publish(

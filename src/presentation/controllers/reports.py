@@ -10,13 +10,14 @@ from litestar.params import JSONBody
 
 from application.reports import RequestReport
 from infrastructure.auth import Principal
-from presentation.auth import provide_principal
+from presentation.auth import authenticated, provide_principal
 
 
 class ReportRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of a report request."""
 
-    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*\Z")]
+    """One line of text: no control characters."""
 
 
 class ReportAccepted(msgspec.Struct):
@@ -30,7 +31,8 @@ class ReportsController(Controller):
 
     path = "/api/v1/reports"
     tags = ["reports"]
-    dependencies = {"principal": Provide(provide_principal)}
+    guards = [authenticated]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @post("/", status_code=202, summary="Request a report")
     async def request_report(

@@ -9,7 +9,7 @@ from litestar.params import FromPath
 
 from infrastructure.auth import Principal
 from infrastructure.auth.sessions import SessionRevocations
-from presentation.auth import provide_principal
+from presentation.auth import authenticated, provide_principal
 from presentation.controllers.announcements import ADMIN_ROLE
 
 #: How long an administrator's revocation of another session is kept: longer
@@ -22,7 +22,8 @@ class SessionsController(Controller):
 
     path = "/api/v1/sessions"
     tags = ["sessions"]
-    dependencies = {"principal": Provide(provide_principal)}
+    guards = [authenticated]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     @delete("/{session_id:str}", status_code=204, summary="Revoke a session and end its streams")
     async def revoke(

@@ -6,11 +6,15 @@ import msgspec
 from litestar import Controller, Response, delete, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import TooManyRequestsException
 
 from infrastructure.auth import Principal, TokenService
 from infrastructure.auth.tickets import TicketStore
 from infrastructure.settings import Settings
-from presentation.auth import STREAM_COOKIE, provide_principal
+from infrastructure.streams.rate import PerUserRate
+from presentation.auth import STREAM_COOKIE, authenticated, provide_principal
+
+_PRINCIPAL = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
 
 class TicketIssued(msgspec.Struct):
@@ -28,20 +32,30 @@ class StreamCredentialsController(Controller):
 
     @post(
         "/tickets",
-        dependencies={"principal": Provide(provide_principal)},
+        guards=[authenticated],
+        dependencies=_PRINCIPAL,
         status_code=201,
         summary="Issue a single-use stream ticket for EventSource",
     )
     async def issue_ticket(
-        self, principal: NamedDependency[Principal], ticket_store: NamedDependency[TicketStore]
+        self,
+        principal: NamedDependency[Principal],
+        ticket_store: NamedDependency[TicketStore],
+        ticket_rate: NamedDependency[PerUserRate],
     ) -> TicketIssued:
         """A ticket opens one stream within a few seconds; a long-lived token never goes into a URL."""
+        if not ticket_rate.take(principal.user_id):
+            retry_after = str(ticket_rate.retry_after_seconds(principal.user_id))
+            raise TooManyRequestsException(
+                detail="too many stream tickets for this user; slow down", headers={"Retry-After": retry_after}
+            )
         ticket = await ticket_store.issue(principal)
         return TicketIssued(ticket=ticket, expires_in=int(ticket_store.ttl_seconds))
 
     @post(
         "/cookie",
-        dependencies={"principal": Provide(provide_principal)},
+        guards=[authenticated],
+        dependencies=_PRINCIPAL,
         status_code=204,
         summary="Set the HttpOnly stream cookie for EventSource",
     )

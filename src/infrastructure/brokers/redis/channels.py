@@ -13,8 +13,6 @@ from redis.asyncio.retry import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from domain.ports import SubscriberUnavailableError
-
 logger = logging.getLogger(__name__)
 
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -106,21 +104,15 @@ class ChannelMultiplexer:
             self._changed.add(channel)
             self._dirty.set()
 
-    async def wait_subscribed(self, channel: bytes, within_seconds: float) -> None:
-        """Return once Redis has confirmed ``channel``.
-
-        Raises :class:`SubscriberUnavailableError` when that takes longer than ``within_seconds``.
-        """
+    async def wait_subscribed(self, channel: bytes) -> None:
+        """Return once Redis has confirmed ``channel`` (the caller bounds the wait)."""
         if self.connected.is_set() and channel in self._confirmed and not self._in_flight.get(channel):
             return
         waiter = asyncio.get_running_loop().create_future()
         waiters = self._waiters.setdefault(channel, [])
         waiters.append(waiter)
         try:
-            await asyncio.wait_for(waiter, within_seconds)
-        except TimeoutError:
-            msg = f"Redis did not confirm a subscription within {within_seconds:g} s"
-            raise SubscriberUnavailableError(msg) from None
+            await waiter
         finally:
             if waiter in waiters:
                 waiters.remove(waiter)

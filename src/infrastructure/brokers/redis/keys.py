@@ -27,6 +27,8 @@ class Position(NamedTuple):
 ORIGIN = Position(0, 0)
 
 _CURSOR = re.compile(r"(\d{1,20})-(\d{1,20})_(\d{1,20})-(\d{1,20})")
+#: Both parts of a Redis Stream entry id are unsigned 64-bit integers.
+_MAX_PART = 2**64 - 1
 
 
 class Cursor(NamedTuple):
@@ -44,7 +46,10 @@ class Cursor(NamedTuple):
         match = _CURSOR.fullmatch(raw)
         if match is None:
             return None
-        return cls(Position(int(match[1]), int(match[2])), Position(int(match[3]), int(match[4])))
+        parts = [int(part) for part in match.groups()]
+        if max(parts) > _MAX_PART:  # no entry id Redis could have issued
+            return None
+        return cls(Position(parts[0], parts[1]), Position(parts[2], parts[3]))
 
     def __str__(self) -> str:
         return f"{self.user}_{self.broadcast}"

@@ -18,6 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from domain.sse import SSEEvent
 from infrastructure.brokers.redis.keys import RedisKeys
+from infrastructure.redis_deadline import redis_deadline
 from infrastructure.sse.wire_format import WireFormat
 
 logger = logging.getLogger(__name__)
@@ -28,9 +29,26 @@ logger = logging.getLogger(__name__)
 #: positions in a user's Stream and in the broadcast Stream interleave exactly
 #: as the events were published; a replay merges them in that order.
 #: One call takes a whole batch: KEYS[i + 1] is the Stream of message i, and
-#: ARGV holds the retention, the TTL, then each message's channel and payload.
+#: ARGV holds the retention, the TTL, the retry mark, then each message's
+#: channel and payload.
+#: A retried batch may already have been written: an attempt whose answer was
+#: lost (a timeout, a dropped connection) can still have run. Its retry carries
+#: the time of that first attempt (ARGV[3], in milliseconds, '0' on a first
+#: attempt) and skips every message whose exact payload its Stream holds since
+#: then, so a retry never delivers an event twice.
 _PUBLISH_SCRIPT = """
 local retention = tonumber(ARGV[1])
+local since = ARGV[3]
+local todo = {}
+for i = 1, #KEYS - 1 do
+  local seen = false
+  if since ~= '0' and retention > 0 then
+    for _, entry in ipairs(redis.call('XRANGE', KEYS[i + 1], since, '+')) do
+      if entry[2][2] == ARGV[3 + 2 * i] then seen = true break end
+    end
+  end
+  if not seen then todo[#todo + 1] = i end
+end
 local ms, seq = 0, -1
 if retention > 0 then
   local t = redis.call('TIME')
@@ -45,27 +63,35 @@ if retention > 0 then
     end
   end
 end
-local n = #KEYS - 1
+local n = #todo
 if retention > 0 and n > 0 then
   -- Advanced before anything is written: a failure part-way never lets ids be reused.
   redis.call('SET', KEYS[1], string.format('%.0f-%.0f', ms, seq + n))
 end
-for i = 1, n do
+for _, i in ipairs(todo) do
   local id = ''
-  local payload = ARGV[2 + 2 * i]
+  local payload = ARGV[3 + 2 * i]
   if retention > 0 then
     seq = seq + 1
     id = string.format('%.0f-%.0f', ms, seq)
     redis.call('XADD', KEYS[i + 1], 'MAXLEN', '~', retention, id, 'e', payload)
     redis.call('EXPIRE', KEYS[i + 1], ARGV[2])
   end
-  redis.call('PUBLISH', ARGV[1 + 2 * i], id .. '\\n' .. payload)
+  redis.call('PUBLISH', ARGV[2 + 2 * i], id .. '\\n' .. payload)
 end
 return n
 """
 
+#: How far before a first attempt (by this host's clock) a retry looks for what
+#: it may already have written: room for the clocks of this host and Redis to differ.
+_CLOCK_SKEW_MS = 60_000
+
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 _BATCH = 200
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 @attrs.define
@@ -75,6 +101,8 @@ class PublisherStats:
     published: int = 0
     failed_attempts: int = 0
     retried: int = 0
+    deduplicated: int = 0
+    """Retried events found already written by an attempt whose answer was lost (sent once, not twice)."""
     dropped: int = 0
     dropped_by_type: Counter[str] = attrs.field(factory=Counter)
 
@@ -100,6 +128,11 @@ class _Message:
     payload: bytes
     queued_at: float
     event_type: str
+    tried_at_ms: int = 0
+    """Wall-clock time of the first attempt that failed (0: never tried); its retries look for a lost success."""
+
+    def tried(self, now_ms: int) -> "_Message":
+        return self if self.tried_at_ms else attrs.evolve(self, tried_at_ms=now_ms)
 
 
 class RedisPublisher:
@@ -111,9 +144,18 @@ class RedisPublisher:
     :attr:`stats`. While events wait, new ones queue behind them, so order is
     kept and a down Redis is not hammered by every use case.
 
-    Under load, publishes coalesce: what use cases publish within one turn of
-    the event loop is sent as one pipeline (one round trip, one write) instead
-    of one each. A lone publish pays a single loop iteration for this.
+    Under load, publishes coalesce: what use cases publish while the previous
+    batch is on the wire (or within one turn of the event loop) is sent as one
+    pipeline, one round trip and one write, instead of one each. A lone
+    publish pays a single loop iteration for this. One batch is on the wire
+    at a time, so events reach Redis in the order they were published.
+
+    A caller waits for its batch at most for what its request has left of the
+    Redis budget (:mod:`infrastructure.redis_deadline`): a hung Redis holds
+    no request. The batch goes on without it and is retried if it fails, and
+    a retry never writes twice what a lost answer had already written. The
+    client should not retry its publishes (redis-py's ``Retry``): only this
+    class knows which retries must look for a lost success first.
     """
 
     def __init__(
@@ -126,8 +168,10 @@ class RedisPublisher:
         ttl_seconds: int,
         retry_seconds: float,
         buffer_size: int,
+        wait_seconds: float = 2.0,
     ) -> None:
         self._client = client
+        self._wait_seconds = wait_seconds
         self._keys = keys
         self._wire_format = wire_format
         self._retention = retention
@@ -141,6 +185,7 @@ class RedisPublisher:
         self._in_flight = 0  # retried events taken off the buffer and being sent
         self._forming: _Batch | None = None
         self._batches: set[asyncio.Task[None]] = set()
+        self._on_the_wire: asyncio.Task[None] | None = None  # the batch sent last
         self.stats = PublisherStats()
 
     @property
@@ -193,12 +238,19 @@ class RedisPublisher:
             # use cases publish meanwhile joins it, and a cancelled caller loses nothing.
             self._forming = batch = _Batch([])
             # A context of its own: the batch carries many requests' events, not its first caller's.
-            task = asyncio.get_running_loop().create_task(self._send_batch(batch), context=contextvars.Context())
+            task = asyncio.get_running_loop().create_task(
+                self._send_batch(batch, after=self._on_the_wire), context=contextvars.Context()
+            )
+            self._on_the_wire = task
             self._batches.add(task)
             task.add_done_callback(functools.partial(self._batch_done, batch))
         batch.messages.extend(messages)
-        # Returning once it is sent keeps each caller's events in order.
-        await asyncio.shield(batch.sent)
+        # Returning once it is sent keeps each caller's events in order; but never
+        # later than the request's Redis budget allows (the batch goes on alone).
+        timeout = redis_deadline(self._wait_seconds) - asyncio.get_running_loop().time()
+        done, _ = await asyncio.wait((batch.sent,), timeout=max(0.0, timeout))
+        if done:
+            batch.sent.result()
 
     def _batch_done(self, batch: _Batch, task: asyncio.Task[None]) -> None:
         # Also runs when the task was cancelled before its first step (the loop is closing).
@@ -208,10 +260,18 @@ class RedisPublisher:
         if not batch.sent.done():
             batch.sent.cancel()
 
-    async def _send_batch(self, batch: _Batch) -> None:
+    async def _send_batch(self, batch: _Batch, *, after: asyncio.Task[None] | None) -> None:
+        if after is not None and not after.done():
+            # One batch on the wire at a time, so events reach Redis in the order they were
+            # published even when callers stop waiting; what is published meanwhile joins this one.
+            await asyncio.wait((after,))
         self._forming = None  # from now on, new publishes form the next batch
+        if self._buffer or self._in_flight:  # the batch before failed: queue behind its retry
+            self._enqueue(batch.messages)
+            batch.sent.set_result(None)
+            return
         try:
-            await self._execute(batch.messages)
+            written = await self._execute(batch.messages)
         except _REDIS_DOWN as error:
             self.stats.failed_attempts += 1
             logger.warning(
@@ -220,29 +280,36 @@ class RedisPublisher:
                 len(batch.messages),
                 extra={"held": len(batch.messages), "error": type(error).__name__},
             )
-            self._enqueue(batch.messages)
+            now_ms = _now_ms()
+            self._enqueue([message.tried(now_ms) for message in batch.messages])
         except Exception as error:  # not an outage (a refused script, say): every caller's handler hears of it
             batch.sent.set_exception(error)
             return
         else:
-            self.stats.published += len(batch.messages)
+            self.stats.published += written
         batch.sent.set_result(None)
 
-    async def _execute(self, messages: Sequence[_Message]) -> None:
+    async def _execute(self, messages: Sequence[_Message]) -> int:
+        """Send ``messages``; return how many were written (a retry skips those written before)."""
         chunks = [messages[i : i + _BATCH] for i in range(0, len(messages), _BATCH)]
         if len(chunks) == 1:
             keys, args = self._script_arguments(chunks[0])
-            await self._script(keys=keys, args=args)
-            return
-        async with self._client.pipeline(transaction=False) as pipe:
-            for chunk in chunks:
-                keys, args = self._script_arguments(chunk)
-                await self._script(keys=keys, args=args, client=pipe)
-            await pipe.execute()
+            written = [await self._script(keys=keys, args=args)]
+        else:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for chunk in chunks:
+                    keys, args = self._script_arguments(chunk)
+                    await self._script(keys=keys, args=args, client=pipe)
+                written = await pipe.execute()
+        count = sum(int(n) for n in written)
+        self.stats.deduplicated += len(messages) - count
+        return count
 
     def _script_arguments(self, messages: Sequence[_Message]) -> tuple[list[str], list[str | bytes | int]]:
         keys = [self._keys.clock]
-        args: list[str | bytes | int] = [self._retention, self._ttl]
+        tried = [message.tried_at_ms for message in messages if message.tried_at_ms]
+        since = max(0, min(tried) - _CLOCK_SKEW_MS) if tried else 0
+        args: list[str | bytes | int] = [self._retention, self._ttl, str(since)]
         for message in messages:
             keys.append(message.stream)
             args.append(message.channel)
@@ -280,15 +347,16 @@ class RedisPublisher:
             batch = [self._buffer.popleft() for _ in range(min(_BATCH, len(self._buffer)))]
             self._in_flight = len(batch)
             try:
-                await self._execute(batch)
+                written = await self._execute(batch)
             except BaseException:
-                self._buffer.extendleft(reversed(batch))
+                now_ms = _now_ms()
+                self._buffer.extendleft(reversed([message.tried(now_ms) for message in batch]))
                 self._trim_overflow()
                 raise
             finally:
                 self._in_flight = 0
             self.stats.retried += len(batch)
-            self.stats.published += len(batch)
+            self.stats.published += written
 
     def _trim_overflow(self) -> None:
         overflow = len(self._buffer) - self._buffer_size

@@ -17,6 +17,7 @@ from infrastructure.brokers.redis.channels import ChannelMultiplexer
 from infrastructure.brokers.redis.history import StreamHistory
 from infrastructure.brokers.redis.keys import Position, RedisKeys
 from infrastructure.brokers.redis.stream_state import LiveMessage, StreamState
+from infrastructure.redis_deadline import redis_wait
 from infrastructure.sse.wire import encode_json_body
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
@@ -48,7 +49,7 @@ class RedisSubscriber:
         *,
         retention: int,
         reconnect_retry: Retry | None = None,
-        subscribe_seconds: float = 5.0,
+        subscribe_seconds: float = 2.0,
         hold_limit: int = 10_000,
     ) -> None:
         self._client = client
@@ -119,12 +120,14 @@ class RedisSubscriber:
         state = StreamState(inbox)
         inbox.adapter_state = state
         try:
-            await self.channels.wait_subscribed(self._keys.user_channel(user_id), self._subscribe_seconds)
-            await self.channels.wait_subscribed(self._keys.broadcast_channel, self._subscribe_seconds)
-            replayed = await self._catch_up.run(state, last_event_id, fresh=last_event_id is None)
+            # One bound for the whole subscription, within what the request has left for Redis.
+            async with redis_wait(self._subscribe_seconds):
+                await self.channels.wait_subscribed(self._keys.user_channel(user_id))
+                await self.channels.wait_subscribed(self._keys.broadcast_channel)
+                replayed = await self._catch_up.run(state, last_event_id, fresh=last_event_id is None)
             if last_event_id is not None:
                 self._hub.stats.resumed(replayed)
-        except _REDIS_DOWN as error:
+        except (*_REDIS_DOWN, TimeoutError) as error:
             inbox.end(EndReason.CLIENT_GONE)
             raise SubscriberUnavailableError(f"Redis is unavailable ({type(error).__name__})") from error
         except BaseException:

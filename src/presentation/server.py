@@ -1,0 +1,123 @@
+"""The HTTP server: uvicorn with Herald's transport limits and a shutdown bounded by a grace period."""
+
+import asyncio
+import logging
+import math
+import socket
+import time
+
+import uvicorn
+
+from infrastructure.container import Container
+from infrastructure.settings import Settings
+from infrastructure.streams.inbox import EndReason
+from infrastructure.streams.signals import EndNotice, end_frame
+from presentation.app import create_app
+from presentation.gc_policy import tune_for_long_lived_streams
+from presentation.transport import LimitedHttpToolsProtocol, TransportLimits
+
+logger = logging.getLogger(__name__)
+
+
+class _CancelledRequests(logging.Filter):
+    """Counts, instead of logging, the requests uvicorn cancels when the grace period is over.
+
+    uvicorn writes a traceback for each; with a thousand stalled clients that
+    is a thousand tracebacks saying the same thing. The summary line says it once.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+            self.count += 1
+            return False
+        return True
+
+
+class HeraldServer(uvicorn.Server):
+    """uvicorn, but open streams are ended first on shutdown, and the whole shutdown fits in a grace period.
+
+    uvicorn waits for every open response before running the app's shutdown,
+    and an SSE response never ends by itself; ending the streams first lets
+    clients reconnect (to another instance) at once. Clients that do not take
+    their last bytes, and requests whose bodies never finish, are cut off when
+    the grace period is over, so the process exits in time whatever they do.
+    """
+
+    def __init__(
+        self, config: uvicorn.Config, container: Container, *, grace_seconds: float, tune_gc: bool = False
+    ) -> None:
+        super().__init__(config)
+        self._container = container
+        self._grace = grace_seconds
+        self._tune_gc = tune_gc
+        self._cancelled = _CancelledRequests()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        logging.getLogger("uvicorn.error").addFilter(self._cancelled)
+        await super().startup(sockets)
+        if self._tune_gc:
+            tune_for_long_lived_streams()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        started = time.monotonic()
+        hub = self._container.stream_hub()
+        streams = hub.open_streams
+        hub.end_all(EndReason.SHUTDOWN, end_frame(EndNotice.SHUTDOWN))
+        # Cut off the stragglers a little before uvicorn's own deadline, so their
+        # requests end by themselves instead of being cancelled.
+        cut = asyncio.get_running_loop().call_later(max(0.0, self._grace - 0.5), self._cut_connections)
+        try:
+            await super().shutdown(sockets)
+        finally:
+            cut.cancel()
+            logging.getLogger("uvicorn.error").removeFilter(self._cancelled)
+        logger.info(
+            "shut down in %.1f s: %d stream(s) ended, %d connection(s) cut off, %d request(s) cut short",
+            time.monotonic() - started,
+            streams,
+            self._cut,
+            self._cancelled.count,
+            extra={"streams": streams, "cut_off": self._cut, "cancelled": self._cancelled.count},
+        )
+
+    _cut = 0
+
+    def _cut_connections(self) -> None:
+        connections = list(self.server_state.connections)
+        self._cut = len(connections)
+        for connection in connections:
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()  # drops unsent bytes: a stalled client never takes them
+
+
+def build_server(
+    container: Container, *, host: str, port: int, log_level: str = "info", tune_gc: bool = True
+) -> HeraldServer:
+    """A server for ``create_app(container)`` on ``host:port`` (port 0 picks a free one).
+
+    ``tune_gc`` applies :mod:`presentation.gc_policy` once started; a test
+    process that starts many servers in turn leaves it off.
+    """
+    settings: Settings = container.settings()
+    limits = TransportLimits(
+        max_header_bytes=settings.http_max_header_bytes, request_seconds=settings.http_request_seconds
+    )
+    config = uvicorn.Config(
+        create_app(container),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http=LimitedHttpToolsProtocol.with_limits(limits),
+        lifespan="on",
+        log_level=log_level,
+        log_config=None,  # uvicorn's loggers propagate to the process's handler (``configure_logging``)
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
+        timeout_keep_alive=round(settings.http_keepalive_seconds),
+        proxy_headers=False,
+    )
+    return HeraldServer(config, container, grace_seconds=settings.shutdown_grace_seconds, tune_gc=tune_gc)

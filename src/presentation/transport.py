@@ -1,0 +1,129 @@
+"""The HTTP connection's own limits: how large a header block, how long to send a request.
+
+uvicorn's httptools protocol buffers an unfinished header block without limit
+and waits for ever for a request that never finishes. Herald binds to public
+interfaces in its container, so the process protects itself rather than
+trusting a proxy to: this subclass counts the bytes of each header block
+before the parser sees them (431 beyond the limit) and gives each request a
+deadline for its headers and body (the connection is closed after it).
+Idle keep-alive connections are closed by uvicorn's own ``timeout_keep_alive``.
+"""
+
+import asyncio
+import logging
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+import attrs
+import orjson
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+logger = logging.getLogger(__name__)
+
+_END_OF_HEADERS = b"\r\n\r\n"
+#: After a refusal, what the client still sends is read and dropped for a while, so that
+#: closing does not reset the connection before the client has read the refusal.
+_LINGER_SECONDS = 1.0
+_LINGER_BYTES = 262_144
+
+
+@attrs.frozen(kw_only=True)
+class TransportLimits:
+    """What one HTTP request may cost the process before the application sees it."""
+
+    max_header_bytes: int
+    """Request line and headers together; a larger block gets 431 and the connection is closed."""
+    request_seconds: float
+    """From a request's first byte (or the connection's opening) to its last byte of body."""
+
+
+def refusal(status: int, detail: str) -> bytes:
+    """A complete ``Connection: close`` response with a problem document, written before any ASGI cycle exists."""
+    problem = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+    body = orjson.dumps(problem)
+    head = b"content-type: application/problem+json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n" % len(body)
+    return STATUS_LINE[status] + head + body
+
+
+class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, with :class:`TransportLimits` enforced per connection."""
+
+    limits: ClassVar[TransportLimits]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._awaiting_headers = True
+        self._header_bytes = 0
+        self._tail = b""  # the end of the previous chunk, where a split "\r\n\r\n" may begin
+        self._deadline: asyncio.TimerHandle | None = None
+        self._discarded: int | None = None  # bytes dropped since a refusal; None before one
+
+    @classmethod
+    def with_limits(cls, limits: TransportLimits) -> type["LimitedHttpToolsProtocol"]:
+        """A protocol class for uvicorn's ``Config(http=...)``, which instantiates it per connection."""
+        return type(cls.__name__, (cls,), {"limits": limits})
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_deadline()  # a client that connects must send its request in time, too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_deadline()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._discarded is not None:
+            self._discarded += len(data)
+            if self._discarded > _LINGER_BYTES:
+                self.transport.close()
+            return
+        if self._awaiting_headers:
+            if self._deadline is None:
+                self._start_deadline()  # the next request on a kept-alive connection begins
+            window = self._tail + data
+            end = window.find(_END_OF_HEADERS)
+            self._header_bytes += len(data) if end < 0 else max(0, end + len(_END_OF_HEADERS) - len(self._tail))
+            self._tail = data[-3:]
+            if self._header_bytes > self.limits.max_header_bytes:
+                self._refuse(431, f"the request line and headers exceed {self.limits.max_header_bytes} bytes")
+                return
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_headers, self._header_bytes, self._tail = False, 0, b""
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._stop_deadline()
+        self._awaiting_headers = True
+
+    def _start_deadline(self) -> None:
+        self._deadline = self.loop.call_later(self.limits.request_seconds, self._deadline_passed)
+
+    def _stop_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self._awaiting_headers and (self.cycle is None or self.cycle.response_complete):
+            self._refuse(408, f"the request was not received within {self.limits.request_seconds:g} s")
+        else:
+            # The application is reading this request's body: closing tells it the client is gone.
+            self.transport.close()
+
+    def _refuse(self, status: int, detail: str) -> None:
+        logger.debug("refused a request from %s: %s", self.client, detail)
+        self._stop_deadline()
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()  # a response is under way: no room for another
+            return
+        self.transport.write(refusal(status, detail))
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._discarded = 0
+        self.loop.call_later(_LINGER_SECONDS, self.transport.close)
