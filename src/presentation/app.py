@@ -26,8 +26,9 @@ from presentation.dependencies import container_dependencies
 from presentation.errors import client_gone, internal_error, problem_details_plugin, service_unavailable
 from presentation.json_body import ClientGoneError, check_json_body
 from presentation.redis_budget import redis_budget_middleware
-from presentation.request_ids import request_id_header, request_id_middleware
-from presentation.security_headers import security_headers
+from presentation.request_ids import add_request_id, request_id_middleware
+from presentation.response_start import on_response_start
+from presentation.security_headers import add_security_headers
 from presentation.send_timeout import SendTimeout
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,10 @@ def create_app(container: Container | None = None) -> Litestar:
             RevocationUnavailableError: service_unavailable,
         },
         cors_config=cors,
-        before_send=[unlisted_origin_guard(cors), request_id_header(), security_headers()],
+        before_send=[
+            *([] if cors is None else [unlisted_origin_guard(cors)]),
+            on_response_start(add_request_id, add_security_headers),
+        ],
         before_request=check_json_body,
         request_max_body_size=settings.http_max_body_bytes,
         middleware=[request_id_middleware, redis_budget_middleware(settings.redis_timeout_seconds), send_timeout],

@@ -36,7 +36,7 @@ def _refused_preflight(origin: str) -> bytes:
     return orjson.dumps({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": detail})
 
 
-def unlisted_origin_guard(config: CORSConfig | None) -> Any:
+def unlisted_origin_guard(config: CORSConfig) -> Any:
     """A ``before_send`` hook that removes every CORS header for an origin not on the allow-list.
 
     Litestar's middleware omits ``Access-Control-Allow-Origin`` for such an
@@ -47,8 +47,6 @@ def unlisted_origin_guard(config: CORSConfig | None) -> Any:
     """
 
     async def guard(message: Message, scope: Scope) -> None:
-        if config is None:
-            return
         state = scope.setdefault("state", {})
         if message["type"] == "http.response.body":
             if _REFUSED_PREFLIGHT in state:

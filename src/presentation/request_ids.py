@@ -14,7 +14,6 @@ which no middleware sees.
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 
 import structlog
 from litestar.datastructures import MutableScopeHeaders
@@ -58,19 +57,9 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     return with_request_id
 
 
-def request_id_header() -> Callable[[Message, Scope], Awaitable[None]]:
-    """A ``before_send`` hook: add ``X-Request-ID`` to every HTTP response.
-
-    Asynchronous on purpose: Litestar runs synchronous hooks in a worker
-    thread, where binding the id would not reach the request's own context.
-    """
-
-    async def add_header(message: Message, scope: Scope) -> None:
-        if message["type"] != "http.response.start":
-            return
-        request_id = request_id_of(scope)
-        # A request no route took never passed the middleware: bind the id for its access-log line.
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        MutableScopeHeaders.from_message(message)[HEADER] = request_id
-
-    return add_header
+def add_request_id(message: Message, scope: Scope) -> None:
+    """Put ``X-Request-ID`` on a response's start (see :mod:`presentation.response_start`)."""
+    request_id = request_id_of(scope)
+    # A request no route took never passed the middleware: bind the id for its access-log line.
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    MutableScopeHeaders.from_message(message)[HEADER] = request_id

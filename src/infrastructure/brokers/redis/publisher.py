@@ -115,10 +115,35 @@ class PublisherStats:
 
 @attrs.define
 class _Batch:
-    """Messages offered while the batch's first publisher yielded: sent together in one pipeline."""
+    """Messages offered while the batch's first publisher yielded: sent together in one pipeline.
+
+    Its callers wait for :attr:`released`: set once Redis has answered, or
+    earlier, when the first of their Redis budgets is spent (one timer per
+    batch, not one per caller).
+    """
 
     messages: list["_Message"]
-    sent: asyncio.Future[None] = attrs.field(factory=lambda: asyncio.get_running_loop().create_future())
+    released: asyncio.Future[None] = attrs.field(factory=lambda: asyncio.get_running_loop().create_future())
+    release_at: float = float("inf")
+    release_timer: asyncio.TimerHandle | None = None
+
+    def release_by(self, deadline: float) -> None:
+        """Let the callers go at ``deadline`` (loop time) at the latest."""
+        if deadline < self.release_at:
+            self.release_at = deadline
+            if self.release_timer is not None:
+                self.release_timer.cancel()
+            self.release_timer = asyncio.get_running_loop().call_at(deadline, self.release)
+
+    def release(self, error: BaseException | None = None) -> None:
+        if self.release_timer is not None:
+            self.release_timer.cancel()
+        if self.released.done():
+            return
+        if error is None:
+            self.released.set_result(None)
+        else:
+            self.released.set_exception(error)
 
 
 @attrs.frozen
@@ -247,18 +272,17 @@ class RedisPublisher:
         batch.messages.extend(messages)
         # Returning once it is sent keeps each caller's events in order; but never
         # later than the request's Redis budget allows (the batch goes on alone).
-        timeout = redis_deadline(self._wait_seconds) - asyncio.get_running_loop().time()
-        done, _ = await asyncio.wait((batch.sent,), timeout=max(0.0, timeout))
-        if done:
-            batch.sent.result()
+        batch.release_by(redis_deadline(self._wait_seconds))
+        await asyncio.shield(batch.released)
 
     def _batch_done(self, batch: _Batch, task: asyncio.Task[None]) -> None:
         # Also runs when the task was cancelled before its first step (the loop is closing).
         self._batches.discard(task)
         if self._forming is batch:
             self._forming = None
-        if not batch.sent.done():
-            batch.sent.cancel()
+        if not batch.released.done():
+            batch.released.cancel()
+        batch.release()
 
     async def _send_batch(self, batch: _Batch, *, after: asyncio.Task[None] | None) -> None:
         if after is not None and not after.done():
@@ -268,7 +292,7 @@ class RedisPublisher:
         self._forming = None  # from now on, new publishes form the next batch
         if self._buffer or self._in_flight:  # the batch before failed: queue behind its retry
             self._enqueue(batch.messages)
-            batch.sent.set_result(None)
+            batch.release()
             return
         try:
             written = await self._execute(batch.messages)
@@ -283,11 +307,13 @@ class RedisPublisher:
             now_ms = _now_ms()
             self._enqueue([message.tried(now_ms) for message in batch.messages])
         except Exception as error:  # not an outage (a refused script, say): every caller's handler hears of it
-            batch.sent.set_exception(error)
+            if batch.released.done():  # its callers stopped waiting: nobody else will say it
+                logger.error("a batch of %d SSE event(s) was refused by Redis", len(batch.messages), exc_info=error)
+            batch.release(error)
             return
         else:
             self.stats.published += written
-        batch.sent.set_result(None)
+        batch.release()
 
     async def _execute(self, messages: Sequence[_Message]) -> int:
         """Send ``messages``; return how many were written (a retry skips those written before)."""
