@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 class _CancelledRequests(logging.Filter):
-    """Counts, instead of logging, the requests uvicorn cancels when the grace period is over.
+    """Counts, instead of logging, the requests uvicorn reports cancelled (at shutdown: those the grace cut short).
 
     uvicorn writes a traceback for each; with a thousand stalled clients that
     is a thousand tracebacks saying the same thing. The summary line says it once.
@@ -55,6 +55,7 @@ class HeraldServer(uvicorn.Server):
         self._grace = grace_seconds
         self._tune_gc = tune_gc
         self._cancelled = _CancelledRequests()
+        self._cut = 0
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         logging.getLogger("uvicorn.error").addFilter(self._cancelled)
@@ -83,8 +84,6 @@ class HeraldServer(uvicorn.Server):
             self._cancelled.count,
             extra={"streams": streams, "cut_off": self._cut, "cancelled": self._cancelled.count},
         )
-
-    _cut = 0
 
     def _cut_connections(self) -> None:
         connections = list(self.server_state.connections)

@@ -171,7 +171,12 @@ async def test_a_stream_outlives_the_request_time_limit(limited: RunningHerald) 
         httpx.AsyncClient(base_url=limited.base_url, timeout=10) as client,
         StreamReader(client, "/api/v1/events", headers={"Authorization": f"Bearer {tokens.issue(user)}"}) as stream,
     ):
-        await asyncio.sleep(REQUEST_SECONDS * 2)  # the limit covers receiving the request, not the response
+        # A marker: a request opened after the stream and never finished is closed by its deadline.
+        # Had the stream's own deadline run on (it covers the request, not the response), it would be gone by now.
+        reader, writer = await connect(limited)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        assert (await asyncio.wait_for(reader.read(), timeout=REQUEST_SECONDS + 10)).startswith(b"HTTP/1.1 408")
+        writer.close()
         report = await client.post(
             "/api/v1/reports", json={"title": "late"}, headers={"Authorization": f"Bearer {tokens.issue(user)}"}
         )

@@ -3,7 +3,7 @@
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import redis.asyncio as aredis
@@ -18,40 +18,46 @@ pytestmark = pytest.mark.redis
 CALLERS, EACH = 40, 25
 
 
-async def test_concurrent_callers_are_batched_and_keep_their_order(
-    make_redis_container: Callable[..., Container], redis_admin: aredis.Redis
-) -> None:
+@pytest.fixture
+async def started(make_redis_container: Callable[..., Container]) -> AsyncIterator[tuple[Container, RedisPublisher]]:
     container = make_redis_container()
     await start(container)
     try:
         publisher = await resolve(container.publisher)
         assert isinstance(publisher, RedisPublisher)
-        user = uuid.uuid4()
-        commands_before = await _script_calls(redis_admin)
-
-        async def caller(number: int) -> None:
-            for n in range(EACH):
-                event = SSEEvent(
-                    event_type="test.n", category=SSECategory.SYSTEM, data={"caller": number, "n": n}, user_id=user
-                )
-                await publisher.publish(event)
-
-        await asyncio.gather(*(caller(number) for number in range(CALLERS)))
-        script_calls = await _script_calls(redis_admin) - commands_before
-
-        entries = await redis_admin.xrange(container.redis_keys().user_stream(user))
-        wire = container.wire_format()
-        seen = [wire.loads_event(fields[b"e"]).data for _, fields in entries]
-        assert len(seen) == CALLERS * EACH
-        for number in range(CALLERS):
-            assert [d["n"] for d in seen if d["caller"] == number] == list(range(EACH))
-        positions = [Position.parse(entry_id.decode()) for entry_id, _ in entries]
-        assert positions == sorted(positions)
-        assert publisher.stats.published == CALLERS * EACH
-        # One script call per loop turn, not per event (other tests may share this Redis: an upper bound only).
-        assert script_calls <= EACH * 2 + 10
+        yield container, publisher
     finally:
         await stop(container)
+
+
+async def test_concurrent_callers_are_batched_and_keep_their_order(
+    started: tuple[Container, RedisPublisher], redis_admin: aredis.Redis
+) -> None:
+    container, publisher = started
+    user = uuid.uuid4()
+    commands_before = await _script_calls(redis_admin)
+
+    async def caller(number: int) -> None:
+        for n in range(EACH):
+            event = SSEEvent(
+                event_type="test.n", category=SSECategory.SYSTEM, data={"caller": number, "n": n}, user_id=user
+            )
+            await publisher.publish(event)
+
+    await asyncio.gather(*(caller(number) for number in range(CALLERS)))
+    script_calls = await _script_calls(redis_admin) - commands_before
+
+    entries = await redis_admin.xrange(container.redis_keys().user_stream(user))
+    wire = container.wire_format()
+    seen = [wire.loads_event(fields[b"e"]).data for _, fields in entries]
+    assert len(seen) == CALLERS * EACH
+    for number in range(CALLERS):
+        assert [d["n"] for d in seen if d["caller"] == number] == list(range(EACH))
+    positions = [Position.parse(entry_id.decode()) for entry_id, _ in entries]
+    assert positions == sorted(positions)
+    assert publisher.stats.published == CALLERS * EACH
+    # One script call per loop turn, not per event (other tests may share this Redis: an upper bound only).
+    assert script_calls <= EACH * 2 + 10
 
 
 async def _script_calls(client: aredis.Redis) -> int:
@@ -60,26 +66,18 @@ async def _script_calls(client: aredis.Redis) -> int:
 
 
 async def test_a_retry_skips_what_an_attempt_with_a_lost_answer_had_written(
-    make_redis_container: Callable[..., Container], redis_admin: aredis.Redis
+    started: tuple[Container, RedisPublisher], redis_admin: aredis.Redis
 ) -> None:
     """The case a timeout leaves open: the attempt ran, its answer never came, the publisher tries again."""
-    container = make_redis_container()
-    await start(container)
-    try:
-        publisher = await resolve(container.publisher)
-        assert isinstance(publisher, RedisPublisher)
-        user = uuid.uuid4()
-        events = [
-            SSEEvent(event_type="test.n", category=SSECategory.SYSTEM, data={"n": n}, user_id=user) for n in range(3)
-        ]
-        for event in events[:2]:
-            await publisher.publish(event)  # ran, but suppose its answer was lost
-        retried = [publisher._message(user, event).tried(int(time.time() * 1000)) for event in events]
-        assert await publisher._execute(retried) == 1  # only the third was never written
+    container, publisher = started
+    user = uuid.uuid4()
+    events = [SSEEvent(event_type="test.n", category=SSECategory.SYSTEM, data={"n": n}, user_id=user) for n in range(3)]
+    for event in events[:2]:
+        await publisher.publish(event)  # ran, but suppose its answer was lost
+    retried = [publisher._message(user, event).tried(int(time.time() * 1000)) for event in events]
+    assert await publisher._execute(retried) == 1  # only the third was never written
 
-        entries = await redis_admin.xrange(container.redis_keys().user_stream(user))
-        wire = container.wire_format()
-        assert [wire.loads_event(fields[b"e"]).data["n"] for _, fields in entries] == [0, 1, 2]
-        assert publisher.stats.deduplicated == 2
-    finally:
-        await stop(container)
+    entries = await redis_admin.xrange(container.redis_keys().user_stream(user))
+    wire = container.wire_format()
+    assert [wire.loads_event(fields[b"e"]).data["n"] for _, fields in entries] == [0, 1, 2]
+    assert publisher.stats.deduplicated == 2

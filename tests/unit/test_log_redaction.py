@@ -1,6 +1,5 @@
 """No credential survives the log formatter: in messages, arguments, extra fields or tracebacks."""
 
-import io
 import json
 import logging
 import sys
@@ -9,19 +8,11 @@ import pytest
 
 from infrastructure.settings import LogFormat
 from presentation.log_redaction import redact
-from presentation.logging_setup import structured_formatter
+from tests.support.logs import render
 from tests.support.tokens import forged
 
 TOKEN = forged()
 TICKET = "s3cr3t-T1cket-0123456789abcdefghijklmnopqrstu"
-
-
-def render(log_format: LogFormat, record: logging.LogRecord) -> str:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(structured_formatter(log_format))
-    handler.handle(record)
-    return stream.getvalue()
 
 
 def access_line(path: str) -> logging.LogRecord:

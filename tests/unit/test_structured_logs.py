@@ -1,6 +1,5 @@
 """Every record renders through one structlog chain: JSON objects in production, readable lines in development."""
 
-import io
 import json
 import logging
 import sys
@@ -9,16 +8,8 @@ import pytest
 import structlog
 
 from infrastructure.settings import LogFormat
-from presentation.logging_setup import logging_config, structured_formatter
-
-
-def render(log_format: LogFormat, record: logging.LogRecord) -> str:
-    """What the process's stderr handler writes for ``record``."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(structured_formatter(log_format))
-    handler.handle(record)
-    return stream.getvalue()
+from presentation.logging_setup import logging_config
+from tests.support.logs import render
 
 
 def record(name: str, message: str, args: tuple[object, ...] = (), **extra: object) -> logging.LogRecord:
