@@ -1,8 +1,21 @@
-"""What the use cases need from the outside world, beyond the domain's ports."""
+"""What the use cases need from the outside world, beyond the domain's ports.
 
-from collections.abc import Coroutine
-from typing import Any, Protocol
+The domain's ports (``domain/ports``) speak its own vocabulary: domain events
+go out through the event bus, SSE events through the publisher and in
+through the subscriber. The ports here exist only because a use case needs
+them: background work, rendering, and everything at the stream's edge —
+credentials, tickets, session revocations, admission, stream lifetimes, the
+clock. Infrastructure implements both kinds; the container wires them.
+"""
+
+import enum
+from collections.abc import Callable, Coroutine, Iterable
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
+
+from application.principal import Principal
+from domain.ports import EventStream
 
 
 class BackgroundTasks(Protocol):
@@ -17,4 +30,121 @@ class ReportRenderer(Protocol):
 
     async def render(self, report_id: UUID, title: str) -> str:
         """Return the download URL of the rendered report."""
+        ...
+
+
+class Clock(Protocol):
+    """The current time (a test passes a fixed one)."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware (UTC)."""
+        ...
+
+
+class Credentials(Protocol):
+    """Verifies access tokens, and issues and verifies stream-only tokens; raises ``CredentialError``."""
+
+    def verify(self, token: str) -> Principal:
+        """The principal of an access token."""
+        ...
+
+    def verify_stream_token(self, token: str) -> Principal:
+        """The principal of a stream-only token (the stream cookie's)."""
+        ...
+
+    def issue_stream_token(self, principal: Principal) -> str:
+        """A token that opens the stream and nothing else, expiring with ``principal``'s credential."""
+        ...
+
+
+@runtime_checkable
+class TokenIssuer(Protocol):
+    """Issues access tokens (development tokens; in production an identity provider does this)."""
+
+    def issue(self, user_id: UUID, roles: Iterable[str] = ()) -> str:
+        """A signed access token for ``user_id`` in a new session."""
+        ...
+
+
+class TicketStoreUnavailableError(Exception):
+    """Tickets cannot be issued or checked right now (their store is unreachable)."""
+
+
+@runtime_checkable
+class TicketStore(Protocol):
+    """Where tickets wait between being issued and opening a stream; raises :class:`TicketStoreUnavailableError`."""
+
+    ttl_seconds: float
+
+    async def issue(self, principal: Principal) -> str:
+        """A new ticket for ``principal``, valid for ``ttl_seconds``, usable once."""
+        ...
+
+    async def redeem(self, ticket: str) -> Principal | None:
+        """The ticket's principal, consuming it; None when unknown, used or expired."""
+        ...
+
+
+RevocationListener = Callable[[str], None]
+
+
+class RevocationUnavailableError(Exception):
+    """The revocation could not be recorded where every process sees it; nothing was changed."""
+
+
+@runtime_checkable
+class SessionRevocations(Protocol):
+    """Revoked login sessions (``sid`` claims) until their tokens would have expired anyway."""
+
+    async def revoke(self, session_id: str, *, until: datetime) -> None:
+        """Revoke ``session_id`` on every process, or raise :class:`RevocationUnavailableError` and change nothing."""
+
+    async def is_revoked(self, session_id: str) -> bool:
+        """True when the session was revoked."""
+        ...
+
+    def listen(self, listener: RevocationListener) -> None:
+        """Call ``listener(session_id)`` on this process whenever any process revokes a session."""
+
+    def watch(self, sessions: Callable[[], Iterable[str]]) -> None:
+        """Sessions this process cares about, re-checked when revocation messages may have been lost."""
+
+
+class AdmissionRefusal(enum.Enum):
+    """Why a stream may not open now."""
+
+    PROCESS_FULL = "this instance holds as many streams as it may"
+    USER_FULL = "too many open streams for this user"
+    TOO_FAST = "too many stream opens for this user; slow down"
+
+
+class StreamAdmission(Protocol):
+    """Limits on open streams: per process, per user, and a per-user open rate."""
+
+    def check(self, user_id: UUID) -> AdmissionRefusal | None:
+        """None when the user may open a stream now (and count the open); otherwise why not."""
+        ...
+
+    def retry_after_seconds(self, user_id: UUID) -> int:
+        """Seconds until the user's next open would be allowed by the rate."""
+        ...
+
+
+class UserRate(Protocol):
+    """A per-user rate of some action (stream tickets)."""
+
+    def take(self, user_id: UUID) -> bool:
+        """True (and one action counted) when the user may act now."""
+        ...
+
+    def retry_after_seconds(self, user_id: UUID) -> int:
+        """Seconds until the user's next action would be allowed."""
+        ...
+
+
+class StreamLifetimes(Protocol):
+    """Ends a stream when its credential expires or its session is revoked, telling the client why."""
+
+    def track(self, principal: Principal, stream: EventStream) -> Callable[[], None]:
+        """Watch ``stream``; call the returned function when the stream is over."""
         ...

@@ -12,17 +12,22 @@ from typing import Any, TypeVar, cast
 
 from dependency_injector import containers, providers
 
+from application.access import Authenticate, RevokeSession
 from application.announcements import PublishAnnouncement
 from application.reports import LinkRenderer, RequestReport
+from application.streams import IssueStreamCookie, IssueTicket, OpenStream
 from domain.registry import REGISTRY
+from infrastructure.asyncapi import asyncapi_json
 from infrastructure.auth import TokenService
 from infrastructure.auth.sessions import MemorySessionRevocations, StreamLifetimes
 from infrastructure.auth.tickets import MemoryTicketStore, RedisTicketStore
 from infrastructure.brokers.redis.keys import RedisKeys
+from infrastructure.clock import SystemClock
 from infrastructure.event_bus import InProcessEventBus
 from infrastructure.metrics import metrics_registry
 from infrastructure.settings import Settings
 from infrastructure.sse.handler import SSEEventHandler
+from infrastructure.sse.wire import encode_retry
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.admission import StreamAdmission
 from infrastructure.streams.hub import StreamHub
@@ -168,6 +173,27 @@ class Container(containers.DeclarativeContainer):
         step_delay_seconds=settings.provided.report_step_seconds,
     )
     publish_announcement = providers.Singleton(PublishAnnouncement, bus=event_bus)
+
+    # The stream's edge.
+    clock = providers.Singleton(SystemClock)
+    broker_kind = settings.provided.broker_kind
+    secure_cookies = settings.provided.is_production
+    stream_preamble = providers.Singleton(encode_retry, settings.provided.sse_retry_ms)
+    asyncapi_document = providers.Callable(asyncapi_json, registry)
+    authenticate = providers.Singleton(Authenticate, credentials=token_service, revocations=session_revocations)
+    open_stream = providers.Singleton(
+        OpenStream,
+        credentials=token_service,
+        tickets=ticket_store,
+        revocations=session_revocations,
+        admission=stream_admission,
+        subscriber=subscriber,
+        lifetimes=stream_lifetimes,
+        clock=clock,
+    )
+    issue_ticket = providers.Singleton(IssueTicket, tickets=ticket_store, rate=ticket_rate)
+    issue_stream_cookie = providers.Singleton(IssueStreamCookie, credentials=token_service, clock=clock)
+    revoke_session = providers.Singleton(RevokeSession, revocations=session_revocations, clock=clock)
 
 
 async def resolve(provider: "providers.Provider[T]") -> T:

@@ -10,7 +10,12 @@ waits for its own bound.
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar, Token
+from typing import Any
+
+#: A plain ASGI application (typed loosely: this module depends on no web framework).
+ASGIApp = Callable[..., Awaitable[None]]
 
 _deadline: ContextVar[float | None] = ContextVar("herald_redis_deadline", default=None)
 
@@ -38,3 +43,26 @@ def redis_deadline(default_seconds: float) -> float:
 def redis_wait(default_seconds: float) -> asyncio.Timeout:
     """``async with redis_wait(s):`` a Redis step bounded by the request's budget (or ``s`` outside a request)."""
     return asyncio.timeout_at(redis_deadline(default_seconds))
+
+
+def redis_budget_middleware(seconds: float) -> Callable[[Any], ASGIApp]:
+    """ASGI middleware: each HTTP request gets one budget, opened before any handler, guard or dependency runs."""
+
+    def middleware(app: Any) -> ASGIApp:
+        async def within_budget(
+            scope: MutableMapping[str, Any],
+            receive: Callable[[], Awaitable[Any]],
+            send: Callable[[Any], Awaitable[None]],
+        ) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            token = start_redis_budget(seconds)
+            try:
+                await app(scope, receive, send)
+            finally:
+                end_redis_budget(token)
+
+        return within_budget
+
+    return middleware

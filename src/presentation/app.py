@@ -7,10 +7,9 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
-from domain.ports import SubscriberUnavailableError
-from infrastructure.auth.sessions import RevocationUnavailableError
-from infrastructure.auth.tickets import TicketStoreUnavailableError
-from infrastructure.container import Container, start, stop
+from infrastructure.container import Container, resolve, start, stop
+from infrastructure.redis_deadline import redis_budget_middleware
+from presentation.auth import AUTHENTICATE
 from presentation.controllers.announcements import AnnouncementsController
 from presentation.controllers.asyncapi import asyncapi
 from presentation.controllers.dev_tokens import DevTokensController
@@ -23,9 +22,8 @@ from presentation.controllers.sessions import SessionsController
 from presentation.controllers.stream_credentials import StreamCredentialsController
 from presentation.cors import cors_config, unlisted_origin_guard
 from presentation.dependencies import container_dependencies
-from presentation.errors import client_gone, internal_error, problem_details_plugin, service_unavailable
+from presentation.errors import client_gone, internal_error, problem_details_plugin
 from presentation.json_body import ClientGoneError, check_json_body
-from presentation.redis_budget import redis_budget_middleware
 from presentation.request_ids import add_request_id, request_id_middleware
 from presentation.response_start import on_response_start
 from presentation.security_headers import add_security_headers
@@ -44,9 +42,10 @@ def create_app(container: Container | None = None) -> Litestar:
     settings = container.settings()
 
     @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
         try:
             await start(container)
+            app.state[AUTHENTICATE] = await resolve(container.authenticate)  # for the guard of API routes
         except BaseException:
             await stop(container)  # close what did start, so a failed start leaves nothing running
             raise
@@ -72,18 +71,12 @@ def create_app(container: Container | None = None) -> Litestar:
         handlers.append(DevTokensController)
 
     send_timeout = SendTimeout(settings.sse_send_timeout_seconds)
-    app = Litestar(
+    return Litestar(
         route_handlers=handlers,  # type: ignore[arg-type]
         dependencies=container_dependencies(container),
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],
-        exception_handlers={
-            Exception: internal_error,
-            ClientGoneError: client_gone,
-            SubscriberUnavailableError: service_unavailable,
-            TicketStoreUnavailableError: service_unavailable,
-            RevocationUnavailableError: service_unavailable,
-        },
+        exception_handlers={Exception: internal_error, ClientGoneError: client_gone},
         cors_config=cors,
         before_send=[
             *([] if cors is None else [unlisted_origin_guard(cors)]),
@@ -97,5 +90,3 @@ def create_app(container: Container | None = None) -> Litestar:
         debug=False,
         logging_config=None,  # the process (``herald run``, or the test runner) configures logging
     )
-    app.state.container = container
-    return app

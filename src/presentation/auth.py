@@ -1,32 +1,28 @@
-"""Who is calling: a bearer token; for the stream also a single-use ticket or the stream cookie.
+"""Credentials as HTTP carries them: the ``Authorization`` header, the stream ticket and the stream cookie.
 
 API routes authenticate in a guard (:func:`authenticated`), which Litestar
 runs before it reads the request's body: an anonymous caller never gets as
-far as having its body parsed.
+far as having its body parsed. The stream names its credential with
+:func:`stream_credential` and leaves the rest to the ``OpenStream`` use case.
 """
 
-from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from infrastructure.auth import Principal, TokenError, TokenService
-from infrastructure.auth.sessions import SessionRevocations
-from infrastructure.auth.tickets import TicketStore
-from infrastructure.container import Container, resolve
+from application.access import Authenticate
+from application.principal import Principal
+from application.refusals import RefusalKind, Refused, unauthenticated
+from application.streams import BearerToken, StreamCookie, StreamCredential, StreamTicket
+from presentation.refusals import refuse
 
 #: HttpOnly cookie holding a stream-only token; EventSource sends it on every reconnect.
 STREAM_COOKIE = "herald_stream"
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="herald"'}
+#: Where the composition root puts the ``Authenticate`` use case for the guard (guards get no injection).
+AUTHENTICATE = "authenticate"
 _PRINCIPAL = "herald.principal"
-
-
-def _refuse(detail: str) -> NotAuthorizedException:
-    return NotAuthorizedException(detail=detail, headers=_CHALLENGE)
 
 
 def _authorization(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, str] | None:
@@ -38,32 +34,26 @@ def _authorization(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str,
     return scheme.lower(), credentials.strip()
 
 
-def _bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> BearerToken | Refused:
     authorization = _authorization(connection)
     if authorization is None:
-        raise _refuse("a bearer token is required")
+        return unauthenticated("a bearer token is required")
     scheme, token = authorization
     if scheme != "bearer" or not token:
-        raise _refuse("the Authorization header must be 'Bearer <token>'")
-    return token
-
-
-async def _unrevoked(principal: Principal, revocations: SessionRevocations) -> Principal:
-    if principal.session_id is not None and await revocations.is_revoked(principal.session_id):
-        raise _refuse("the session was revoked; sign in again")
-    return principal
+        return unauthenticated("the Authorization header must be 'Bearer <token>'")
+    return BearerToken(token)
 
 
 async def authenticated(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Guard of API routes: a valid bearer token of a live session is required."""
-    container: Container = connection.app.state.container
-    token_service = container.token_service()
-    revocations = await resolve(container.session_revocations)
-    try:
-        principal = token_service.verify(_bearer_token(connection))
-    except TokenError as error:
-        raise _refuse(str(error)) from None
-    connection.state[_PRINCIPAL] = await _unrevoked(principal, revocations)
+    bearer = _bearer(connection)
+    if isinstance(bearer, Refused):
+        refuse(bearer)
+    authenticate: Authenticate = connection.app.state[AUTHENTICATE]
+    caller = await authenticate(bearer.token)
+    if isinstance(caller, Refused):
+        refuse(caller)
+    connection.state[_PRINCIPAL] = caller
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:
@@ -72,43 +62,29 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
-async def provide_stream_principal(
-    request: Request[Any, Any, Any],
-    token_service: NamedDependency[TokenService],
-    ticket_store: NamedDependency[TicketStore],
-    session_revocations: NamedDependency[SessionRevocations],
-) -> Principal:
-    """The caller of the stream: a bearer token, else a single-use ticket, else the stream cookie.
+def stream_credential(request: Request[Any, Any, Any]) -> StreamCredential | None:
+    """The stream's credential: a bearer token, else a single-use ticket, else the stream cookie.
 
     Another scheme in ``Authorization`` (a proxy's ``Basic``, say) is not the
     caller's credential for Herald: it is passed over when a ticket or the
-    cookie is there.
+    cookie is there, and refused (saying why) when it is all there is.
     """
     authorization = _authorization(request)
-    bearer = authorization is not None and authorization[0] == "bearer"
     ticket = request.query_params.get("ticket")
     cookie = request.cookies.get(STREAM_COOKIE)
-    try:
-        if bearer or (authorization is not None and ticket is None and not cookie):
-            principal = token_service.verify(_bearer_token(request))
-        elif ticket is not None:
-            redeemed = await ticket_store.redeem(ticket) if len(ticket) <= 128 else None
-            if redeemed is None:
-                raise _refuse("the ticket is invalid, expired or already used")
-            principal = redeemed
-        elif cookie:
-            principal = token_service.verify_stream_token(cookie)
-        else:
-            raise _refuse("a bearer token, a ticket or the stream cookie is required")
-    except TokenError as error:
-        raise _refuse(str(error)) from None
-    if principal.expires_at <= datetime.now(UTC):
-        # The verification leeway is for clock skew on API calls; a stream would end at once.
-        raise _refuse("the token has expired")
-    return await _unrevoked(principal, session_revocations)
+    if authorization is not None and (authorization[0] == "bearer" or (ticket is None and not cookie)):
+        bearer = _bearer(request)
+        if isinstance(bearer, Refused):
+            refuse(bearer)
+        return bearer
+    if ticket is not None:
+        return StreamTicket(ticket)
+    if cookie:
+        return StreamCookie(cookie)
+    return None
 
 
 def require_role(principal: Principal, role: str) -> None:
     """Raise 403 unless the principal holds ``role``."""
     if not principal.has_role(role):
-        raise PermissionDeniedException(detail=f"the {role!r} role is required")
+        refuse(Refused(RefusalKind.FORBIDDEN, f"the {role!r} role is required"))

@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from domain.registry import REGISTRY
-from infrastructure.asyncapi import PayloadSchemaError
+from infrastructure.asyncapi import PayloadSchemaError, asyncapi_json
 from infrastructure.container import Container
 from infrastructure.settings import LogFormat, Settings, SettingsError, log_format_from_env
 from presentation.catalogue import catalogue_markdown
-from presentation.controllers.asyncapi import asyncapi_json
 from presentation.logging_setup import configure_logging
 from presentation.server import build_server
 

@@ -19,16 +19,18 @@ def _provide(provider: providers.Provider[Any]) -> Provide:
 def container_dependencies(container: Container) -> dict[str, Provide]:
     """The container's providers that handlers may ask for, by parameter name."""
     return {
-        "settings": _provide(container.settings),
         "registry": _provide(container.registry),
         "subscriber": _provide(container.subscriber),
-        "token_service": _provide(container.token_service),
+        "broker_kind": _provide(container.broker_kind),
         "request_report": _provide(container.request_report),
         "publish_announcement": _provide(container.publish_announcement),
-        "ticket_store": _provide(container.ticket_store),
-        "session_revocations": _provide(container.session_revocations),
-        "stream_lifetimes": _provide(container.stream_lifetimes),
-        "stream_admission": _provide(container.stream_admission),
-        "ticket_rate": _provide(container.ticket_rate),
+        "open_stream": _provide(container.open_stream),
+        "stream_preamble": _provide(container.stream_preamble),
+        "issue_ticket": _provide(container.issue_ticket),
+        "issue_stream_cookie": _provide(container.issue_stream_cookie),
+        "secure_cookies": _provide(container.secure_cookies),
+        "revoke_session": _provide(container.revoke_session),
+        "token_issuer": _provide(container.token_service),
+        "asyncapi_document": _provide(container.asyncapi_document),
         "metrics": _provide(container.metrics),
     }

@@ -44,19 +44,3 @@ def client_gone(request: Request[Any, Any, Any], _: Exception) -> Response[None]
     """The client left while sending its body: nothing to answer, and not an error of the service."""
     logger.debug("%s %s: the client left before sending its whole body", request.method, request.url.path)
     return Response(None, status_code=400)
-
-
-def service_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
-    """Redis is unreachable or too slow: 503 with ``Retry-After``, so clients come back instead of giving up."""
-    logger.warning("%s %s: %s: %s", request.method, request.url.path, type(error).__name__, error)
-    return Response(
-        {
-            "type": "about:blank",
-            "title": "Service Unavailable",
-            "status": 503,
-            "detail": "events are unavailable; retry",
-        },
-        status_code=503,
-        media_type=PROBLEM_JSON,
-        headers={"Retry-After": "2"},
-    )

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infrastructure.auth import TokenError, TokenService
+from application.principal import CredentialError
+from infrastructure.auth import TokenService
 from tests.support.tokens import forged
 
 SECRET = "k" * 40
@@ -38,7 +39,7 @@ def test_a_token_round_trips(tokens: TokenService) -> None:
     ],
 )
 def test_doubtful_tokens_are_refused(tokens: TokenService, token: str, message: str) -> None:
-    with pytest.raises(TokenError, match=message):
+    with pytest.raises(CredentialError, match=message):
         tokens.verify(token)
 
 
@@ -46,7 +47,7 @@ def test_stream_tokens_only_open_streams(tokens: TokenService) -> None:
     access = tokens.issue(uuid.uuid4())
     stream = tokens.issue_stream_token(tokens.verify(access))
     assert tokens.verify_stream_token(stream).user_id == tokens.verify(access).user_id
-    with pytest.raises(TokenError):
+    with pytest.raises(CredentialError):
         tokens.verify(stream)
-    with pytest.raises(TokenError):
+    with pytest.raises(CredentialError):
         tokens.verify_stream_token(access)

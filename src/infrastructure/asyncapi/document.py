@@ -1,7 +1,10 @@
 """The AsyncAPI 3 document of the event stream, generated from the registry."""
 
 import copy
+import functools
 from typing import Any
+
+import orjson
 
 from domain.events import ENVELOPE_FIELDS
 from domain.registry import DomainToSSEMapping, EventRegistry
@@ -215,3 +218,9 @@ def _http_binding() -> JsonSchema:
         },
         "bindingVersion": "0.3.0",
     }
+
+
+@functools.lru_cache(maxsize=4)
+def asyncapi_json(registry: EventRegistry, *, indent: bool = False) -> bytes:
+    """The document as JSON bytes; the registry never changes once built, so it is generated once per registry."""
+    return orjson.dumps(asyncapi_document(registry), option=orjson.OPT_INDENT_2 if indent else 0)

@@ -1,5 +1,5 @@
 """Credentials: bearer tokens and the principal they identify."""
 
-from infrastructure.auth.tokens import Principal, TokenError, TokenService
+from infrastructure.auth.tokens import TokenService
 
-__all__ = ["Principal", "TokenError", "TokenService"]
+__all__ = ["TokenService"]

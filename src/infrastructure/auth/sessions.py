@@ -5,41 +5,17 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from application.ports import RevocationListener, RevocationUnavailableError, SessionRevocations
+from application.principal import Principal
 from domain.ports import EventStream
-from infrastructure.auth.tokens import Principal
 from infrastructure.redis_deadline import redis_wait
 from infrastructure.streams.signals import EndNotice, end_frame
 
 logger = logging.getLogger(__name__)
-
-RevocationListener = Callable[[str], None]
-
-
-class RevocationUnavailableError(Exception):
-    """The revocation could not be recorded where every process sees it; nothing was changed."""
-
-
-@runtime_checkable
-class SessionRevocations(Protocol):
-    """Revoked login sessions (``sid`` claims) until their tokens would have expired anyway."""
-
-    async def revoke(self, session_id: str, *, until: datetime) -> None:
-        """Revoke ``session_id`` on every process, or raise :class:`RevocationUnavailableError` and change nothing."""
-
-    async def is_revoked(self, session_id: str) -> bool:
-        """True when the session was revoked."""
-        ...
-
-    def listen(self, listener: RevocationListener) -> None:
-        """Call ``listener(session_id)`` on this process whenever any process revokes a session."""
-
-    def watch(self, sessions: Callable[[], Iterable[str]]) -> None:
-        """Sessions this process cares about, re-checked when revocation messages may have been lost."""
 
 
 class MemorySessionRevocations:

@@ -4,18 +4,14 @@ import hashlib
 import secrets
 import time
 from collections import OrderedDict
-from typing import Protocol, runtime_checkable
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from infrastructure.auth.tokens import Principal
+from application.ports import TicketStoreUnavailableError
+from application.principal import Principal
 from infrastructure.redis_deadline import redis_wait
 from infrastructure.sse.wire_format import WireFormat
-
-
-class TicketStoreUnavailableError(Exception):
-    """Tickets cannot be issued or checked right now (their store is unreachable)."""
 
 
 def _fingerprint(ticket: str) -> str:
@@ -26,21 +22,6 @@ def _fingerprint(ticket: str) -> str:
 def new_ticket() -> str:
     """An unguessable ticket (256 bits)."""
     return secrets.token_urlsafe(32)
-
-
-@runtime_checkable
-class TicketStore(Protocol):
-    """Where tickets wait between ``POST /api/v1/events/tickets`` and the stream request."""
-
-    ttl_seconds: float
-
-    async def issue(self, principal: Principal) -> str:
-        """A new ticket for ``principal``, valid for ``ttl_seconds``, usable once."""
-        ...
-
-    async def redeem(self, ticket: str) -> Principal | None:
-        """The ticket's principal, consuming it; None when unknown, used or expired."""
-        ...
 
 
 class MemoryTicketStore:

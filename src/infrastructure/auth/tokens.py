@@ -5,27 +5,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-import attrs
 import jwt
 
-
-class TokenError(Exception):
-    """The credential is missing, malformed, expired or not ours; the message is safe to show."""
-
-
-@attrs.frozen(kw_only=True)
-class Principal:
-    """Who is calling, as proven by a verified token."""
-
-    user_id: UUID
-    roles: frozenset[str]
-    expires_at: datetime
-    session_id: str | None = None
-    """The ``sid`` claim: the login session, which can be revoked as a whole."""
-
-    def has_role(self, role: str) -> bool:
-        """True when the token grants ``role``."""
-        return role in self.roles
+from application.principal import CredentialError, Principal
 
 
 class TokenService:
@@ -83,7 +65,7 @@ class TokenService:
         return self._sign(principal, self._stream_audience)
 
     def verify(self, token: str) -> Principal:
-        """The principal of an access token; raise :class:`TokenError` for anything doubtful."""
+        """The principal of an access token; raise :class:`CredentialError` for anything doubtful."""
         return self._verify(token, self._audience)
 
     def verify_stream_token(self, token: str) -> Principal:
@@ -115,21 +97,21 @@ class TokenService:
                 options={"require": ["sub", "exp", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError:
-            raise TokenError("the token has expired") from None
+            raise CredentialError("the token has expired") from None
         except jwt.InvalidTokenError:
-            raise TokenError("the token is invalid") from None
+            raise CredentialError("the token is invalid") from None
         try:
             user_id = UUID(str(claims["sub"]))
         except ValueError:
-            raise TokenError("the token's subject is not a user id") from None
+            raise CredentialError("the token's subject is not a user id") from None
         roles = claims.get("roles", [])
         if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-            raise TokenError("the token's roles claim is malformed")
+            raise CredentialError("the token's roles claim is malformed")
         session_id = claims.get("sid")
         if session_id is not None and not isinstance(session_id, str):
-            raise TokenError("the token's sid claim is malformed")
+            raise CredentialError("the token's sid claim is malformed")
         try:
             expires_at = datetime.fromtimestamp(float(claims["exp"]), UTC)
         except (OverflowError, OSError, ValueError):  # beyond what a datetime holds (after the year 9999)
-            raise TokenError("the token's expiry is out of range") from None
+            raise CredentialError("the token's expiry is out of range") from None
         return Principal(user_id=user_id, roles=frozenset(roles), expires_at=expires_at, session_id=session_id)

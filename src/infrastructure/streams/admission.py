@@ -1,18 +1,10 @@
 """Who may open one more stream: per-process and per-user caps, and a per-user open rate."""
 
-import enum
 from uuid import UUID
 
+from application.ports import AdmissionRefusal
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.rate import PerUserRate
-
-
-class Refusal(enum.Enum):
-    """Why a stream is not opened; the edge turns each into a status code."""
-
-    PROCESS_FULL = "this instance holds as many streams as it may"
-    USER_FULL = "too many open streams for this user"
-    TOO_FAST = "too many stream opens for this user; slow down"
 
 
 class StreamAdmission:
@@ -30,14 +22,14 @@ class StreamAdmission:
         self._max_per_user = max_streams_per_user
         self._opens = PerUserRate(opens_per_minute)
 
-    def check(self, user_id: UUID) -> Refusal | None:
+    def check(self, user_id: UUID) -> AdmissionRefusal | None:
         """None when the user may open a stream now (and count the open); otherwise why not."""
         if self._hub.open_streams >= self._max_streams:
-            return Refusal.PROCESS_FULL
+            return AdmissionRefusal.PROCESS_FULL
         if len(self._hub.streams_of(user_id)) >= self._max_per_user:
-            return Refusal.USER_FULL
+            return AdmissionRefusal.USER_FULL
         if not self._opens.take(user_id):
-            return Refusal.TOO_FAST
+            return AdmissionRefusal.TOO_FAST
         return None
 
     def retry_after_seconds(self, user_id: UUID) -> int:

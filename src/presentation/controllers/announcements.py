@@ -8,11 +8,11 @@ from litestar import Controller, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
+from application.access import ADMIN_ROLE
 from application.announcements import PublishAnnouncement
-from infrastructure.auth import Principal
+from application.principal import Principal
 from presentation.auth import authenticated, provide_principal, require_role
 
-ADMIN_ROLE = "admin"
 #: Line breaks and tabs are the only control characters a message may hold.
 _TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\Z"
 

@@ -8,7 +8,7 @@ from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from infrastructure.auth import TokenService
+from application.ports import TokenIssuer
 
 Role = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")]
 
@@ -34,6 +34,6 @@ class DevTokensController(Controller):
     tags = ["development"]
 
     @post("/", status_code=200, summary="Issue a development token")
-    async def issue(self, data: JSONBody[TokenRequest], token_service: NamedDependency[TokenService]) -> TokenResponse:
+    async def issue(self, data: JSONBody[TokenRequest], token_issuer: NamedDependency[TokenIssuer]) -> TokenResponse:
         """Anyone can become anyone here: that is why production does not have this route."""
-        return TokenResponse(access_token=token_service.issue(data.user_id, data.roles))
+        return TokenResponse(access_token=token_issuer.issue(data.user_id, data.roles))

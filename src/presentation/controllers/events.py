@@ -1,31 +1,23 @@
 """``GET /api/v1/events``: the authenticated SSE stream, and the catalogue of its event types."""
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.background_tasks import BackgroundTask
 from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency, Provide
-from litestar.exceptions import (
-    ClientException,
-    ServiceUnavailableException,
-    TooManyRequestsException,
-    ValidationException,
-)
+from litestar.di import NamedDependency
+from litestar.exceptions import ClientException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import HeaderParameter, QueryParameter
 
-from domain.ports import EventStream, SSESubscriberProtocol
+from application.refusals import Refused
+from application.streams import OpenedStream, OpenStream
 from domain.registry import EventRegistry
 from domain.sse import SSECategory
-from infrastructure.auth import Principal
-from infrastructure.auth.sessions import StreamLifetimes
-from infrastructure.settings import Settings
-from infrastructure.sse.wire import encode_retry
-from infrastructure.streams.admission import Refusal, StreamAdmission
-from presentation.auth import provide_stream_principal
+from presentation.auth import stream_credential
+from presentation.refusals import refuse
 from presentation.sse_response import SSEResponse
 
 #: Ids this service hands out are short printable ASCII; anything else is refused
@@ -63,24 +55,13 @@ def choose_last_event_id(header: str | None, query: str | None) -> str | None:
     return value
 
 
-async def _sse_body(stream: EventStream, retry_ms: int, release: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
+async def _sse_body(opened: OpenedStream, preamble: bytes) -> AsyncIterator[bytes]:
     try:
-        yield encode_retry(retry_ms)
-        async for frame in stream:
+        yield preamble
+        async for frame in opened.stream:
             yield frame
     finally:
-        await release()
-
-
-def _admit(admission: StreamAdmission, principal: Principal) -> None:
-    refusal = admission.check(principal.user_id)
-    if refusal is Refusal.PROCESS_FULL:
-        raise ServiceUnavailableException(detail=refusal.value, headers={"Retry-After": "5"})
-    if refusal is Refusal.USER_FULL:
-        raise TooManyRequestsException(detail=refusal.value)
-    if refusal is Refusal.TOO_FAST:
-        retry_after = str(admission.retry_after_seconds(principal.user_id))
-        raise TooManyRequestsException(detail=refusal.value, headers={"Retry-After": retry_after})
+        await opened.release()
 
 
 #: Longer query strings are refused before anything parses them; Herald's own
@@ -101,45 +82,34 @@ class EventsController(Controller):
     tags = ["events"]
     guards = [bounded_query]
 
-    @get(
-        "/",
-        dependencies={"principal": Provide(provide_stream_principal)},
-        summary="Open the SSE stream of the authenticated user",
-    )
+    @get("/", summary="Open the SSE stream of the authenticated user")
     async def stream(
         self,
-        principal: NamedDependency[Principal],
-        subscriber: NamedDependency[SSESubscriberProtocol],
-        settings: NamedDependency[Settings],
-        stream_admission: NamedDependency[StreamAdmission],
-        stream_lifetimes: NamedDependency[StreamLifetimes],
+        request: Request[Any, Any, Any],
+        open_stream: NamedDependency[OpenStream],
+        stream_preamble: NamedDependency[bytes],
         categories: Annotated[str | None, QueryParameter(name="categories", max_length=512)] = None,
         last_event_id_query: Annotated[str | None, QueryParameter(name="last_event_id", max_length=4096)] = None,
         last_event_id_header: Annotated[str | None, HeaderParameter(name="last-event-id", max_length=4096)] = None,
-        ticket: Annotated[str | None, QueryParameter(name="ticket", max_length=128)] = None,
+        ticket: Annotated[str | None, QueryParameter(name="ticket")] = None,
     ) -> SSEResponse:
         """Replay after ``Last-Event-ID`` when given, then live events until either side closes.
 
         The subscription is registered before the response starts, so an
         event published right after the client sees the headers is not missed.
         """
-        del ticket  # read by the authentication dependency; declared here for validation and the schema
+        del ticket  # read by stream_credential; declared here for validation and the schema
         wanted = parse_categories(categories)
         last_event_id = choose_last_event_id(last_event_id_header, last_event_id_query)
-        _admit(stream_admission, principal)
-        stream = await subscriber.subscribe(principal.user_id, categories=wanted, last_event_id=last_event_id)
-        untrack = stream_lifetimes.track(principal, stream)
-
-        async def release() -> None:  # idempotent: runs when the body ends, and after the response
-            untrack()
-            await stream.aclose()
-
+        opened = await open_stream(stream_credential(request), categories=wanted, last_event_id=last_event_id)
+        if isinstance(opened, Refused):
+            refuse(opened)
         return SSEResponse(
-            _sse_body(stream, settings.sse_retry_ms, release),
-            on_disconnect=release,
+            _sse_body(opened, stream_preamble),
+            on_disconnect=opened.release,
             headers=STREAM_HEADERS,
             # Also release everything if the body never starts (client gone first).
-            background=BackgroundTask(release),
+            background=BackgroundTask(opened.release),
         )
 
     @get("/types", summary="The SSE event types this service emits", cache=False)

@@ -8,8 +8,8 @@ from litestar import Controller, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
+from application.principal import Principal
 from application.reports import RequestReport
-from infrastructure.auth import Principal
 from presentation.auth import authenticated, provide_principal
 
 

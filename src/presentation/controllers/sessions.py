@@ -1,20 +1,13 @@
 """``DELETE /api/v1/sessions/{session_id}``: log a session out everywhere, streams included."""
 
-from datetime import UTC, datetime, timedelta
-
 from litestar import Controller, delete
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromPath
 
-from infrastructure.auth import Principal
-from infrastructure.auth.sessions import SessionRevocations
+from application.access import RevokeSession
+from application.principal import Principal
 from presentation.auth import authenticated, provide_principal
-from presentation.controllers.announcements import ADMIN_ROLE
-
-#: How long an administrator's revocation of another session is kept: longer
-#: than any access token Herald issues lives.
-_FOREIGN_SESSION_HORIZON = timedelta(days=1)
+from presentation.refusals import refuse
 
 
 class SessionsController(Controller):
@@ -30,15 +23,13 @@ class SessionsController(Controller):
         self,
         session_id: FromPath[str],
         principal: NamedDependency[Principal],
-        session_revocations: NamedDependency[SessionRevocations],
+        revoke_session: NamedDependency[RevokeSession],
     ) -> None:
         """Your own session (log out), or any session with the ``admin`` role.
 
         Every process ends that session's streams with a ``stream.end`` event,
         and its tokens are refused from then on.
         """
-        own = session_id == principal.session_id
-        if not own and not principal.has_role(ADMIN_ROLE):
-            raise PermissionDeniedException(detail="only your own session, or any with the 'admin' role")
-        until = principal.expires_at if own else datetime.now(UTC) + _FOREIGN_SESSION_HORIZON
-        await session_revocations.revoke(session_id, until=until)
+        refused = await revoke_session(principal, session_id)
+        if refused is not None:
+            refuse(refused)

@@ -1,18 +1,15 @@
 """Credentials for browsers' EventSource, which cannot send an ``Authorization`` header."""
 
-from datetime import UTC, datetime
-
 import msgspec
 from litestar import Controller, Response, delete, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import TooManyRequestsException
 
-from infrastructure.auth import Principal, TokenService
-from infrastructure.auth.tickets import TicketStore
-from infrastructure.settings import Settings
-from infrastructure.streams.rate import PerUserRate
+from application.principal import Principal
+from application.refusals import Refused
+from application.streams import IssueStreamCookie, IssueTicket
 from presentation.auth import STREAM_COOKIE, authenticated, provide_principal
+from presentation.refusals import refuse
 
 _PRINCIPAL = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
@@ -38,19 +35,13 @@ class StreamCredentialsController(Controller):
         summary="Issue a single-use stream ticket for EventSource",
     )
     async def issue_ticket(
-        self,
-        principal: NamedDependency[Principal],
-        ticket_store: NamedDependency[TicketStore],
-        ticket_rate: NamedDependency[PerUserRate],
+        self, principal: NamedDependency[Principal], issue_ticket: NamedDependency[IssueTicket]
     ) -> TicketIssued:
         """A ticket opens one stream within a few seconds; a long-lived token never goes into a URL."""
-        if not ticket_rate.take(principal.user_id):
-            retry_after = str(ticket_rate.retry_after_seconds(principal.user_id))
-            raise TooManyRequestsException(
-                detail="too many stream tickets for this user; slow down", headers={"Retry-After": retry_after}
-            )
-        ticket = await ticket_store.issue(principal)
-        return TicketIssued(ticket=ticket, expires_in=int(ticket_store.ttl_seconds))
+        issued = await issue_ticket(principal)
+        if isinstance(issued, Refused):
+            refuse(issued)
+        return TicketIssued(ticket=issued.ticket, expires_in=issued.expires_in)
 
     @post(
         "/cookie",
@@ -62,18 +53,18 @@ class StreamCredentialsController(Controller):
     async def set_cookie(
         self,
         principal: NamedDependency[Principal],
-        token_service: NamedDependency[TokenService],
-        settings: NamedDependency[Settings],
+        issue_stream_cookie: NamedDependency[IssueStreamCookie],
+        secure_cookies: NamedDependency[bool],
     ) -> Response[None]:
         """The cookie carries a stream-only credential, sent with every reconnect (and its ``Last-Event-ID``)."""
-        max_age = max(0, int((principal.expires_at - datetime.now(UTC)).total_seconds()))
+        issued = issue_stream_cookie(principal)
         cookie = Cookie(
             key=STREAM_COOKIE,
-            value=token_service.issue_stream_token(principal),
+            value=issued.token,
             path=self.path,
-            max_age=max_age,
+            max_age=issued.max_age_seconds,
             httponly=True,
-            secure=settings.is_production,
+            secure=secure_cookies,
             samesite="strict",
         )
         return Response(None, status_code=204, cookies=[cookie])

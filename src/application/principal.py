@@ -1,0 +1,25 @@
+"""Who is calling, once a credential has been verified."""
+
+from datetime import datetime
+from uuid import UUID
+
+import attrs
+
+
+class CredentialError(Exception):
+    """The credential is missing, malformed, expired or not ours; the message is safe to show the caller."""
+
+
+@attrs.frozen(kw_only=True)
+class Principal:
+    """The caller, as proven by a verified credential."""
+
+    user_id: UUID
+    roles: frozenset[str]
+    expires_at: datetime
+    session_id: str | None = None
+    """The ``sid`` claim: the login session, which can be revoked as a whole."""
+
+    def has_role(self, role: str) -> bool:
+        """True when the credential grants ``role``."""
+        return role in self.roles

@@ -1,0 +1,189 @@
+"""Use cases of the stream's edge: opening a stream, and the credentials browsers open it with.
+
+Opening a stream is the service's main policy: a credential (bearer token,
+single-use ticket or stream cookie) names the caller; the caller's session
+must be live and its credential unexpired; admission limits how many streams
+a user and the process hold and how fast a user opens them; the subscription
+starts at the resume position, with the categories asked for; the stream
+lives until its credential expires or its session is revoked.
+"""
+
+from collections.abc import Awaitable, Callable
+
+import attrs
+
+from application.access import live_session
+from application.ports import (
+    AdmissionRefusal,
+    Clock,
+    Credentials,
+    SessionRevocations,
+    StreamAdmission,
+    StreamLifetimes,
+    TicketStore,
+    TicketStoreUnavailableError,
+    UserRate,
+)
+from application.principal import CredentialError, Principal
+from application.refusals import UNAVAILABLE, RefusalKind, Refused, unauthenticated
+from domain.ports import EventStream, SSESubscriberProtocol, SubscriberUnavailableError
+from domain.sse import SSECategory
+
+#: Longer tickets are refused without a look-up: Herald's own are far shorter.
+MAX_TICKET_LENGTH = 128
+
+
+@attrs.frozen
+class BearerToken:
+    """An access token from the ``Authorization`` header."""
+
+    token: str
+
+
+@attrs.frozen
+class StreamTicket:
+    """A single-use ticket from the query string."""
+
+    ticket: str
+
+
+@attrs.frozen
+class StreamCookie:
+    """The stream-only token from the HttpOnly cookie."""
+
+    token: str
+
+
+StreamCredential = BearerToken | StreamTicket | StreamCookie
+
+
+@attrs.frozen
+class OpenedStream:
+    """A registered subscription; call :attr:`release` (idempotent) when the response is over."""
+
+    stream: EventStream
+    release: Callable[[], Awaitable[None]]
+
+
+class OpenStream:
+    """Open the caller's stream, or say why not."""
+
+    def __init__(
+        self,
+        *,
+        credentials: Credentials,
+        tickets: TicketStore,
+        revocations: SessionRevocations,
+        admission: StreamAdmission,
+        subscriber: SSESubscriberProtocol,
+        lifetimes: StreamLifetimes,
+        clock: Clock,
+    ) -> None:
+        self._credentials = credentials
+        self._tickets = tickets
+        self._revocations = revocations
+        self._admission = admission
+        self._subscriber = subscriber
+        self._lifetimes = lifetimes
+        self._clock = clock
+
+    async def __call__(
+        self,
+        credential: StreamCredential | None,
+        *,
+        categories: frozenset[SSECategory] | None = None,
+        last_event_id: str | None = None,
+    ) -> OpenedStream | Refused:
+        """The subscription is registered before this returns: nothing published afterwards is missed."""
+        caller = await self._caller(credential)
+        if isinstance(caller, Refused):
+            return caller
+        refusal = self._admission.check(caller.user_id)
+        if refusal is AdmissionRefusal.PROCESS_FULL:
+            return Refused(RefusalKind.UNAVAILABLE, refusal.value, retry_after_seconds=5)
+        if refusal is AdmissionRefusal.USER_FULL:
+            return Refused(RefusalKind.TOO_MANY, refusal.value)
+        if refusal is AdmissionRefusal.TOO_FAST:
+            return Refused(RefusalKind.TOO_MANY, refusal.value, self._admission.retry_after_seconds(caller.user_id))
+        try:
+            stream = await self._subscriber.subscribe(
+                caller.user_id, categories=categories, last_event_id=last_event_id
+            )
+        except SubscriberUnavailableError:
+            return UNAVAILABLE
+        untrack = self._lifetimes.track(caller, stream)
+
+        async def release() -> None:
+            untrack()
+            await stream.aclose()
+
+        return OpenedStream(stream, release)
+
+    async def _caller(self, credential: StreamCredential | None) -> Principal | Refused:
+        try:
+            match credential:
+                case BearerToken(token):
+                    principal = self._credentials.verify(token)
+                case StreamTicket(ticket):
+                    redeemed = await self._tickets.redeem(ticket) if len(ticket) <= MAX_TICKET_LENGTH else None
+                    if redeemed is None:
+                        return unauthenticated("the ticket is invalid, expired or already used")
+                    principal = redeemed
+                case StreamCookie(token):
+                    principal = self._credentials.verify_stream_token(token)
+                case None:
+                    return unauthenticated("a bearer token, a ticket or the stream cookie is required")
+        except CredentialError as error:
+            return unauthenticated(str(error))
+        except TicketStoreUnavailableError:
+            return UNAVAILABLE
+        if principal.expires_at <= self._clock.now():
+            # The verification leeway is for clock skew on API calls; a stream would end at once.
+            return unauthenticated("the token has expired")
+        return await live_session(principal, self._revocations)
+
+
+@attrs.frozen
+class TicketIssued:
+    """A single-use credential for opening one stream within ``expires_in`` seconds."""
+
+    ticket: str
+    expires_in: int
+
+
+class IssueTicket:
+    """A ticket for ``EventSource``, which cannot send a header: a long-lived token never goes into a URL."""
+
+    def __init__(self, tickets: TicketStore, rate: UserRate) -> None:
+        self._tickets = tickets
+        self._rate = rate
+
+    async def __call__(self, caller: Principal) -> TicketIssued | Refused:
+        if not self._rate.take(caller.user_id):
+            retry_after = self._rate.retry_after_seconds(caller.user_id)
+            return Refused(RefusalKind.TOO_MANY, "too many stream tickets for this user; slow down", retry_after)
+        try:
+            ticket = await self._tickets.issue(caller)
+        except TicketStoreUnavailableError:
+            return UNAVAILABLE
+        return TicketIssued(ticket, int(self._tickets.ttl_seconds))
+
+
+@attrs.frozen
+class StreamCookieIssued:
+    """The stream-only token for the HttpOnly cookie, and how long the cookie should live."""
+
+    token: str
+    max_age_seconds: int
+
+
+class IssueStreamCookie:
+    """A stream-only credential for the browser's cookie: a leaked cookie cannot call the rest of the API."""
+
+    def __init__(self, credentials: Credentials, clock: Clock) -> None:
+        self._credentials = credentials
+        self._clock = clock
+
+    def __call__(self, caller: Principal) -> StreamCookieIssued:
+        max_age = max(0, int((caller.expires_at - self._clock.now()).total_seconds()))
+        return StreamCookieIssued(self._credentials.issue_stream_token(caller), max_age)

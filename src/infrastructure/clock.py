@@ -1,0 +1,10 @@
+"""The system clock, behind the application's ``Clock`` port."""
+
+from datetime import UTC, datetime
+
+
+class SystemClock:
+    """Now, in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
