@@ -81,7 +81,6 @@ class Container(containers.DeclarativeContainer):
         url=settings.provided.redis_url,
         retries=0,
         name=providers.Callable("{}-publish".format, settings.provided.redis_prefix),
-        reset_on_close=True,
     )
     redis_pubsub_client = providers.Resource(
         open_redis_client,

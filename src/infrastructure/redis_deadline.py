@@ -33,6 +33,11 @@ def end_redis_budget(token: Token[float | None]) -> None:
     _deadline.reset(token)
 
 
+def outside_requests() -> None:
+    """In this context (background work a request started), no request's budget applies."""
+    _deadline.set(None)
+
+
 def redis_deadline(default_seconds: float) -> float:
     """The loop time by which the current Redis step must be over."""
     now = asyncio.get_running_loop().time()

@@ -1,9 +1,12 @@
 """Background work owned by the application, cancelled cleanly when it stops."""
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Coroutine
 from typing import Any
+
+from infrastructure.redis_deadline import outside_requests
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +19,10 @@ class TaskSupervisor:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
-        task = asyncio.get_running_loop().create_task(work, name=name)
+        # The request's context goes along (its log fields), but not its Redis budget: the work outlives it.
+        context = contextvars.copy_context()
+        context.run(outside_requests)
+        task = asyncio.get_running_loop().create_task(work, name=name, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 

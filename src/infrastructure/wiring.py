@@ -2,13 +2,9 @@
 
 import logging
 import os
-import socket
-import struct
 from collections.abc import AsyncIterator
-from typing import Any
-from urllib.parse import urlsplit
 
-from redis.asyncio import BlockingConnectionPool, Connection, Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 
@@ -57,33 +53,13 @@ async def open_memory_broker(
     await broker.aclose()
 
 
-class ResettingConnection(Connection):
-    """A TCP connection to Redis that is closed with a reset (``SO_LINGER`` 0), not a FIN.
-
-    When a command times out, redis-py closes its connection. Closed with a
-    reset, the Redis host's kernel discards what Redis has not read yet, so an
-    abandoned attempt either ran before the close or never runs: a retry sent
-    afterwards cannot be overtaken by it. The publisher relies on this to
-    publish exactly once (see its script).
-    """
-
-    async def _connect(self) -> None:
-        await super()._connect()  # type: ignore[no-untyped-call]
-        sock = self._writer.transport.get_extra_info("socket") if self._writer else None
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-
-
-async def open_redis_client(
-    url: str, *, retries: int, name: str, max_connections: int = 32, reset_on_close: bool = False
-) -> AsyncIterator[Redis]:
+async def open_redis_client(url: str, *, retries: int, name: str, max_connections: int = 32) -> AsyncIterator[Redis]:
     """A Redis client with an explicit retry policy, closed with ``aclose()``.
 
     The policy is spelled out rather than inherited: redis-py's defaults have
     changed between major versions. ``retries=0`` is for the pub/sub
     connection, whose reconnects Herald drives itself so that it knows when
     to catch streams up, and for the publisher, which retries by itself.
-    ``reset_on_close`` uses :class:`ResettingConnection` (plain TCP only).
     """
     retry = (
         Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), retries=retries)
@@ -92,12 +68,8 @@ async def open_redis_client(
     )
     # A blocking pool makes a burst of stream opens wait for a connection
     # instead of failing with "Too many connections".
-    extra: dict[str, Any] = {}
-    if reset_on_close and urlsplit(url).scheme == "redis":
-        extra["connection_class"] = ResettingConnection
     pool = BlockingConnectionPool.from_url(
         url,
-        **extra,
         max_connections=max_connections,
         timeout=5.0,
         retry=retry,

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 class _CancelledRequests(logging.Filter):
-    """Counts, instead of logging, the requests uvicorn reports cancelled (at shutdown: those the grace cut short).
+    """Counts, instead of logging, the requests uvicorn cancels at shutdown (those the grace cut short).
 
     uvicorn writes a traceback for each; with a thousand stalled clients that
     is a thousand tracebacks saying the same thing. The summary line says it once.
@@ -38,13 +38,15 @@ class _CancelledRequests(logging.Filter):
 
 
 class HeraldServer(uvicorn.Server):
-    """uvicorn, but open streams are ended first on shutdown, and the whole shutdown fits in a grace period.
+    """uvicorn, but open streams are ended first on shutdown, and clients wait no longer than a grace period.
 
     uvicorn waits for every open response before running the app's shutdown,
     and an SSE response never ends by itself; ending the streams first lets
     clients reconnect (to another instance) at once. Clients that do not take
     their last bytes, and requests whose bodies never finish, are cut off when
-    the grace period is over, so the process exits in time whatever they do.
+    the grace period is over, so the process exits in time whatever they do;
+    closing the adapters after that is bounded on its own (a second at most
+    for a publisher whose Redis does not answer).
     """
 
     def __init__(
@@ -58,13 +60,13 @@ class HeraldServer(uvicorn.Server):
         self._cut = 0
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        logging.getLogger("uvicorn.error").addFilter(self._cancelled)
         await super().startup(sockets)
         if self._tune_gc:
             tune_for_long_lived_streams()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         started = time.monotonic()
+        logging.getLogger("uvicorn.error").addFilter(self._cancelled)
         hub = self._container.stream_hub()
         streams = hub.open_streams
         hub.end_all(EndReason.SHUTDOWN, end_frame(EndNotice.SHUTDOWN))

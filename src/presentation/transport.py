@@ -20,7 +20,6 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 logger = logging.getLogger(__name__)
 
-_END_OF_HEADERS = b"\r\n\r\n"
 #: After a refusal, what the client still sends is read and dropped for a while, so that
 #: closing does not reset the connection before the client has read the refusal.
 _LINGER_SECONDS = 1.0
@@ -46,18 +45,24 @@ def refusal(status: int, detail: str) -> bytes:
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with :class:`TransportLimits` enforced per connection."""
+    """uvicorn's httptools protocol, with :class:`TransportLimits` enforced per request.
+
+    Each request (pipelined ones too) starts its deadline when its first byte
+    is parsed. Its header block is measured twice: exactly, once complete
+    (request line and headers, from the parser's callbacks); and, while still
+    incomplete, by the bytes received since it began, so an unfinished block
+    cannot grow without limit. A refused connection parses nothing more.
+    """
 
     limits: ClassVar[TransportLimits]
     # Slots, not instance attributes: more keys would turn every connection's shared-key
     # __dict__ into a table of its own, about a kilobyte more per open stream.
-    __slots__ = ("_awaiting_headers", "_deadline", "_discarded", "_header_bytes", "_tail")
+    __slots__ = ("_awaiting_headers", "_deadline", "_discarded", "_unfinished_bytes")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._awaiting_headers = True
-        self._header_bytes = 0
-        self._tail = b""  # the end of the previous chunk, where a split "\r\n\r\n" may begin
+        self._unfinished_bytes = 0  # received while a header block was incomplete
         self._deadline: asyncio.TimerHandle | None = None
         self._discarded: int | None = None  # bytes dropped since a refusal; None before one
 
@@ -81,25 +86,55 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 self.transport.close()
             return
         if self._awaiting_headers:
-            if self._deadline is None:
-                self._start_deadline()  # the next request on a kept-alive connection begins
-            window = self._tail + data
-            end = window.find(_END_OF_HEADERS)
-            self._header_bytes += len(data) if end < 0 else max(0, end + len(_END_OF_HEADERS) - len(self._tail))
-            self._tail = data[-3:]
-            if self._header_bytes > self.limits.max_header_bytes:
-                self._refuse(431, f"the request line and headers exceed {self.limits.max_header_bytes} bytes")
-                return
+            self._unfinished_bytes += len(data)
         super().data_received(data)
+        if self._discarded is None and self._awaiting_headers and self._unfinished_bytes > self.limits.max_header_bytes:
+            self._refuse(431, self._too_large)
+
+    def on_message_begin(self) -> None:
+        if self._discarded is not None:
+            return
+        super().on_message_begin()
+        self._awaiting_headers = True
+        if self._deadline is None:
+            self._start_deadline()
+
+    def on_url(self, url: bytes) -> None:
+        if self._discarded is None:
+            super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self._discarded is None:
+            super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._awaiting_headers, self._header_bytes, self._tail = False, 0, b""
+        if self._discarded is not None:
+            return
+        self._awaiting_headers, self._unfinished_bytes = False, 0
+        # About the request line's method and version, and ": " and CRLF around each header.
+        size = len(self.url) + 16 + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > self.limits.max_header_bytes:
+            self._refuse(431, self._too_large)
+            return
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        if self._discarded is None:
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
+        if self._discarded is not None:
+            return
         super().on_message_complete()
         self._stop_deadline()
-        self._awaiting_headers = True
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes that are not HTTP, as a problem document like every other error."""
+        self._refuse(400, msg)
+
+    @property
+    def _too_large(self) -> str:
+        return f"the request line and headers exceed {self.limits.max_header_bytes} bytes"
 
     def _start_deadline(self) -> None:
         self._deadline = self.loop.call_later(self.limits.request_seconds, self._deadline_passed)
@@ -120,13 +155,15 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse(self, status: int, detail: str) -> None:
+        if self._discarded is not None:
+            return  # refused already: one answer per connection
         logger.debug("refused a request from %s: %s", self.client, detail)
         self._stop_deadline()
+        self._discarded = 0
         if self.cycle is not None and not self.cycle.response_complete:
             self.transport.close()  # a response is under way: no room for another
             return
         self.transport.write(refusal(status, detail))
         if self.transport.can_write_eof():
             self.transport.write_eof()
-        self._discarded = 0
         self.loop.call_later(_LINGER_SECONDS, self.transport.close)

@@ -182,3 +182,68 @@ async def test_a_stream_outlives_the_request_time_limit(limited: RunningHerald) 
         )
         assert report.status_code == 202
         await stream.wait_until(lambda events: any(e.event == "report.completed" for e in events), timeout=10)
+
+
+async def test_a_pipelined_request_gets_its_own_deadline(limited: RunningHerald) -> None:
+    """A slow body behind a complete request, in the same write, is cut off like one sent alone."""
+    reader, writer = await connect(limited)
+    writer.write(
+        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /api/v1/dev/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n{"
+    )
+
+    async def trickle() -> None:
+        with contextlib.suppress(ConnectionError):
+            while True:
+                await asyncio.sleep(REQUEST_SECONDS / 4)
+                writer.write(b" ")
+                await writer.drain()
+
+    trickling = asyncio.create_task(trickle())
+    try:
+        # The health answer, then the end of the connection once the POST's deadline passed.
+        everything = await asyncio.wait_for(reader.read(), timeout=REQUEST_SECONDS + 10)
+    finally:
+        trickling.cancel()
+        writer.close()
+    assert everything.startswith(b"HTTP/1.1 200")
+    assert everything.count(b"HTTP/1.1 ") == 1
+
+
+async def test_a_pipelined_oversized_header_is_refused(limited: RunningHerald) -> None:
+    reader, writer = await connect(limited)
+    writer.write(
+        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (HEADER_LIMIT * 3) + b"\r\n\r\n"
+    )
+    everything = await asyncio.wait_for(reader.read(), timeout=5)
+    writer.close()
+    # The oversized request is never served: refused with 431, or, while the first response is
+    # still under way, the connection is closed (there is no room for a second answer).
+    assert b"HTTP/1.1 200" not in everything.partition(b"HTTP/1.1 200")[2]
+    if everything.startswith(b"HTTP/1.1 200"):
+        assert b"HTTP/1.1 431" in everything
+
+
+async def test_a_header_end_split_across_tiny_writes_is_not_taken_for_a_large_header(limited: RunningHerald) -> None:
+    body = b'{"user_id": "%s"}' % str(uuid.uuid4()).encode() + b" " * 20_000
+    head = b"POST /api/v1/dev/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head += b"Content-Length: %d\r\nConnection: close\r\n" % len(body)
+    reader, writer = await connect(limited)
+    for piece in (head + b"\r", b"\n", b"\r", b"\n" + body):
+        writer.write(piece)
+        await writer.drain()
+        await asyncio.sleep(0)
+    response = await asyncio.wait_for(reader.read(), timeout=5)
+    writer.close()
+    assert response.startswith(b"HTTP/1.1 200"), response[:100]
+
+
+async def test_bytes_that_are_not_http_get_a_problem_document(limited: RunningHerald) -> None:
+    reader, writer = await connect(limited)
+    writer.write(b"GET /health?\xff HTTP/1.1\r\nHost: x\r\n\r\n")
+    response = await asyncio.wait_for(reader.read(), timeout=5)
+    writer.close()
+    assert response.startswith(b"HTTP/1.1 400")
+    assert b"application/problem+json" in response

@@ -68,16 +68,33 @@ async def _script_calls(client: aredis.Redis) -> int:
 async def test_a_retry_skips_what_an_attempt_with_a_lost_answer_had_written(
     started: tuple[Container, RedisPublisher], redis_admin: aredis.Redis
 ) -> None:
-    """The case a timeout leaves open: the attempt ran, its answer never came, the publisher tries again."""
+    """The attempt ran, its answer never came, the publisher tries again: nothing is written twice."""
     container, publisher = started
     user = uuid.uuid4()
     events = [SSEEvent(event_type="test.n", category=SSECategory.SYSTEM, data={"n": n}, user_id=user) for n in range(3)]
-    for event in events[:2]:
-        await publisher.publish(event)  # ran, but suppose its answer was lost
-    retried = [publisher._message(user, event).tried(int(time.time() * 1000)) for event in events]
-    assert await publisher._execute(retried) == 1  # only the third was never written
-
-    entries = await redis_admin.xrange(container.redis_keys().user_stream(user))
-    wire = container.wire_format()
-    assert [wire.loads_event(fields[b"e"]).data["n"] for _, fields in entries] == [0, 1, 2]
+    first = [publisher._message(user, event) for event in events]
+    assert await publisher._execute(first[:2], "first") == 2  # ran, but suppose its answer was lost
+    retry = [message.tried("first", int(time.time() * 1000)) for message in first]
+    assert await publisher._execute(retry, "retry") == 1  # only the third was never written
+    assert await _numbers(container, redis_admin, user) == [0, 1, 2]
     assert publisher.stats.deduplicated == 2
+
+
+async def test_an_attempt_that_runs_after_its_retry_does_nothing(
+    started: tuple[Container, RedisPublisher], redis_admin: aredis.Redis
+) -> None:
+    """The attempt's bytes waited unread in Redis (a frozen server) while its retry went through."""
+    container, publisher = started
+    user = uuid.uuid4()
+    events = [SSEEvent(event_type="test.n", category=SSECategory.SYSTEM, data={"n": n}, user_id=user) for n in range(2)]
+    first = [publisher._message(user, event) for event in events]
+    retry = [message.tried("late", int(time.time() * 1000)) for message in first]
+    assert await publisher._execute(retry, "retry") == 2
+    assert await publisher._execute(first, "late") == 0  # fenced off by its retry
+    assert await _numbers(container, redis_admin, user) == [0, 1]
+
+
+async def _numbers(container: Container, client: aredis.Redis, user: uuid.UUID) -> list[int]:
+    entries = await client.xrange(container.redis_keys().user_stream(user))
+    wire = container.wire_format()
+    return [int(str(wire.loads_event(fields[b"e"]).data["n"])) for _, fields in entries]

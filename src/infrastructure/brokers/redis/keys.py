@@ -66,6 +66,10 @@ class RedisKeys:
         """The last position handed out, shared by every Stream so positions order all events."""
         return f"{self.prefix}:clock"
 
+    def attempt_fence(self, attempt: str) -> str:
+        """Set by a retry: the publish attempt ``attempt`` was taken over and must do nothing if it still runs."""
+        return f"{self.prefix}:fence:{attempt}"
+
     @property
     def broadcast_stream(self) -> str:
         return f"{self.prefix}:stream:broadcast"

@@ -18,73 +18,16 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from domain.sse import SSEEvent
 from infrastructure.brokers.redis.keys import RedisKeys
+from infrastructure.brokers.redis.publish_script import (
+    PUBLISH_SCRIPT,
+    OutgoingMessage,
+    new_attempt,
+    script_arguments,
+)
 from infrastructure.redis_deadline import redis_deadline
 from infrastructure.sse.wire_format import WireFormat
 
 logger = logging.getLogger(__name__)
-
-#: XADD and PUBLISH in one atomic step: the stream position is the live
-#: message's id, so replayed and live events agree on identity and order.
-#: Positions come from one clock key (KEYS[1]) shared by every Stream, so
-#: positions in a user's Stream and in the broadcast Stream interleave exactly
-#: as the events were published; a replay merges them in that order.
-#: One call takes a whole batch: KEYS[i + 1] is the Stream of message i, and
-#: ARGV holds the retention, the TTL, the retry mark, then each message's
-#: channel and payload.
-#: A retried batch may already have been written: an attempt whose answer was
-#: lost (a timeout, a dropped connection) can still have run. Its retry carries
-#: the time of that first attempt (ARGV[3], in milliseconds, '0' on a first
-#: attempt) and skips every message whose exact payload its Stream holds since
-#: then, so a retry never delivers an event twice.
-_PUBLISH_SCRIPT = """
-local retention = tonumber(ARGV[1])
-local since = ARGV[3]
-local todo = {}
-for i = 1, #KEYS - 1 do
-  local seen = false
-  if since ~= '0' and retention > 0 then
-    for _, entry in ipairs(redis.call('XRANGE', KEYS[i + 1], since, '+')) do
-      if entry[2][2] == ARGV[3 + 2 * i] then seen = true break end
-    end
-  end
-  if not seen then todo[#todo + 1] = i end
-end
-local ms, seq = 0, -1
-if retention > 0 then
-  local t = redis.call('TIME')
-  ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local last = redis.call('GET', KEYS[1])
-  if last then
-    local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
-    last_ms = tonumber(last_ms)
-    if last_ms >= ms then
-      ms = last_ms
-      seq = tonumber(last_seq)
-    end
-  end
-end
-local n = #todo
-if retention > 0 and n > 0 then
-  -- Advanced before anything is written: a failure part-way never lets ids be reused.
-  redis.call('SET', KEYS[1], string.format('%.0f-%.0f', ms, seq + n))
-end
-for _, i in ipairs(todo) do
-  local id = ''
-  local payload = ARGV[3 + 2 * i]
-  if retention > 0 then
-    seq = seq + 1
-    id = string.format('%.0f-%.0f', ms, seq)
-    redis.call('XADD', KEYS[i + 1], 'MAXLEN', '~', retention, id, 'e', payload)
-    redis.call('EXPIRE', KEYS[i + 1], ARGV[2])
-  end
-  redis.call('PUBLISH', ARGV[2 + 2 * i], id .. '\\n' .. payload)
-end
-return n
-"""
-
-#: How far before a first attempt (by this host's clock) a retry looks for what
-#: it may already have written: room for the clocks of this host and Redis to differ.
-_CLOCK_SKEW_MS = 60_000
 
 _REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 _BATCH = 200
@@ -122,10 +65,12 @@ class _Batch:
     batch, not one per caller).
     """
 
-    messages: list["_Message"]
+    messages: list[OutgoingMessage]
     released: asyncio.Future[None] = attrs.field(factory=lambda: asyncio.get_running_loop().create_future())
     release_at: float = float("inf")
     release_timer: asyncio.TimerHandle | None = None
+    sent: bool = False
+    """Redis answered (or the messages went on to the retry buffer): nothing of the batch can be lost now."""
 
     def release_by(self, deadline: float) -> None:
         """Let the callers go at ``deadline`` (loop time) at the latest."""
@@ -144,20 +89,6 @@ class _Batch:
             self.released.set_result(None)
         else:
             self.released.set_exception(error)
-
-
-@attrs.frozen
-class _Message:
-    stream: str
-    channel: bytes
-    payload: bytes
-    queued_at: float
-    event_type: str
-    tried_at_ms: int = 0
-    """Wall-clock time of the first attempt that failed (0: never tried); its retries look for a lost success."""
-
-    def tried(self, now_ms: int) -> "_Message":
-        return self if self.tried_at_ms else attrs.evolve(self, tried_at_ms=now_ms)
 
 
 class RedisPublisher:
@@ -202,10 +133,10 @@ class RedisPublisher:
         self._retention = retention
         self._ttl = ttl_seconds
         self._retry_seconds = retry_seconds
-        self._buffer: deque[_Message] = deque()
+        self._buffer: deque[OutgoingMessage] = deque()
         self._buffer_size = buffer_size
         self._backoff = ExponentialWithJitterBackoff(cap=2.0, base=0.05)
-        self._script = client.register_script(_PUBLISH_SCRIPT)
+        self._script = client.register_script(PUBLISH_SCRIPT)
         self._flusher: asyncio.Task[None] | None = None
         self._in_flight = 0  # retried events taken off the buffer and being sent
         self._forming: _Batch | None = None
@@ -230,38 +161,45 @@ class RedisPublisher:
     async def broadcast(self, event: SSEEvent) -> None:
         await self._send([self._message(None, attrs.evolve(event, user_id=None))])
 
-    async def aclose(self) -> None:
-        """Try once more to deliver what waits, then count the rest as dropped."""
+    async def aclose(self, *, within_seconds: float = 1.0) -> None:
+        """Try once more to deliver what waits, then count the rest as dropped; bounded in time."""
         if self._batches:
-            await asyncio.gather(*self._batches, return_exceptions=True)
+            _, late = await asyncio.wait(set(self._batches), timeout=within_seconds)
+            for task in late:  # Redis does not answer: their events are dropped (and counted) as they end
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
         if self._buffer:
-            with contextlib.suppress(*_REDIS_DOWN):
-                await asyncio.wait_for(self._flush_once(), timeout=1.0)
+            with contextlib.suppress(*_REDIS_DOWN, TimeoutError):
+                await asyncio.wait_for(self._flush_once(), timeout=within_seconds)
         if self._buffer:
             self._drop([self._buffer.popleft() for _ in range(len(self._buffer))], "the service is stopping")
 
-    def _message(self, user_id: UUID | None, event: SSEEvent) -> _Message:
+    def _message(self, user_id: UUID | None, event: SSEEvent) -> OutgoingMessage:
         if user_id is None:
             stream, channel = self._keys.broadcast_stream, self._keys.broadcast_channel
         else:
             stream, channel = self._keys.user_stream(user_id), self._keys.user_channel(user_id)
-        return _Message(stream, channel, self._wire_format.dumps_event(event), time.monotonic(), event.event_type)
+        return OutgoingMessage(
+            stream, channel, self._wire_format.dumps_event(event), time.monotonic(), event.event_type
+        )
 
-    async def _send(self, messages: Sequence[_Message]) -> None:
+    async def _send(self, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:
             return
-        if self._buffer or self._in_flight:
+        batch = self._forming
+        if batch is None and (self._buffer or self._in_flight):
             self._enqueue(messages)  # behind the waiting ones: order is kept
             return
-        batch = self._forming
-        if batch is None:
-            # Sent by a task of its own from the next loop iteration on, so what other
-            # use cases publish meanwhile joins it, and a cancelled caller loses nothing.
+        if batch is None or batch.released.done():
+            # A released batch takes no more callers: each caller waits for its own budget.
             self._forming = batch = _Batch([])
+            # Sent by a task of its own, after the batch before it, so what other use cases publish
+            # meanwhile joins it, and a cancelled caller loses nothing.
             # A context of its own: the batch carries many requests' events, not its first caller's.
             task = asyncio.get_running_loop().create_task(
                 self._send_batch(batch, after=self._on_the_wire), context=contextvars.Context()
@@ -276,12 +214,12 @@ class RedisPublisher:
         await asyncio.shield(batch.released)
 
     def _batch_done(self, batch: _Batch, task: asyncio.Task[None]) -> None:
-        # Also runs when the task was cancelled before its first step (the loop is closing).
         self._batches.discard(task)
         if self._forming is batch:
             self._forming = None
-        if not batch.released.done():
-            batch.released.cancel()
+        if task.cancelled() and not batch.sent:
+            # Cancelled before Redis answered (shutdown): counted, never silent.
+            self._drop(batch.messages, "the service is stopping")
         batch.release()
 
     async def _send_batch(self, batch: _Batch, *, after: asyncio.Task[None] | None) -> None:
@@ -291,11 +229,13 @@ class RedisPublisher:
             await asyncio.wait((after,))
         self._forming = None  # from now on, new publishes form the next batch
         if self._buffer or self._in_flight:  # the batch before failed: queue behind its retry
+            batch.sent = True
             self._enqueue(batch.messages)
             batch.release()
             return
+        attempt = new_attempt()
         try:
-            written = await self._execute(batch.messages)
+            written = await self._execute(batch.messages, attempt)
         except _REDIS_DOWN as error:
             self.stats.failed_attempts += 1
             logger.warning(
@@ -304,45 +244,42 @@ class RedisPublisher:
                 len(batch.messages),
                 extra={"held": len(batch.messages), "error": type(error).__name__},
             )
+            batch.sent = True
             now_ms = _now_ms()
-            self._enqueue([message.tried(now_ms) for message in batch.messages])
+            self._enqueue([message.tried(attempt, now_ms) for message in batch.messages])
         except Exception as error:  # not an outage (a refused script, say): every caller's handler hears of it
             if batch.released.done():  # its callers stopped waiting: nobody else will say it
                 logger.error("a batch of %d SSE event(s) was refused by Redis", len(batch.messages), exc_info=error)
+            batch.sent = True
             batch.release(error)
             return
         else:
+            batch.sent = True
             self.stats.published += written
         batch.release()
 
-    async def _execute(self, messages: Sequence[_Message]) -> int:
-        """Send ``messages``; return how many were written (a retry skips those written before)."""
+    async def _execute(self, messages: Sequence[OutgoingMessage], attempt: str) -> int:
+        """Send ``messages`` as ``attempt``; return how many were written (a retry skips those written before)."""
         chunks = [messages[i : i + _BATCH] for i in range(0, len(messages), _BATCH)]
         if len(chunks) == 1:
-            keys, args = self._script_arguments(chunks[0])
+            keys, args = self._arguments(chunks[0], attempt)
             written = [await self._script(keys=keys, args=args)]
         else:
             async with self._client.pipeline(transaction=False) as pipe:
                 for chunk in chunks:
-                    keys, args = self._script_arguments(chunk)
+                    keys, args = self._arguments(chunk, attempt)
                     await self._script(keys=keys, args=args, client=pipe)
                 written = await pipe.execute()
         count = sum(int(n) for n in written)
         self.stats.deduplicated += len(messages) - count
         return count
 
-    def _script_arguments(self, messages: Sequence[_Message]) -> tuple[list[str], list[str | bytes | int]]:
-        keys = [self._keys.clock]
-        tried = [message.tried_at_ms for message in messages if message.tried_at_ms]
-        since = max(0, min(tried) - _CLOCK_SKEW_MS) if tried else 0
-        args: list[str | bytes | int] = [self._retention, self._ttl, str(since)]
-        for message in messages:
-            keys.append(message.stream)
-            args.append(message.channel)
-            args.append(message.payload)
-        return keys, args
+    def _arguments(
+        self, messages: Sequence[OutgoingMessage], attempt: str
+    ) -> tuple[list[str], list[str | bytes | int]]:
+        return script_arguments(self._keys, messages, attempt, retention=self._retention, ttl_seconds=self._ttl)
 
-    def _enqueue(self, messages: Sequence[_Message]) -> None:
+    def _enqueue(self, messages: Sequence[OutgoingMessage]) -> None:
         self._buffer.extend(messages)
         self._trim_overflow()
         if self._flusher is None or self._flusher.done():
@@ -372,11 +309,12 @@ class RedisPublisher:
             # only events that are really still waiting; put back in order on failure.
             batch = [self._buffer.popleft() for _ in range(min(_BATCH, len(self._buffer)))]
             self._in_flight = len(batch)
+            attempt = new_attempt()
             try:
-                written = await self._execute(batch)
+                written = await self._execute(batch, attempt)
             except BaseException:
                 now_ms = _now_ms()
-                self._buffer.extendleft(reversed([message.tried(now_ms) for message in batch]))
+                self._buffer.extendleft(reversed([message.tried(attempt, now_ms) for message in batch]))
                 self._trim_overflow()
                 raise
             finally:
@@ -398,7 +336,7 @@ class RedisPublisher:
         if expired:
             self._drop(expired, f"Redis stayed unreachable for {self._retry_seconds:g} s")
 
-    def _drop(self, messages: list[_Message], why: str) -> None:
+    def _drop(self, messages: list[OutgoingMessage], why: str) -> None:
         count = len(messages)
         self.stats.dropped += count
         self.stats.dropped_by_type.update(message.event_type for message in messages)
