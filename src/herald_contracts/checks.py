@@ -22,8 +22,8 @@ from herald_contracts.errors import ContractViolation
 from herald_contracts.json_safety import json_problems
 from herald_contracts.publishers import FailingPublisher, RecordingPublisher
 from herald_contracts.sse import parse_sse
+from infrastructure.sse.framing import encode_json_message
 from infrastructure.sse.handler import SSEEventHandler
-from infrastructure.sse.wire import encode_json_message
 from infrastructure.sse.wire_format import WireFormat
 
 _WIRE = WireFormat()

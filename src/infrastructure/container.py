@@ -21,26 +21,27 @@ from infrastructure.asyncapi import asyncapi_json
 from infrastructure.auth import TokenService
 from infrastructure.auth.sessions import MemorySessionRevocations, StreamLifetimes
 from infrastructure.auth.tickets import MemoryTicketStore, RedisTicketStore
+from infrastructure.brokers.memory import InMemoryBroker
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.clock import SystemClock
 from infrastructure.event_bus import InProcessEventBus
 from infrastructure.metrics import metrics_registry
-from infrastructure.settings import Settings
-from infrastructure.sse.handler import SSEEventHandler
-from infrastructure.sse.wire import encode_retry
-from infrastructure.sse.wire_format import WireFormat
-from infrastructure.streams.admission import StreamAdmission
-from infrastructure.streams.hub import StreamHub
-from infrastructure.streams.rate import PerUserRate
-from infrastructure.wiring import (
-    open_memory_broker,
+from infrastructure.resources import (
     open_redis_client,
     open_redis_publisher,
     open_redis_revocations,
     open_redis_subscriber,
     open_task_supervisor,
+    run_stream_hub,
     subscribe_mapped_events,
 )
+from infrastructure.settings import Settings
+from infrastructure.sse.framing import encode_retry
+from infrastructure.sse.handler import SSEEventHandler
+from infrastructure.sse.wire_format import WireFormat
+from infrastructure.streams.admission import StreamAdmission
+from infrastructure.streams.hub import StreamHub
+from infrastructure.streams.rate import PerUserRate
 
 T = TypeVar("T")
 
@@ -60,10 +61,11 @@ class Container(containers.DeclarativeContainer):
         inbox_capacity=settings.provided.sse_queue_size,
         heartbeat_seconds=settings.provided.sse_heartbeat_seconds,
     )
+    stream_hub_lifetime = providers.Resource(run_stream_hub, hub=stream_hub)
 
     # Embedded broker: publisher and subscriber in one object.
-    memory_broker = providers.Resource(
-        open_memory_broker,
+    memory_broker = providers.Singleton(
+        InMemoryBroker,
         hub=stream_hub,
         wire_format=wire_format,
         retention=settings.provided.sse_retention,
@@ -127,13 +129,14 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Browser credentials and session revocation: per process, or shared through Redis.
+    clock = providers.Singleton(SystemClock)
     ticket_store = providers.Selector(
         settings.provided.broker_kind,
-        memory=providers.Singleton(MemoryTicketStore, ttl_seconds=settings.provided.sse_ticket_seconds),
+        memory=providers.Singleton(MemoryTicketStore, clock=clock, ttl_seconds=settings.provided.sse_ticket_seconds),
         redis=providers.Singleton(
             RedisTicketStore,
             client=redis_client,
-            prefix=settings.provided.redis_prefix,
+            keys=redis_keys,
             wire_format=wire_format,
             ttl_seconds=settings.provided.sse_ticket_seconds,
             timeout_seconds=settings.provided.redis_timeout_seconds,
@@ -146,7 +149,7 @@ class Container(containers.DeclarativeContainer):
         redis=providers.Resource(
             open_redis_revocations,
             client=redis_client,
-            prefix=settings.provided.redis_prefix,
+            keys=redis_keys,
             subscriber=redis_subscriber,
             timeout_seconds=settings.provided.redis_timeout_seconds,
         ),
@@ -174,7 +177,6 @@ class Container(containers.DeclarativeContainer):
     publish_announcement = providers.Singleton(PublishAnnouncement, bus=event_bus)
 
     # The stream's edge.
-    clock = providers.Singleton(SystemClock)
     broker_kind = settings.provided.broker_kind
     secure_cookies = settings.provided.is_production
     stream_preamble = providers.Singleton(encode_retry, settings.provided.sse_retry_ms)
@@ -207,6 +209,7 @@ async def start(container: Container) -> None:
     """Start what the application needs: tasks, the selected broker, the handler's subscriptions."""
     needed = (
         container.tasks,
+        container.stream_hub_lifetime,
         container.subscriber,
         container.publisher,
         container.event_subscriptions,

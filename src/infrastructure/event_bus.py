@@ -3,7 +3,7 @@
 import asyncio
 import logging
 from collections import defaultdict
-from typing import Any, cast
+from typing import Any
 
 from domain.events import DomainEvent
 from domain.ports.event_bus import E, EventHandler
@@ -24,9 +24,6 @@ class InProcessEventBus:
     def subscribe(self, event_class: type[E], handler: EventHandler[E]) -> None:
         if handler not in self._handlers[event_class]:
             self._handlers[event_class].append(handler)
-
-    def handlers_for(self, event_class: type[DomainEvent]) -> tuple[EventHandler[DomainEvent], ...]:
-        return tuple(cast("list[EventHandler[DomainEvent]]", self._handlers.get(event_class, [])))
 
     async def publish(self, event: DomainEvent) -> None:
         handlers = self._handlers.get(type(event))

@@ -5,13 +5,13 @@ task, coroutine frames, inbox). CPython's default schedule collects the
 youngest generation every 700 net allocations; under load, objects that live
 for one event (futures, frames) are caught alive and promoted, and once those
 promotions reach a quarter of everything long-lived, a full collection walks
-every object of every stream: measured with 10,000 streams, pauses of 100 to
-660 ms, which became the p99 latency of every stream (docs/performance.md).
+every object of every stream. With many streams open, those pauses became the
+p99 latency of every stream (measured in docs/performance.md).
 
 With a young generation of 50,000 objects, short-lived objects are almost
 always freed by reference counting before a collection sees them, so little
-is promoted and full collections become rare; a young collection of that size
-costs about 10 ms. Objects alive at start-up (modules, the app, the container)
+is promoted and full collections become rare, while a young collection of
+that size stays short. Objects alive at start-up (modules, the app, the container)
 are frozen: no collection ever walks them again.
 """
 

@@ -5,11 +5,13 @@ import uuid
 from collections.abc import Callable
 
 import httpx
+from dependency_injector import providers
 
 from infrastructure.container import Container
 from tests.api.conftest import TokenFactory
+from tests.support.clock import SteppingClock
 from tests.support.server import RunningHerald, serve
-from tests.support.streams import StreamReader
+from tests.support.streams import StreamReader, finished_report
 
 
 async def ticket_for(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
@@ -26,10 +28,11 @@ async def test_a_ticket_opens_its_users_stream_once(client: httpx.AsyncClient, a
     async with StreamReader(client, f"/api/v1/events?ticket={ticket}") as stream:
         assert stream.response is not None
         assert stream.response.status_code == 200
-        await client.post("/api/v1/reports", json={"title": "bob's"}, headers=auth(bob))
+        await finished_report(client, auth(bob), "bob's")
         await client.post("/api/v1/reports", json={"title": "alice's"}, headers=auth(alice))
-        await stream.wait_for_count(5)
-        await asyncio.sleep(0.1)
+        await stream.wait_until(lambda events: any(e.event == "report.completed" for e in events))
+        # Bob's events were all published before Alice's first: had one leaked, it would be here.
+        assert len(stream.events) == 5
         assert {e.data.count(str(alice)) > 0 for e in stream.events} == {True}  # only Alice's events
     reused = await client.get(f"/api/v1/events?ticket={ticket}")
     assert reused.status_code == 401
@@ -37,13 +40,19 @@ async def test_a_ticket_opens_its_users_stream_once(client: httpx.AsyncClient, a
 
 
 async def test_an_expired_ticket_is_refused(make_container: Callable[..., Container]) -> None:
-    container = make_container(sse_ticket_seconds=1)
+    container = make_container()
+    clock = SteppingClock()
+    container.clock.override(providers.Object(clock))
     async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url) as client:
-        token = container.token_service().issue(uuid.uuid4())
-        response = await client.post("/api/v1/events/tickets", headers={"Authorization": f"Bearer {token}"})
-        ticket = response.json()["ticket"]
-        await asyncio.sleep(1.2)
-        assert (await client.get(f"/api/v1/events?ticket={ticket}")).status_code == 401
+        headers = {"Authorization": f"Bearer {container.token_service().issue(uuid.uuid4())}"}
+        expiring = await ticket_for(client, headers)
+        clock.advance(15.5)
+        assert (await client.get(f"/api/v1/events?ticket={expiring}")).status_code == 401
+        fresh = await ticket_for(client, headers)
+        clock.advance(14.5)  # within its 15 seconds, the same path lets it through
+        async with StreamReader(client, f"/api/v1/events?ticket={fresh}") as stream:
+            assert stream.response is not None
+            assert stream.response.status_code == 200
 
 
 async def test_revoking_a_session_ends_its_streams_and_refuses_it(

@@ -10,7 +10,7 @@ import httpx
 from infrastructure.container import Container
 from tests.api.conftest import TokenFactory
 from tests.support.server import RunningHerald, serve
-from tests.support.streams import StreamReader
+from tests.support.streams import StreamReader, finished_report
 
 REPORT_SEQUENCE = ["report.requested", "report.progress", "report.progress", "report.progress", "report.completed"]
 
@@ -67,11 +67,10 @@ async def test_an_announcement_reaches_every_user(client: httpx.AsyncClient, aut
 async def test_the_categories_filter(client: httpx.AsyncClient, auth: TokenFactory) -> None:
     user = uuid.uuid4()
     async with StreamReader(client, "/api/v1/events?categories=system", headers=auth(user)) as system_only:
-        await client.post("/api/v1/reports", json={"title": "filtered out"}, headers=auth(user))
-        await asyncio.sleep(0.2)
+        await finished_report(client, auth(user), "filtered out")
         await client.post("/api/v1/announcements", json={"message": "in"}, headers=auth(roles=["admin"]))
         await system_only.wait_for_count(1)
-        await asyncio.sleep(0.1)
+        # A stream delivers in publish order: a report event let through would have come first.
         assert [e.event for e in system_only.events] == ["system.announcement"]
 
 
@@ -111,11 +110,11 @@ async def test_resume_delivers_exactly_the_missed_events(client: httpx.AsyncClie
     for n in (2, 3, 4):
         await client.post("/api/v1/announcements", json={"message": str(n)}, headers=admin)
     async with StreamReader(client, "/api/v1/events", headers={**headers, "Last-Event-ID": seen.id}) as resumed:
-        await client.post("/api/v1/announcements", json={"message": "5"}, headers=admin)
-        events = await resumed.wait_for_count(4)
-        await asyncio.sleep(0.1)
-        assert [data(e)["message"] for e in resumed.events] == ["2", "3", "4", "5"]
-        assert len({e.id for e in events}) == 4
+        for n in (5, 6):  # 6 is a marker: once it is in, a repeated or extra event would be too
+            await client.post("/api/v1/announcements", json={"message": str(n)}, headers=admin)
+        events = await resumed.wait_for_count(5)
+        assert [data(e)["message"] for e in resumed.events] == ["2", "3", "4", "5", "6"]
+        assert len({e.id for e in events}) == 5
 
 
 async def test_the_query_fallback_resumes_and_the_header_wins(client: httpx.AsyncClient, auth: TokenFactory) -> None:
@@ -132,9 +131,9 @@ async def test_the_query_fallback_resumes_and_the_header_wins(client: httpx.Asyn
     async with StreamReader(
         client, f"/api/v1/events?last_event_id={one.id}", headers={**auth(user), "Last-Event-ID": two.id}
     ) as header_wins:
-        await header_wins.wait_for_count(1)
-        await asyncio.sleep(0.1)
-        assert [data(e)["message"] for e in header_wins.events] == ["3"]
+        await client.post("/api/v1/announcements", json={"message": "marker"}, headers=admin)
+        await header_wins.wait_for_count(2)
+        assert [data(e)["message"] for e in header_wins.events] == ["3", "marker"]
 
 
 async def test_a_disconnected_client_is_released_within_a_second(

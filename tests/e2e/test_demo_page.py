@@ -174,18 +174,22 @@ async def test_the_demo_page_shows_a_report_live_and_resumes_by_itself_after_the
     last_seen_id = report[-1].id
     assert last_seen_id is not None
 
-    # 2. The server ends the stream (as on shutdown) and announcements are published while
-    #    the browser is away. They are spaced out so that, run after run, they fall before,
-    #    during and after the browser's reconnect: wherever they fall, each must show once.
+    # 2. The server ends the stream (as on shutdown) and announcements are published while the
+    #    browser is away: two before it reconnects, two while it does, two once it is back.
+    #    Wherever each one falls, it must show once.
+    before, during, after = ANNOUNCEMENTS[:2], ANNOUNCEMENTS[2:4], ANNOUNCEMENTS[4:]
     async with page.expect_request(is_stream_request, timeout=TIMEOUT_SECONDS * 1000) as reconnect:
         herald.container.stream_hub().end_all(EndReason.SHUTDOWN)
-        for message in ANNOUNCEMENTS:
+        for message in before:
             await announce(admin, message)
-            await asyncio.sleep(RETRY_MS / 1000 / 3)
     request = await reconnect.value
+    for message in during:
+        await announce(admin, message)
     # EventSource reconnected by itself and asked to resume after the last event it had.
     assert await request.header_value("last-event-id") == last_seen_id
     await expect(status).to_have_text("open", timeout=TIMEOUT_SECONDS * 1000)
+    for message in after:
+        await announce(admin, message)
 
     # 3. A fence: the stream is ordered, so once the last announcement shows, any duplicate
     #    or straggler of the earlier ones would already be in the log.

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from httpx_sse import ServerSentEvent
 
+from domain.ports import SSEPublisherProtocol
 from domain.sse import SSECategory, SSEEvent
 from infrastructure.container import Container, resolve
 from tests.integration.helpers import bearer
@@ -23,6 +24,15 @@ USERS, DEVICES, EVENTS = 15, 3, 300
 
 def numbers(events: list[ServerSentEvent]) -> list[int]:
     return [json.loads(e.data)["n"] for e in events if e.event == "test.event"]
+
+
+async def passed_marker(publisher: SSEPublisherProtocol, user: uuid.UUID, reader: StreamReader) -> None:
+    """Publish a marker for ``user`` and wait for it: every event before it has then arrived."""
+    marker = str(uuid.uuid4())
+    await publisher.publish(
+        SSEEvent(event_type="test.marker", category=SSECategory.REPORTS, data={"marker": marker}, user_id=user)
+    )
+    await reader.wait_until(lambda events: any(e.event == "test.marker" and marker in e.data for e in events))
 
 
 @pytest.mark.parametrize("broker", ["memory", "redis"])
@@ -61,18 +71,15 @@ async def test_every_stream_gets_exactly_its_users_and_the_broadcast_events(
                 k = rng.randrange(len(reader.events))
                 headers = {**bearer(container, user), "Last-Event-ID": reader.events[k].id}
                 async with StreamReader(client, "/api/v1/events", headers=headers) as resumed:
-                    want = expected[user][k + 1 :]
-                    if want:
-                        await resumed.wait_until(lambda events, w=want: len(numbers(events)) >= len(w))
-                    await asyncio.sleep(0.02)
-                    assert numbers(resumed.events) == want
+                    await passed_marker(publisher, user, resumed)
+                    assert numbers(resumed.events) == expected[user][k + 1 :]
 
         # A crafted id from another user's stream never reveals that user's events.
         alice, bob = users[0], users[1]
         bobs_id = devices[bob][0].events[-1].id
         headers = {**bearer(container, alice), "Last-Event-ID": bobs_id}
         async with StreamReader(client, "/api/v1/events", headers=headers) as crafted:
-            await asyncio.sleep(0.3)
+            await passed_marker(publisher, alice, crafted)
             got = set(numbers(crafted.events))
             assert got <= set(expected[alice])
             assert not got & (set(expected[bob]) - set(expected[alice]))

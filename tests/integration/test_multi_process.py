@@ -5,8 +5,9 @@ import uuid
 
 import httpx
 import pytest
+from httpx_sse import ServerSentEvent
 
-from tests.integration.helpers import PROCESS_TOKENS, announce, data, process_bearer
+from tests.integration.helpers import PROCESS_TOKENS, announce, data, eventually, process_bearer
 from tests.support.processes import HeraldProcess
 from tests.support.streams import StreamReader
 
@@ -44,31 +45,37 @@ async def test_switching_process_mid_stream_loses_and_repeats_nothing(
         httpx.AsyncClient(base_url=b.base_url, timeout=10) as on_b,
     ):
 
-        async def keep_publishing(seconds: float) -> None:
+        async def keep_publishing(until: asyncio.Event) -> None:
             nonlocal published, reports
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + seconds
-            while loop.time() < deadline:
+            while not until.is_set():
                 published += 1
                 await announce(on_a, process_bearer(admin, "admin"), str(published))
                 if published % 10 == 0:
                     reports += 1
                     await on_a.post("/api/v1/reports", json={"title": str(reports)}, headers=process_bearer(user))
-                await asyncio.sleep(0.01)
+
+        def completed_reports(events: list[ServerSentEvent]) -> int:
+            return sum(e.event == "report.completed" for e in events)
 
         first = StreamReader(on_a, "/api/v1/events", headers=process_bearer(user))
         await first.__aenter__()
-        publishing = asyncio.create_task(keep_publishing(3.0))
+        enough = asyncio.Event()
+        publishing = asyncio.create_task(keep_publishing(enough))
         await first.wait_for_count(30)
         await first.close()  # the client drops its connection to A …
         last_id = first.events[-1].id
-        await asyncio.sleep(0.3)  # … while events keep being published …
+        dropped_at = published
+        await eventually(lambda: published >= dropped_at + 20)  # … while events keep being published …
         headers = {**process_bearer(user), "Last-Event-ID": last_id}
         async with StreamReader(on_b, "/api/v1/events", headers=headers) as second:  # … and resumes on B.
+            await second.wait_for_count(50)
+            enough.set()
             await publishing
-            await asyncio.sleep(0.5)  # the last report's background steps finish
+            # Every report's background steps finish …
+            await second.wait_until(lambda events: completed_reports(first.events + events) == reports, timeout=20)
             published += 1
-            await announce(on_a, process_bearer(admin, "admin"), str(published))  # a fence: everything before it is in
+            # … then a fence: once it is in, everything before it is.
+            await announce(on_a, process_bearer(admin, "admin"), str(published))
             await second.wait_until(
                 lambda events: any(data(e).get("message") == str(published) for e in events), timeout=20
             )
@@ -146,7 +153,7 @@ async def test_a_ticket_from_one_process_opens_a_stream_on_the_other_and_is_neve
             assert stream.response is not None
             assert stream.response.status_code == 200
         assert (await on_a.get(f"/api/v1/events?ticket={ticket}")).status_code == 401  # used up
-    await asyncio.sleep(0.2)  # let the access log line be written
+    # Both uses were logged (the stream on B, the refusal on A), each without the ticket.
+    await eventually(lambda: all("ticket=[redacted]" in process.log() for process in (a, b)))
     for process in (a, b):
         assert ticket not in process.log()
-    assert "ticket=[redacted]" in b.log()

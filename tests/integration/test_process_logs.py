@@ -1,6 +1,5 @@
 """A real ``herald run``: JSON lines in production, each request's lines under its id; readable lines in development."""
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_SECRET
-from tests.integration.helpers import data, process_bearer
+from tests.integration.helpers import data, eventually, process_bearer
 from tests.support.processes import herald_process
 from tests.support.streams import StreamReader
 
@@ -55,7 +54,8 @@ async def test_production_logs_are_json_with_request_and_event_ids_and_no_ticket
             refused = await client.get("/api/v1/events", headers={"X-Request-ID": "refused-req-1"})
             assert refused.status_code == 401
             assert refused.headers["x-request-id"] == "refused-req-1"
-        await asyncio.sleep(0.2)  # let the last access-log lines be written
+        # The access-log lines are written.
+        await eventually(lambda: all(f"{name}-req-1" in herald.log() for name in ("stream", "report", "refused")))
     log = herald.log()
     assert ticket not in log
     logged = entries(log)

@@ -13,7 +13,7 @@ from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.container import Container, resolve
 from tests.integration.helpers import announce, bearer, data, eventually
 from tests.support.server import serve
-from tests.support.streams import StreamReader
+from tests.support.streams import StreamReader, finished_report
 
 pytestmark = pytest.mark.redis
 
@@ -50,17 +50,16 @@ async def test_resume_replays_user_and_broadcast_events_exactly(make_redis_conta
             await announce(client, admin, "seen")
             [seen] = await first.wait_for_count(1)
         await announce(client, admin, "missed-1")
-        await client.post("/api/v1/reports", json={"title": "missed"}, headers=bearer(container, user))
-        await asyncio.sleep(0.3)  # the report's background steps finish
+        await finished_report(client, bearer(container, user), "missed")
         await announce(client, admin, "missed-2")
         headers = {**bearer(container, user), "Last-Event-ID": seen.id}
         async with StreamReader(client, "/api/v1/events", headers=headers) as resumed:
             await announce(client, admin, "live")
-            await resumed.wait_until(lambda events: any(data(e).get("message") == "live" for e in events))
-            await asyncio.sleep(0.1)
+            await announce(client, admin, "marker")  # once it is in, a repeated event would be too
+            await resumed.wait_until(lambda events: any(data(e).get("message") == "marker" for e in events))
             kinds = [e.event for e in resumed.events]
             messages = [data(e)["message"] for e in resumed.events if e.event == "system.announcement"]
-            assert messages == ["missed-1", "missed-2", "live"]
+            assert messages == ["missed-1", "missed-2", "live", "marker"]
             assert [k for k in kinds if k.startswith("report.")] == REPORT_SEQUENCE
             assert len({e.id for e in resumed.events}) == len(resumed.events)
 
@@ -80,21 +79,20 @@ async def test_ids_that_cannot_resume_exactly_give_a_reset_and_never_leak(
     container = make_redis_container()
     alice, bob = uuid.uuid4(), uuid.uuid4()
     async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
-        for user in (alice, bob):
-            await client.post("/api/v1/reports", json={"title": str(user)}, headers=bearer(container, user))
-        await asyncio.sleep(0.3)  # both reports complete: Bob's next position is later than all of Alice's
+        # Both reports complete first: Bob's next position is later than all of Alice's.
+        await asyncio.gather(*(finished_report(client, bearer(container, user), str(user)) for user in (alice, bob)))
         async with StreamReader(client, "/api/v1/events", headers=bearer(container, bob)) as bobs:
             await client.post("/api/v1/reports", json={"title": "bob again"}, headers=bearer(container, bob))
-            await bobs.wait_for_count(1)
+            await bobs.wait_until(lambda events: any(e.event == "report.completed" for e in events))
             bobs_id = bobs.events[0].id
-        await asyncio.sleep(0.3)
         headers = {**bearer(container, alice), "Last-Event-ID": make_id("", bobs_id)}
         async with StreamReader(client, "/api/v1/events", headers=headers) as resumed:
-            await resumed.wait_for_count(1 + len(REPORT_SEQUENCE))
-            await asyncio.sleep(0.1)
+            await announce(client, bearer(container, roles=("admin",)), "marker")
+            await resumed.wait_until(lambda events: any(e.event == "system.announcement" for e in events))
+            assert len(resumed.events) == 1 + len(REPORT_SEQUENCE) + 1
             assert resumed.events[0].event == "stream.reset"
             assert data(resumed.events[0])["reason"] == reason
-            owners = {data(e)["owner_id"] for e in resumed.events[1:]}
+            owners = {data(e)["owner_id"] for e in resumed.events[1:-1]}
             assert owners == {str(alice)}  # Alice's own retained events, nothing of Bob's
 
 

@@ -17,7 +17,7 @@ from domain.sse import SSECategory, SSEEvent
 from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.container import Container, resolve, start, stop
-from infrastructure.wiring import open_redis_client
+from infrastructure.resources import open_redis_client
 from tests.conftest import fast_settings
 from tests.integration.helpers import announce, bearer, data, eventually
 from tests.support.processes import PrivateRedis
@@ -51,11 +51,15 @@ async def test_a_redis_restart_loses_nothing_and_duplicates_nothing(
         announced = 0
         reports: Counter[uuid.UUID] = Counter()
 
-        async def keep_raising(seconds: float) -> None:
+        subscriber = await resolve(container.subscriber)
+        publisher = await resolve(container.publisher)
+        assert isinstance(subscriber, RedisSubscriber)
+        assert isinstance(publisher, RedisPublisher)
+        enough = asyncio.Event()
+
+        async def keep_raising() -> None:
             nonlocal announced
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + seconds
-            while loop.time() < deadline:
+            while not enough.is_set():
                 announced += 1
                 await announce(client, admin, str(announced))  # 202 even while Redis is down
                 if announced % 5 == 0:
@@ -65,21 +69,22 @@ async def test_a_redis_restart_loses_nothing_and_duplicates_nothing(
                     )
                     assert response.status_code == 202
                     reports[user] += 1
-                await asyncio.sleep(0.02)
 
-        raising = asyncio.create_task(keep_raising(5.0))
-        await asyncio.sleep(1.0)
+        raising = asyncio.create_task(keep_raising())
+        await eventually(lambda: announced >= 20)
         own_redis.stop()
-        # Longer than the command client's own retries (a few hundred ms), so publishes
-        # really fail and wait in the publisher's buffer.
-        await asyncio.sleep(2.5)
+        # Down until publishes really fail (beyond the command client's own retries) and wait in
+        # the publisher's buffer, and the pub/sub connection has noticed.
+        await eventually(
+            lambda: publisher.stats.failed_attempts >= 1 and publisher.waiting > 0 and subscriber.channels.outages >= 1,
+            timeout=20,
+        )
+        restarted_at = announced
         own_redis.start()
+        await eventually(lambda: announced >= restarted_at + 20, timeout=20)
+        enough.set()
         await raising
 
-        subscriber = await resolve(container.subscriber)
-        publisher = await resolve(container.publisher)
-        assert isinstance(subscriber, RedisSubscriber)
-        assert isinstance(publisher, RedisPublisher)
         await eventually(lambda: publisher.waiting == 0, timeout=20)
 
         def complete(reader: StreamReader, user: uuid.UUID) -> bool:
@@ -91,7 +96,12 @@ async def test_a_redis_restart_loses_nothing_and_duplicates_nothing(
             for index, reader in enumerate(readers):
                 user = users[index // 2]
                 await reader.wait_until(lambda _, r=reader, u=user: complete(r, u), timeout=30)
-            await asyncio.sleep(0.2)
+            announced += 1  # a fence: once it is in, a repeated or late event would be too
+            await announce(client, admin, str(announced))
+            for reader in readers:
+                await reader.wait_until(
+                    lambda events, n=announced: any(data(e).get("message") == str(n) for e in events)
+                )
             for index, reader in enumerate(readers):
                 user = users[index // 2]
                 messages = [int(str(data(e)["message"])) for e in reader.events if e.event == "system.announcement"]
@@ -122,7 +132,7 @@ async def test_a_redis_restart_loses_nothing_and_duplicates_nothing(
     print(  # the closing note quotes these
         f"\nrestart: {announced} announcements, {sum(reports.values())} reports, {len(readers)} streams; "
         f"outages={subscriber.channels.outages} reconnects={subscriber.channels.reconnects} "
-        f"publisher={publisher.stats.as_dict}"
+        f"publisher={publisher.stats}"
     )
 
 
@@ -195,7 +205,7 @@ async def test_a_full_retry_buffer_drops_the_oldest_and_keeps_order(own_redis: P
         own_redis.start()
         await eventually(lambda: publisher.waiting == 0, timeout=15)
         client = aredis.Redis.from_url(own_redis.url)
-        entries = await client.xrange(container.redis_keys().broadcast_stream)
+        entries = await client.xrange(container.redis_keys().broadcast_log)
         await client.aclose()
         wire = container.wire_format()
         assert [wire.loads_event(fields[b"e"]).data["n"] for _, fields in entries] == [4, 5, 6, 7, 8]

@@ -22,8 +22,8 @@ from domain.registry import REGISTRY, DomainToSSEMapping, EventRegistry
 from domain.sse import SSECategory, SSEEvent
 from herald_contracts import MappingContracts, RecordingPublisher, parse_sse
 from infrastructure.asyncapi import asyncapi_document
+from infrastructure.sse.framing import encode_json_message
 from infrastructure.sse.handler import SSEEventHandler
-from infrastructure.sse.wire import encode_json_message
 from infrastructure.sse.wire_format import WireFormat
 from tests.support.asyncapi import asyncapi_errors, payload_validator
 

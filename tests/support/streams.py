@@ -95,3 +95,15 @@ class StreamReader:
         """Wait for at least ``count`` events and return them."""
         await self.wait_until(lambda events: len(events) >= count, timeout)
         return list(self.events)
+
+
+async def finished_report(client: httpx.AsyncClient, headers: dict[str, str], title: str = "report") -> None:
+    """Request a report and return once its last event has been published.
+
+    A stream of the owner's watches for it, so events published afterwards are
+    known to come later on every stream.
+    """
+    async with StreamReader(client, "/api/v1/events", headers=headers) as watcher:
+        response = await client.post("/api/v1/reports", json={"title": title}, headers=headers)
+        assert response.status_code == 202, response.text
+        await watcher.wait_until(lambda events: any(e.event == "report.completed" for e in events))

@@ -64,6 +64,4 @@ async def test_handlers_receive_only_their_class_and_subscribe_once() -> None:
     bus.subscribe(AnnouncementPublished, record)
     await bus.publish(ReportRequested(report_id=uuid.uuid4(), owner_id=uuid.uuid4(), title="t"))
     await bus.publish(announcement())
-    assert len(seen) == 1
-    assert bus.handlers_for(AnnouncementPublished) == (record,)
-    assert bus.handlers_for(ReportRequested) == ()
+    assert len(seen) == 1  # subscribed twice, called once; and never for another class

@@ -13,7 +13,7 @@ from herald_contracts import parse_sse
 from infrastructure.brokers.memory import InMemoryBroker
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
-from infrastructure.streams.inbox import MAX_CHUNK_BYTES, EndReason, StreamInbox
+from infrastructure.streams.inbox import MAX_CHUNK_BYTES, EndReason, Inbox
 
 REPORTS, SYSTEM = SSECategory.REPORTS, SSECategory.SYSTEM
 
@@ -180,7 +180,7 @@ async def test_idle_streams_get_heartbeats() -> None:
 
 
 async def test_a_backlog_is_written_in_bounded_chunks_in_order() -> None:
-    inbox = StreamInbox(uuid.uuid4(), None, 10_000, lambda _: None)
+    inbox = Inbox(uuid.uuid4(), None, 10_000, lambda _: None)
     frames = [f"data: {n}\n".encode() + b"x" * 10_000 + b"\n\n" for n in range(100)]
     for frame in frames:
         inbox.push(frame)

@@ -67,7 +67,7 @@ def test_the_log_level_is_read_case_insensitively() -> None:
     ("environ", "message"),
     [
         ({"HERALD_LOG_FORMAT": "yaml"}, "HERALD_LOG_FORMAT must be 'json' or 'console'"),
-        ({"HERALD_LOG_LEVEL": "loud"}, "HERALD_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR"),
+        ({"HERALD_LOG_LEVEL": "loud"}, "HERALD_LOG_LEVEL must be .DEBUG., .INFO., .WARNING. or .ERROR."),
     ],
 )
 def test_bad_logging_values_name_the_variable(environ: dict[str, str], message: str) -> None:

@@ -17,9 +17,5 @@ class EventBusProtocol(Protocol):
     def subscribe(self, event_class: type[E], handler: EventHandler[E]) -> None:
         """Call ``handler`` for every published event of exactly ``event_class``."""
 
-    def handlers_for(self, event_class: type[DomainEvent]) -> tuple[EventHandler[DomainEvent], ...]:
-        """The handlers subscribed to ``event_class``."""
-        ...
-
     async def publish(self, event: DomainEvent) -> None:
         """Run every handler of the event's class; never raises a handler's error."""

@@ -1,6 +1,6 @@
 """The registry that maps domain events to SSE events."""
 
-from domain.registry.catalogue import REGISTRY, get_domain_event_to_sse_mapping
+from domain.registry.entries import REGISTRY
 from domain.registry.mapping import DomainToSSEMapping, PayloadExtractor
 from domain.registry.registry import EventRegistry, RegistryError, RegistryStatistics
 
@@ -11,5 +11,4 @@ __all__ = [
     "PayloadExtractor",
     "RegistryError",
     "RegistryStatistics",
-    "get_domain_event_to_sse_mapping",
 ]

@@ -35,7 +35,6 @@ class EventRegistry:
         for mapping in self._mappings:
             by_class[mapping.domain_event].append(mapping)
         self._by_class = MappingProxyType({cls: tuple(ms) for cls, ms in by_class.items()})
-        self._by_type = MappingProxyType({m.sse_event_type: m for m in self._mappings})
 
     def __iter__(self) -> Iterator[DomainToSSEMapping]:
         return iter(self._mappings)
@@ -51,23 +50,10 @@ class EventRegistry:
         """The mappings of exactly this class; empty when it is not mapped."""
         return self._by_class.get(event_class, ())
 
-    def by_sse_event_type(self, sse_event_type: str) -> DomainToSSEMapping | None:
-        """The mapping that produces ``sse_event_type``, if any."""
-        return self._by_type.get(sse_event_type)
-
-    def by_category(self, category: SSECategory) -> tuple[DomainToSSEMapping, ...]:
-        """Every mapping in ``category``, in declaration order."""
-        return tuple(m for m in self._mappings if m.category is category)
-
     @property
     def domain_event_classes(self) -> frozenset[type[DomainEvent]]:
         """Every mapped domain event class."""
         return frozenset(self._by_class)
-
-    @property
-    def categories(self) -> frozenset[SSECategory]:
-        """Every category at least one mapping uses."""
-        return frozenset(m.category for m in self._mappings)
 
     def statistics(self) -> RegistryStatistics:
         """Summary counts of the registry."""

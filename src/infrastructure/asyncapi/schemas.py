@@ -4,6 +4,7 @@ import enum
 import types
 import typing
 from collections import abc
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -63,46 +64,20 @@ class SchemaBuilder:
         return {"type": "object", "properties": properties, "required": list(properties), "additionalProperties": False}
 
     def schema_of(self, annotation: object, *, where: str) -> JsonSchema:
-        """The schema of one annotation; raises :class:`PayloadSchemaError` naming ``where`` if unsupported."""
-        origin = typing.get_origin(annotation)
-        args = typing.get_args(annotation)
-        if annotation in _SCALARS:
-            return dict(_SCALARS[annotation])
-        if isinstance(annotation, typing.NewType):
-            return self.schema_of(annotation.__supertype__, where=where)
-        if origin is typing.Annotated:
-            return self.schema_of(args[0], where=where)
-        if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-            return _enum_schema([member.value for member in annotation], annotation, where)
-        if isinstance(annotation, type) and attrs.has(annotation):
-            return {"$ref": self._ref_prefix + self._component(annotation, where)}
-        if origin is typing.Literal:
-            return _enum_schema([a.value if isinstance(a, enum.Enum) else a for a in args], annotation, where)
-        if origin in (typing.Union, types.UnionType):
-            return {"anyOf": [self.schema_of(arg, where=where) for arg in args]}
-        if origin in _SEQUENCES and len(args) == 1:
-            return {"type": "array", "items": self.schema_of(args[0], where=where)}
-        if origin in _SETS and len(args) == 1:
-            return {"type": "array", "items": self.schema_of(args[0], where=where), "uniqueItems": True}
-        if origin is tuple and args:
-            return self._tuple_schema(args, where)
-        if origin in _MAPPINGS and len(args) == 2:
-            keys = _key_schema(args[0], where)
-            values = self.schema_of(args[1], where=where)
-            return {"type": "object", "additionalProperties": values} | ({"propertyNames": keys} if keys else {})
+        """The schema of one annotation; raises :class:`PayloadSchemaError` naming ``where`` if unsupported.
+
+        The first rule of :data:`_RULES` that matches builds it: a new kind of type is one more rule.
+        """
+        shape = _Shape(annotation, typing.get_origin(annotation), typing.get_args(annotation))
+        for matches, build in _RULES:
+            if matches(shape):
+                return build(self, shape, where)
         msg = f"{where} has type {_describe(annotation)}, which the AsyncAPI document cannot describe; use {_SUPPORTED}"
         raise PayloadSchemaError(msg)
 
-    def _tuple_schema(self, args: tuple[Any, ...], where: str) -> JsonSchema:
-        if len(args) == 2 and args[1] is Ellipsis:
-            return {"type": "array", "items": self.schema_of(args[0], where=where)}
-        return {
-            "type": "array",
-            "items": [self.schema_of(arg, where=where) for arg in args],
-            "additionalItems": False,
-            "minItems": len(args),
-            "maxItems": len(args),
-        }
+    def reference(self, cls: type, where: str) -> JsonSchema:
+        """A ``$ref`` to the shared component schema of the attrs class ``cls``."""
+        return {"$ref": self._ref_prefix + self._component(cls, where)}
 
     def _component(self, cls: type, where: str) -> str:
         name = self._names.get(cls)
@@ -115,6 +90,75 @@ class SchemaBuilder:
         self._names[cls] = name  # before building: a class that refers to itself reuses the name
         self.components[name] = {"title": name, **self.object_schema(cls, where=where)}
         return name
+
+
+@attrs.frozen
+class _Shape:
+    """An annotation taken apart once for every rule."""
+
+    annotation: Any
+    origin: object
+    args: tuple[Any, ...]
+
+
+_Build = Callable[[SchemaBuilder, _Shape, str], JsonSchema]
+
+
+def _each(builder: SchemaBuilder, args: Iterable[Any], where: str) -> list[JsonSchema]:
+    return [builder.schema_of(arg, where=where) for arg in args]
+
+
+def _tuple(builder: SchemaBuilder, shape: _Shape, where: str) -> JsonSchema:
+    args = shape.args
+    if len(args) == 2 and args[1] is Ellipsis:
+        return {"type": "array", "items": builder.schema_of(args[0], where=where)}
+    items = _each(builder, args, where)
+    return {"type": "array", "items": items, "additionalItems": False, "minItems": len(args), "maxItems": len(args)}
+
+
+def _mapping(builder: SchemaBuilder, shape: _Shape, where: str) -> JsonSchema:
+    keys = _key_schema(shape.args[0], where)
+    values = builder.schema_of(shape.args[1], where=where)
+    return {"type": "object", "additionalProperties": values} | ({"propertyNames": keys} if keys else {})
+
+
+def _is_enum_class(annotation: object) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, enum.Enum)
+
+
+def _literal_values(args: tuple[Any, ...]) -> list[Any]:
+    return [arg.value if isinstance(arg, enum.Enum) else arg for arg in args]
+
+
+#: (does the rule apply?, the schema) for each kind of annotation, tried in order.
+_RULES: tuple[tuple[Callable[[_Shape], bool], _Build], ...] = (
+    (lambda s: s.annotation in _SCALARS, lambda b, s, w: dict(_SCALARS[s.annotation])),
+    (
+        lambda s: isinstance(s.annotation, typing.NewType),
+        lambda b, s, w: b.schema_of(s.annotation.__supertype__, where=w),
+    ),
+    (lambda s: s.origin is typing.Annotated, lambda b, s, w: b.schema_of(s.args[0], where=w)),
+    (
+        lambda s: _is_enum_class(s.annotation),
+        lambda b, s, w: _enum_schema([member.value for member in s.annotation], s.annotation, w),
+    ),
+    (
+        lambda s: isinstance(s.annotation, type) and attrs.has(s.annotation),
+        lambda b, s, w: b.reference(s.annotation, w),
+    ),
+    (lambda s: s.origin is typing.Literal, lambda b, s, w: _enum_schema(_literal_values(s.args), s.annotation, w)),
+    (lambda s: s.origin in (typing.Union, types.UnionType), lambda b, s, w: {"anyOf": _each(b, s.args, w)}),
+    (
+        lambda s: s.origin in _SEQUENCES and len(s.args) == 1,
+        lambda b, s, w: {"type": "array", "items": b.schema_of(s.args[0], where=w)},
+    ),
+    (
+        lambda s: s.origin in _SETS and len(s.args) == 1,
+        lambda b, s, w: {"type": "array", "items": b.schema_of(s.args[0], where=w), "uniqueItems": True},
+    ),
+    (lambda s: s.origin is tuple and bool(s.args), _tuple),
+    (lambda s: s.origin in _MAPPINGS and len(s.args) == 2, _mapping),
+)
 
 
 def _resolved_fields(cls: type, where: str) -> tuple[attrs.Attribute, ...]:  # type: ignore[type-arg]

@@ -7,12 +7,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from application.ports import RevocationListener, RevocationUnavailableError, SessionRevocations
 from application.principal import Principal
 from domain.ports import EventStream
+from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.redis_deadline import redis_wait
+from infrastructure.redis_errors import REDIS_FAILURE
 from infrastructure.streams.signals import EndNotice, end_frame
 
 logger = logging.getLogger(__name__)
@@ -61,24 +62,21 @@ class RedisSessionRevocations(MemorySessionRevocations):
     so every process agrees and the client's retry succeeds once Redis is back.
     """
 
-    def __init__(self, client: Redis, prefix: str, *, timeout_seconds: float) -> None:
+    def __init__(self, client: Redis, keys: RedisKeys, *, timeout_seconds: float) -> None:
         super().__init__()
         self._client = client
-        self._prefix = prefix
+        self._keys = keys
         self._timeout = timeout_seconds
-        self.channel = f"{prefix}:control:revoked".encode()
-
-    def _key(self, session_id: str) -> str:
-        return f"{self._prefix}:revoked:{session_id}"
+        self.channel = keys.revocation_channel
 
     async def revoke(self, session_id: str, *, until: datetime) -> None:
         expires_ms = max(int(until.timestamp() * 1000), int(time.time() * 1000) + 1000)
         try:
             async with redis_wait(self._timeout), self._client.pipeline(transaction=True) as pipe:
-                pipe.set(self._key(session_id), b"1", pxat=expires_ms)
+                pipe.set(self._keys.revoked_session(session_id), b"1", pxat=expires_ms)
                 pipe.publish(self.channel, f"{session_id} {until.timestamp()}".encode())
                 await pipe.execute()
-        except (RedisError, OSError, TimeoutError) as error:
+        except REDIS_FAILURE as error:
             # MULTI/EXEC: either both commands ran or neither. A reply lost after EXEC
             # leaves the revocation recorded; the client's retry then records it again.
             raise RevocationUnavailableError(type(error).__name__) from error
@@ -96,8 +94,8 @@ class RedisSessionRevocations(MemorySessionRevocations):
             return True
         try:
             async with redis_wait(self._timeout):
-                return bool(await self._client.exists(self._key(session_id)))
-        except (RedisError, OSError, TimeoutError) as error:
+                return bool(await self._client.exists(self._keys.revoked_session(session_id)))
+        except REDIS_FAILURE as error:
             logger.warning("revocation check fell back to this process's record (%s)", type(error).__name__)
             return False
 

@@ -2,15 +2,16 @@
 
 import hashlib
 import secrets
-import time
 from collections import OrderedDict
+from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
-from application.ports import TicketStoreUnavailableError
+from application.ports import Clock, TicketStoreUnavailableError
 from application.principal import Principal
+from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.redis_deadline import redis_wait
+from infrastructure.redis_errors import REDIS_FAILURE
 from infrastructure.sse.wire_format import WireFormat
 
 
@@ -27,27 +28,29 @@ def new_ticket() -> str:
 class MemoryTicketStore:
     """Tickets of one process (the embedded default), bounded in number."""
 
-    def __init__(self, *, ttl_seconds: float, max_tickets: int = 100_000) -> None:
+    def __init__(self, clock: Clock, *, ttl_seconds: float, max_tickets: int = 100_000) -> None:
         self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._ttl = timedelta(seconds=ttl_seconds)
         self._max = max_tickets
-        self._tickets: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._tickets: OrderedDict[str, tuple[datetime, Principal]] = OrderedDict()
 
     async def issue(self, principal: Principal) -> str:
         self._purge()
         ticket = new_ticket()
-        self._tickets[_fingerprint(ticket)] = (time.monotonic() + self.ttl_seconds, principal)
+        self._tickets[_fingerprint(ticket)] = (self._clock.now() + self._ttl, principal)
         while len(self._tickets) > self._max:
             self._tickets.popitem(last=False)
         return ticket
 
     async def redeem(self, ticket: str) -> Principal | None:
         entry = self._tickets.pop(_fingerprint(ticket), None)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < self._clock.now():
             return None
         return entry[1]
 
     def _purge(self) -> None:
-        now = time.monotonic()
+        now = self._clock.now()
         while self._tickets:
             key, (expires, _) = next(iter(self._tickets.items()))
             if expires >= now:
@@ -59,16 +62,16 @@ class RedisTicketStore:
     """Tickets in Redis, so a ticket issued by one process opens a stream on another."""
 
     def __init__(
-        self, client: Redis, prefix: str, wire_format: WireFormat, *, ttl_seconds: float, timeout_seconds: float
+        self, client: Redis, keys: RedisKeys, wire_format: WireFormat, *, ttl_seconds: float, timeout_seconds: float
     ) -> None:
         self.ttl_seconds = ttl_seconds
         self._client = client
-        self._prefix = prefix
+        self._keys = keys
         self._wire_format = wire_format
         self._timeout = timeout_seconds
 
     def _key(self, ticket: str) -> str:
-        return f"{self._prefix}:ticket:{_fingerprint(ticket)}"
+        return self._keys.ticket(_fingerprint(ticket))
 
     async def issue(self, principal: Principal) -> str:
         ticket = new_ticket()
@@ -76,7 +79,7 @@ class RedisTicketStore:
         try:
             async with redis_wait(self._timeout):
                 await self._client.set(self._key(ticket), self._wire_format.dumps(principal), px=ttl_ms, nx=True)
-        except (RedisError, OSError, TimeoutError) as error:
+        except REDIS_FAILURE as error:
             raise TicketStoreUnavailableError(type(error).__name__) from error
         return ticket
 
@@ -84,6 +87,6 @@ class RedisTicketStore:
         try:
             async with redis_wait(self._timeout):
                 raw = await self._client.getdel(self._key(ticket))  # atomic: a ticket opens one stream only
-        except (RedisError, OSError, TimeoutError) as error:
+        except REDIS_FAILURE as error:
             raise TicketStoreUnavailableError(type(error).__name__) from error
         return None if raw is None else self._wire_format.loads(raw, Principal)

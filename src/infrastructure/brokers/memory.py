@@ -11,10 +11,10 @@ from uuid import UUID
 import attrs
 
 from domain.sse import SSECategory, SSEEvent
-from infrastructure.sse.wire import encode_json_message
+from infrastructure.sse.framing import encode_json_message
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
-from infrastructure.streams.inbox import InboxStream
+from infrastructure.streams.inbox import InboxEventStream
 from infrastructure.streams.signals import ResetReason, reset_frame
 
 _CURSOR = re.compile(r"([0-9a-f]{8})-(\d{1,18})")
@@ -88,7 +88,7 @@ class InMemoryBroker:
         *,
         categories: frozenset[SSECategory] | None = None,
         last_event_id: str | None = None,
-    ) -> InboxStream:
+    ) -> InboxEventStream:
         # Registering and computing the replay without an await in between
         # means no event can fall between them: nothing lost, nothing twice.
         inbox = self._hub.open(user_id, categories)
@@ -96,14 +96,10 @@ class InMemoryBroker:
             replay = self._replay(user_id, categories, last_event_id)
             inbox.push_replay(replay)
             self._hub.stats.resumed(len(replay))
-        return InboxStream(inbox)
+        return InboxEventStream(inbox)
 
     async def is_ready(self) -> bool:
         return True
-
-    async def aclose(self) -> None:
-        """End every open stream."""
-        await self._hub.aclose()
 
     # -- internals -------------------------------------------------------
     def _cursor(self, seq: int) -> str:

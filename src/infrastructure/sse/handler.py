@@ -45,14 +45,6 @@ class SSEEventHandler:
         self.published: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
 
-    def has_mapping_for(self, event_class: type[DomainEvent]) -> bool:
-        """True when ``event_class`` becomes at least one SSE event."""
-        return event_class in self._mappings
-
-    def get_mapped_event_types(self) -> frozenset[type[DomainEvent]]:
-        """Every domain event class this handler turns into SSE events."""
-        return frozenset(self._mappings)
-
     async def handle(self, event: DomainEvent) -> None:
         """Publish every SSE event mapped from ``event``; never raises."""
         for mapping in self._mappings.get(type(event), ()):

@@ -3,16 +3,13 @@
 import asyncio
 import contextlib
 import contextvars
-import logging
 from collections.abc import Callable
 from uuid import UUID
 
 from domain.sse import SSECategory
-from infrastructure.sse.wire import HEARTBEAT
-from infrastructure.streams.inbox import EndReason, StreamInbox
+from infrastructure.sse.framing import HEARTBEAT
+from infrastructure.streams.inbox import EndReason, Inbox
 from infrastructure.streams.stats import StreamStats
-
-logger = logging.getLogger(__name__)
 
 #: Heartbeat work is spread over this many ticks per half interval...
 HEARTBEAT_SLICES = 32
@@ -26,9 +23,9 @@ class StreamHub:
     Delivering a frame costs one dict lookup plus one append per recipient
     stream, never work proportional to all open streams. Heartbeats come from
     one task per process instead of a timer per stream, and it visits the
-    streams a slice at a time: with 10,000 streams, heartbeating them all in one
-    pass held every event behind thousands of writes (a p99 of 50-65 ms instead
-    of about 1 ms, docs/performance.md). A broker adapter that
+    streams a slice at a time: heartbeating thousands of streams in one pass
+    would hold every event behind thousands of writes (measured in
+    docs/performance.md). A broker adapter that
     subscribes per user (Redis) calls :meth:`watch` to hear when a user's first
     local stream opens and their last one closes.
 
@@ -46,12 +43,12 @@ class StreamHub:
         self.stats = StreamStats()
         self._capacity = inbox_capacity
         self._heartbeat_seconds = heartbeat_seconds
-        self._by_user: dict[UUID, set[StreamInbox]] = {}
-        self._all: set[StreamInbox] = set()
+        self._by_user: dict[UUID, set[Inbox]] = {}
+        self._all: set[Inbox] = set()
         #: Heartbeat slices: a new stream joins the next one, and one slice is visited per tick.
-        self._slices: list[set[StreamInbox]] = [set() for _ in range(HEARTBEAT_SLICES)]
+        self._slices: list[set[Inbox]] = [set() for _ in range(HEARTBEAT_SLICES)]
         self._next_slice = 0
-        self._slice_of: dict[StreamInbox, int] = {}
+        self._slice_of: dict[Inbox, int] = {}
         self._watcher: Callable[[UUID, bool], None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
 
@@ -64,11 +61,11 @@ class StreamHub:
         """Call ``watcher(user_id, True)`` on a user's first local stream, ``(user_id, False)`` after the last."""
         self._watcher = watcher
 
-    def streams_of(self, user_id: UUID) -> tuple[StreamInbox, ...]:
+    def streams_of(self, user_id: UUID) -> tuple[Inbox, ...]:
         """The user's open streams here."""
         return tuple(self._by_user.get(user_id, ()))
 
-    def all_streams(self) -> tuple[StreamInbox, ...]:
+    def all_streams(self) -> tuple[Inbox, ...]:
         """Every open stream here."""
         return tuple(self._all)
 
@@ -76,10 +73,10 @@ class StreamHub:
         """Users with at least one open stream here."""
         return frozenset(self._by_user)
 
-    def open(self, user_id: UUID, categories: frozenset[SSECategory] | None) -> StreamInbox:
+    def open(self, user_id: UUID, categories: frozenset[SSECategory] | None) -> Inbox:
         """Register a new stream; it receives every frame delivered from now on."""
         self._ensure_heartbeats()
-        inbox = StreamInbox(user_id, categories, self._capacity, self._forget)
+        inbox = Inbox(user_id, categories, self._capacity, self._forget)
         inbox.active = True  # it is about to send its headers and ``retry:``: no heartbeat on the first visit
         self.stats.opened += 1
         streams = self._by_user.get(user_id)
@@ -118,7 +115,7 @@ class StreamHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    def _forget(self, inbox: StreamInbox) -> None:
+    def _forget(self, inbox: Inbox) -> None:
         if inbox in self._all and inbox.end_reason is not None:
             self.stats.ended[inbox.end_reason.value] += 1
         self._all.discard(inbox)

@@ -21,7 +21,7 @@ class EndReason(enum.Enum):
     """The credential expired or its session was revoked."""
 
 
-class StreamInbox:
+class Inbox:
     """Frames waiting to be written to one client.
 
     The fan-out pushes pre-encoded frames without awaiting, so one slow client
@@ -48,7 +48,7 @@ class StreamInbox:
         user_id: UUID,
         categories: frozenset[SSECategory] | None,
         capacity: int,
-        on_close: Callable[["StreamInbox"], None],
+        on_close: Callable[["Inbox"], None],
     ) -> None:
         self.user_id = user_id
         self.categories = categories
@@ -144,12 +144,12 @@ class StreamInbox:
             waiter.set_result(None)
 
 
-class InboxStream:
+class InboxEventStream:
     """An open stream backed by a local inbox: the subscriber port's ``EventStream``."""
 
     __slots__ = ("_inbox",)
 
-    def __init__(self, inbox: StreamInbox) -> None:
+    def __init__(self, inbox: Inbox) -> None:
         self._inbox = inbox
 
     def __aiter__(self) -> AsyncIterator[bytes]:

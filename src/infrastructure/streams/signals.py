@@ -5,7 +5,7 @@ import enum
 import orjson
 
 from domain.ids import new_event_id, utc_now
-from infrastructure.sse.wire import encode_json_body, encode_json_message
+from infrastructure.sse.framing import encode_json_body, encode_json_message
 
 RESET_EVENT_TYPE = "stream.reset"
 END_EVENT_TYPE = "stream.end"

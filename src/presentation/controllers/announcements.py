@@ -20,9 +20,7 @@ _TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\Z"
 class AnnouncementRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Body of an announcement."""
 
-    message: Annotated[
-        str, msgspec.Meta(min_length=1, max_length=2000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\Z")
-    ]
+    message: Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=_TEXT)]
 
 
 class AnnouncementAccepted(msgspec.Struct):

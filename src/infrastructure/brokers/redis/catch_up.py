@@ -1,13 +1,13 @@
-"""Catching a stream up from the Streams: on resume, and after a Redis outage."""
+"""Catching a stream up from the logs: when it opens, when it resumes, and after a Redis outage."""
 
 import heapq
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-from infrastructure.brokers.redis.history import ReplayGapError, StreamHistory
+from infrastructure.brokers.redis.history import LogReader, ReplayGapError
 from infrastructure.brokers.redis.keys import ORIGIN, Cursor, Position, RedisKeys
-from infrastructure.brokers.redis.stream_state import StreamState
-from infrastructure.sse.wire import encode_id_line, encode_json_body
+from infrastructure.brokers.redis.subscription import Subscription
+from infrastructure.sse.framing import encode_id_line, encode_json_body
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.signals import ResetReason, reset_frame
 
@@ -27,7 +27,7 @@ class CatchUp:
 
     def __init__(
         self,
-        history: StreamHistory,
+        history: LogReader,
         keys: RedisKeys,
         wire_format: WireFormat,
         *,
@@ -40,34 +40,46 @@ class CatchUp:
         self._retention = retention
         self._outages = outages
 
-    async def run(self, state: StreamState, last_event_id: str | None, *, fresh: bool) -> int:
-        """Fresh: start at the end of both Streams. Otherwise resume after ``last_event_id`` (or the cursor).
+    async def start_at_the_end(self, subscription: Subscription) -> None:
+        """A new stream: nothing to replay; its cursor starts after the last event of both logs."""
+        await self._holding_live(subscription, self._frames_from_the_end(subscription))
 
-        Returns how many messages were replayed.
-        """
-        async with state.lock:
-            state.hold()
+    async def resume(self, subscription: Subscription, last_event_id: str) -> int:
+        """A reconnecting client: replay what it missed after ``last_event_id``; return how many messages."""
+        return await self._holding_live(subscription, self._frames_after(subscription, Cursor.parse(last_event_id)))
+
+    async def catch_up(self, subscription: Subscription) -> int:
+        """After a Redis outage: replay what was published after the stream's own cursor."""
+        return await self._holding_live(subscription, self._frames_after(subscription, subscription.cursor))
+
+    async def _holding_live(self, subscription: Subscription, frames: Awaitable[list[bytes]]) -> int:
+        """Hold live messages while ``frames`` are read, queue the frames, then release what was held."""
+        async with subscription.lock:
+            subscription.hold()
             outages_before = self._outages()
-            frames = await self._frames(state, last_event_id, fresh=fresh)
-            state.inbox.push_replay(frames)
+            replay = await frames
+            subscription.inbox.push_replay(replay)
             if self._outages() == outages_before:
-                state.release()
-            return len(frames)
+                subscription.release()
+            return len(replay)
 
-    async def _frames(self, state: StreamState, last_event_id: str | None, *, fresh: bool) -> list[bytes]:
-        user_key = self._keys.user_stream(state.inbox.user_id)
-        broadcast_key = self._keys.broadcast_stream
+    async def _frames_from_the_end(self, subscription: Subscription) -> list[bytes]:
+        if self._retention:
+            heads = await self._history.heads(self._keys.user_log(subscription.inbox.user_id), self._keys.broadcast_log)
+            subscription.cursor = Cursor(*heads)
+        return []
+
+    async def _frames_after(self, subscription: Subscription, cursor: Cursor | None) -> list[bytes]:
         if not self._retention:
-            # Nothing to replay from: say so whenever something may have been missed.
-            return [] if fresh and last_event_id is None else [reset_frame(ResetReason.RETENTION_DISABLED, "")]
-        if fresh:
-            state.cursor = Cursor(*await self._history.heads(user_key, broadcast_key))
-            return []
-        start, reason = await self._start(state, last_event_id, user_key, broadcast_key)
+            # Nothing to replay from: say so, since something may have been missed.
+            return [reset_frame(ResetReason.RETENTION_DISABLED, "")]
+        user_key = self._keys.user_log(subscription.inbox.user_id)
+        broadcast_key = self._keys.broadcast_log
+        start, reason = await self._start(subscription, cursor, user_key, broadcast_key)
         for _ in range(3):
-            state.cursor = start
+            subscription.cursor = start
             try:
-                replayed = [frame async for frame in self._replay(state, user_key, broadcast_key)]
+                replayed = [frame async for frame in self._replay(subscription, user_key, broadcast_key)]
             except ReplayGapError as gap:  # trimmed while we read: what followed the position is gone
                 reason = ResetReason.RETENTION_EXCEEDED
                 start = start._replace(user=ORIGIN) if gap.key == user_key else start._replace(broadcast=ORIGIN)
@@ -77,17 +89,16 @@ class CatchUp:
         raise ReplayGapError(user_key)
 
     async def _start(
-        self, state: StreamState, last_event_id: str | None, user_key: str, broadcast_key: str
+        self, subscription: Subscription, cursor: Cursor | None, user_key: str, broadcast_key: str
     ) -> tuple[Cursor, ResetReason | None]:
-        cursor = state.cursor if last_event_id is None else Cursor.parse(last_event_id)
         if cursor is None:
             return Cursor(ORIGIN, ORIGIN), ResetReason.MALFORMED
         user_reason = await self._history.check(user_key, cursor.user)
         broadcast_reason = await self._history.check(broadcast_key, cursor.broadcast)
         if user_reason or broadcast_reason:
             logger.info(
-                "stream of user %s cannot resume exactly after %s (user stream: %s, broadcast stream: %s)",
-                state.inbox.user_id,
+                "stream of user %s cannot resume exactly after %s (user log: %s, broadcast log: %s)",
+                subscription.inbox.user_id,
                 cursor,
                 user_reason and user_reason.value,
                 broadcast_reason and broadcast_reason.value,
@@ -95,30 +106,30 @@ class CatchUp:
         start = Cursor(ORIGIN if user_reason else cursor.user, ORIGIN if broadcast_reason else cursor.broadcast)
         return start, user_reason or broadcast_reason
 
-    async def _replay(self, state: StreamState, user_key: str, broadcast_key: str) -> AsyncIterator[bytes]:
-        cursor = state.cursor
+    async def _replay(self, subscription: Subscription, user_key: str, broadcast_key: str) -> AsyncIterator[bytes]:
+        cursor = subscription.cursor
         merged = _merge(
-            _tagged(self._history.after(user_key, cursor.user), from_user_stream=True),
-            _tagged(self._history.after(broadcast_key, cursor.broadcast), from_user_stream=False),
+            _tagged(self._history.after(user_key, cursor.user), from_user_log=True),
+            _tagged(self._history.after(broadcast_key, cursor.broadcast), from_user_log=False),
         )
-        async for position, from_user_stream, payload in merged:
+        async for position, from_user_log, payload in merged:
             try:
                 event = self._wire_format.relay(payload)
             except Exception:
                 # One entry this version cannot read (written by a newer one, say) must not block resume.
                 logger.exception("skipped an unreadable entry at %s during replay", position)
-                state.advance(position, from_user_stream=from_user_stream)
+                subscription.advance(position, from_user_log=from_user_log)
                 continue
-            if not state.inbox.wants(event.category):
+            if not subscription.inbox.wants(event.category):
                 continue
-            state.advance(position, from_user_stream=from_user_stream)
+            subscription.advance(position, from_user_log=from_user_log)
             body = encode_json_body(event=event.event_type, data_json=event.data_json)
-            yield encode_id_line(str(state.cursor)) + body
+            yield encode_id_line(str(subscription.cursor)) + body
 
 
-async def _tagged(entries: AsyncIterator[tuple[Position, bytes]], *, from_user_stream: bool) -> AsyncIterator[Tagged]:
+async def _tagged(entries: AsyncIterator[tuple[Position, bytes]], *, from_user_log: bool) -> AsyncIterator[Tagged]:
     async for position, payload in entries:
-        yield position, from_user_stream, payload
+        yield position, from_user_log, payload
 
 
 async def _merge(*sources: AsyncIterator[Tagged]) -> AsyncIterator[Tagged]:

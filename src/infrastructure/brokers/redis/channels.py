@@ -10,12 +10,11 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-logger = logging.getLogger(__name__)
+from infrastructure.redis_errors import REDIS_OUTAGE
 
-_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
+logger = logging.getLogger(__name__)
 
 
 def _innermost(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -39,7 +38,7 @@ class ChannelMultiplexer:
     A broken connection is replaced with a new one under redis-py's ``Retry``
     (exponential backoff with jitter, retrying for ever); ``on_connected`` is
     then awaited with ``reconnected=True`` so streams can catch up from the
-    Streams on what was published meanwhile.
+    logs on what was published meanwhile.
     """
 
     def __init__(
@@ -133,10 +132,10 @@ class ChannelMultiplexer:
                 continue
             if not first:
                 self.reconnects += 1
-                logger.warning("Redis pub/sub reconnected; catching streams up from the Streams")
+                logger.warning("Redis pub/sub reconnected; catching streams up from the logs")
             try:
                 await self._pump(reconnected=not first)
-            except* _REDIS_DOWN as group:
+            except* REDIS_OUTAGE as group:
                 self.outages += 1
                 cause = _innermost(group)
                 logger.warning("Redis pub/sub connection lost (%s: %s); reconnecting", type(cause).__name__, cause)

@@ -1,4 +1,4 @@
-"""Reading the Streams: where a stream starts, whether a position can be resumed, and the replay."""
+"""Reading the logs: where a log ends, whether a position in it can be resumed, and the replay."""
 
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -20,15 +20,15 @@ class ReplayGapError(Exception):
         self.key = key
 
 
-class StreamHistory:
-    """Read-only access to Herald's Redis Streams for resume."""
+class LogReader:
+    """Read-only access to Herald's logs (Redis Streams) for resume."""
 
     def __init__(self, client: Redis, *, page_size: int = 500) -> None:
         self._client = client
         self._page = page_size
 
     async def heads(self, *keys: str) -> list[Position]:
-        """The newest position of each stream (``ORIGIN`` for a stream that does not exist)."""
+        """The newest position of each log (``ORIGIN`` for a log that does not exist)."""
         async with self._client.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.xrevrange(key, "+", "-", count=1)
@@ -38,15 +38,15 @@ class StreamHistory:
     async def check(self, key: str, position: Position) -> ResetReason | None:
         """None when everything after ``position`` is still retained; otherwise why not.
 
-        Trimming removes a stream's oldest entries, so a position that is still
-        in the stream proves nothing after it is gone. ``ORIGIN`` (the client
-        has seen nothing of this stream since it existed) is safe unless the
-        stream has dropped entries.
+        Trimming removes a log's oldest entries, so a position that is still
+        in the log proves nothing after it is gone. ``ORIGIN`` (the client
+        has seen nothing of this log since it existed) is safe unless the
+        log has dropped entries.
         """
         if position != ORIGIN and await self._client.xrange(key, str(position), str(position), count=1):
             return None
         info = await self._info(key)
-        if info is None:  # the stream does not exist (expired, or never written)
+        if info is None:  # the log does not exist (expired, or never written)
             return None if position == ORIGIN else ResetReason.RETENTION_EXCEEDED
         if position == ORIGIN:
             return ResetReason.RETENTION_EXCEEDED if int(info["entries-added"]) > int(info["length"]) else None

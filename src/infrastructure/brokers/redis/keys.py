@@ -8,7 +8,7 @@ import attrs
 
 
 class Position(NamedTuple):
-    """A Redis Stream entry id, ``<milliseconds>-<sequence>``; tuples order like the ids."""
+    """A log entry id (a Redis Stream id), ``<milliseconds>-<sequence>``; tuples order like the ids."""
 
     ms: int
     seq: int
@@ -23,7 +23,7 @@ class Position(NamedTuple):
         return f"{self.ms}-{self.seq}"
 
 
-#: Before every entry: the position of a stream the client has seen nothing of.
+#: Before every entry: the position in a log the client has seen nothing of.
 ORIGIN = Position(0, 0)
 
 _CURSOR = re.compile(r"(\d{1,20})-(\d{1,20})_(\d{1,20})-(\d{1,20})")
@@ -32,7 +32,7 @@ _MAX_PART = 2**64 - 1
 
 
 class Cursor(NamedTuple):
-    """What a client has seen: a position in its user stream and one in the broadcast stream.
+    """What a client has seen: a position in its user log and one in the broadcast log.
 
     It is the SSE ``id:``, written ``<user position>_<broadcast position>``.
     """
@@ -63,7 +63,7 @@ class RedisKeys:
 
     @property
     def clock(self) -> str:
-        """The last position handed out, shared by every Stream so positions order all events."""
+        """The last position handed out, shared by every log so positions order all events."""
         return f"{self.prefix}:clock"
 
     def attempt_fence(self, attempt: str) -> str:
@@ -71,18 +71,30 @@ class RedisKeys:
         return f"{self.prefix}:fence:{attempt}"
 
     @property
-    def broadcast_stream(self) -> str:
+    def broadcast_log(self) -> str:
         return f"{self.prefix}:stream:broadcast"
 
     @property
     def broadcast_channel(self) -> bytes:
         return f"{self.prefix}:live:broadcast".encode()
 
-    def user_stream(self, user_id: UUID) -> str:
+    def user_log(self, user_id: UUID) -> str:
         return f"{self.prefix}:stream:user:{user_id}"
 
     def user_channel(self, user_id: UUID) -> bytes:
         return f"{self.prefix}:live:user:{user_id}".encode()
+
+    def ticket(self, fingerprint: str) -> str:
+        """A stream ticket, named by its hash (the ticket itself is never stored)."""
+        return f"{self.prefix}:ticket:{fingerprint}"
+
+    def revoked_session(self, session_id: str) -> str:
+        return f"{self.prefix}:revoked:{session_id}"
+
+    @property
+    def revocation_channel(self) -> bytes:
+        """Where revocations are announced to every process."""
+        return f"{self.prefix}:control:revoked".encode()
 
     def user_of_channel(self, channel: bytes) -> UUID | None:
         """The user a channel belongs to; None for the broadcast channel or a foreign name."""

@@ -1,9 +1,9 @@
 """The publish script: what one call to Redis does with a batch of outgoing messages, exactly once.
 
-XADD and PUBLISH run in one atomic step: the stream position is the live
+XADD and PUBLISH run in one atomic step: the log position is the live
 message's id, so replayed and live events agree on identity and order.
-Positions come from one clock key shared by every Stream, so positions in a
-user's Stream and in the broadcast Stream interleave exactly as the events
+Positions come from one clock key shared by every log, so positions in a
+user's log and in the broadcast log interleave exactly as the events
 were published; a replay merges them in that order.
 
 An attempt whose answer was lost (a timeout, a dropped connection) may have
@@ -14,7 +14,7 @@ never run. Its retry must neither repeat it nor be repeated by it, so:
   after the token): a fenced attempt was taken over by a later one and does
   nothing;
 - a retry fences every earlier attempt of its messages, then skips each
-  message whose exact payload its Stream already holds since the first of
+  message whose exact payload its log already holds since the first of
   those attempts (a minute earlier, for clock skew between this host and Redis).
 
 Fences are written only by retries, so the cost on the usual path is one
@@ -28,8 +28,8 @@ import attrs
 
 from infrastructure.brokers.redis.keys import RedisKeys
 
-#: KEYS: the clock, this attempt's fence, the Stream of each message, the fences of earlier attempts.
-#: ARGV: retention, Stream TTL, since (ms; '0' on a first attempt), message count, fence TTL (ms),
+#: KEYS: the clock, this attempt's fence, the log of each message, the fences of earlier attempts.
+#: ARGV: retention, log TTL, since (ms; '0' on a first attempt), message count, fence TTL (ms),
 #: then each message's channel and payload.
 PUBLISH_SCRIPT = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
@@ -42,16 +42,16 @@ end
 local held = {}
 local todo = {}
 for i = 1, n do
-  local stream, payload = KEYS[i + 2], ARGV[5 + 2 * i]
+  local log, payload = KEYS[i + 2], ARGV[5 + 2 * i]
   local seen = false
   if since ~= '0' and retention > 0 then
-    local payloads = held[stream]
+    local payloads = held[log]
     if payloads == nil then
       payloads = {}
-      for _, entry in ipairs(redis.call('XRANGE', stream, since, '+')) do
+      for _, entry in ipairs(redis.call('XRANGE', log, since, '+')) do
         payloads[entry[2][2]] = true
       end
-      held[stream] = payloads
+      held[log] = payloads
     end
     seen = payloads[payload] == true
   end
@@ -103,9 +103,9 @@ def new_attempt() -> str:
 
 @attrs.frozen
 class OutgoingMessage:
-    """One event for one Stream and channel, with what its earlier attempts left behind."""
+    """One event for one log and channel, with what its earlier attempts left behind."""
 
-    stream: str
+    log: str
     channel: bytes
     payload: bytes
     queued_at: float
@@ -128,7 +128,7 @@ def script_arguments(
     since = max(0, min(tried) - CLOCK_SKEW_MS) if tried else 0
     earlier = sorted({token for message in messages for token in message.attempts})
     call_keys = [keys.clock, keys.attempt_fence(attempt)]
-    call_keys += [message.stream for message in messages]
+    call_keys += [message.log for message in messages]
     call_keys += [keys.attempt_fence(token) for token in earlier]
     args: list[str | bytes | int] = [retention, ttl_seconds, str(since), len(messages), FENCE_TTL_MS]
     for message in messages:

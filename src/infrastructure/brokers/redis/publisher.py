@@ -1,4 +1,4 @@
-"""Publisher on Redis: append to the audience's Stream and publish live, atomically."""
+"""Publisher on Redis: append to the audience's log and publish live, atomically."""
 
 import asyncio
 import contextlib
@@ -13,8 +13,6 @@ from uuid import UUID
 import attrs
 from redis.asyncio import Redis
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from domain.sse import SSEEvent
 from infrastructure.brokers.redis.keys import RedisKeys
@@ -25,11 +23,11 @@ from infrastructure.brokers.redis.publish_script import (
     script_arguments,
 )
 from infrastructure.redis_deadline import redis_deadline
+from infrastructure.redis_errors import REDIS_OUTAGE
 from infrastructure.sse.wire_format import WireFormat
 
 logger = logging.getLogger(__name__)
 
-_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 _BATCH = 200
 
 
@@ -48,12 +46,6 @@ class PublisherStats:
     """Retried events found already written by an attempt whose answer was lost (sent once, not twice)."""
     dropped: int = 0
     dropped_by_type: Counter[str] = attrs.field(factory=Counter)
-
-    @property
-    def as_dict(self) -> dict[str, int]:
-        """The totals (not the per-type breakdown), for logs and test reports."""
-        totals = attrs.asdict(self, filter=lambda field, _: field.name != "dropped_by_type")
-        return {name: int(value) for name, value in totals.items()}
 
 
 @attrs.define
@@ -150,7 +142,7 @@ class RedisPublisher:
         return len(self._buffer) + self._in_flight
 
     async def publish(self, event: SSEEvent) -> None:
-        if event.user_id is None:
+        if event.is_broadcast:
             await self.broadcast(event)
         else:
             await self._send([self._message(event.user_id, event)])
@@ -174,19 +166,17 @@ class RedisPublisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
         if self._buffer:
-            with contextlib.suppress(*_REDIS_DOWN, TimeoutError):
+            with contextlib.suppress(*REDIS_OUTAGE):
                 await asyncio.wait_for(self._flush_once(), timeout=within_seconds)
         if self._buffer:
             self._drop([self._buffer.popleft() for _ in range(len(self._buffer))], "the service is stopping")
 
     def _message(self, user_id: UUID | None, event: SSEEvent) -> OutgoingMessage:
         if user_id is None:
-            stream, channel = self._keys.broadcast_stream, self._keys.broadcast_channel
+            log, channel = self._keys.broadcast_log, self._keys.broadcast_channel
         else:
-            stream, channel = self._keys.user_stream(user_id), self._keys.user_channel(user_id)
-        return OutgoingMessage(
-            stream, channel, self._wire_format.dumps_event(event), time.monotonic(), event.event_type
-        )
+            log, channel = self._keys.user_log(user_id), self._keys.user_channel(user_id)
+        return OutgoingMessage(log, channel, self._wire_format.dumps_event(event), time.monotonic(), event.event_type)
 
     async def _send(self, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:
@@ -236,7 +226,7 @@ class RedisPublisher:
         attempt = new_attempt()
         try:
             written = await self._execute(batch.messages, attempt)
-        except _REDIS_DOWN as error:
+        except REDIS_OUTAGE as error:
             self.stats.failed_attempts += 1
             logger.warning(
                 "Redis publish failed (%s); %d event(s) held for retry",
@@ -297,7 +287,7 @@ class RedisPublisher:
             try:
                 await self._flush_once()
                 failures = 0
-            except _REDIS_DOWN:
+            except REDIS_OUTAGE:
                 failures += 1
                 self.stats.failed_attempts += 1
                 await asyncio.sleep(self._backoff.compute(failures))

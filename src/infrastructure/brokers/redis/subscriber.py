@@ -1,4 +1,4 @@
-"""Subscriber on Redis: live fan-out from one pub/sub connection, gapless resume from the Streams."""
+"""Subscriber on Redis: live fan-out from one pub/sub connection, gapless resume from the logs."""
 
 import asyncio
 import logging
@@ -8,34 +8,32 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import RedisError
 
 from domain.ports import SubscriberUnavailableError
 from domain.sse import SSECategory
 from infrastructure.brokers.redis.catch_up import CatchUp
 from infrastructure.brokers.redis.channels import ChannelMultiplexer
-from infrastructure.brokers.redis.history import StreamHistory
+from infrastructure.brokers.redis.history import LogReader
 from infrastructure.brokers.redis.keys import Position, RedisKeys
-from infrastructure.brokers.redis.stream_state import LiveMessage, StreamState
+from infrastructure.brokers.redis.subscription import LiveMessage, Subscription
 from infrastructure.redis_deadline import redis_wait
-from infrastructure.sse.wire import encode_json_body
+from infrastructure.redis_errors import REDIS_FAILURE
+from infrastructure.sse.framing import encode_json_body
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
-from infrastructure.streams.inbox import EndReason, InboxStream
+from infrastructure.streams.inbox import EndReason, InboxEventStream
 
 logger = logging.getLogger(__name__)
-
-_REDIS_DOWN = (RedisError, OSError)
 
 
 class RedisSubscriber:
     """``SSESubscriberProtocol`` on Redis, for many processes on many hosts.
 
     Each message is decoded and SSE-encoded once per process; each stream
-    adds only its ``id:`` line (its position in the user's stream and in the
-    broadcast stream). Resuming, and catching up after a Redis outage, follow
+    adds only its ``id:`` line (its position in the user's log and in the
+    broadcast log). Resuming, and catching up after a Redis outage, follow
     one procedure: hold live messages, confirm the subscription, replay the
-    Streams strictly after the client's positions, then release the held
+    logs strictly after the client's positions, then release the held
     messages, skipping those already replayed.
     """
 
@@ -61,7 +59,7 @@ class RedisSubscriber:
         self._hold_limit = hold_limit
         retry = reconnect_retry or Retry(ExponentialWithJitterBackoff(cap=2.0, base=0.05), retries=-1)
         self._catch_up = CatchUp(
-            StreamHistory(client), keys, wire_format, retention=retention, outages=lambda: self.channels.outages
+            LogReader(client), keys, wire_format, retention=retention, outages=lambda: self.channels.outages
         )
         self._reconnect_catch_ups = asyncio.Semaphore(16)
         self.channels = ChannelMultiplexer(
@@ -98,7 +96,6 @@ class RedisSubscriber:
         self.channels.start()
 
     async def aclose(self) -> None:
-        await self._hub.aclose()
         await self.channels.aclose()
 
     async def is_ready(self) -> bool:
@@ -106,7 +103,7 @@ class RedisSubscriber:
             return False
         try:
             return bool(await asyncio.wait_for(self._client.ping(), timeout=1.0))
-        except (*_REDIS_DOWN, TimeoutError):
+        except REDIS_FAILURE:
             return False
 
     async def subscribe(
@@ -115,25 +112,26 @@ class RedisSubscriber:
         *,
         categories: frozenset[SSECategory] | None = None,
         last_event_id: str | None = None,
-    ) -> InboxStream:
+    ) -> InboxEventStream:
         inbox = self._hub.open(user_id, categories)
-        state = StreamState(inbox)
-        inbox.adapter_state = state
+        subscription = Subscription(inbox)
+        inbox.adapter_state = subscription
         try:
             # One bound for the whole subscription, within what the request has left for Redis.
             async with redis_wait(self._subscribe_seconds):
                 await self.channels.wait_subscribed(self._keys.user_channel(user_id))
                 await self.channels.wait_subscribed(self._keys.broadcast_channel)
-                replayed = await self._catch_up.run(state, last_event_id, fresh=last_event_id is None)
-            if last_event_id is not None:
-                self._hub.stats.resumed(replayed)
-        except (*_REDIS_DOWN, TimeoutError) as error:
+                if last_event_id is None:
+                    await self._catch_up.start_at_the_end(subscription)
+                else:
+                    self._hub.stats.resumed(await self._catch_up.resume(subscription, last_event_id))
+        except REDIS_FAILURE as error:
             inbox.end(EndReason.CLIENT_GONE)
             raise SubscriberUnavailableError(f"Redis is unavailable ({type(error).__name__})") from error
         except BaseException:
             inbox.end(EndReason.CLIENT_GONE)
             raise
-        return InboxStream(inbox)
+        return InboxEventStream(inbox)
 
     # -- live -------------------------------------------------------------
     def _on_user_presence(self, user_id: UUID, present: bool) -> None:
@@ -157,44 +155,46 @@ class RedisSubscriber:
             return
         if channel == self._keys.broadcast_channel:
             targets = self._hub.all_streams()
-            from_user_stream = False
+            from_user_log = False
         else:
             user_id = self._keys.user_of_channel(channel)
             if user_id is None:
                 return
             targets = self._hub.streams_of(user_id)
-            from_user_stream = True
+            from_user_log = True
         position = Position.parse(raw_position) if raw_position else None
-        message = LiveMessage(from_user_stream, position, event.category, body)
+        message = LiveMessage(from_user_log, position, event.category, body)
         for inbox in targets:
-            state = inbox.adapter_state
-            if isinstance(state, StreamState):
-                state.offer(message, self._hold_limit)
+            subscription = inbox.adapter_state
+            if isinstance(subscription, Subscription):
+                subscription.offer(message, self._hold_limit)
         self._hub.stats.fanned_out(event.event_type, len(targets), event.occurred_at)
 
     def _on_disconnected(self) -> None:
         for inbox in self._hub.all_streams():
-            state = inbox.adapter_state
-            if isinstance(state, StreamState):
-                state.hold()
+            subscription = inbox.adapter_state
+            if isinstance(subscription, Subscription):
+                subscription.hold()
 
     async def _on_connected(self, reconnected: bool) -> None:
         if not reconnected:
             return
-        states = [s for s in (i.adapter_state for i in self._hub.all_streams()) if isinstance(s, StreamState)]
-        results = await asyncio.gather(*(self._reconnect_catch_up(s) for s in states), return_exceptions=True)
+        subscriptions = [s for s in (i.adapter_state for i in self._hub.all_streams()) if isinstance(s, Subscription)]
+        results = await asyncio.gather(*(self._reconnect_catch_up(s) for s in subscriptions), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
-        logger.info("caught %d stream(s) up after the Redis outage (%d ended to resume)", len(states), len(failed))
+        logger.info(
+            "caught %d stream(s) up after the Redis outage (%d ended to resume)", len(subscriptions), len(failed)
+        )
         for hook in self._after_reconnect:
             try:
                 await hook()
             except Exception:
                 logger.exception("a reconnect hook failed")
 
-    async def _reconnect_catch_up(self, state: StreamState) -> None:
+    async def _reconnect_catch_up(self, subscription: Subscription) -> None:
         async with self._reconnect_catch_ups:  # a bounded share of the connection pool
             try:
-                self._hub.stats.resumed(await self._catch_up.run(state, None, fresh=False))
+                self._hub.stats.resumed(await self._catch_up.catch_up(subscription))
             except Exception:
-                state.inbox.end(EndReason.SHUTDOWN)  # its client reconnects and resumes by itself
+                subscription.inbox.end(EndReason.SHUTDOWN)  # its client reconnects and resumes by itself
                 raise

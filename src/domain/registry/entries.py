@@ -4,11 +4,8 @@ Add a mapping here (one entry, one line when the defaults fit) and the
 container subscribes it, the property tests cover it and the catalogue lists it.
 """
 
-from collections.abc import Mapping
-
 from domain.events import (
     AnnouncementPublished,
-    DomainEvent,
     ReportCompleted,
     ReportFailed,
     ReportProgressed,
@@ -60,8 +57,3 @@ REGISTRY = EventRegistry(
         ),
     ]
 )
-
-
-def get_domain_event_to_sse_mapping() -> Mapping[type[DomainEvent], tuple[DomainToSSEMapping, ...]]:
-    """Every mapped domain event class with its mappings."""
-    return REGISTRY.as_mapping()

@@ -1,14 +1,14 @@
 """The SSE wire encoder: turns fields into bytes a browser parses back exactly.
 
-Rules from the WHATWG "Server-sent events" section: every line break in data
-(CRLF, LF or lone CR) starts a new ``data:`` line; ``event:`` and ``id:``
+Rules from the WHATWG "Server-sent events" section: ``event:`` and ``id:``
 values can never hold CR, LF or NUL (they would end the field early and let
-a payload inject fields); every message ends with a blank line.
+a payload inject fields); every message ends with a blank line. Herald's data
+is always compact JSON, which holds no raw line break, so every message has
+exactly one ``data:`` line.
 """
 
 import re
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _UNSAFE_IN_FIELD = re.compile(r"[\r\n\x00]")
 
 #: Sent to idle streams so proxies and clients see the connection is alive.
@@ -34,18 +34,6 @@ def _field(name: str, value: str) -> str:
     return f"{name}: {value}\n"
 
 
-def encode_message(*, data: str, event: str | None = None, event_id: str | None = None) -> bytes:
-    """Encode one complete message (ending in a blank line)."""
-    parts = []
-    if event_id is not None:
-        parts.append(_field("id", event_id))
-    if event is not None:
-        parts.append(_field("event", event))
-    parts.extend(f"data: {line}\n" for line in _LINE_BREAK.split(data))
-    parts.append("\n")
-    return _utf8("".join(parts))
-
-
 def encode_json_body(*, event: str, data_json: bytes) -> bytes:
     """Encode the ``event:`` and ``data:`` lines of a message whose data is compact JSON.
 
@@ -63,11 +51,6 @@ def encode_id_line(event_id: str) -> bytes:
 def encode_json_message(*, event: str, data_json: bytes, event_id: str) -> bytes:
     """Encode a complete message with an id and compact JSON data."""
     return encode_id_line(event_id) + encode_json_body(event=event, data_json=data_json)
-
-
-def encode_comment(text: str) -> bytes:
-    """Encode a comment (ignored by clients), one ``:`` line per line of ``text``."""
-    return _utf8("".join(f": {line}\n" for line in _LINE_BREAK.split(text))) + b"\n"
 
 
 def encode_retry(milliseconds: int) -> bytes:

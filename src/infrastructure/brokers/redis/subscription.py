@@ -1,4 +1,7 @@
-"""Per-stream state of the Redis subscriber: what the client has seen, what waits while it catches up."""
+"""A subscription: what the Redis subscriber keeps per stream.
+
+That is what the client has seen (its cursor) and what waits while it catches up.
+"""
 
 import asyncio
 
@@ -6,21 +9,21 @@ import attrs
 
 from domain.sse import SSECategory
 from infrastructure.brokers.redis.keys import ORIGIN, Cursor, Position
-from infrastructure.sse.wire import encode_id_line
-from infrastructure.streams.inbox import EndReason, StreamInbox
+from infrastructure.sse.framing import encode_id_line
+from infrastructure.streams.inbox import EndReason, Inbox
 
 
 @attrs.frozen
 class LiveMessage:
     """One live message, decoded and encoded once for the whole process."""
 
-    from_user_stream: bool
+    from_user_log: bool
     position: Position | None
     category: SSECategory
     body: bytes
 
 
-class StreamState:
+class Subscription:
     """The cursor of one stream, and the live messages held while it catches up.
 
     ``lock`` serialises catch-ups: a reconnect may ask for one while the
@@ -30,7 +33,7 @@ class StreamState:
 
     __slots__ = ("cursor", "held", "inbox", "lock")
 
-    def __init__(self, inbox: StreamInbox) -> None:
+    def __init__(self, inbox: Inbox) -> None:
         self.inbox = inbox
         self.cursor = Cursor(ORIGIN, ORIGIN)
         self.held: list[LiveMessage] | None = []
@@ -55,9 +58,9 @@ class StreamState:
         else:
             self.inbox.end(EndReason.SLOW_CLIENT)
 
-    def advance(self, position: Position, *, from_user_stream: bool) -> bool:
+    def advance(self, position: Position, *, from_user_log: bool) -> bool:
         """Move the cursor past ``position``; False when the client has it already."""
-        if from_user_stream:
+        if from_user_log:
             if position <= self.cursor.user:
                 return False
             self.cursor = self.cursor._replace(user=position)
@@ -73,5 +76,5 @@ class StreamState:
             return
         if message.position is None:  # retention off: no positions, no ids
             self.inbox.push(message.body)
-        elif self.advance(message.position, from_user_stream=message.from_user_stream):
+        elif self.advance(message.position, from_user_log=message.from_user_log):
             self.inbox.push(encode_id_line(str(self.cursor)) + message.body)

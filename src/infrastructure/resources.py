@@ -12,7 +12,6 @@ from domain.events import DomainEvent
 from domain.ports import EventBusProtocol
 from domain.registry import EventRegistry
 from infrastructure.auth.sessions import RedisSessionRevocations
-from infrastructure.brokers.memory import InMemoryBroker
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.brokers.redis.subscriber import RedisSubscriber
@@ -44,13 +43,13 @@ async def open_task_supervisor() -> AsyncIterator[TaskSupervisor]:
     await supervisor.aclose()
 
 
-async def open_memory_broker(
-    hub: StreamHub, wire_format: WireFormat, *, retention: int, max_retained_users: int
-) -> AsyncIterator[InMemoryBroker]:
-    """The embedded broker; its streams are ended on shutdown."""
-    broker = InMemoryBroker(hub, wire_format, retention=retention, max_retained_users=max_retained_users)
-    yield broker
-    await broker.aclose()
+async def run_stream_hub(hub: StreamHub) -> AsyncIterator[StreamHub]:
+    """The hub for the application's lifetime; on shutdown every stream is ended and the heartbeat stops.
+
+    Its own resource, so the hub closes the same way whichever broker feeds it.
+    """
+    yield hub
+    await hub.aclose()
 
 
 async def open_redis_client(url: str, *, retries: int, name: str, max_connections: int = 32) -> AsyncIterator[Redis]:
@@ -132,9 +131,9 @@ async def open_redis_subscriber(
 
 
 async def open_redis_revocations(
-    client: Redis, prefix: str, subscriber: RedisSubscriber, *, timeout_seconds: float
+    client: Redis, keys: RedisKeys, subscriber: RedisSubscriber, *, timeout_seconds: float
 ) -> AsyncIterator[RedisSessionRevocations]:
     """Revocations shared through Redis; this process hears them on its pub/sub connection."""
-    revocations = RedisSessionRevocations(client, prefix, timeout_seconds=timeout_seconds)
+    revocations = RedisSessionRevocations(client, keys, timeout_seconds=timeout_seconds)
     subscriber.listen(revocations.channel, revocations.on_control_message, after_reconnect=revocations.resync)
     yield revocations
