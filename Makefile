@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint types layers pytest browser nginx bench clean
+.PHONY: install run test lint types layers pytest browser nginx redis bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Herald needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -40,7 +40,13 @@ nginx:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
 	  else echo "nginx is missing: run 'sudo apt-get install nginx' (the nginx -t test will be skipped)"; fi; }
 
-pytest: $(STAMP) browser nginx
+# The Redis tests start private redis-server processes of their own (Debian's redis-server package).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else echo "redis-server is missing: run 'sudo apt-get install redis-server' (the Redis tests will fail)"; fi; }
+
+pytest: $(STAMP) browser nginx redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint types layers pytest ## everything CI runs

@@ -1,7 +1,7 @@
 """Fixtures shared by every test layer."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -9,6 +9,7 @@ from hypothesis import settings as hypothesis_settings
 
 from infrastructure.container import Container
 from infrastructure.settings import Settings
+from tests.support.processes import private_redis
 
 TEST_SECRET = "test-secret-" + "x" * 32
 
@@ -28,6 +29,17 @@ def fast_settings(**overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def shared_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server for the whole session, shared by the Redis tests (each under its own key prefix).
+
+    The suite never connects to a Redis it did not start: it passes on a
+    machine with no Redis running, and never touches one that is.
+    """
+    with private_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
 
 
 @pytest.fixture

@@ -13,24 +13,12 @@ from infrastructure.container import Container
 from tests.conftest import TEST_SECRET, fast_settings
 from tests.support.processes import HeraldProcess, PrivateRedis, herald_process, private_redis
 
-SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
-
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture(scope="session")
-def shared_redis_url() -> str:
-    """The machine's Redis; the suite fails (never skips) when it is not there."""
-    try:
-        redis.Redis.from_url(SHARED_REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.ConnectionError as error:  # pragma: no cover - environment problem
-        pytest.fail(f"the shared Redis at {SHARED_REDIS_URL} is required: {error}")
-    return SHARED_REDIS_URL
 
 
 @pytest.fixture
 def redis_prefix(shared_redis_url: str) -> Iterator[str]:
-    """A key prefix of this test's own; its keys are deleted afterwards (never FLUSH: Redis is shared)."""
+    """A key prefix of this test's own; its keys are deleted afterwards (the server is shared by the session)."""
     prefix = f"herald-test-{uuid.uuid4().hex[:12]}"
     yield prefix
     client = redis.Redis.from_url(shared_redis_url)
@@ -42,7 +30,7 @@ def redis_prefix(shared_redis_url: str) -> Iterator[str]:
 
 @pytest.fixture
 async def redis_admin(shared_redis_url: str) -> AsyncIterator[aredis.Redis]:
-    """A plain client for inspecting the shared Redis."""
+    """A plain client for inspecting the session's Redis."""
     client = aredis.Redis.from_url(shared_redis_url)
     yield client
     await client.aclose()
@@ -50,7 +38,7 @@ async def redis_admin(shared_redis_url: str) -> AsyncIterator[aredis.Redis]:
 
 @pytest.fixture
 def make_redis_container(shared_redis_url: str, redis_prefix: str) -> Callable[..., Container]:
-    """A container in Redis mode on the shared server with this test's prefix."""
+    """A container in Redis mode on the session's server with this test's prefix."""
 
     def make(**overrides: Any) -> Container:
         values: dict[str, Any] = {"redis_url": shared_redis_url, "redis_prefix": redis_prefix}
@@ -71,7 +59,7 @@ def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 
 @pytest.fixture
 def two_processes(shared_redis_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[tuple[HeraldProcess, ...]]:
-    """Two ``herald run`` processes sharing the machine's Redis (and a JWT secret), as behind a load balancer."""
+    """Two ``herald run`` processes sharing one Redis (and a JWT secret), as behind a load balancer."""
     env = {
         "HERALD_REDIS_URL": shared_redis_url,
         "HERALD_REDIS_PREFIX": redis_prefix,

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +33,9 @@ class PrivateRedis:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        if shutil.which("redis-server") is None:
+            msg = "redis-server is not installed: run 'make redis' (or 'apt-get install redis-server')"
+            raise RuntimeError(msg)
         log = (self._workdir / f"redis-{self.port}.log").open("ab")
         # With persistence (AOF, fsync on every write) the Streams survive a restart, as in production.
         aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
