@@ -151,7 +151,7 @@ async def test_hundreds_of_streams_opened_at_once_share_one_pubsub_connection(
             pubsub_name = f"{redis_prefix}-pubsub:{os.getpid()}"
             assert len([c for c in clients if c["name"] == pubsub_name]) == 1
             channels = [container.redis_keys().user_channel(u) for u in users]
-            counts = dict(await redis_admin.pubsub_numsub(*channels))
+            counts = dict(await redis_admin.pubsub_shardnumsub(*channels))
             assert set(counts.values()) == {1}
         finally:
             await asyncio.gather(*(reader.close() for reader in readers))
@@ -173,7 +173,7 @@ async def test_closing_streams_unsubscribes_their_channels(
         broadcast = container.redis_keys().broadcast_channel
         await eventually(lambda: not [c for c in subscriber.channels.subscribed_channels if b":live:user:" in c])
         assert broadcast in subscriber.channels.subscribed_channels
-        live = await redis_admin.pubsub_channels(f"{redis_prefix}:live:*")
+        live = await redis_admin.pubsub_shardchannels(f"{redis_prefix}:*:live:*")
         assert live == [broadcast]
 
 

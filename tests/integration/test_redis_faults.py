@@ -227,7 +227,7 @@ async def test_a_revocation_missed_during_a_pubsub_outage_still_ends_the_stream(
     ):
         # Revoked in Redis while this process cannot hear the announcement: its pub/sub
         # connection is cut right after, so only the reconnect can find out.
-        await redis_admin.set(f"{redis_prefix}:revoked:{session_id}", b"1", px=60_000)
+        await redis_admin.set(container.redis_keys().revoked_session(session_id), b"1", px=60_000)
         pubsub_name = f"{redis_prefix}-pubsub:{os.getpid()}"
         [connection] = [c for c in await redis_admin.client_list() if c["name"] == pubsub_name]
         await redis_admin.client_kill_filter(_id=connection["id"])

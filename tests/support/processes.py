@@ -78,6 +78,73 @@ def private_redis(workdir: Path, *, persistent: bool = False) -> Iterator[Privat
         server.stop()
 
 
+class PrivateRedisCluster:
+    """Six private redis-server processes made into a cluster: three primaries, each with a replica."""
+
+    def __init__(self, workdir: Path) -> None:
+        self._workdir = workdir
+        self.ports = [free_port() for _ in range(6)]
+        self.url = f"redis://127.0.0.1:{self.ports[0]}/0"
+        self._processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+            msg = "redis-server is not installed: run 'make redis' (or 'apt-get install redis-server')"
+            raise RuntimeError(msg)
+        for port in self.ports:
+            node_dir = self._workdir / f"node-{port}"
+            node_dir.mkdir()
+            log = (node_dir / "redis.log").open("ab")
+            command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            command += ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000", "--dir", str(node_dir)]
+            self._processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+        for port in self.ports:
+            _wait_for_ping(port)
+        nodes = [f"127.0.0.1:{port}" for port in self.ports]
+        subprocess.run(
+            ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "1", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            states = [redis.Redis(port=port).cluster("INFO") for port in self.ports]
+            if all(state.get("cluster_state") == "ok" for state in states):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the private Redis Cluster did not become ready")
+
+    def stop(self) -> None:
+        for process in self._processes:
+            process.send_signal(signal.SIGCONT)
+            process.terminate()
+        for process in self._processes:
+            process.wait(timeout=10)
+        self._processes = []
+
+
+def _wait_for_ping(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(redis.ConnectionError):
+            if redis.Redis(port=port, socket_connect_timeout=0.2).ping():
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not start on port {port}")
+
+
+@contextlib.contextmanager
+def private_redis_cluster(workdir: Path) -> Iterator[PrivateRedisCluster]:
+    """Start a private Redis Cluster; stop it at the end whatever happened."""
+    cluster = PrivateRedisCluster(workdir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 class HeraldProcess:
     """``python -m presentation run`` in its own process, as production runs it."""
 

@@ -1,4 +1,4 @@
-"""One Redis pub/sub connection per process, shared by every open stream."""
+"""One Redis pub/sub connection per process, shared by every open stream (shard channels: SSUBSCRIBE)."""
 
 import asyncio
 import contextlib
@@ -29,8 +29,8 @@ class ChannelMultiplexer:
     """Keeps one pub/sub connection subscribed to exactly the channels wanted.
 
     Streams say which channels they want (:meth:`want` / :meth:`unwant`); a
-    single reconcile step turns the difference into batched SUBSCRIBE and
-    UNSUBSCRIBE commands, so hundreds of streams opening at once cost a few
+    single reconcile step turns the difference into batched SSUBSCRIBE and
+    SUNSUBSCRIBE commands, so hundreds of streams opening at once cost a few
     commands on one connection and never race to create a second one.
     :meth:`wait_subscribed` returns once Redis has confirmed a channel: from
     then on, everything published to it arrives.
@@ -219,10 +219,10 @@ class ChannelMultiplexer:
             return False
         self._last_read = asyncio.get_running_loop().time()
         kind = message["type"]
-        if kind == "message":
+        if kind == "smessage":
             self._on_message(message["channel"], message["data"])
-        elif kind in ("subscribe", "unsubscribe"):
-            self._confirm(message["channel"], subscribed=kind == "subscribe")
+        elif kind in ("ssubscribe", "sunsubscribe"):
+            self._confirm(message["channel"], subscribed=kind == "ssubscribe")
         return True
 
     def _confirm(self, channel: bytes, *, subscribed: bool) -> None:
@@ -261,6 +261,6 @@ class ChannelMultiplexer:
             self._requested.discard(channel)
             self._confirmed.discard(channel)
         if to_unsubscribe:
-            await self._pubsub.unsubscribe(*to_unsubscribe)
+            await self._pubsub.sunsubscribe(*to_unsubscribe)
         if to_subscribe:
-            await self._pubsub.subscribe(*to_subscribe)
+            await self._pubsub.ssubscribe(*to_subscribe)

@@ -1,10 +1,11 @@
-"""Names of Herald's Redis keys and channels, and the positions stored in them."""
+"""Names of Herald's Redis keys and channels (hash-tagged so they shard), and the positions stored in them."""
 
 import re
 from typing import NamedTuple
 from uuid import UUID
 
 import attrs
+from redis.crc import key_slot
 
 
 class Position(NamedTuple):
@@ -55,53 +56,100 @@ class Cursor(NamedTuple):
         return f"{self.user}_{self.broadcast}"
 
 
+#: Slots of a Redis Cluster (every key and shard channel hashes to one of them).
+SLOTS = 16384
+#: Users are spread over this many partitions. Each partition's keys and channels share one
+#: hash tag, so everything one publish touches lives in one slot; with three primaries the
+#: busiest holds six partitions of sixteen.
+PARTITIONS = 16
+
+
+def _spread_tags(prefix: str, count: int) -> tuple[str, ...]:
+    """One hash tag per partition, each hashing near the middle of its own equal share of the slots.
+
+    Evenly spread slots keep partitions apart on any cluster whose primaries own
+    contiguous, equal ranges (what ``redis-cli --cluster create`` makes).
+    """
+    tags = []
+    for partition in range(count):
+        middle = (2 * partition + 1) * SLOTS // (2 * count)
+        window = max(1, SLOTS // (8 * count))
+        attempt = 0
+        while abs(key_slot(f"{prefix}.{partition}.{attempt}".encode()) - middle) > window:
+            attempt += 1
+        tags.append(f"{prefix}.{partition}.{attempt}")
+    return tuple(tags)
+
+
 @attrs.frozen
 class RedisKeys:
-    """Every key and channel name, derived from one prefix."""
+    """Every key and channel name, derived from one prefix.
+
+    Names carry a hash tag (``{...}``): a user's log and channel share their
+    partition's tag; broadcasts and revocations have tags of their own. A
+    publish call therefore touches one slot, on a single Redis as on a cluster.
+    """
 
     prefix: str
+    partition_tags: tuple[str, ...] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "partition_tags", _spread_tags(self.prefix, PARTITIONS))
 
     @property
-    def clock(self) -> str:
-        """The last position handed out, shared by every log so positions order all events."""
-        return f"{self.prefix}:clock"
+    def broadcast_tag(self) -> str:
+        return f"{self.prefix}.broadcast"
 
-    def attempt_fence(self, attempt: str) -> str:
-        """Set by a retry: the publish attempt ``attempt`` was taken over and must do nothing if it still runs."""
-        return f"{self.prefix}:fence:{attempt}"
+    @property
+    def control_tag(self) -> str:
+        return f"{self.prefix}.control"
+
+    def user_tag(self, user_id: UUID) -> str:
+        """The hash tag of the user's partition."""
+        return self.partition_tags[user_id.int % PARTITIONS]
+
+    def attempt_fence(self, attempt: str, tag: str) -> str:
+        """Set by a retry: the publish attempt ``attempt`` was taken over and must do nothing if it still runs.
+
+        One per slot the attempt touched (``tag``), so a script only ever reads keys of its own slot.
+        """
+        return f"{self.prefix}:{{{tag}}}:fence:{attempt}"
 
     @property
     def broadcast_log(self) -> str:
-        return f"{self.prefix}:stream:broadcast"
+        return f"{self.prefix}:{{{self.broadcast_tag}}}:log:broadcast"
 
     @property
     def broadcast_channel(self) -> bytes:
-        return f"{self.prefix}:live:broadcast".encode()
+        return f"{self.prefix}:{{{self.broadcast_tag}}}:live:broadcast".encode()
 
     def user_log(self, user_id: UUID) -> str:
-        return f"{self.prefix}:stream:user:{user_id}"
+        return f"{self.prefix}:{{{self.user_tag(user_id)}}}:log:user:{user_id}"
 
     def user_channel(self, user_id: UUID) -> bytes:
-        return f"{self.prefix}:live:user:{user_id}".encode()
+        return f"{self.prefix}:{{{self.user_tag(user_id)}}}:live:user:{user_id}".encode()
 
     def ticket(self, fingerprint: str) -> str:
-        """A stream ticket, named by its hash (the ticket itself is never stored)."""
+        """A stream ticket, named by its hash (the ticket itself is never stored).
+
+        No tag: each ticket is one key used alone, so tickets spread over every slot.
+        """
         return f"{self.prefix}:ticket:{fingerprint}"
 
     def revoked_session(self, session_id: str) -> str:
-        return f"{self.prefix}:revoked:{session_id}"
+        return f"{self.prefix}:{{{self.control_tag}}}:revoked:{session_id}"
 
     @property
     def revocation_channel(self) -> bytes:
-        """Where revocations are announced to every process."""
-        return f"{self.prefix}:control:revoked".encode()
+        """Where revocations are announced to every process (the slot of :meth:`revoked_session`)."""
+        return f"{self.prefix}:{{{self.control_tag}}}:control:revoked".encode()
 
     def user_of_channel(self, channel: bytes) -> UUID | None:
         """The user a channel belongs to; None for the broadcast channel or a foreign name."""
-        head = f"{self.prefix}:live:user:".encode()
-        if not channel.startswith(head):
+        head, found, user = channel.rpartition(b":live:user:")
+        if not found or not head.startswith(f"{self.prefix}:{{".encode()):
             return None
         try:
-            return UUID(channel[len(head) :].decode())
+            return UUID(user.decode())
         except ValueError:
             return None

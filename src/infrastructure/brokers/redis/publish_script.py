@@ -1,18 +1,18 @@
-"""The publish script: what one call to Redis does with a batch of outgoing messages, exactly once.
+"""The publish script: what one call to Redis does with the outgoing messages of one slot, exactly once.
 
-XADD and PUBLISH run in one atomic step: the log position is the live
-message's id, so replayed and live events agree on identity and order.
-Positions come from one clock key shared by every log, so positions in a
-user's log and in the broadcast log interleave exactly as the events
-were published; a replay merges them in that order.
+XADD and SPUBLISH run in one atomic step: the log entry id is the live
+message's id, so replayed and live events agree on identity and order. Each
+log numbers its own entries (Redis time in milliseconds, then a sequence), so
+no key is written by every publish, and every key and shard channel a call
+touches shares one hash tag: the call runs on a cluster as on a single Redis.
 
 An attempt whose answer was lost (a timeout, a dropped connection) may have
 run, may run later (its bytes can still sit unread in Redis's socket), or may
 never run. Its retry must neither repeat it nor be repeated by it, so:
 
-- every attempt has a token, and first looks for its **fence** (a key named
-  after the token): a fenced attempt was taken over by a later one and does
-  nothing;
+- every attempt has a token, and each of its calls first looks for its
+  **fence** (a key named after the token, in the call's slot): a fenced
+  attempt was taken over by a later one and does nothing;
 - a retry fences every earlier attempt of its messages, then skips each
   message whose exact payload its log already holds since the first of
   those attempts (a minute earlier, for clock skew between this host and Redis).
@@ -28,21 +28,21 @@ import attrs
 
 from infrastructure.brokers.redis.keys import RedisKeys
 
-#: KEYS: the clock, this attempt's fence, the log of each message, the fences of earlier attempts.
+#: KEYS: this attempt's fence, the log of each message, the fences of earlier attempts (one slot).
 #: ARGV: retention, log TTL, since (ms; '0' on a first attempt), message count, fence TTL (ms),
-#: then each message's channel and payload.
+#: then each message's shard channel and payload.
 PUBLISH_SCRIPT = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local retention = tonumber(ARGV[1])
 local since = ARGV[3]
 local n = tonumber(ARGV[4])
-for j = n + 3, #KEYS do
+for j = n + 2, #KEYS do
   redis.call('SET', KEYS[j], '1', 'PX', ARGV[5])
 end
 local held = {}
-local todo = {}
+local written = 0
 for i = 1, n do
-  local log, payload = KEYS[i + 2], ARGV[5 + 2 * i]
+  local log, channel, payload = KEYS[i + 1], ARGV[4 + 2 * i], ARGV[5 + 2 * i]
   local seen = false
   if since ~= '0' and retention > 0 then
     local payloads = held[log]
@@ -55,38 +55,17 @@ for i = 1, n do
     end
     seen = payloads[payload] == true
   end
-  if not seen then todo[#todo + 1] = i end
-end
-local ms, seq = 0, -1
-if retention > 0 then
-  local t = redis.call('TIME')
-  ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local last = redis.call('GET', KEYS[1])
-  if last then
-    local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
-    last_ms = tonumber(last_ms)
-    if last_ms >= ms then
-      ms = last_ms
-      seq = tonumber(last_seq)
+  if not seen then
+    local id = ''
+    if retention > 0 then
+      id = redis.call('XADD', log, 'MAXLEN', '~', retention, '*', 'e', payload)
+      redis.call('EXPIRE', log, ARGV[2])
     end
+    redis.call('SPUBLISH', channel, id .. '\\n' .. payload)
+    written = written + 1
   end
 end
-if retention > 0 and #todo > 0 then
-  -- Advanced before anything is written: a failure part-way never lets ids be reused.
-  redis.call('SET', KEYS[1], string.format('%.0f-%.0f', ms, seq + #todo))
-end
-for _, i in ipairs(todo) do
-  local id = ''
-  local payload = ARGV[5 + 2 * i]
-  if retention > 0 then
-    seq = seq + 1
-    id = string.format('%.0f-%.0f', ms, seq)
-    redis.call('XADD', KEYS[i + 2], 'MAXLEN', '~', retention, id, 'e', payload)
-    redis.call('EXPIRE', KEYS[i + 2], ARGV[2])
-  end
-  redis.call('PUBLISH', ARGV[4 + 2 * i], id .. '\\n' .. payload)
-end
-return #todo
+return written
 """
 
 #: How far before a first attempt (by this host's clock) a retry looks for what
@@ -105,6 +84,8 @@ def new_attempt() -> str:
 class OutgoingMessage:
     """One event for one log and channel, with what its earlier attempts left behind."""
 
+    tag: str
+    """The hash tag of the log and channel: messages sharing it go to Redis in one call."""
     log: str
     channel: bytes
     payload: bytes
@@ -123,13 +104,14 @@ class OutgoingMessage:
 def script_arguments(
     keys: RedisKeys, messages: Sequence[OutgoingMessage], attempt: str, *, retention: int, ttl_seconds: int
 ) -> tuple[list[str], list[str | bytes | int]]:
-    """KEYS and ARGV of one script call sending ``messages`` as ``attempt``."""
+    """KEYS and ARGV of one script call sending ``messages`` (all with one tag) as ``attempt``."""
     tried = [message.tried_at_ms for message in messages if message.tried_at_ms]
     since = max(0, min(tried) - CLOCK_SKEW_MS) if tried else 0
     earlier = sorted({token for message in messages for token in message.attempts})
-    call_keys = [keys.clock, keys.attempt_fence(attempt)]
+    tag = messages[0].tag
+    call_keys = [keys.attempt_fence(attempt, tag)]
     call_keys += [message.log for message in messages]
-    call_keys += [keys.attempt_fence(token) for token in earlier]
+    call_keys += [keys.attempt_fence(token, tag) for token in earlier]
     args: list[str | bytes | int] = [retention, ttl_seconds, str(since), len(messages), FENCE_TTL_MS]
     for message in messages:
         args.append(message.channel)

@@ -172,11 +172,13 @@ class RedisPublisher:
             self._drop([self._buffer.popleft() for _ in range(len(self._buffer))], "the service is stopping")
 
     def _message(self, user_id: UUID | None, event: SSEEvent) -> OutgoingMessage:
+        keys = self._keys
         if user_id is None:
-            log, channel = self._keys.broadcast_log, self._keys.broadcast_channel
+            tag, log, channel = keys.broadcast_tag, keys.broadcast_log, keys.broadcast_channel
         else:
-            log, channel = self._keys.user_log(user_id), self._keys.user_channel(user_id)
-        return OutgoingMessage(log, channel, self._wire_format.dumps_event(event), time.monotonic(), event.event_type)
+            tag, log, channel = keys.user_tag(user_id), keys.user_log(user_id), keys.user_channel(user_id)
+        payload = self._wire_format.dumps_event(event)
+        return OutgoingMessage(tag, log, channel, payload, time.monotonic(), event.event_type)
 
     async def _send(self, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:
@@ -249,15 +251,21 @@ class RedisPublisher:
         batch.release()
 
     async def _execute(self, messages: Sequence[OutgoingMessage], attempt: str) -> int:
-        """Send ``messages`` as ``attempt``; return how many were written (a retry skips those written before)."""
-        chunks = [messages[i : i + _BATCH] for i in range(0, len(messages), _BATCH)]
-        if len(chunks) == 1:
-            keys, args = self._arguments(chunks[0], attempt)
+        """Send ``messages`` as ``attempt``; return how many were written (a retry skips those written before).
+
+        One script call per slot (hash tag), all in one pipeline: each log's messages keep their order.
+        """
+        by_tag: dict[str, list[OutgoingMessage]] = {}
+        for message in messages:
+            by_tag.setdefault(message.tag, []).append(message)
+        calls = [group[i : i + _BATCH] for group in by_tag.values() for i in range(0, len(group), _BATCH)]
+        if len(calls) == 1:
+            keys, args = self._arguments(calls[0], attempt)
             written = [await self._script(keys=keys, args=args)]
         else:
             async with self._client.pipeline(transaction=False) as pipe:
-                for chunk in chunks:
-                    keys, args = self._arguments(chunk, attempt)
+                for call in calls:
+                    keys, args = self._arguments(call, attempt)
                     await self._script(keys=keys, args=args, client=pipe)
                 written = await pipe.execute()
         count = sum(int(n) for n in written)
