@@ -9,7 +9,7 @@ from hypothesis import settings as hypothesis_settings
 
 from infrastructure.container import Container
 from infrastructure.settings import Settings
-from tests.support.processes import private_redis
+from tests.support.processes import private_redis, private_redis_cluster
 
 TEST_SECRET = "test-secret-" + "x" * 32
 
@@ -40,6 +40,13 @@ def shared_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """
     with private_redis(tmp_path_factory.mktemp("redis")) as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private Redis Cluster (three primaries, three replicas) for the whole session; the URL names one node."""
+    with private_redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster.url
 
 
 @pytest.fixture

@@ -75,7 +75,11 @@ class Container(containers.DeclarativeContainer):
     # Redis adapters: one client for commands, one connection for pub/sub.
     redis_keys = providers.Singleton(RedisKeys, prefix=settings.provided.redis_prefix)
     redis_client = providers.Resource(
-        open_redis_client, url=settings.provided.redis_url, retries=3, name=settings.provided.redis_prefix
+        open_redis_client,
+        url=settings.provided.redis_url,
+        retries=3,
+        name=settings.provided.redis_prefix,
+        cluster_mode=settings.provided.redis_cluster,
     )
     # The publisher retries by itself, looking first for what a lost answer had written: no client retries.
     redis_publish_client = providers.Resource(
@@ -83,12 +87,14 @@ class Container(containers.DeclarativeContainer):
         url=settings.provided.redis_url,
         retries=0,
         name=providers.Callable("{}-publish".format, settings.provided.redis_prefix),
+        cluster_mode=settings.provided.redis_cluster,
     )
     redis_pubsub_client = providers.Resource(
         open_redis_client,
         url=settings.provided.redis_url,
         retries=0,
         name=providers.Callable("{}-pubsub".format, settings.provided.redis_prefix),
+        cluster_mode=settings.provided.redis_cluster,
     )
     redis_publisher = providers.Resource(
         open_redis_publisher,

@@ -1,10 +1,12 @@
 """Resources and start-up wiring used by the container; each yields an adapter and closes it."""
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 
@@ -15,6 +17,7 @@ from infrastructure.auth.sessions import RedisSessionRevocations
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.brokers.redis.subscriber import RedisSubscriber
+from infrastructure.redis_errors import REDIS_FAILURE
 from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
@@ -52,7 +55,51 @@ async def run_stream_hub(hub: StreamHub) -> AsyncIterator[StreamHub]:
     await hub.aclose()
 
 
-async def open_redis_client(url: str, *, retries: int, name: str, max_connections: int = 32) -> AsyncIterator[Redis]:
+class WaitingRedisCluster(RedisCluster):
+    """A cluster client whose commands wait for a connection when a burst needs more than the pools hold.
+
+    redis-py's cluster client refuses a command (``MaxConnectionsError``) when
+    a node's pool is exhausted, where the single-node client's blocking pool
+    waits. A few thousand streams opening at once would otherwise fail; here
+    they queue, within each request's Redis budget. The limit is shared by all
+    nodes, so no node's pool can run dry. Commands that the client splits into
+    a pipeline (multi-key ``EXISTS``, ``DELETE``) bypass it: Herald's adapters
+    send single-key commands only.
+    """
+
+    def __init__(self, *args: Any, waiting_limit: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._waiting = asyncio.Semaphore(waiting_limit)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        async with self._waiting:
+            return await super().execute_command(*args, **kwargs)
+
+
+async def is_redis_cluster(url: str, mode: str) -> bool:
+    """Whether ``url`` names a node of a Redis Cluster: as configured, or asked of the server.
+
+    A server that cannot be reached at start is taken for a single Redis (the
+    service still starts); set ``HERALD_REDIS_CLUSTER`` to start a cluster
+    deployment while its nodes are down.
+    """
+    if mode != "auto":
+        return mode == "true"
+    probe = Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0)
+    try:
+        info = await probe.info("cluster")
+    except REDIS_FAILURE as error:
+        reason = type(error).__name__
+        logger.warning("could not ask Redis whether it is a cluster (%s); assuming a single Redis", reason)
+        return False
+    finally:
+        await probe.aclose()
+    return bool(info.get("cluster_enabled"))
+
+
+async def open_redis_client(
+    url: str, *, retries: int, name: str, cluster_mode: str = "false", max_connections: int = 32
+) -> AsyncIterator[Redis]:
     """A Redis client with an explicit retry policy, closed with ``aclose()``.
 
     The policy is spelled out rather than inherited: redis-py's defaults have
@@ -65,6 +112,26 @@ async def open_redis_client(url: str, *, retries: int, name: str, max_connection
         if retries
         else Retry(NoBackoff(), retries=0)
     )
+    if await is_redis_cluster(url, cluster_mode):
+        # Commands are routed by slot; pub/sub connections to the nodes are the subscriber's own.
+        nodes = WaitingRedisCluster.from_url(
+            url,
+            waiting_limit=max_connections,
+            retry=retry,
+            # Far above what the waiting limit lets run: the pools never refuse.
+            max_connections=max_connections * 8,
+            socket_connect_timeout=2.0,
+            socket_timeout=5.0,
+            socket_keepalive=True,
+        )
+        try:
+            # Read the slot map now: left to the first commands, a burst of them reads it
+            # side by side, and redis-py then closes connections that are still in use.
+            await nodes.initialize()
+            yield cast("Redis", nodes)  # the commands Herald uses have the same signatures
+        finally:
+            await nodes.aclose()
+        return
     # A blocking pool makes a burst of stream opens wait for a connection
     # instead of failing with "Too many connections".
     pool = BlockingConnectionPool.from_url(

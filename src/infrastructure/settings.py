@@ -16,6 +16,7 @@ import attrs
 Environment = Literal["development", "production"]
 LogFormat = Literal["json", "console"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+ClusterMode = Literal["auto", "true", "false"]
 
 #: Turns a variable's raw text into the field's value, or raises SettingsError naming the variable.
 Reader = Callable[[str, str], object]
@@ -104,7 +105,9 @@ class Settings:
     port: int = number(8000, at_least=0, at_most=65535)
     """Bind port of ``herald run``."""
     redis_url: str | None = text(None)
-    """Unset: the embedded in-memory broker; set: the Redis adapters."""
+    """Unset: the embedded in-memory broker; set: the Redis adapters (any node, for a cluster)."""
+    redis_cluster: ClusterMode = choice("auto", ClusterMode)
+    """``auto``: ask the server at start (``INFO cluster``); ``true``/``false`` say it, and skip the question."""
     redis_prefix: str = text(
         "herald", pattern=r"[A-Za-z0-9_.:-]{1,64}", means="1-64 characters of letters, digits and _ . : -"
     )

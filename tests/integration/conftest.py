@@ -16,32 +16,48 @@ from tests.support.processes import HeraldProcess, PrivateRedis, herald_process,
 pytestmark = pytest.mark.redis
 
 
+@pytest.fixture(params=["single", "cluster"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """Each Redis test runs twice: on the session's single Redis and on its Redis Cluster."""
+    fixture = "shared_redis_url" if request.param == "single" else "redis_cluster_url"
+    return str(request.getfixturevalue(fixture))
+
+
+def is_cluster(url: str) -> bool:
+    return bool(redis.Redis.from_url(url).info("cluster").get("cluster_enabled"))
+
+
 @pytest.fixture
-def redis_prefix(shared_redis_url: str) -> Iterator[str]:
+def redis_prefix(redis_url: str) -> Iterator[str]:
     """A key prefix of this test's own; its keys are deleted afterwards (the server is shared by the session)."""
     prefix = f"herald-test-{uuid.uuid4().hex[:12]}"
     yield prefix
-    client = redis.Redis.from_url(shared_redis_url)
+    client = redis.RedisCluster.from_url(redis_url) if is_cluster(redis_url) else redis.Redis.from_url(redis_url)
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-    if keys:
-        client.delete(*keys)
+    for key in keys:
+        client.delete(key)
     client.close()
 
 
 @pytest.fixture
-async def redis_admin(shared_redis_url: str) -> AsyncIterator[aredis.Redis]:
-    """A plain client for inspecting the session's Redis."""
-    client = aredis.Redis.from_url(shared_redis_url)
+async def redis_admin(redis_url: str) -> AsyncIterator[aredis.Redis]:
+    """A client for inspecting the test's Redis (a cluster client on the cluster)."""
+    if is_cluster(redis_url):
+        cluster = aredis.RedisCluster.from_url(redis_url)
+        await cluster.initialize()  # the slot map, so nodes can be named
+        client: aredis.Redis = cluster  # type: ignore[assignment]
+    else:
+        client = aredis.Redis.from_url(redis_url)
     yield client
     await client.aclose()
 
 
 @pytest.fixture
-def make_redis_container(shared_redis_url: str, redis_prefix: str) -> Callable[..., Container]:
+def make_redis_container(redis_url: str, redis_prefix: str) -> Callable[..., Container]:
     """A container in Redis mode on the session's server with this test's prefix."""
 
     def make(**overrides: Any) -> Container:
-        values: dict[str, Any] = {"redis_url": shared_redis_url, "redis_prefix": redis_prefix}
+        values: dict[str, Any] = {"redis_url": redis_url, "redis_prefix": redis_prefix}
         values.update(overrides)
         container = Container()
         container.settings.override(fast_settings(**values))
@@ -58,10 +74,10 @@ def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 
 
 @pytest.fixture
-def two_processes(shared_redis_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[tuple[HeraldProcess, ...]]:
+def two_processes(redis_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[tuple[HeraldProcess, ...]]:
     """Two ``herald run`` processes sharing one Redis (and a JWT secret), as behind a load balancer."""
     env = {
-        "HERALD_REDIS_URL": shared_redis_url,
+        "HERALD_REDIS_URL": redis_url,
         "HERALD_REDIS_PREFIX": redis_prefix,
         "HERALD_JWT_SECRET": TEST_SECRET,
         "HERALD_REPORT_STEP_SECONDS": "0.05",

@@ -4,8 +4,10 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
+import redis.asyncio as aredis
 from httpx_sse import ServerSentEvent
 
 from infrastructure.auth import TokenService
@@ -46,3 +48,45 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float
             if result:
                 return
             await asyncio.sleep(step)
+
+
+def nodes_of(admin: aredis.Redis) -> list[Any]:
+    """Where to look for connections and subscriptions: every primary of a cluster, or the one server."""
+    if isinstance(admin, aredis.RedisCluster):
+        return list(admin.get_primaries())
+    return [None]
+
+
+async def connections_named(admin: aredis.Redis, name: str) -> list[tuple[Any, dict[str, Any]]]:
+    """(node, CLIENT LIST entry) of every connection called ``name``, on every node."""
+    found = []
+    for node in nodes_of(admin):
+        listed = await (admin.client_list(target_nodes=node) if node is not None else admin.client_list())
+        found += [(node, client) for client in listed if client["name"] == name]
+    return found
+
+
+async def shard_subscribers(admin: aredis.Redis, channels: list[bytes]) -> dict[bytes, int]:
+    """How many connections are subscribed to each shard channel, asked of the node that owns it."""
+    counts: dict[bytes, int] = {}
+    for channel in channels:
+        if isinstance(admin, aredis.RedisCluster):
+            node = admin.get_node_from_key(channel)
+            answer = await admin.pubsub_shardnumsub(channel, target_nodes=node)
+        else:
+            answer = await admin.pubsub_shardnumsub(channel)
+        counts.update(dict(answer))
+    return counts
+
+
+async def shard_channels(admin: aredis.Redis, pattern: str) -> set[bytes]:
+    """Every shard channel matching ``pattern`` with a subscriber, on every node."""
+    found: set[bytes] = set()
+    for node in nodes_of(admin):
+        names = await (
+            admin.pubsub_shardchannels(pattern, target_nodes=node)
+            if node is not None
+            else admin.pubsub_shardchannels(pattern)
+        )
+        found.update(names)
+    return found

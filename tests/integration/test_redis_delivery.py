@@ -11,7 +11,16 @@ import redis.asyncio as aredis
 
 from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.container import Container, resolve
-from tests.integration.helpers import announce, bearer, data, eventually
+from tests.integration.helpers import (
+    announce,
+    bearer,
+    connections_named,
+    data,
+    eventually,
+    nodes_of,
+    shard_channels,
+    shard_subscribers,
+)
 from tests.support.server import serve
 from tests.support.streams import StreamReader, finished_report
 
@@ -147,11 +156,12 @@ async def test_hundreds_of_streams_opened_at_once_share_one_pubsub_connection(
                 await reader.wait_until(lambda events: len(events) >= len(REPORT_SEQUENCE) + 1, timeout=30)
                 owners = {data(e).get("owner_id") for e in reader.events if e.event.startswith("report.")}
                 assert owners == {str(user)}
-            clients = await redis_admin.client_list()
-            pubsub_name = f"{redis_prefix}-pubsub:{os.getpid()}"
-            assert len([c for c in clients if c["name"] == pubsub_name]) == 1
+            # One pub/sub connection per node (one node on a single Redis, each primary on a cluster).
+            pubsub = await connections_named(redis_admin, f"{redis_prefix}-pubsub:{os.getpid()}")
+            assert len(pubsub) == len(nodes_of(redis_admin))
+            assert len({id(node) for node, _ in pubsub}) == len(pubsub)
             channels = [container.redis_keys().user_channel(u) for u in users]
-            counts = dict(await redis_admin.pubsub_shardnumsub(*channels))
+            counts = await shard_subscribers(redis_admin, channels)
             assert set(counts.values()) == {1}
         finally:
             await asyncio.gather(*(reader.close() for reader in readers))
@@ -173,8 +183,8 @@ async def test_closing_streams_unsubscribes_their_channels(
         broadcast = container.redis_keys().broadcast_channel
         await eventually(lambda: not [c for c in subscriber.channels.subscribed_channels if b":live:user:" in c])
         assert broadcast in subscriber.channels.subscribed_channels
-        live = await redis_admin.pubsub_shardchannels(f"{redis_prefix}:*:live:*")
-        assert live == [broadcast]
+        live = await shard_channels(redis_admin, f"{redis_prefix}:*:live:*")
+        assert live == {broadcast}
 
 
 async def test_health_reports_redis(make_redis_container: Callable[..., Container]) -> None:

@@ -19,7 +19,7 @@ from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.container import Container, resolve, start, stop
 from infrastructure.resources import open_redis_client
 from tests.conftest import fast_settings
-from tests.integration.helpers import announce, bearer, data, eventually
+from tests.integration.helpers import announce, bearer, connections_named, data, eventually
 from tests.support.processes import PrivateRedis
 from tests.support.server import serve
 from tests.support.streams import StreamReader
@@ -166,7 +166,7 @@ async def test_opening_a_stream_while_redis_is_down_is_a_503(own_redis: PrivateR
         own_redis.stop()
         subscriber = await resolve(container.subscriber)
         assert isinstance(subscriber, RedisSubscriber)
-        await eventually(lambda: not subscriber.channels.connected.is_set(), timeout=10)
+        await eventually(lambda: not subscriber.channels.is_connected(), timeout=10)
         response = await client.get("/api/v1/events", headers=bearer(container))
         assert response.status_code == 503
         assert response.headers["retry-after"] == "2"
@@ -229,8 +229,11 @@ async def test_a_revocation_missed_during_a_pubsub_outage_still_ends_the_stream(
         # connection is cut right after, so only the reconnect can find out.
         await redis_admin.set(container.redis_keys().revoked_session(session_id), b"1", px=60_000)
         pubsub_name = f"{redis_prefix}-pubsub:{os.getpid()}"
-        [connection] = [c for c in await redis_admin.client_list() if c["name"] == pubsub_name]
-        await redis_admin.client_kill_filter(_id=connection["id"])
+        for node, connection in await connections_named(redis_admin, pubsub_name):
+            if node is None:
+                await redis_admin.client_kill_filter(_id=connection["id"])
+            else:
+                await redis_admin.client_kill_filter(_id=connection["id"], target_nodes=node)
         async with asyncio.timeout(10):
             await stream.ended.wait()
         assert [e.event for e in stream.events] == ["stream.end"]

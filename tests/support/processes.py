@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -83,7 +84,7 @@ class PrivateRedisCluster:
 
     def __init__(self, workdir: Path) -> None:
         self._workdir = workdir
-        self.ports = [free_port() for _ in range(6)]
+        self.ports = [_free_cluster_port() for _ in range(6)]
         self.url = f"redis://127.0.0.1:{self.ports[0]}/0"
         self._processes: list[subprocess.Popen[bytes]] = []
 
@@ -122,6 +123,23 @@ class PrivateRedisCluster:
         for process in self._processes:
             process.wait(timeout=10)
         self._processes = []
+
+
+def _free_cluster_port() -> int:
+    """A free port whose cluster bus port (10,000 higher) is free and valid too."""
+    while True:
+        port = random.randint(20_000, 50_000)
+        if _is_free(port) and _is_free(port + 10_000):
+            return port
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _wait_for_ping(port: int) -> None:

@@ -104,7 +104,8 @@ class RedisSessionRevocations(MemorySessionRevocations):
             return True
         try:
             async with redis_wait(self._timeout):
-                return bool(await self._client.exists(self._keys.revoked_session(session_id)))
+                # GET, not EXISTS: a cluster client runs EXISTS as a pipeline, outside its connection limit.
+                return await self._client.get(self._keys.revoked_session(session_id)) is not None
         except REDIS_FAILURE as error:
             logger.warning("revocation check fell back to this process's record (%s)", type(error).__name__)
             return False

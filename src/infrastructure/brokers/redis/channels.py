@@ -10,6 +10,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
+from redis.crc import key_slot
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from infrastructure.redis_errors import REDIS_OUTAGE
@@ -45,7 +46,7 @@ class ChannelMultiplexer:
         self,
         client: Redis,
         *,
-        permanent: bytes,
+        permanent: frozenset[bytes],
         on_message: Callable[[bytes, bytes], None],
         on_connected: Callable[[bool], Coroutine[Any, Any, None]],
         on_disconnected: Callable[[], None],
@@ -59,9 +60,9 @@ class ChannelMultiplexer:
         self._on_disconnected = on_disconnected
         self._retry = retry
         self._health_interval = health_interval
-        self._wanted: set[bytes] = {permanent}
+        self._wanted: set[bytes] = set(permanent)
         self._requested: set[bytes] = set()
-        self._changed: set[bytes] = {permanent}
+        self._changed: set[bytes] = set(permanent)
         self._in_flight: dict[bytes, int] = {}
         self._confirmed: set[bytes] = set()
         self._waiters: dict[bytes, list[asyncio.Future[None]]] = {}
@@ -98,7 +99,7 @@ class ChannelMultiplexer:
         self._dirty.set()
 
     def unwant(self, channel: bytes) -> None:
-        if channel != self._permanent:
+        if channel not in self._permanent:
             self._wanted.discard(channel)
             self._changed.add(channel)
             self._dirty.set()
@@ -192,6 +193,7 @@ class ChannelMultiplexer:
             group.create_task(self._watch_silence())
             while True:
                 await self._read_one(None)
+                _end_if_cancelled()
 
     async def _watch_silence(self) -> None:
         # Dead only when a PING went unanswered for a whole interval: a late wake-up
@@ -210,6 +212,7 @@ class ChannelMultiplexer:
                 assert self._pubsub is not None
                 ping_sent_at = now
                 await self._pubsub.ping()  # its PONG arrives as a message, read by the reader
+                _end_if_cancelled()
 
     async def _read_one(self, wait_seconds: float | None) -> bool:
         """Handle one message; False when none came within ``wait_seconds`` (None: wait for one)."""
@@ -244,6 +247,7 @@ class ChannelMultiplexer:
         while True:
             await self._dirty.wait()
             await self._reconcile()
+            _end_if_cancelled()
 
     async def _reconcile(self) -> None:
         # Only the channels touched since the last step are looked at, so opening
@@ -260,7 +264,26 @@ class ChannelMultiplexer:
             self._in_flight[channel] = self._in_flight.get(channel, 0) + 1
             self._requested.discard(channel)
             self._confirmed.discard(channel)
-        if to_unsubscribe:
-            await self._pubsub.sunsubscribe(*to_unsubscribe)
-        if to_subscribe:
-            await self._pubsub.ssubscribe(*to_subscribe)
+        # One command per slot: a cluster refuses shard channels of several slots in one.
+        for channels in _by_slot(to_unsubscribe):
+            await self._pubsub.sunsubscribe(*channels)
+        for channels in _by_slot(to_subscribe):
+            await self._pubsub.ssubscribe(*channels)
+
+
+def _end_if_cancelled() -> None:
+    """Re-raise a cancellation that a redis-py call swallowed.
+
+    A cancellation that lands while redis-py sends a command can be lost there;
+    the task would then wait for ever and hold up the process's shutdown.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def _by_slot(channels: list[bytes]) -> list[list[bytes]]:
+    groups: dict[int, list[bytes]] = {}
+    for channel in channels:
+        groups.setdefault(key_slot(channel), []).append(channel)
+    return list(groups.values())

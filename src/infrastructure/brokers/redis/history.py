@@ -1,5 +1,6 @@
 """Reading the logs: where a log ends, whether a position in it can be resumed, and the replay."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -29,10 +30,9 @@ class LogReader:
 
     async def heads(self, *keys: str) -> list[Position]:
         """The newest position of each log (``ORIGIN`` for a log that does not exist)."""
-        async with self._client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.xrevrange(key, "+", "-", count=1)
-            results: list[list[Any]] = await pipe.execute()
+        # Side by side, not pipelined: on a cluster the logs live on different nodes.
+        newest = await asyncio.gather(*(self._client.xrevrange(key, "+", "-", count=1) for key in keys))
+        results = cast("list[list[Any]]", newest)
         return [Position.parse(result[0][0]) if result else ORIGIN for result in results]
 
     async def check(self, key: str, position: Position) -> ResetReason | None:

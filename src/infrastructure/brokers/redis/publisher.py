@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 import attrs
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import NoScriptError
 
 from domain.sse import SSEEvent
 from infrastructure.brokers.redis.keys import RedisKeys
@@ -27,6 +28,9 @@ from infrastructure.redis_errors import REDIS_OUTAGE
 from infrastructure.sse.wire_format import WireFormat
 
 logger = logging.getLogger(__name__)
+
+#: What fails a publish attempt that a retry may still complete.
+_RETRYABLE: tuple[type[Exception], ...] = (*REDIS_OUTAGE, NoScriptError)
 
 _BATCH = 200
 
@@ -228,7 +232,7 @@ class RedisPublisher:
         attempt = new_attempt()
         try:
             written = await self._execute(batch.messages, attempt)
-        except REDIS_OUTAGE as error:
+        except _RETRYABLE as error:
             self.stats.failed_attempts += 1
             logger.warning(
                 "Redis publish failed (%s); %d event(s) held for retry",
@@ -261,16 +265,39 @@ class RedisPublisher:
         calls = [group[i : i + _BATCH] for group in by_tag.values() for i in range(0, len(group), _BATCH)]
         if len(calls) == 1:
             keys, args = self._arguments(calls[0], attempt)
-            written = [await self._script(keys=keys, args=args)]
+            written = [await self._script(keys=keys, args=args)]  # loads the script where it is missing
+        elif isinstance(self._client, RedisCluster):
+            written = await self._call_each_slot(calls, attempt)
         else:
+            # A single Redis: every call in one pipeline, one round trip.
             async with self._client.pipeline(transaction=False) as pipe:
                 for call in calls:
                     keys, args = self._arguments(call, attempt)
-                    await self._script(keys=keys, args=args, client=pipe)
-                written = await pipe.execute()
+                    pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+                try:
+                    written = await pipe.execute()
+                except NoScriptError:
+                    await self._client.script_load(PUBLISH_SCRIPT)
+                    raise
         count = sum(int(n) for n in written)
         self.stats.deduplicated += len(messages) - count
         return count
+
+    async def _call_each_slot(self, calls: list[list[OutgoingMessage]], attempt: str) -> list[int]:
+        """A cluster: each slot's calls in order, the slots side by side (a cluster pipeline runs no scripts)."""
+
+        async def one_slot(slot_calls: list[list[OutgoingMessage]]) -> list[int]:
+            results = []
+            for call in slot_calls:
+                keys, args = self._arguments(call, attempt)
+                results.append(int(await self._script(keys=keys, args=args)))
+            return results
+
+        by_tag: dict[str, list[list[OutgoingMessage]]] = {}
+        for call in calls:
+            by_tag.setdefault(call[0].tag, []).append(call)
+        per_slot = await asyncio.gather(*(one_slot(slot_calls) for slot_calls in by_tag.values()))
+        return [n for results in per_slot for n in results]
 
     def _arguments(
         self, messages: Sequence[OutgoingMessage], attempt: str
@@ -295,7 +322,7 @@ class RedisPublisher:
             try:
                 await self._flush_once()
                 failures = 0
-            except REDIS_OUTAGE:
+            except _RETRYABLE:
                 failures += 1
                 self.stats.failed_attempts += 1
                 await asyncio.sleep(self._backoff.compute(failures))

@@ -12,9 +12,9 @@ from redis.backoff import ExponentialWithJitterBackoff
 from domain.ports import SubscriberUnavailableError
 from domain.sse import SSECategory
 from infrastructure.brokers.redis.catch_up import CatchUp
-from infrastructure.brokers.redis.channels import ChannelMultiplexer
 from infrastructure.brokers.redis.history import LogReader
 from infrastructure.brokers.redis.keys import Position, RedisKeys
+from infrastructure.brokers.redis.shards import ShardedChannels
 from infrastructure.brokers.redis.subscription import LiveMessage, Subscription
 from infrastructure.redis_deadline import redis_wait
 from infrastructure.redis_errors import REDIS_FAILURE
@@ -62,8 +62,9 @@ class RedisSubscriber:
             LogReader(client), keys, wire_format, retention=retention, outages=lambda: self.channels.outages
         )
         self._reconnect_catch_ups = asyncio.Semaphore(16)
-        self.channels = ChannelMultiplexer(
+        self.channels = ShardedChannels(
             pubsub_client,
+            name=f"{keys.prefix}-pubsub",
             permanent=keys.broadcast_channel,
             on_message=self._on_message,
             on_connected=self._on_connected,
@@ -92,14 +93,14 @@ class RedisSubscriber:
         self.channels.want(channel)
 
     async def start(self) -> None:
-        """Connect to Redis (in the background: the service starts while Redis is down)."""
-        self.channels.start()
+        """Connect to Redis (in the background: the service starts while a single Redis is down)."""
+        await self.channels.start()
 
     async def aclose(self) -> None:
         await self.channels.aclose()
 
     async def is_ready(self) -> bool:
-        if not self.channels.connected.is_set():
+        if not self.channels.is_connected():
             return False
         try:
             return bool(await asyncio.wait_for(self._client.ping(), timeout=1.0))
