@@ -9,6 +9,7 @@ from typing import Any, cast
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from domain.events import DomainEvent
 from domain.ports import EventBusProtocol
@@ -55,6 +56,10 @@ async def run_stream_hub(hub: StreamHub) -> AsyncIterator[StreamHub]:
     await hub.aclose()
 
 
+#: Times a command is sent again when redis-py closed its connection before it was written.
+_UNSENT_RETRIES = 2
+
+
 class WaitingRedisCluster(RedisCluster):
     """A cluster client whose commands wait for a connection when a burst needs more than the pools hold.
 
@@ -73,7 +78,17 @@ class WaitingRedisCluster(RedisCluster):
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         async with self._waiting:
-            return await super().execute_command(*args, **kwargs)
+            for attempt in range(_UNSENT_RETRIES + 1):
+                try:
+                    return await super().execute_command(*args, **kwargs)
+                except (AttributeError, RuntimeError) as error:
+                    # While it re-reads the slot map (after a failover, say), redis-py's cluster
+                    # client can close a connection that another command is about to write on.
+                    # Nothing was sent, so sending again is safe; past that, it is an outage.
+                    if attempt == _UNSENT_RETRIES:
+                        raise RedisConnectionError(f"a connection closed under the command ({error})") from error
+                    await asyncio.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
 
 
 async def is_redis_cluster(url: str, mode: str) -> bool:

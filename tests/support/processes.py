@@ -111,7 +111,8 @@ class PrivateRedisCluster:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             states = [redis.Redis(port=port).cluster("INFO") for port in self.ports]
-            if all(state.get("cluster_state") == "ok" for state in states):
+            roles = [redis.Redis(port=port).execute_command("ROLE")[0] for port in self.ports]
+            if all(state.get("cluster_state") == "ok" for state in states) and roles.count(b"slave") == 3:
                 return
             time.sleep(0.1)
         raise RuntimeError("the private Redis Cluster did not become ready")

@@ -51,6 +51,8 @@ class ChannelMultiplexer:
         on_connected: Callable[[bool], Coroutine[Any, Any, None]],
         on_disconnected: Callable[[], None],
         retry: Retry,
+        on_dropped: Callable[[bytes], None] | None = None,
+        one_command_per_slot: bool = False,
         health_interval: float = 5.0,
     ) -> None:
         self._client = client
@@ -58,6 +60,8 @@ class ChannelMultiplexer:
         self._on_message = on_message
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
+        self._on_dropped = on_dropped
+        self._one_command_per_slot = one_command_per_slot
         self._retry = retry
         self._health_interval = health_interval
         self._wanted: set[bytes] = set(permanent)
@@ -73,6 +77,11 @@ class ChannelMultiplexer:
         self.reconnects = 0
         self.outages = 0
         self._last_read = 0.0
+
+    @property
+    def wanted_channels(self) -> frozenset[bytes]:
+        """Channels the streams want on this connection."""
+        return frozenset(self._wanted - self._permanent)
 
     @property
     def subscribed_channels(self) -> frozenset[bytes]:
@@ -229,6 +238,15 @@ class ChannelMultiplexer:
         return True
 
     def _confirm(self, channel: bytes, *, subscribed: bool) -> None:
+        if not subscribed and channel not in self._in_flight:
+            # Not asked for: the server dropped the channel (on a cluster, its slot moved away).
+            # It is no longer wanted here: whoever listens for drops finds it a new home.
+            self._wanted.discard(channel)
+            self._requested.discard(channel)
+            self._confirmed.discard(channel)
+            if self._on_dropped is not None:
+                self._on_dropped(channel)
+            return
         remaining = self._in_flight.get(channel, 0) - 1
         if remaining > 0:
             self._in_flight[channel] = remaining
@@ -264,11 +282,16 @@ class ChannelMultiplexer:
             self._in_flight[channel] = self._in_flight.get(channel, 0) + 1
             self._requested.discard(channel)
             self._confirmed.discard(channel)
-        # One command per slot: a cluster refuses shard channels of several slots in one.
-        for channels in _by_slot(to_unsubscribe):
+        # A cluster refuses shard channels of several slots in one command; a single Redis takes them all.
+        for channels in self._commands(to_unsubscribe):
             await self._pubsub.sunsubscribe(*channels)
-        for channels in _by_slot(to_subscribe):
+        for channels in self._commands(to_subscribe):
             await self._pubsub.ssubscribe(*channels)
+
+    def _commands(self, channels: list[bytes]) -> list[list[bytes]]:
+        if not channels:
+            return []
+        return _by_slot(channels) if self._one_command_per_slot else [channels]
 
 
 def _end_if_cancelled() -> None:

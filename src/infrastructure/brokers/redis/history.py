@@ -4,7 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ResponseError
 
 from infrastructure.brokers.redis.keys import ORIGIN, Position
@@ -30,8 +30,14 @@ class LogReader:
 
     async def heads(self, *keys: str) -> list[Position]:
         """The newest position of each log (``ORIGIN`` for a log that does not exist)."""
-        # Side by side, not pipelined: on a cluster the logs live on different nodes.
-        newest = await asyncio.gather(*(self._client.xrevrange(key, "+", "-", count=1) for key in keys))
+        if isinstance(self._client, RedisCluster):
+            # Side by side: the logs live on different nodes (and a cluster pipeline is avoided, see resources.py).
+            newest = await asyncio.gather(*(self._client.xrevrange(key, "+", "-", count=1) for key in keys))
+        else:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.xrevrange(key, "+", "-", count=1)
+                newest = await pipe.execute()
         results = cast("list[list[Any]]", newest)
         return [Position.parse(result[0][0]) if result else ORIGIN for result in results]
 

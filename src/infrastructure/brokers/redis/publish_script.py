@@ -4,7 +4,8 @@ XADD and SPUBLISH run in one atomic step: the log entry id is the live
 message's id, so replayed and live events agree on identity and order. Each
 log numbers its own entries (Redis time in milliseconds, then a sequence), so
 no key is written by every publish, and every key and shard channel a call
-touches shares one hash tag: the call runs on a cluster as on a single Redis.
+touches shares one hash tag on a cluster (a single Redis takes a whole batch
+in one call, whatever the tags).
 
 An attempt whose answer was lost (a timeout, a dropped connection) may have
 run, may run later (its bytes can still sit unread in Redis's socket), or may
@@ -85,7 +86,7 @@ class OutgoingMessage:
     """One event for one log and channel, with what its earlier attempts left behind."""
 
     tag: str
-    """The hash tag of the log and channel: messages sharing it go to Redis in one call."""
+    """Messages sharing it go to Redis in one call: on a cluster, the hash tag of the log and channel."""
     log: str
     channel: bytes
     payload: bytes

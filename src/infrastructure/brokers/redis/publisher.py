@@ -133,6 +133,7 @@ class RedisPublisher:
         self._buffer_size = buffer_size
         self._backoff = ExponentialWithJitterBackoff(cap=2.0, base=0.05)
         self._script = client.register_script(PUBLISH_SCRIPT)
+        self._per_slot = isinstance(client, RedisCluster)
         self._flusher: asyncio.Task[None] | None = None
         self._in_flight = 0  # retried events taken off the buffer and being sent
         self._forming: _Batch | None = None
@@ -178,9 +179,11 @@ class RedisPublisher:
     def _message(self, user_id: UUID | None, event: SSEEvent) -> OutgoingMessage:
         keys = self._keys
         if user_id is None:
-            tag, log, channel = keys.broadcast_tag, keys.broadcast_log, keys.broadcast_channel
+            log, channel = keys.broadcast_log, keys.broadcast_channel
         else:
-            tag, log, channel = keys.user_tag(user_id), keys.user_log(user_id), keys.user_channel(user_id)
+            log, channel = keys.user_log(user_id), keys.user_channel(user_id)
+        # On a cluster each slot gets calls of its own; a single Redis takes the whole batch in one.
+        tag = keys.broadcast_tag if user_id is None or not self._per_slot else keys.user_tag(user_id)
         payload = self._wire_format.dumps_event(event)
         return OutgoingMessage(tag, log, channel, payload, time.monotonic(), event.event_type)
 

@@ -1,5 +1,9 @@
 """The subscriber's shard channels: one pub/sub connection per node that owns some of them."""
 
+import asyncio
+import contextvars
+import functools
+import logging
 import os
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -9,17 +13,24 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from infrastructure.brokers.redis.channels import ChannelMultiplexer
+from infrastructure.redis_errors import REDIS_FAILURE
+
+logger = logging.getLogger(__name__)
 
 _SINGLE = "single"
+#: How often the slot map is read again while channels wait for a new owner (a failover takes seconds).
+_FOLLOW_SECONDS = 0.1
 
 
 class ShardedChannels:
     """Routes each shard channel to a :class:`ChannelMultiplexer` on the node that owns its slot.
 
-    On a single Redis there is one node and one connection, as before. On a
-    cluster there is one connection per primary, each with its own reader, so a
-    quiet node never delays a busy one. The slot map is read when the
-    subscriber starts.
+    On a single Redis there is one node and one connection. On a cluster there
+    is one connection per primary, each with its own reader, so a quiet node
+    never delays a busy one. When a node drops channels (its slots moved: a
+    failover, a reshard) or its connection is lost, the slot map is read again
+    and every channel goes to the node that owns it now; then every stream
+    catches up from the logs, as after an outage.
     """
 
     def __init__(
@@ -41,9 +52,13 @@ class ShardedChannels:
         self._on_disconnected = on_disconnected
         self._retry = retry
         self._nodes: dict[str, ChannelMultiplexer] = {}
-        self._node_clients: list[Redis] = []
+        self._node_clients: dict[str, Redis] = {}
         self._started = False
         self._early: list[bytes] = []  # wanted before the slot map was known
+        self._following: asyncio.Task[None] | None = None
+        self._homeless: dict[bytes, str] = {}  # channels a node dropped, and which node dropped them
+        self._retired_outages = 0
+        self._retired_reconnects = 0
 
     async def start(self) -> None:
         """Open the connections (in the background: the service starts while a single Redis is down).
@@ -59,9 +74,11 @@ class ShardedChannels:
         self._early.clear()
 
     async def aclose(self) -> None:
+        if self._following is not None:
+            self._following.cancel()
         for multiplexer in self._nodes.values():
             await multiplexer.aclose()
-        for client in self._node_clients:
+        for client in self._node_clients.values():
             await client.aclose()
 
     # -- what the subscriber asks ------------------------------------------
@@ -72,7 +89,9 @@ class ShardedChannels:
         self._multiplexer(channel).want(channel)
 
     def unwant(self, channel: bytes) -> None:
-        self._multiplexer(channel).unwant(channel)
+        self._homeless.pop(channel, None)
+        for multiplexer in self._nodes.values():
+            multiplexer.unwant(channel)
 
     async def wait_subscribed(self, channel: bytes) -> None:
         await self._multiplexer(channel).wait_subscribed(channel)
@@ -87,11 +106,11 @@ class ShardedChannels:
 
     @property
     def outages(self) -> int:
-        return sum(m.outages for m in self._nodes.values())
+        return self._retired_outages + sum(m.outages for m in self._nodes.values())
 
     @property
     def reconnects(self) -> int:
-        return sum(m.reconnects for m in self._nodes.values())
+        return self._retired_reconnects + sum(m.reconnects for m in self._nodes.values())
 
     # -- routing ---------------------------------------------------------
     def _node_of(self, channel: bytes) -> tuple[str, str, int]:
@@ -104,13 +123,14 @@ class ShardedChannels:
         name, host, port = self._node_of(channel)
         multiplexer = self._nodes.get(name)
         if multiplexer is None:
-            owns_permanent = self._node_of(self._permanent)[0] == name
             multiplexer = ChannelMultiplexer(
                 self._node_client(name, host, port),
-                permanent=frozenset({self._permanent}) if owns_permanent else frozenset(),
+                permanent=frozenset(),
                 on_message=self._on_message,
                 on_connected=self._on_connected,
-                on_disconnected=self._on_disconnected,
+                on_disconnected=self._node_disconnected,
+                on_dropped=functools.partial(self._channel_dropped, node=name),
+                one_command_per_slot=name != _SINGLE,
                 retry=self._retry,
             )
             self._nodes[name] = multiplexer
@@ -120,14 +140,91 @@ class ShardedChannels:
     def _node_client(self, name: str, host: str, port: int) -> Redis:
         if name == _SINGLE:
             return self._client
-        # The multiplexer drives its own reconnects: no retries in the client.
-        client = Redis(
-            host=host,
-            port=port,
-            retry=Retry(NoBackoff(), retries=0),
-            client_name=f"{self._name}:{os.getpid()}",
-            socket_connect_timeout=2.0,
-            socket_keepalive=True,
-        )
-        self._node_clients.append(client)
+        client = self._node_clients.get(name)
+        if client is None:
+            # The multiplexer drives its own reconnects: no retries in the client.
+            client = Redis(
+                host=host,
+                port=port,
+                retry=Retry(NoBackoff(), retries=0),
+                client_name=f"{self._name}:{os.getpid()}",
+                socket_connect_timeout=2.0,
+                socket_keepalive=True,
+            )
+            self._node_clients[name] = client
         return client
+
+    # -- following the cluster's topology ----------------------------------
+    def _node_disconnected(self) -> None:
+        self._on_disconnected()
+        self._topology_may_have_changed()
+
+    def _channel_dropped(self, channel: bytes, node: str) -> None:
+        if not self._homeless:
+            logger.warning("Redis node %s dropped shard channels (their slots moved); following them", node)
+            self._on_disconnected()  # hold live messages until the streams have caught up
+        self._homeless[channel] = node
+        self._topology_may_have_changed()
+
+    def _topology_may_have_changed(self) -> None:
+        if not isinstance(self._client, RedisCluster):
+            return  # a single Redis: the connection's own reconnect is all there is
+        if self._following is None or self._following.done():
+            self._following = asyncio.get_running_loop().create_task(
+                self._follow(), name="herald-redis-topology", context=contextvars.Context()
+            )
+
+    async def _follow(self) -> None:
+        """Read the slot map until every wanted channel is subscribed on the node that owns it.
+
+        The nodes learn of a failover one after another, so a map read soon
+        after may still name the node that dropped a channel: it is read again
+        until every dropped channel has a new owner, nothing else moves and
+        every channel is confirmed. Then every stream catches up from the logs.
+        """
+        assert isinstance(self._client, RedisCluster)
+        while True:
+            await self._until_settled(self._client)
+            await self._on_connected(True)
+            if self._settled():  # no channel was dropped while the streams caught up
+                return
+
+    async def _until_settled(self, cluster: RedisCluster) -> None:
+        while True:
+            await asyncio.sleep(_FOLLOW_SECONDS)
+            try:
+                await cluster.nodes_manager.initialize()
+            except REDIS_FAILURE as error:
+                logger.warning("could not read the cluster's slot map (%s); trying again", type(error).__name__)
+                continue
+            if not await self._move_misplaced() and self._settled():
+                return
+
+    def _settled(self) -> bool:
+        connected = all(
+            m.connected.is_set() and m.wanted_channels <= m.subscribed_channels for m in self._nodes.values()
+        )
+        return connected and not self._homeless
+
+    async def _move_misplaced(self) -> int:
+        """Move each channel to the node that owns its slot now; close connections left with none."""
+        moved = 0
+        for channel, dropped_by in list(self._homeless.items()):
+            if self._node_of(channel)[0] != dropped_by:  # the map has caught up with the move
+                del self._homeless[channel]
+                self._multiplexer(channel).want(channel)
+                moved += 1
+        for name, multiplexer in list(self._nodes.items()):
+            for channel in multiplexer.wanted_channels:
+                if self._node_of(channel)[0] != name:
+                    multiplexer.unwant(channel)
+                    self._multiplexer(channel).want(channel)
+                    moved += 1
+            if not multiplexer.wanted_channels:
+                self._retired_outages += multiplexer.outages
+                self._retired_reconnects += multiplexer.reconnects
+                del self._nodes[name]
+                await multiplexer.aclose()
+        if moved:
+            logger.warning("followed %d shard channel(s) to their new node(s)", moved)
+        return moved

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from uuid import UUID
 
@@ -24,6 +25,10 @@ from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import EndReason, InboxEventStream
 
 logger = logging.getLogger(__name__)
+
+
+#: Tries of a catch-up after an outage before the stream is ended (its client then resumes by itself).
+_CATCH_UP_ATTEMPTS = 4
 
 
 class RedisSubscriber:
@@ -62,6 +67,7 @@ class RedisSubscriber:
             LogReader(client), keys, wire_format, retention=retention, outages=lambda: self.channels.outages
         )
         self._reconnect_catch_ups = asyncio.Semaphore(16)
+        self._catch_up_backoff = ExponentialWithJitterBackoff(cap=1.0, base=0.1)
         self.channels = ShardedChannels(
             pubsub_client,
             name=f"{keys.prefix}-pubsub",
@@ -182,9 +188,12 @@ class RedisSubscriber:
             return
         subscriptions = [s for s in (i.adapter_state for i in self._hub.all_streams()) if isinstance(s, Subscription)]
         results = await asyncio.gather(*(self._reconnect_catch_up(s) for s in subscriptions), return_exceptions=True)
-        failed = [r for r in results if isinstance(r, BaseException)]
+        failed = Counter(type(r).__name__ for r in results if isinstance(r, BaseException))
         logger.info(
-            "caught %d stream(s) up after the Redis outage (%d ended to resume)", len(subscriptions), len(failed)
+            "caught %d stream(s) up after the Redis outage (%d ended to resume%s)",
+            len(subscriptions),
+            failed.total(),
+            "".join(f", {count} {name}" for name, count in failed.items()),
         )
         for hook in self._after_reconnect:
             try:
@@ -194,8 +203,17 @@ class RedisSubscriber:
 
     async def _reconnect_catch_up(self, subscription: Subscription) -> None:
         async with self._reconnect_catch_ups:  # a bounded share of the connection pool
-            try:
-                self._hub.stats.resumed(await self._catch_up.catch_up(subscription))
-            except Exception:
-                subscription.inbox.end(EndReason.SHUTDOWN)  # its client reconnects and resumes by itself
-                raise
+            for attempt in range(_CATCH_UP_ATTEMPTS):
+                try:
+                    self._hub.stats.resumed(await self._catch_up.catch_up(subscription))
+                    return
+                except REDIS_FAILURE:
+                    # Redis may still be settling (a cluster failing over): try again shortly.
+                    if attempt + 1 < _CATCH_UP_ATTEMPTS:
+                        await asyncio.sleep(self._catch_up_backoff.compute(attempt + 1))
+                        continue
+                    subscription.inbox.end(EndReason.SHUTDOWN)  # its client reconnects and resumes by itself
+                    raise
+                except Exception:
+                    subscription.inbox.end(EndReason.SHUTDOWN)
+                    raise
