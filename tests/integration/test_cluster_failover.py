@@ -54,8 +54,8 @@ def fail_over(replica_port: int, primary_port: int) -> float:
 
 
 @pytest.mark.skip(
-    reason="issue 12, still open: in about one run of five, one event of a few users is missing from their "
-    "streams after a failover (nothing repeated, no reset); the cause is not found yet"
+    reason="issue 12, still open: in about one run of three, one event of a few users is missing from some of "
+    "their streams after a failover (nothing repeated, no reset); the cause is not found yet"
 )
 async def test_manual_failovers_lose_repeat_and_reset_nothing(cluster: PrivateRedisCluster) -> None:
     prefix = f"failover-{uuid.uuid4().hex[:8]}"

@@ -42,22 +42,34 @@ class CatchUp:
 
     async def start_at_the_end(self, subscription: Subscription) -> None:
         """A new stream: nothing to replay; its cursor starts after the last event of both logs."""
-        await self._holding_live(subscription, self._frames_from_the_end(subscription))
+        await self._holding_live(subscription, lambda: self._frames_from_the_end(subscription))
 
     async def resume(self, subscription: Subscription, last_event_id: str) -> int:
         """A reconnecting client: replay what it missed after ``last_event_id``; return how many messages."""
-        return await self._holding_live(subscription, self._frames_after(subscription, Cursor.parse(last_event_id)))
+        return await self._holding_live(
+            subscription, lambda: self._frames_after(subscription, Cursor.parse(last_event_id))
+        )
 
     async def catch_up(self, subscription: Subscription) -> int:
         """After a Redis outage: replay what was published after the stream's own cursor."""
-        return await self._holding_live(subscription, self._frames_after(subscription, subscription.cursor))
+        # The cursor is read once the lock is held: a catch-up queued behind another starts where it ended.
+        return await self._holding_live(subscription, lambda: self._frames_after(subscription, subscription.cursor))
 
-    async def _holding_live(self, subscription: Subscription, frames: Awaitable[list[bytes]]) -> int:
-        """Hold live messages while ``frames`` are read, queue the frames, then release what was held."""
+    async def _holding_live(self, subscription: Subscription, read: Callable[[], Awaitable[list[bytes]]]) -> int:
+        """Hold live messages while the frames are read, queue them, then release what was held.
+
+        A read that fails leaves the cursor where it was: the replay advances it
+        entry by entry, and frames that were never queued must be read again.
+        """
         async with subscription.lock:
             subscription.hold()
             outages_before = self._outages()
-            replay = await frames
+            cursor = subscription.cursor
+            try:
+                replay = await read()
+            except BaseException:
+                subscription.cursor = cursor
+                raise
             subscription.inbox.push_replay(replay)
             if self._outages() == outages_before:
                 subscription.release()
