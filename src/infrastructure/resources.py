@@ -67,7 +67,7 @@ class WaitingRedisCluster(RedisCluster):
     a node's pool is exhausted, where the single-node client's blocking pool
     waits. A few thousand streams opening at once would otherwise fail; here
     they queue, within each request's Redis budget. The limit is shared by all
-    nodes, so no node's pool can run dry. Commands that the client splits into
+    nodes and stays below any one node's pool, so no pool can run dry. Commands that the client splits into
     a pipeline (multi-key ``EXISTS``, ``DELETE``) bypass it: Herald's adapters
     send single-key commands only.
     """
@@ -131,9 +131,10 @@ async def open_redis_client(
         # Commands are routed by slot; pub/sub connections to the nodes are the subscriber's own.
         nodes = WaitingRedisCluster.from_url(
             url,
-            waiting_limit=max_connections,
+            # As many commands in flight as three single-node pools hold (a cluster has three
+            # primaries or more), and pools far above that: they never refuse.
+            waiting_limit=max_connections * 3,
             retry=retry,
-            # Far above what the waiting limit lets run: the pools never refuse.
             max_connections=max_connections * 8,
             socket_connect_timeout=2.0,
             socket_timeout=5.0,
