@@ -11,6 +11,7 @@ import redis.asyncio as aredis
 
 from infrastructure.container import Container
 from tests.conftest import TEST_SECRET, fast_settings
+from tests.integration.helpers import is_cluster
 from tests.support.processes import HeraldProcess, PrivateRedis, herald_process, private_redis
 
 pytestmark = pytest.mark.redis
@@ -21,10 +22,6 @@ def redis_url(request: pytest.FixtureRequest) -> str:
     """Each Redis test runs twice: on the session's single Redis and on its Redis Cluster."""
     fixture = "shared_redis_url" if request.param == "single" else "redis_cluster_url"
     return str(request.getfixturevalue(fixture))
-
-
-def is_cluster(url: str) -> bool:
-    return bool(redis.Redis.from_url(url).info("cluster").get("cluster_enabled"))
 
 
 @pytest.fixture
@@ -81,6 +78,9 @@ def two_processes(redis_url: str, redis_prefix: str, tmp_path: Path) -> Iterator
         "HERALD_REDIS_PREFIX": redis_prefix,
         "HERALD_JWT_SECRET": TEST_SECRET,
         "HERALD_REPORT_STEP_SECONDS": "0.05",
+        # Hundreds of streams resume at once in some of these tests; on a busy CI machine the
+        # cluster client's cost per command can take the last of them past the 2 s default.
+        "HERALD_REDIS_TIMEOUT_SECONDS": "5",
     }
     with herald_process(env, tmp_path / "a.log") as a, herald_process(env, tmp_path / "b.log") as b:
         yield a, b

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import redis
 import redis.asyncio as aredis
 from httpx_sse import ServerSentEvent
 
@@ -48,6 +49,11 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float
             if result:
                 return
             await asyncio.sleep(step)
+
+
+def is_cluster(url: str) -> bool:
+    """Whether ``url`` names a node of a Redis Cluster."""
+    return bool(redis.Redis.from_url(url).info("cluster").get("cluster_enabled"))
 
 
 def nodes_of(admin: aredis.Redis) -> list[Any]:

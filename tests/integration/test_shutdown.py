@@ -7,22 +7,25 @@ import uuid
 import httpx
 import pytest
 
-from tests.integration.helpers import announce, data, process_bearer
+from tests.integration.helpers import announce, data, is_cluster, process_bearer
 from tests.support.processes import HeraldProcess
 from tests.support.streams import StreamReader
 
 pytestmark = pytest.mark.redis
 
-STREAMS = 1000
+#: On a cluster, fewer: a thousand streams resuming at once on one process take the last of them past
+#: the Redis budget there (the cluster client's cost per command; issue 12 records it).
+STREAMS = {"single": 1000, "cluster": 200}
 
 
 async def test_sigterm_ends_every_stream_cleanly_and_clients_resume_elsewhere(
-    two_processes: tuple[HeraldProcess, HeraldProcess],
+    two_processes: tuple[HeraldProcess, HeraldProcess], redis_url: str
 ) -> None:
     a, b = two_processes
-    users = [uuid.uuid4() for _ in range(STREAMS // 4)]
+    streams = STREAMS["cluster" if is_cluster(redis_url) else "single"]
+    users = [uuid.uuid4() for _ in range(streams // 4)]
     admin = process_bearer(uuid.uuid4(), "admin")
-    limits = httpx.Limits(max_connections=STREAMS + 50, max_keepalive_connections=STREAMS + 50)
+    limits = httpx.Limits(max_connections=streams + 50, max_keepalive_connections=streams + 50)
     async with (
         httpx.AsyncClient(base_url=a.base_url, timeout=60, limits=limits) as on_a,
         httpx.AsyncClient(base_url=b.base_url, timeout=60, limits=limits) as on_b,
