@@ -32,6 +32,7 @@ from infrastructure.resources import (
     open_redis_revocations,
     open_redis_subscriber,
     open_task_supervisor,
+    probe_redis_cluster,
     run_stream_hub,
     subscribe_mapped_events,
 )
@@ -74,12 +75,16 @@ class Container(containers.DeclarativeContainer):
 
     # Redis adapters: one client for commands, one connection for pub/sub.
     redis_keys = providers.Singleton(RedisKeys, prefix=settings.provided.redis_prefix)
+    # Asked once, at start, for the three clients below.
+    redis_is_cluster = providers.Resource(
+        probe_redis_cluster, url=settings.provided.redis_url, mode=settings.provided.redis_cluster
+    )
     redis_client = providers.Resource(
         open_redis_client,
         url=settings.provided.redis_url,
         retries=3,
         name=settings.provided.redis_prefix,
-        cluster_mode=settings.provided.redis_cluster,
+        is_cluster=redis_is_cluster,
     )
     # The publisher retries by itself, looking first for what a lost answer had written: no client retries.
     redis_publish_client = providers.Resource(
@@ -87,14 +92,14 @@ class Container(containers.DeclarativeContainer):
         url=settings.provided.redis_url,
         retries=0,
         name=providers.Callable("{}-publish".format, settings.provided.redis_prefix),
-        cluster_mode=settings.provided.redis_cluster,
+        is_cluster=redis_is_cluster,
     )
     redis_pubsub_client = providers.Resource(
         open_redis_client,
         url=settings.provided.redis_url,
         retries=0,
         name=providers.Callable("{}-pubsub".format, settings.provided.redis_prefix),
-        cluster_mode=settings.provided.redis_cluster,
+        is_cluster=redis_is_cluster,
     )
     redis_publisher = providers.Resource(
         open_redis_publisher,

@@ -91,29 +91,30 @@ class WaitingRedisCluster(RedisCluster):
         raise AssertionError("unreachable")
 
 
-async def is_redis_cluster(url: str, mode: str) -> bool:
+async def probe_redis_cluster(url: str | None, mode: str) -> AsyncIterator[bool]:
     """Whether ``url`` names a node of a Redis Cluster: as configured, or asked of the server.
 
     A server that cannot be reached at start is taken for a single Redis (the
     service still starts); set ``HERALD_REDIS_CLUSTER`` to start a cluster
     deployment while its nodes are down.
     """
-    if mode != "auto":
-        return mode == "true"
+    if url is None or mode != "auto":
+        yield mode == "true"
+        return
     probe = Redis.from_url(url, socket_connect_timeout=2.0, socket_timeout=2.0)
     try:
         info = await probe.info("cluster")
     except REDIS_FAILURE as error:
         reason = type(error).__name__
         logger.warning("could not ask Redis whether it is a cluster (%s); assuming a single Redis", reason)
-        return False
+        info = {}
     finally:
         await probe.aclose()
-    return bool(info.get("cluster_enabled"))
+    yield bool(info.get("cluster_enabled"))
 
 
 async def open_redis_client(
-    url: str, *, retries: int, name: str, cluster_mode: str = "false", max_connections: int = 32
+    url: str, *, retries: int, name: str, is_cluster: bool = False, max_connections: int = 32
 ) -> AsyncIterator[Redis]:
     """A Redis client with an explicit retry policy, closed with ``aclose()``.
 
@@ -127,7 +128,7 @@ async def open_redis_client(
         if retries
         else Retry(NoBackoff(), retries=0)
     )
-    if await is_redis_cluster(url, cluster_mode):
+    if is_cluster:
         # Commands are routed by slot; pub/sub connections to the nodes are the subscriber's own.
         nodes = WaitingRedisCluster.from_url(
             url,

@@ -186,11 +186,9 @@ class Settings:
             raw = env.get(name, "")
             if read is not None and raw != "":
                 values[field.name] = read(name, raw)
-        production = values.get("env") == "production"
-        if production and "log_format" not in values:
-            values["log_format"] = "json"
+        values["log_format"] = log_format_from_env(env)  # its default depends on HERALD_ENV
         values["jwt_secret_is_generated"] = "jwt_secret" not in values
-        if production and "jwt_secret" not in values:
+        if values.get("env") == "production" and "jwt_secret" not in values:
             raise SettingsError("HERALD_JWT_SECRET is required when HERALD_ENV=production")
         return cls(**values)  # type: ignore[arg-type]
 

@@ -31,8 +31,8 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
     yield prefix
     client = redis.RedisCluster.from_url(redis_url) if is_cluster(redis_url) else redis.Redis.from_url(redis_url)
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-    for key in keys:
-        client.delete(key)
+    if keys:
+        client.delete(*keys)  # a cluster client splits it by slot
     client.close()
 
 

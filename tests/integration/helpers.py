@@ -53,7 +53,8 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float
 
 def is_cluster(url: str) -> bool:
     """Whether ``url`` names a node of a Redis Cluster."""
-    return bool(redis.Redis.from_url(url).info("cluster").get("cluster_enabled"))
+    with redis.Redis.from_url(url) as client:
+        return bool(client.info("cluster").get("cluster_enabled"))
 
 
 def nodes_of(admin: aredis.Redis) -> list[Any]:

@@ -58,8 +58,8 @@ async def test_users_keys_and_publish_calls_spread_over_the_primaries(redis_clus
         await stop(container)
         for node in admin.get_primaries():
             keys = [key async for key in admin.scan_iter(match=f"{prefix}:*", count=1000, target_nodes=node)]
-            for key in keys:
-                await admin.delete(key)
+            if keys:
+                await admin.delete(*keys)
         await admin.aclose()
 
     assert sum(keys_by_node.values()) == USERS

@@ -10,6 +10,7 @@ import redis.asyncio as aredis
 
 from domain.sse import SSECategory, SSEEvent
 from infrastructure.brokers.redis.keys import Position
+from infrastructure.brokers.redis.publish_script import OutgoingMessage
 from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.container import Container, resolve, start, stop
 
@@ -60,6 +61,17 @@ async def test_concurrent_callers_are_batched_and_keep_their_order(
     assert script_calls <= EACH * 2 + 10
 
 
+def _attempt_and_retry(
+    publisher: RedisPublisher, user: uuid.UUID, *, count: int, token: str
+) -> tuple[list[OutgoingMessage], list[OutgoingMessage]]:
+    """``count`` messages for ``user`` as a first attempt ``token`` would send them, and as its retry would."""
+    events = [
+        SSEEvent(event_type="test.n", category=SSECategory.SYSTEM, data={"n": n}, user_id=user) for n in range(count)
+    ]
+    first = [publisher._message(user, event) for event in events]
+    return first, [message.tried(token, int(time.time() * 1000)) for message in first]
+
+
 async def _script_calls(client: aredis.Redis) -> int:
     stats = await client.info("commandstats")
     return int(stats.get("cmdstat_evalsha", {}).get("calls", 0)) + int(stats.get("cmdstat_eval", {}).get("calls", 0))
@@ -71,10 +83,8 @@ async def test_a_retry_skips_what_an_attempt_with_a_lost_answer_had_written(
     """The attempt ran, its answer never came, the publisher tries again: nothing is written twice."""
     container, publisher = started
     user = uuid.uuid4()
-    events = [SSEEvent(event_type="test.n", category=SSECategory.SYSTEM, data={"n": n}, user_id=user) for n in range(3)]
-    first = [publisher._message(user, event) for event in events]
+    first, retry = _attempt_and_retry(publisher, user, count=3, token="first")
     assert await publisher._execute(first[:2], "first") == 2  # ran, but suppose its answer was lost
-    retry = [message.tried("first", int(time.time() * 1000)) for message in first]
     assert await publisher._execute(retry, "retry") == 1  # only the third was never written
     assert await _numbers(container, redis_admin, user) == [0, 1, 2]
     assert publisher.stats.deduplicated == 2
@@ -86,9 +96,7 @@ async def test_an_attempt_that_runs_after_its_retry_does_nothing(
     """The attempt's bytes waited unread in Redis (a frozen server) while its retry went through."""
     container, publisher = started
     user = uuid.uuid4()
-    events = [SSEEvent(event_type="test.n", category=SSECategory.SYSTEM, data={"n": n}, user_id=user) for n in range(2)]
-    first = [publisher._message(user, event) for event in events]
-    retry = [message.tried("late", int(time.time() * 1000)) for message in first]
+    first, retry = _attempt_and_retry(publisher, user, count=2, token="late")
     assert await publisher._execute(retry, "retry") == 2
     assert await publisher._execute(first, "late") == 0  # fenced off by its retry
     assert await _numbers(container, redis_admin, user) == [0, 1]

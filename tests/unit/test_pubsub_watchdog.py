@@ -30,7 +30,6 @@ def watched(delay: float | None) -> tuple[ChannelMultiplexer, AnsweringPubSub]:
 
     channels = ChannelMultiplexer(
         None,  # type: ignore[arg-type]  # only the watchdog runs
-        permanent=frozenset({b"p"}),
         on_message=lambda _channel, _data: None,
         on_connected=connected,
         on_disconnected=lambda: None,

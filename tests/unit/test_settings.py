@@ -17,7 +17,7 @@ def test_defaults_need_no_environment() -> None:
 def test_variables_are_read() -> None:
     settings = Settings.from_env(
         {
-            "HERALD_REDIS_URL": "redis://127.0.0.1:6379/0",
+            "HERALD_REDIS_URL": "redis://redis.example:6380/0",  # parsed only: no server is asked
             "HERALD_PORT": "9000",
             "HERALD_SSE_RETENTION": "0",
             "HERALD_JWT_SECRET": "s" * 32,

@@ -46,7 +46,6 @@ class ChannelMultiplexer:
         self,
         client: Redis,
         *,
-        permanent: frozenset[bytes],
         on_message: Callable[[bytes, bytes], None],
         on_connected: Callable[[bool], Coroutine[Any, Any, None]],
         on_disconnected: Callable[[], None],
@@ -56,7 +55,6 @@ class ChannelMultiplexer:
         health_interval: float = 5.0,
     ) -> None:
         self._client = client
-        self._permanent = permanent
         self._on_message = on_message
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
@@ -64,9 +62,9 @@ class ChannelMultiplexer:
         self._one_command_per_slot = one_command_per_slot
         self._retry = retry
         self._health_interval = health_interval
-        self._wanted: set[bytes] = set(permanent)
+        self._wanted: set[bytes] = set()
         self._requested: set[bytes] = set()
-        self._changed: set[bytes] = set(permanent)
+        self._changed: set[bytes] = set()
         self._in_flight: dict[bytes, int] = {}
         self._confirmed: set[bytes] = set()
         self._waiters: dict[bytes, list[asyncio.Future[None]]] = {}
@@ -81,7 +79,7 @@ class ChannelMultiplexer:
     @property
     def wanted_channels(self) -> frozenset[bytes]:
         """Channels the streams want on this connection."""
-        return frozenset(self._wanted - self._permanent)
+        return frozenset(self._wanted)
 
     @property
     def subscribed_channels(self) -> frozenset[bytes]:
@@ -108,10 +106,9 @@ class ChannelMultiplexer:
         self._dirty.set()
 
     def unwant(self, channel: bytes) -> None:
-        if channel not in self._permanent:
-            self._wanted.discard(channel)
-            self._changed.add(channel)
-            self._dirty.set()
+        self._wanted.discard(channel)
+        self._changed.add(channel)
+        self._dirty.set()
 
     async def wait_subscribed(self, channel: bytes) -> None:
         """Return once Redis has confirmed ``channel`` (the caller bounds the wait)."""

@@ -260,47 +260,46 @@ class RedisPublisher:
     async def _execute(self, messages: Sequence[OutgoingMessage], attempt: str) -> int:
         """Send ``messages`` as ``attempt``; return how many were written (a retry skips those written before).
 
-        One script call per slot (hash tag), all in one pipeline: each log's messages keep their order.
+        Messages sharing a tag go in calls of up to ``_BATCH``, in order. On a cluster each tag is
+        a slot: its calls run one after another, the slots side by side (a cluster pipeline runs no
+        scripts). A single Redis gets one tag per batch, and its calls in one pipeline.
         """
         by_tag: dict[str, list[OutgoingMessage]] = {}
         for message in messages:
             by_tag.setdefault(message.tag, []).append(message)
-        calls = [group[i : i + _BATCH] for group in by_tag.values() for i in range(0, len(group), _BATCH)]
-        if len(calls) == 1:
-            keys, args = self._arguments(calls[0], attempt)
-            written = [await self._script(keys=keys, args=args)]  # loads the script where it is missing
-        elif isinstance(self._client, RedisCluster):
-            written = await self._call_each_slot(calls, attempt)
+        per_tag = [[group[i : i + _BATCH] for i in range(0, len(group), _BATCH)] for group in by_tag.values()]
+        if not self._per_slot:
+            written = await self._pipelined([call for calls in per_tag for call in calls], attempt)
+        elif len(per_tag) == 1:
+            written = await self._in_order(per_tag[0], attempt)
         else:
-            # A single Redis: every call in one pipeline, one round trip.
-            async with self._client.pipeline(transaction=False) as pipe:
-                for call in calls:
-                    keys, args = self._arguments(call, attempt)
-                    pipe.evalsha(self._script.sha, len(keys), *keys, *args)
-                try:
-                    written = await pipe.execute()
-                except NoScriptError:
-                    await self._client.script_load(PUBLISH_SCRIPT)
-                    raise
-        count = sum(int(n) for n in written)
+            results = await asyncio.gather(*(self._in_order(calls, attempt) for calls in per_tag))
+            written = [n for slot in results for n in slot]
+        count = sum(written)
         self.stats.deduplicated += len(messages) - count
         return count
 
-    async def _call_each_slot(self, calls: list[list[OutgoingMessage]], attempt: str) -> list[int]:
-        """A cluster: each slot's calls in order, the slots side by side (a cluster pipeline runs no scripts)."""
-
-        async def one_slot(slot_calls: list[list[OutgoingMessage]]) -> list[int]:
-            results = []
-            for call in slot_calls:
-                keys, args = self._arguments(call, attempt)
-                results.append(int(await self._script(keys=keys, args=args)))
-            return results
-
-        by_tag: dict[str, list[list[OutgoingMessage]]] = {}
+    async def _in_order(self, calls: list[list[OutgoingMessage]], attempt: str) -> list[int]:
+        """One slot's calls, one after another (each loads the script where it is missing)."""
+        written = []
         for call in calls:
-            by_tag.setdefault(call[0].tag, []).append(call)
-        per_slot = await asyncio.gather(*(one_slot(slot_calls) for slot_calls in by_tag.values()))
-        return [n for results in per_slot for n in results]
+            keys, args = self._arguments(call, attempt)
+            written.append(int(await self._script(keys=keys, args=args)))
+        return written
+
+    async def _pipelined(self, calls: list[list[OutgoingMessage]], attempt: str) -> list[int]:
+        """Calls of one node: a lone call as it is, several in one pipeline (one round trip)."""
+        if len(calls) == 1:
+            return await self._in_order(calls, attempt)
+        async with self._client.pipeline(transaction=False) as pipe:
+            for call in calls:
+                keys, args = self._arguments(call, attempt)
+                pipe.evalsha(self._script.sha, len(keys), *keys, *args)
+            try:
+                return [int(n) for n in await pipe.execute()]
+            except NoScriptError:
+                await self._client.script_load(PUBLISH_SCRIPT)  # the retry finds it
+                raise
 
     def _arguments(
         self, messages: Sequence[OutgoingMessage], attempt: str

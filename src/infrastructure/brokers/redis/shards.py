@@ -38,7 +38,6 @@ class ShardedChannels:
         client: Redis,
         *,
         name: str,
-        permanent: bytes,
         on_message: Callable[[bytes, bytes], None],
         on_connected: Callable[[bool], Coroutine[Any, Any, None]],
         on_disconnected: Callable[[], None],
@@ -46,7 +45,6 @@ class ShardedChannels:
     ) -> None:
         self._client = client
         self._name = name
-        self._permanent = permanent
         self._on_message = on_message
         self._on_connected = on_connected
         self._on_disconnected = on_disconnected
@@ -68,7 +66,6 @@ class ShardedChannels:
         if isinstance(self._client, RedisCluster):
             await self._client.initialize()
         self._started = True
-        self.want(self._permanent)
         for channel in self._early:
             self.want(channel)
         self._early.clear()
@@ -125,7 +122,6 @@ class ShardedChannels:
         if multiplexer is None:
             multiplexer = ChannelMultiplexer(
                 self._node_client(name, host, port),
-                permanent=frozenset(),
                 on_message=self._on_message,
                 on_connected=self._on_connected,
                 on_disconnected=self._node_disconnected,

@@ -71,12 +71,12 @@ class RedisSubscriber:
         self.channels = ShardedChannels(
             pubsub_client,
             name=f"{keys.prefix}-pubsub",
-            permanent=keys.broadcast_channel,
             on_message=self._on_message,
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
             retry=retry,
         )
+        self.channels.want(keys.broadcast_channel)  # for as long as the process runs
         self._listeners: dict[bytes, Callable[[bytes], None]] = {}
         self._after_reconnect: list[Callable[[], Awaitable[None]]] = []
         hub.watch(self._on_user_presence)
