@@ -98,6 +98,7 @@ class PrivateRedisCluster:
             log = (node_dir / "redis.log").open("ab")
             command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
             command += ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000", "--dir", str(node_dir)]
+            command += ["--repl-diskless-sync-delay", "0"]  # replicas in sync at once, not after 5 s
             self._processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
         for port in self.ports:
             _wait_for_ping(port)
@@ -108,11 +109,13 @@ class PrivateRedisCluster:
             capture_output=True,
             timeout=60,
         )
-        deadline = time.monotonic() + 30
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Until every node sees three primaries, each with a replica in sync (after a failover too)."""
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            states = [redis.Redis(port=port).cluster("INFO") for port in self.ports]
-            roles = [redis.Redis(port=port).execute_command("ROLE")[0] for port in self.ports]
-            if all(state.get("cluster_state") == "ok" for state in states) and roles.count(b"slave") == 3:
+            if all(_ready_node(port) for port in self.ports):
                 return
             time.sleep(0.1)
         raise RuntimeError("the private Redis Cluster did not become ready")
@@ -141,6 +144,22 @@ def _is_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _ready_node(port: int) -> bool:
+    """The node sees a healthy cluster of three primaries, each with a replica in sync.
+
+    A failover asked of a replica that is still loading its first copy, or
+    whose primary has not yet heard that it is its replica, times out.
+    """
+    with redis.Redis(port=port) as node:
+        if node.cluster("INFO").get("cluster_state") != "ok":
+            return False
+        seen = node.cluster("NODES").values()
+        replication = node.info("replication")
+    replicas = [info for info in seen if "slave" in info["flags"] and info["master_id"] != "-" and info["connected"]]
+    in_sync = replication["role"] == "master" or replication.get("master_link_status") == "up"
+    return len(replicas) == 3 and in_sync
 
 
 def _wait_for_ping(port: int) -> None:

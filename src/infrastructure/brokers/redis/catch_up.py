@@ -20,9 +20,10 @@ class CatchUp:
     """Replays what a stream missed, then releases the live messages it held meanwhile.
 
     Args:
-        outages: reads how many times the pub/sub connection was lost; a
-            catch-up that saw the count change keeps holding, because the
-            reconnect's own catch-up follows and continues from its cursor.
+        unbroken_since: the pub/sub's token for unbroken live delivery (None
+            during a break); a catch-up that saw it change, or saw none, keeps
+            holding, because the catch-up after the break follows and
+            continues from its cursor.
     """
 
     def __init__(
@@ -32,13 +33,13 @@ class CatchUp:
         wire_format: WireFormat,
         *,
         retention: int,
-        outages: Callable[[], int],
+        unbroken_since: Callable[[], int | None],
     ) -> None:
         self._history = history
         self._keys = keys
         self._wire_format = wire_format
         self._retention = retention
-        self._outages = outages
+        self._unbroken_since = unbroken_since
 
     async def start_at_the_end(self, subscription: Subscription) -> None:
         """A new stream: nothing to replay; its cursor starts after the last event of both logs."""
@@ -63,7 +64,7 @@ class CatchUp:
         """
         async with subscription.lock:
             subscription.hold()
-            outages_before = self._outages()
+            unbroken = self._unbroken_since()
             cursor = subscription.cursor
             try:
                 replay = await read()
@@ -71,7 +72,7 @@ class CatchUp:
                 subscription.cursor = cursor
                 raise
             subscription.inbox.push_replay(replay)
-            if self._outages() == outages_before:
+            if unbroken is not None and self._unbroken_since() == unbroken:
                 subscription.release()
             return len(replay)
 

@@ -11,6 +11,7 @@ from typing import Any
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.crc import key_slot
 
 from infrastructure.brokers.redis.channels import ChannelMultiplexer
 from infrastructure.redis_errors import REDIS_FAILURE
@@ -55,6 +56,9 @@ class ShardedChannels:
         self._early: list[bytes] = []  # wanted before the slot map was known
         self._following: asyncio.Task[None] | None = None
         self._homeless: dict[bytes, str] = {}  # channels a node dropped, and which node dropped them
+        self._breaks = 0  # channels dropped or a node's connection lost: each a break in live delivery
+        self._following_break = False  # from a break until every channel is placed and confirmed again
+        self._down: set[str] = set()  # nodes whose connection was lost and is not back yet
         self._retired_outages = 0
         self._retired_reconnects = 0
 
@@ -97,6 +101,18 @@ class ShardedChannels:
         """Every node's connection is up and subscribed."""
         return bool(self._nodes) and all(m.connected.is_set() for m in self._nodes.values())
 
+    def unbroken_since(self) -> int | None:
+        """A token that stays the same for as long as live delivery goes on without a break; None during one.
+
+        A catch-up may let a stream go live only if the token it read before
+        replaying is still the token after: then everything published since
+        it started reading arrived live (and was held), so nothing fell
+        between the replay and the live messages.
+        """
+        if self._following_break or self._homeless or self._down:
+            return None
+        return self._breaks + self.outages
+
     @property
     def subscribed_channels(self) -> frozenset[bytes]:
         return frozenset().union(*(m.subscribed_channels for m in self._nodes.values()))
@@ -123,8 +139,8 @@ class ShardedChannels:
             multiplexer = ChannelMultiplexer(
                 self._node_client(name, host, port),
                 on_message=self._on_message,
-                on_connected=self._on_connected,
-                on_disconnected=self._node_disconnected,
+                on_connected=functools.partial(self._node_connected, name),
+                on_disconnected=functools.partial(self._node_disconnected, name),
                 on_dropped=functools.partial(self._channel_dropped, node=name),
                 one_command_per_slot=name != _SINGLE,
                 retry=self._retry,
@@ -151,20 +167,28 @@ class ShardedChannels:
         return client
 
     # -- following the cluster's topology ----------------------------------
-    def _node_disconnected(self) -> None:
+    async def _node_connected(self, name: str, reconnected: bool) -> None:
+        self._down.discard(name)
+        await self._on_connected(reconnected)
+
+    def _node_disconnected(self, name: str) -> None:
+        self._down.add(name)
         self._on_disconnected()
         self._topology_may_have_changed()
 
     def _channel_dropped(self, channel: bytes, node: str) -> None:
         if not self._homeless:
             logger.warning("Redis node %s dropped shard channels (their slots moved); following them", node)
-            self._on_disconnected()  # hold live messages until the streams have caught up
         self._homeless[channel] = node
         self._topology_may_have_changed()
 
     def _topology_may_have_changed(self) -> None:
+        self._breaks += 1
         if not isinstance(self._client, RedisCluster):
             return  # a single Redis: the connection's own reconnect is all there is
+        if not self._following_break:
+            self._following_break = True
+            self._on_disconnected()  # hold live messages until the streams have caught up
         if self._following is None or self._following.done():
             self._following = asyncio.get_running_loop().create_task(
                 self._follow(), name="herald-redis-topology", context=contextvars.Context()
@@ -181,8 +205,9 @@ class ShardedChannels:
         assert isinstance(self._client, RedisCluster)
         while True:
             await self._until_settled(self._client)
+            self._following_break = False  # a break while the streams catch up keeps them held: one more round
             await self._on_connected(True)
-            if self._settled():  # no channel was dropped while the streams caught up
+            if not self._following_break:
                 return
 
     async def _until_settled(self, cluster: RedisCluster) -> None:
@@ -193,7 +218,9 @@ class ShardedChannels:
             except REDIS_FAILURE as error:
                 logger.warning("could not read the cluster's slot map (%s); trying again", type(error).__name__)
                 continue
-            if not await self._move_misplaced() and self._settled():
+            if await self._move_misplaced() or not self._settled():
+                continue
+            if await self._owners_confirm():
                 return
 
     def _settled(self) -> bool:
@@ -201,6 +228,33 @@ class ShardedChannels:
             m.connected.is_set() and m.wanted_channels <= m.subscribed_channels for m in self._nodes.values()
         )
         return connected and not self._homeless
+
+    async def _owners_confirm(self) -> bool:
+        """Ask each node whether it serves, as primary, the slots of the channels subscribed on it.
+
+        A map read from a node that has not yet heard of a failover can send
+        channels to the old primary after it became a replica. A replica takes
+        shard subscriptions too, but hears nothing of what its new primary
+        publishes until that primary knows of it, and it never drops them: a
+        silent gap. Asked after the subscriptions were confirmed, a node that
+        says it owns their slots will drop them (and so wake the follower) when
+        it loses them. Channels a node disowns are followed again.
+        """
+        confirmed = True
+        for name, multiplexer in list(self._nodes.items()):
+            client = self._node_clients[name]
+            try:
+                owned = _owned_slots(await client.execute_command("CLUSTER NODES"))  # type: ignore[no-untyped-call]
+            except REDIS_FAILURE as error:
+                logger.warning("could not ask Redis node %s for its slots (%s)", name, type(error).__name__)
+                return False
+            for channel in multiplexer.subscribed_channels:
+                slot = key_slot(channel)
+                if not any(first <= slot <= last for first, last in owned):
+                    multiplexer.unwant(channel)
+                    self._homeless[channel] = name
+                    confirmed = False
+        return confirmed
 
     async def _move_misplaced(self) -> int:
         """Move each channel to the node that owns its slot now; close connections left with none."""
@@ -220,7 +274,16 @@ class ShardedChannels:
                 self._retired_outages += multiplexer.outages
                 self._retired_reconnects += multiplexer.reconnects
                 del self._nodes[name]
+                self._down.discard(name)
                 await multiplexer.aclose()
         if moved:
             logger.warning("followed %d shard channel(s) to their new node(s)", moved)
         return moved
+
+
+def _owned_slots(nodes: dict[str, dict[str, Any]]) -> list[tuple[int, int]]:
+    """The slot ranges a node serves as a primary, by its own account (its line of CLUSTER NODES)."""
+    me = next((node for node in nodes.values() if "myself" in node["flags"].split(",")), None)
+    if me is None or "master" not in me["flags"].split(","):
+        return []
+    return [(int(bounds[0]), int(bounds[-1])) for bounds in me["slots"]]

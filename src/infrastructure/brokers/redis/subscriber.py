@@ -63,9 +63,6 @@ class RedisSubscriber:
         self._subscribe_seconds = subscribe_seconds
         self._hold_limit = hold_limit
         retry = reconnect_retry or Retry(ExponentialWithJitterBackoff(cap=2.0, base=0.05), retries=-1)
-        self._catch_up = CatchUp(
-            LogReader(client), keys, wire_format, retention=retention, outages=lambda: self.channels.outages
-        )
         self._reconnect_catch_ups = asyncio.Semaphore(16)
         self._catch_up_backoff = ExponentialWithJitterBackoff(cap=1.0, base=0.1)
         self.channels = ShardedChannels(
@@ -77,6 +74,9 @@ class RedisSubscriber:
             retry=retry,
         )
         self.channels.want(keys.broadcast_channel)  # for as long as the process runs
+        self._catch_up = CatchUp(
+            LogReader(client), keys, wire_format, retention=retention, unbroken_since=self.channels.unbroken_since
+        )
         self._listeners: dict[bytes, Callable[[bytes], None]] = {}
         self._after_reconnect: list[Callable[[], Awaitable[None]]] = []
         hub.watch(self._on_user_presence)
