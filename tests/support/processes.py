@@ -120,6 +120,10 @@ class PrivateRedisCluster:
             time.sleep(0.1)
         raise RuntimeError("the private Redis Cluster did not become ready")
 
+    def send_signal(self, port: int, signum: signal.Signals) -> None:
+        """Signal one node: SIGSTOP freezes it (a replica falls behind), SIGKILL is a crashed host."""
+        self._processes[self.ports.index(port)].send_signal(signum)
+
     def stop(self) -> None:
         for process in self._processes:
             process.send_signal(signal.SIGCONT)
