@@ -52,8 +52,9 @@ pytest: $(STAMP) browser nginx redis
 test: lint types layers pytest ## everything CI runs
 
 # The benchmark (docs/performance.md): Herald, the Litestar channels baseline and the
-# raw-ASGI ceiling, one after the other in one run, on the Redis at BENCH_REDIS_URL.
-bench: $(STAMP)
+# raw-ASGI ceiling, one after the other in one run, on a private redis-server of its own
+# (BENCH_ARGS="--redis cluster" for a private cluster, "--redis <url>" for a Redis you name).
+bench: $(STAMP) redis
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:

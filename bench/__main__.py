@@ -28,9 +28,9 @@ from typing import Any
 
 import orjson
 import uvloop
-from redis.asyncio import Redis
 
 from bench.loadgen import Recorder, StreamClient, open_streams
+from bench.redis_server import PRIVATE, cpu_seconds, primaries, redis_for_bench
 from bench.report import render_markdown
 from infrastructure.auth import TokenService
 
@@ -249,11 +249,7 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         if target.name == "herald":
             results["replay_ms"] = await measure_replay(port, publisher, options.replays, seq)
             seq += options.replays * 1001
-            reply = await publisher.run(op="flat", users=len(users), seconds=options.seconds / 2, seq=seq)
-            results["publish_per_s"] = reply["sent"] / reply["seconds"]
-        else:
-            reply = await publisher.run(op="flat", users=len(users), seconds=options.seconds / 2, seq=seq)
-            results["publish_per_s"] = reply["sent"] / reply["seconds"]
+        results.update(await publish_path(publisher, options, len(users), seq))
 
 
 async def measure_replay(port: int, publisher: Publisher, rounds: int, seq: int) -> float:
@@ -295,13 +291,20 @@ def serving(target: Target) -> Any:
 
 
 async def forget_keys(redis_url: str, prefix: str) -> None:
-    """Delete this run's keys (never anything else: the Redis may be shared)."""
-    client = Redis.from_url(redis_url)
-    try:
-        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
-            await client.unlink(key)
-    finally:
-        await client.aclose()
+    """Delete this run's keys (never anything else: the Redis may be shared), on every primary."""
+    async with primaries(redis_url) as nodes:
+        for node in nodes:
+            async for key in node.scan_iter(match=f"{prefix}*", count=1000):
+                await node.unlink(key)
+
+
+async def publish_path(publisher: Publisher, options: Options, users: int, seq: int) -> dict[str, float]:
+    """Flat out from one process, and the Redis CPU it cost per event (every primary's, summed)."""
+    async with primaries(options.redis_url) as nodes:
+        cpu_before = await cpu_seconds(nodes)
+        reply = await publisher.run(op="flat", users=users, seconds=options.seconds / 2, seq=seq)
+        cpu = await cpu_seconds(nodes) - cpu_before
+    return {"publish_per_s": reply["sent"] / reply["seconds"], "redis_cpu_us_per_event": cpu * 1e6 / reply["sent"]}
 
 
 async def run(options: Options) -> dict[str, Any]:
@@ -372,7 +375,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--replays", type=int, default=5, help="resumes 1000 events behind timed (5)")
     parser.add_argument("--runs", type=int, default=1, help="whole runs; the table shows each cell's median (1)")
     parser.add_argument("--targets", default=",".join(TARGETS), help="subset of herald,baseline,ceiling")
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--redis",
+        default=os.environ.get("BENCH_REDIS", PRIVATE),
+        help="'private': a redis-server of the bench's own (default); 'cluster': a private 6-node Redis Cluster; "
+        "or the URL of a Redis to use (only the run's own keys are written and deleted)",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.md")
     args = parser.parse_args(argv)
     options = Options(
@@ -383,14 +391,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         broadcasts=args.broadcasts,
         replays=args.replays,
         targets=[t for t in args.targets.split(",") if t],
-        redis_url=args.redis_url,
+        redis_url=args.redis,
         output=args.output,
     )
     unknown = set(options.targets) - set(TARGETS)
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
-    runs = [uvloop.run(run(options)) for _ in range(max(1, args.runs))]
+    with redis_for_bench(args.redis) as url:
+        options.redis_url = url
+        runs = [uvloop.run(run(options)) for _ in range(max(1, args.runs))]
     report = median_report(runs)
+    report["redis"] = args.redis if args.redis in ("private", "cluster") else "given by URL"
     markdown = render_markdown(report)
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(markdown)

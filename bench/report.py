@@ -39,6 +39,7 @@ ROWS: list[Row] = [
     ("flat out: latency p99 (ms)", _get("flat", "p99_ms"), "{:,.0f}", "lower"),
     ("resume 1,000 events behind (ms)", _get("replay_ms"), "{:.0f}", "lower"),
     ("publish path (events/s, one process)", _get("publish_per_s"), "{:,.0f}", "higher"),
+    ("Redis CPU per published event (µs, all primaries)", _get("redis_cpu_us_per_event"), "{:.1f}", "lower"),
 ]
 
 
@@ -63,7 +64,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     herald = targets.get("herald", {})
     lines = [
         f"Streams: {options['streams']} (flat out: {options['flat_streams']}); fixed rate: {options['rate']} events/s; "
-        f"timed runs: {options['seconds']} s. Machine: {report['machine']}."
+        f"timed runs: {options['seconds']} s. Redis: {report.get('redis', 'given by URL')}. "
+        f"Machine: {report['machine']}."
         + (f" Each cell is the median of {report['runs']} whole runs." if report.get("runs", 1) > 1 else ""),
         "",
         "| measurement | better | Herald | baseline | ceiling | Herald / baseline | Herald / ceiling |",

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.timeout(240)]
 
 def test_a_tiny_benchmark_run_measures_every_target(tmp_path: Path, shared_redis_url: str) -> None:
     output = tmp_path / "bench.md"
-    arguments = ["--redis-url", shared_redis_url, "--streams", "30", "--flat-streams", "20", "--rate", "60"]
+    arguments = ["--redis", shared_redis_url, "--streams", "30", "--flat-streams", "20", "--rate", "60"]
     arguments += ["--seconds", "1"]
     arguments += ["--broadcasts", "1", "--replays", "1", "--output", str(output)]
     subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=ROOT, check=True, timeout=200)

@@ -78,9 +78,6 @@ def two_processes(redis_url: str, redis_prefix: str, tmp_path: Path) -> Iterator
         "HERALD_REDIS_PREFIX": redis_prefix,
         "HERALD_JWT_SECRET": TEST_SECRET,
         "HERALD_REPORT_STEP_SECONDS": "0.05",
-        # Hundreds of streams resume at once in some of these tests; on a busy CI machine the
-        # cluster client's cost per command can take the last of them past the 2 s default.
-        "HERALD_REDIS_TIMEOUT_SECONDS": "5",
     }
     with herald_process(env, tmp_path / "a.log") as a, herald_process(env, tmp_path / "b.log") as b:
         yield a, b

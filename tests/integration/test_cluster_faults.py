@@ -145,8 +145,7 @@ class Traffic:
             ]
             for user in self.users
         }
-        self._container = containers[0]
-        self._containers = containers
+        self.containers = containers
         self._stop = asyncio.Event()
         self._publishing: asyncio.Task[None] | None = None
 
@@ -159,7 +158,7 @@ class Traffic:
         self._publishing = asyncio.create_task(self._keep_publishing())
 
     async def _keep_publishing(self) -> None:
-        publisher = await resolve(self._container.publisher)
+        publisher = await resolve(self.containers[0].publisher)
         turn = 0
         while not self._stop.is_set():
             user = self.users[turn % USERS]
@@ -182,11 +181,12 @@ class Traffic:
             await reader.wait_until(lambda events: wanted in numbers_in(events), timeout=30)
         return time.monotonic() - started
 
-    async def noticed_a_break(self) -> None:
-        """Until both processes' subscribers know that live delivery broke somewhere."""
-        subscribers = [await resolve(container.subscriber) for container in self._containers]
+    async def noticed_a_break(self, user: uuid.UUID) -> None:
+        """Until both processes' subscribers know that live delivery to ``user`` broke."""
+        subscribers = [await resolve(container.subscriber) for container in self.containers]
+        channel = (self.keys.user_channel(user),)
         async with asyncio.timeout(10):
-            while any(subscriber.channels.unbroken_since() is not None for subscriber in subscribers):
+            while any(subscriber.channels.unbroken_since(channel) is not None for subscriber in subscribers):
                 await asyncio.sleep(0.005)
 
     async def halt(self) -> None:
@@ -269,7 +269,7 @@ async def test_a_killed_primary_loses_nothing_silently(cluster: PrivateRedisClus
         cluster.send_signal(primary, signal.SIGKILL)
         cluster.send_signal(replica, signal.SIGCONT)
         killed_at = time.monotonic()
-        await flow.noticed_a_break()
+        await flow.noticed_a_break(affected[0])
         other_streams_after = await flow.delivered_again(others)
         await asyncio.to_thread(wait_promoted, replica)
         promoted_after = time.monotonic() - killed_at
@@ -293,6 +293,43 @@ async def test_a_killed_primary_loses_nothing_silently(cluster: PrivateRedisClus
         f"\nkilled primary: replica promoted after {promoted_after:.1f} s; other shards' streams delivered "
         f"within {other_streams_after:.2f} s; the killed shard's streams {resumed_after:.2f} s after promotion; "
         f"{reset} of {len(affected) * STREAMS_PER_USER} of its streams reset (the rest had lost nothing)"
+    )
+
+
+def wait_cluster_state(port: int, state: str) -> None:
+    deadline = time.monotonic() + 30
+    with redis.Redis(port=port) as node:
+        while time.monotonic() < deadline:
+            if node.cluster("INFO").get("cluster_state") == state:
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"the cluster did not become {state!r}")
+
+
+async def test_publishes_wait_while_the_cluster_is_down(cluster: PrivateRedisCluster) -> None:
+    """A shard with no reachable primary nor replica: every node refuses every slot (CLUSTERDOWN) until it is back."""
+    (primary, replica), (witness, _), _ = primaries_and_replicas(cluster)
+    async with traffic(cluster) as flow:
+        await flow.delivered_again(flow.users)
+        cluster.send_signal(replica, signal.SIGSTOP)
+        cluster.send_signal(primary, signal.SIGSTOP)
+        await asyncio.to_thread(wait_cluster_state, witness, "fail")
+        down = time.monotonic()
+        published_while_down = sum(flow.sent.values())
+        publisher = await resolve(flow.containers[0].publisher)
+        async with asyncio.timeout(30):  # the cluster refuses them: they wait in the retry buffer
+            while not (publisher.stats.failed_attempts and publisher.waiting):
+                await asyncio.sleep(0.01)
+        cluster.send_signal(primary, signal.SIGCONT)
+        cluster.send_signal(replica, signal.SIGCONT)
+        await asyncio.to_thread(wait_cluster_state, witness, "ok")
+        down_for = time.monotonic() - down
+        resumed_after = await flow.delivered_again(flow.users)
+        await flow.stop()
+        flow.assert_exact(flow.users)
+    print(
+        f"\ncluster down for {down_for:.1f} s; {sum(flow.sent.values()) - published_while_down} events published "
+        f"from then on, all delivered once; delivery again {resumed_after:.2f} s after the cluster was back"
     )
 
 

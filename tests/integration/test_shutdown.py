@@ -7,22 +7,20 @@ import uuid
 import httpx
 import pytest
 
-from tests.integration.helpers import announce, data, is_cluster, process_bearer
+from tests.integration.helpers import announce, data, process_bearer
 from tests.support.processes import HeraldProcess
 from tests.support.streams import StreamReader
 
 pytestmark = pytest.mark.redis
 
-#: On a cluster, fewer: a thousand streams resuming at once on one process take the last of them past
-#: the Redis budget there (the cluster client's cost per command; issue 12 records it).
-STREAMS = {"single": 1000, "cluster": 200}
+STREAMS = 1000
 
 
 async def test_sigterm_ends_every_stream_cleanly_and_clients_resume_elsewhere(
-    two_processes: tuple[HeraldProcess, HeraldProcess], redis_url: str
+    two_processes: tuple[HeraldProcess, HeraldProcess],
 ) -> None:
     a, b = two_processes
-    streams = STREAMS["cluster" if is_cluster(redis_url) else "single"]
+    streams = STREAMS
     users = [uuid.uuid4() for _ in range(streams // 4)]
     admin = process_bearer(uuid.uuid4(), "admin")
     limits = httpx.Limits(max_connections=streams + 50, max_keepalive_connections=streams + 50)

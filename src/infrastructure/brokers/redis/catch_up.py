@@ -20,10 +20,10 @@ class CatchUp:
     """Replays what a stream missed, then releases the live messages it held meanwhile.
 
     Args:
-        unbroken_since: the pub/sub's token for unbroken live delivery (None
-            during a break); a catch-up that saw it change, or saw none, keeps
-            holding, because the catch-up after the break follows and
-            continues from its cursor.
+        unbroken_since: the pub/sub's token for unbroken live delivery on a
+            subscription's channels (None during a break); a catch-up that saw
+            it change, or saw none, keeps holding, because the catch-up after
+            the break follows and continues from its cursor.
     """
 
     def __init__(
@@ -33,7 +33,7 @@ class CatchUp:
         wire_format: WireFormat,
         *,
         retention: int,
-        unbroken_since: Callable[[], int | None],
+        unbroken_since: Callable[[Subscription], int | None],
     ) -> None:
         self._history = history
         self._keys = keys
@@ -64,7 +64,7 @@ class CatchUp:
         """
         async with subscription.lock:
             subscription.hold()
-            unbroken = self._unbroken_since()
+            unbroken = self._unbroken_since(subscription)
             cursor = subscription.cursor
             try:
                 replay = await read()
@@ -72,7 +72,7 @@ class CatchUp:
                 subscription.cursor = cursor
                 raise
             subscription.inbox.push_replay(replay)
-            if unbroken is not None and self._unbroken_since() == unbroken:
+            if unbroken is not None and self._unbroken_since(subscription) == unbroken:
                 subscription.release()
             return len(replay)
 

@@ -171,6 +171,11 @@ class ChannelMultiplexer:
         except TimeoutError:
             raise RedisTimeoutError("Redis did not confirm the subscriptions") from None
         self.connected.set()
+        # A stream that asked while the connection was still being made waits even if its channel
+        # was confirmed meanwhile (confirmed is not served until connected): let it go now.
+        for channel in self._confirmed:
+            if not self._in_flight.get(channel):
+                self._wake(channel)
 
     async def _connect_failed(self, error: Exception) -> None:
         logger.warning("Redis pub/sub unavailable (%s); retrying", type(error).__name__)
@@ -251,11 +256,14 @@ class ChannelMultiplexer:
         self._in_flight.pop(channel, None)
         if channel in self._requested:
             self._confirmed.add(channel)
-            for waiter in self._waiters.pop(channel, ()):
-                if not waiter.done():
-                    waiter.set_result(None)
+            self._wake(channel)
         elif not subscribed:
             self._confirmed.discard(channel)
+
+    def _wake(self, channel: bytes) -> None:
+        for waiter in self._waiters.pop(channel, ()):
+            if not waiter.done():
+                waiter.set_result(None)
 
     # -- reconciling ------------------------------------------------------
     async def _reconcile_forever(self) -> None:

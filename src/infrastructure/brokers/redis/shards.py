@@ -5,6 +5,7 @@ import contextvars
 import functools
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -40,8 +41,8 @@ class ShardedChannels:
         *,
         name: str,
         on_message: Callable[[bytes, bytes], None],
-        on_connected: Callable[[bool], Coroutine[Any, Any, None]],
-        on_disconnected: Callable[[], None],
+        on_connected: Callable[[bool, frozenset[bytes] | None], Coroutine[Any, Any, None]],
+        on_disconnected: Callable[[frozenset[bytes] | None], None],
         retry: Retry,
     ) -> None:
         self._client = client
@@ -56,9 +57,9 @@ class ShardedChannels:
         self._early: list[bytes] = []  # wanted before the slot map was known
         self._following: asyncio.Task[None] | None = None
         self._homeless: dict[bytes, str] = {}  # channels a node dropped, and which node dropped them
-        self._breaks = 0  # channels dropped or a node's connection lost: each a break in live delivery
-        self._following_break = False  # from a break until every channel is placed and confirmed again
-        self._down: set[str] = set()  # nodes whose connection was lost and is not back yet
+        # A break in live delivery: channels dropped by their node, or a node's connection lost.
+        self._breaks: Counter[bytes] = Counter()  # breaks so far, by channel
+        self._broken: set[bytes] = set()  # channels of a break not yet followed (placed and confirmed again)
         self._retired_outages = 0
         self._retired_reconnects = 0
 
@@ -101,17 +102,17 @@ class ShardedChannels:
         """Every node's connection is up and subscribed."""
         return bool(self._nodes) and all(m.connected.is_set() for m in self._nodes.values())
 
-    def unbroken_since(self) -> int | None:
-        """A token that stays the same for as long as live delivery goes on without a break; None during one.
+    def unbroken_since(self, channels: tuple[bytes, ...]) -> int | None:
+        """A token that stays the same while ``channels`` deliver live without a break; None during one.
 
-        A catch-up may let a stream go live only if the token it read before
-        replaying is still the token after: then everything published since
-        it started reading arrived live (and was held), so nothing fell
-        between the replay and the live messages.
+        A catch-up may let a stream go live only if the token of its channels
+        read before replaying is still the token after: then everything
+        published to them since it started reading arrived live (and was
+        held), so nothing fell between the replay and the live messages.
         """
-        if self._following_break or self._homeless or self._down:
+        if any(channel in self._broken for channel in channels):
             return None
-        return self._breaks + self.outages
+        return sum(self._breaks[channel] for channel in channels)
 
     @property
     def subscribed_channels(self) -> frozenset[bytes]:
@@ -168,28 +169,27 @@ class ShardedChannels:
 
     # -- following the cluster's topology ----------------------------------
     async def _node_connected(self, name: str, reconnected: bool) -> None:
-        self._down.discard(name)
-        await self._on_connected(reconnected)
+        if name == _SINGLE:  # the connection's own reconnect is all there is
+            self._broken.clear()
+            await self._on_connected(reconnected, None)
+        # On a cluster the follower catches the streams up, once every channel has its place again.
 
     def _node_disconnected(self, name: str) -> None:
-        self._down.add(name)
-        self._on_disconnected()
-        self._topology_may_have_changed()
+        multiplexer = self._nodes.get(name)
+        self._break(multiplexer.wanted_channels if multiplexer is not None else frozenset())
 
     def _channel_dropped(self, channel: bytes, node: str) -> None:
         if not self._homeless:
             logger.warning("Redis node %s dropped shard channels (their slots moved); following them", node)
         self._homeless[channel] = node
-        self._topology_may_have_changed()
+        self._break(frozenset((channel,)))
 
-    def _topology_may_have_changed(self) -> None:
-        self._breaks += 1
-        if not isinstance(self._client, RedisCluster):
-            return  # a single Redis: the connection's own reconnect is all there is
-        if not self._following_break:
-            self._following_break = True
-            self._on_disconnected()  # hold live messages until the streams have caught up
-        if self._following is None or self._following.done():
+    def _break(self, channels: frozenset[bytes]) -> None:
+        """Live delivery on ``channels`` broke: their streams hold until they have caught up."""
+        self._breaks.update(channels)
+        self._broken.update(channels)
+        self._on_disconnected(channels)
+        if isinstance(self._client, RedisCluster) and (self._following is None or self._following.done()):
             self._following = asyncio.get_running_loop().create_task(
                 self._follow(), name="herald-redis-topology", context=contextvars.Context()
             )
@@ -205,9 +205,10 @@ class ShardedChannels:
         assert isinstance(self._client, RedisCluster)
         while True:
             await self._until_settled(self._client)
-            self._following_break = False  # a break while the streams catch up keeps them held: one more round
-            await self._on_connected(True)
-            if not self._following_break:
+            # A break while these streams catch up keeps its streams held: one more round for them.
+            followed, self._broken = frozenset(self._broken), set()
+            await self._on_connected(True, followed)
+            if not self._broken:
                 return
 
     async def _until_settled(self, cluster: RedisCluster) -> None:
@@ -248,12 +249,17 @@ class ShardedChannels:
             except REDIS_FAILURE as error:
                 logger.warning("could not ask Redis node %s for its slots (%s)", name, type(error).__name__)
                 return False
-            for channel in multiplexer.subscribed_channels:
-                slot = key_slot(channel)
-                if not any(first <= slot <= last for first, last in owned):
-                    multiplexer.unwant(channel)
-                    self._homeless[channel] = name
-                    confirmed = False
+            disowned = frozenset(
+                channel
+                for channel in multiplexer.subscribed_channels
+                if not any(first <= key_slot(channel) <= last for first, last in owned)
+            )
+            for channel in disowned:
+                multiplexer.unwant(channel)
+                self._homeless[channel] = name
+            if disowned:
+                self._break(disowned)
+                confirmed = False
         return confirmed
 
     async def _move_misplaced(self) -> int:
@@ -265,16 +271,17 @@ class ShardedChannels:
                 self._multiplexer(channel).want(channel)
                 moved += 1
         for name, multiplexer in list(self._nodes.items()):
-            for channel in multiplexer.wanted_channels:
-                if self._node_of(channel)[0] != name:
-                    multiplexer.unwant(channel)
-                    self._multiplexer(channel).want(channel)
-                    moved += 1
+            misplaced = frozenset(c for c in multiplexer.wanted_channels if self._node_of(c)[0] != name)
+            if misplaced:
+                self._break(misplaced)  # unsubscribed here before subscribed there: a break
+            for channel in misplaced:
+                multiplexer.unwant(channel)
+                self._multiplexer(channel).want(channel)
+                moved += 1
             if not multiplexer.wanted_channels:
                 self._retired_outages += multiplexer.outages
                 self._retired_reconnects += multiplexer.reconnects
                 del self._nodes[name]
-                self._down.discard(name)
                 await multiplexer.aclose()
         if moved:
             logger.warning("followed %d shard channel(s) to their new node(s)", moved)

@@ -75,7 +75,7 @@ class RedisSubscriber:
         )
         self.channels.want(keys.broadcast_channel)  # for as long as the process runs
         self._catch_up = CatchUp(
-            LogReader(client), keys, wire_format, retention=retention, unbroken_since=self.channels.unbroken_since
+            LogReader(client), keys, wire_format, retention=retention, unbroken_since=self._unbroken_since
         )
         self._listeners: dict[bytes, Callable[[bytes], None]] = {}
         self._after_reconnect: list[Callable[[], Awaitable[None]]] = []
@@ -179,16 +179,27 @@ class RedisSubscriber:
                 subscription.offer(message, self._hold_limit)
         self._hub.stats.fanned_out(event.event_type, len(targets), event.occurred_at)
 
-    def _on_disconnected(self) -> None:
-        for inbox in self._hub.all_streams():
-            subscription = inbox.adapter_state
-            if isinstance(subscription, Subscription):
-                subscription.hold()
+    def _unbroken_since(self, subscription: Subscription) -> int | None:
+        channels = (self._keys.user_channel(subscription.inbox.user_id), self._keys.broadcast_channel)
+        return self.channels.unbroken_since(channels)
 
-    async def _on_connected(self, reconnected: bool) -> None:
+    def _subscriptions_on(self, channels: frozenset[bytes] | None) -> list[Subscription]:
+        """The streams that listen on any of ``channels`` (None: on any channel)."""
+        if channels is None or self._keys.broadcast_channel in channels:
+            inboxes = list(self._hub.all_streams())
+        else:
+            users = (self._keys.user_of_channel(channel) for channel in channels)
+            inboxes = [inbox for user in users if user is not None for inbox in self._hub.streams_of(user)]
+        return [s for s in (inbox.adapter_state for inbox in inboxes) if isinstance(s, Subscription)]
+
+    def _on_disconnected(self, channels: frozenset[bytes] | None) -> None:
+        for subscription in self._subscriptions_on(channels):
+            subscription.hold()
+
+    async def _on_connected(self, reconnected: bool, channels: frozenset[bytes] | None) -> None:
         if not reconnected:
             return
-        subscriptions = [s for s in (i.adapter_state for i in self._hub.all_streams()) if isinstance(s, Subscription)]
+        subscriptions = self._subscriptions_on(channels)
         results = await asyncio.gather(*(self._reconnect_catch_up(s) for s in subscriptions), return_exceptions=True)
         failed = Counter(type(r).__name__ for r in results if isinstance(r, BaseException))
         logger.info(
@@ -197,6 +208,8 @@ class RedisSubscriber:
             failed.total(),
             "".join(f", {count} {name}" for name, count in failed.items()),
         )
+        if channels is not None and not channels & self._listeners.keys():
+            return
         for hook in self._after_reconnect:
             try:
                 await hook()
