@@ -47,6 +47,10 @@ def numbers_in(events: list[ServerSentEvent]) -> list[int]:
     return [json.loads(e.data)["n"] for e in events if e.event == "test.n"]
 
 
+def broadcasts_in(events: list[ServerSentEvent]) -> list[int]:
+    return [json.loads(e.data)["b"] for e in events if e.event == "test.b"]
+
+
 def between_resets(events: list[ServerSentEvent]) -> list[list[int]]:
     """The numbers a stream received, cut where it was told to reset."""
     segments: list[list[int]] = [[]]
@@ -129,15 +133,16 @@ def move_slot(cluster: PrivateRedisCluster, slot: int, source: int, target: int)
 class Traffic:
     """Open streams on two processes, each user's spread over both, and a steady stream of numbered events.
 
-    One event per user in turn, every couple of milliseconds; each user's
-    events are numbered from 0, so a stream shows at a glance what it lost,
-    repeated or reordered.
+    One event per user in turn, every couple of milliseconds, and a broadcast
+    every tenth turn; each user's events, and the broadcasts, are numbered
+    from 0, so a stream shows at a glance what it lost, repeated or reordered.
     """
 
     def __init__(self, containers: list[Container], clients: list[httpx.AsyncClient], keys: RedisKeys) -> None:
         self.keys = keys
         self.users = [uuid.uuid4() for _ in range(USERS)]
         self.sent: dict[uuid.UUID, int] = dict.fromkeys(self.users, 0)
+        self.broadcasts = 0
         self.readers = {
             user: [
                 StreamReader(clients[n % 2], "/api/v1/events", headers=bearer(containers[n % 2], user))
@@ -167,6 +172,12 @@ class Traffic:
                 SSEEvent(event_type="test.n", category=SSECategory.REPORTS, data=data, user_id=user)
             )
             self.sent[user] += 1
+            if turn % 10 == 0:
+                data = {"b": self.broadcasts}
+                await publisher.publish(
+                    SSEEvent(event_type="test.b", category=SSECategory.SYSTEM, data=data, user_id=None)
+                )
+                self.broadcasts += 1
             turn += 1
             await asyncio.sleep(0.002)  # a steady rate, the workload under test
 
@@ -176,6 +187,10 @@ class Traffic:
         user = among[0]
         wanted = self.sent[user]  # the next one published to this user
         while self.sent[user] <= wanted:
+            assert self._publishing is not None
+            if self._publishing.done():
+                self._publishing.result()  # its error, not a wait for ever
+                raise AssertionError("publishing stopped")
             await asyncio.sleep(0.01)
         for reader in self.readers[user]:
             await reader.wait_until(lambda events: wanted in numbers_in(events), timeout=30)
@@ -204,9 +219,18 @@ class Traffic:
                     for reader in group:
                         last = self.sent[user] - 1
                         await reader.wait_until(lambda events, last=last: last in numbers_in(events), timeout=30)
+                        await reader.wait_until(lambda events: self.broadcasts - 1 in broadcasts_in(events), timeout=30)
+
+    def assert_broadcasts_exact(self, users: list[uuid.UUID]) -> None:
+        """Each stream of ``users`` received every broadcast once, in order."""
+        for user in users:
+            for index, reader in enumerate(self.readers[user]):
+                got = broadcasts_in(reader.events)
+                assert got == list(range(self.broadcasts)), f"user {user}, stream {index}: broadcasts {got}"
 
     def assert_exact(self, users: list[uuid.UUID]) -> None:
-        """Each stream of ``users`` received every event of its user once, in order, and no reset."""
+        """Each stream of ``users`` received every event of its user and every broadcast once, in order, no reset."""
+        self.assert_broadcasts_exact(users)
         for user in users:
             for index, reader in enumerate(self.readers[user]):
                 numbers = numbers_in(reader.events)
@@ -252,9 +276,11 @@ async def test_manual_failovers_lose_repeat_and_reset_nothing(cluster: PrivateRe
 
 
 async def test_a_killed_primary_loses_nothing_silently(cluster: PrivateRedisCluster) -> None:
-    primary, replica = primaries_and_replicas(cluster)[0]
-    slots = slots_of(primary)
     async with traffic(cluster) as flow:
+        # A shard without the broadcast log: what it loses, it loses from users' logs only.
+        broadcast_slot = key_slot(flow.keys.broadcast_log.encode())
+        primary, replica = next(p for p in primaries_and_replicas(cluster) if broadcast_slot not in slots_of(p[0]))
+        slots = slots_of(primary)
         affected = [user for user in flow.users if key_slot(flow.keys.user_log(user).encode()) in slots]
         others = [user for user in flow.users if user not in affected]
         assert affected
@@ -276,6 +302,7 @@ async def test_a_killed_primary_loses_nothing_silently(cluster: PrivateRedisClus
         resumed_after = await flow.delivered_again(affected)
         await flow.stop()
         flow.assert_exact(others)
+        flow.assert_broadcasts_exact(affected)
         reset = 0
         for user in affected:
             for index, reader in enumerate(flow.readers[user]):
