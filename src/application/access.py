@@ -3,8 +3,8 @@
 from datetime import timedelta
 
 from application.ports import Clock, Credentials, RevocationUnavailableError, SessionRevocations
-from application.principal import CredentialError, Principal
-from application.refusals import UNAVAILABLE, RefusalKind, Refused, unauthenticated
+from application.principal import CredentialError, CredentialsUnavailableError, Principal
+from application.refusals import KEYS_UNAVAILABLE, UNAVAILABLE, RefusalKind, Refused, unauthenticated
 
 ADMIN_ROLE = "admin"
 
@@ -29,9 +29,11 @@ class Authenticate:
 
     async def __call__(self, token: str) -> Principal | Refused:
         try:
-            principal = self._credentials.verify(token)
+            principal = await self._credentials.verify(token)
         except CredentialError as error:
             return unauthenticated(str(error))
+        except CredentialsUnavailableError:
+            return KEYS_UNAVAILABLE
         return await live_session(principal, self._revocations)
 
 

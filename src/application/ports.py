@@ -44,8 +44,8 @@ class Clock(Protocol):
 class Credentials(Protocol):
     """Verifies access tokens, and issues and verifies stream-only tokens; raises ``CredentialError``."""
 
-    def verify(self, token: str) -> Principal:
-        """The principal of an access token."""
+    async def verify(self, token: str) -> Principal:
+        """The principal of an access token; ``CredentialsUnavailableError`` when it cannot be checked now."""
         ...
 
     def verify_stream_token(self, token: str) -> Principal:

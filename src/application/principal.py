@@ -10,6 +10,10 @@ class CredentialError(Exception):
     """The credential is missing, malformed, expired or not ours; the message is safe to show the caller."""
 
 
+class CredentialsUnavailableError(Exception):
+    """The credential cannot be checked right now (the identity provider's keys cannot be fetched): retry."""
+
+
 @attrs.frozen(kw_only=True)
 class Principal:
     """The caller, as proven by a verified credential."""

@@ -33,3 +33,7 @@ def unauthenticated(detail: str) -> Refused:
 
 #: The broker, ticket store or revocation store is unreachable (or too slow): come back shortly.
 UNAVAILABLE = Refused(RefusalKind.UNAVAILABLE, "events are unavailable; retry", retry_after_seconds=2)
+#: The identity provider's keys cannot be fetched, and the token needs one not held yet.
+KEYS_UNAVAILABLE = Refused(
+    RefusalKind.UNAVAILABLE, "the sign-in keys cannot be fetched right now; retry", retry_after_seconds=5
+)

@@ -24,8 +24,8 @@ from application.ports import (
     TicketStoreUnavailableError,
     UserRate,
 )
-from application.principal import CredentialError, Principal
-from application.refusals import UNAVAILABLE, RefusalKind, Refused, unauthenticated
+from application.principal import CredentialError, CredentialsUnavailableError, Principal
+from application.refusals import KEYS_UNAVAILABLE, UNAVAILABLE, RefusalKind, Refused, unauthenticated
 from domain.ports import EventStream, SSESubscriberProtocol, SubscriberUnavailableError
 from domain.sse import SSECategory
 
@@ -123,7 +123,7 @@ class OpenStream:
         try:
             match credential:
                 case BearerToken(token):
-                    principal = self._credentials.verify(token)
+                    principal = await self._credentials.verify(token)
                 case StreamTicket(ticket):
                     redeemed = await self._tickets.redeem(ticket) if len(ticket) <= MAX_TICKET_LENGTH else None
                     if redeemed is None:
@@ -137,6 +137,8 @@ class OpenStream:
             return unauthenticated(str(error))
         except TicketStoreUnavailableError:
             return UNAVAILABLE
+        except CredentialsUnavailableError:
+            return KEYS_UNAVAILABLE
         if principal.expires_at <= self._clock.now():
             # The verification leeway is for clock skew on API calls; a stream would end at once.
             return unauthenticated("the token has expired")

@@ -19,6 +19,7 @@ from application.streams import IssueStreamCookie, IssueTicket, OpenStream
 from domain.registry import REGISTRY
 from infrastructure.asyncapi import asyncapi_json
 from infrastructure.auth import TokenService
+from infrastructure.auth.credentials import AccessCredentials
 from infrastructure.auth.sessions import MemorySessionRevocations, StreamLifetimes
 from infrastructure.auth.tickets import MemoryTicketStore, RedisTicketStore
 from infrastructure.brokers.memory import InMemoryBroker
@@ -27,12 +28,14 @@ from infrastructure.clock import SystemClock
 from infrastructure.event_bus import InProcessEventBus
 from infrastructure.metrics import metrics_registry
 from infrastructure.resources import (
+    open_provider_keys,
     open_redis_client,
     open_redis_publisher,
     open_redis_revocations,
     open_redis_subscriber,
     open_task_supervisor,
     probe_redis_cluster,
+    provider_verifier,
     run_stream_hub,
     subscribe_mapped_events,
 )
@@ -176,6 +179,29 @@ class Container(containers.DeclarativeContainer):
         secret=settings.provided.jwt_secret,
         issuer=settings.provided.jwt_issuer,
         audience=settings.provided.jwt_audience,
+        leeway_seconds=settings.provided.jwt_leeway_seconds,
+    )
+    provider_keys = providers.Resource(
+        open_provider_keys,
+        issuer=settings.provided.oidc_issuer,
+        jwks_url=settings.provided.jwks_url,
+        algorithms=settings.provided.oidc_algorithms,
+        cache_seconds=settings.provided.jwks_cache_seconds,
+        refresh_seconds=settings.provided.jwks_refresh_seconds,
+    )
+    credentials = providers.Singleton(
+        AccessCredentials,
+        own=token_service,
+        provider=providers.Singleton(
+            provider_verifier,
+            provider_keys,
+            issuer=settings.provided.provider_issuer,
+            audiences=settings.provided.provider_audiences,
+            algorithms=settings.provided.oidc_algorithms,
+            leeway_seconds=settings.provided.jwt_leeway_seconds,
+            user_claim=settings.provided.oidc_user_claim,
+            roles_claim=settings.provided.oidc_roles_claim,
+        ),
     )
 
     request_report = providers.Singleton(
@@ -192,10 +218,10 @@ class Container(containers.DeclarativeContainer):
     secure_cookies = settings.provided.is_production
     stream_preamble = providers.Singleton(encode_retry, settings.provided.sse_retry_ms)
     asyncapi_document = providers.Callable(asyncapi_json, registry)
-    authenticate = providers.Singleton(Authenticate, credentials=token_service, revocations=session_revocations)
+    authenticate = providers.Singleton(Authenticate, credentials=credentials, revocations=session_revocations)
     open_stream = providers.Singleton(
         OpenStream,
-        credentials=token_service,
+        credentials=credentials,
         tickets=ticket_store,
         revocations=session_revocations,
         admission=stream_admission,
@@ -204,7 +230,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
     )
     issue_ticket = providers.Singleton(IssueTicket, tickets=ticket_store, rate=ticket_rate)
-    issue_stream_cookie = providers.Singleton(IssueStreamCookie, credentials=token_service, clock=clock)
+    issue_stream_cookie = providers.Singleton(IssueStreamCookie, credentials=credentials, clock=clock)
     revoke_session = providers.Singleton(RevokeSession, revocations=session_revocations, clock=clock)
 
 
@@ -225,6 +251,7 @@ async def start(container: Container) -> None:
         container.publisher,
         container.event_subscriptions,
         container.stream_lifetimes,
+        container.credentials,  # the identity provider's key source, when there is one (no request made yet)
     )
     for provider in needed:
         await resolve(provider)

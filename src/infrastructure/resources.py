@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+import httpx
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
@@ -14,6 +15,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from domain.events import DomainEvent
 from domain.ports import EventBusProtocol
 from domain.registry import EventRegistry
+from infrastructure.auth.oidc import OidcTokenVerifier
+from infrastructure.auth.provider_keys import ProviderKeys
 from infrastructure.auth.sessions import RedisSessionRevocations
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.brokers.redis.publisher import RedisPublisher
@@ -89,6 +92,53 @@ class WaitingRedisCluster(RedisCluster):
                         raise RedisConnectionError(f"a connection closed under the command ({error})") from error
                     await asyncio.sleep(0.05 * (attempt + 1))
         raise AssertionError("unreachable")
+
+
+async def open_provider_keys(
+    *,
+    issuer: str | None,
+    jwks_url: str | None,
+    algorithms: tuple[str, ...],
+    cache_seconds: float,
+    refresh_seconds: float,
+) -> AsyncIterator[ProviderKeys | None]:
+    """The identity provider's keys, when one is configured (None: Herald's own HS256 tokens only)."""
+    if issuer is None and jwks_url is None:
+        yield None
+        return
+    # Fetched in a request's path only when a key is missing: kept short, and never followed elsewhere.
+    async with httpx.AsyncClient(timeout=3.0, follow_redirects=False) as client:
+        yield ProviderKeys(
+            client,
+            issuer=issuer,
+            jwks_url=jwks_url,
+            algorithms=frozenset(algorithms),
+            cache_seconds=cache_seconds,
+            refresh_seconds=refresh_seconds,
+        )
+
+
+def provider_verifier(
+    keys: ProviderKeys | None,
+    *,
+    issuer: str,
+    audiences: tuple[str, ...],
+    algorithms: tuple[str, ...],
+    leeway_seconds: float,
+    user_claim: str,
+    roles_claim: str,
+) -> OidcTokenVerifier | None:
+    if keys is None:
+        return None
+    return OidcTokenVerifier(
+        keys,
+        issuer=issuer,
+        audiences=audiences,
+        algorithms=frozenset(algorithms),
+        leeway_seconds=leeway_seconds,
+        user_claim=user_claim,
+        roles_claim=roles_claim,
+    )
 
 
 async def probe_redis_cluster(url: str | None, mode: str) -> AsyncIterator[bool]:

@@ -13,6 +13,8 @@ from typing import Any, Literal, get_args
 
 import attrs
 
+from infrastructure.auth.oidc import ASYMMETRIC
+
 Environment = Literal["development", "production"]
 LogFormat = Literal["json", "console"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -82,6 +84,18 @@ def _secret_at_least(min_bytes: int) -> Any:
     return attrs.field(factory=lambda: secrets.token_urlsafe(32), repr=False, metadata={_READER: read})
 
 
+def _words(name: str, raw: str) -> object:
+    return tuple(word.strip() for word in raw.split(",") if word.strip())
+
+
+def _algorithms(name: str, raw: str) -> object:
+    chosen = tuple(word.strip() for word in raw.split(",") if word.strip())
+    refused = [algorithm for algorithm in chosen if algorithm not in ASYMMETRIC]
+    if refused or not chosen:
+        raise SettingsError(f"{name} must list asymmetric algorithms ({', '.join(sorted(ASYMMETRIC))}), got {raw!r}")
+    return chosen
+
+
 def _origins(name: str, raw: str) -> object:
     origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
     for origin in origins:
@@ -128,6 +142,28 @@ class Settings:
     """Expected ``iss`` claim."""
     jwt_audience: str = text("herald")
     """Expected ``aud`` claim."""
+    oidc_issuer: str | None = text(
+        None, pattern=r"https?://\S+", means="an http(s) URL like https://id.example.com/realms/app"
+    )
+    """An OpenID Connect provider: access tokens are its, verified with the keys its discovery document names."""
+    jwks_url: str | None = text(None, pattern=r"https?://\S+", means="an http(s) URL")
+    """The provider's key set, when there is no discovery (tokens' ``iss`` must then be ``HERALD_JWT_ISSUER``)."""
+    oidc_audience: tuple[str, ...] = attrs.field(default=(), metadata={_READER: _words})
+    """Accepted ``aud`` values of provider tokens, comma-separated (default: ``HERALD_JWT_AUDIENCE``)."""
+    oidc_algorithms: tuple[str, ...] = attrs.field(default=("RS256", "ES256", "EdDSA"), metadata={_READER: _algorithms})
+    """Algorithms provider tokens may use: asymmetric ones only (``HS*`` and ``none`` are refused here)."""
+    oidc_user_claim: str = text("sub", pattern=r"[A-Za-z0-9_:.-]{1,64}", means="a claim name")
+    """The claim that names the user (a UUID)."""
+    oidc_roles_claim: str = text(
+        "roles", pattern=r"[A-Za-z0-9_:.-]{1,128}", means="a claim path like realm_access.roles"
+    )
+    """Where the roles are: a dotted path (``realm_access.roles``, ``permissions``, ``cognito:groups``)."""
+    jwt_leeway_seconds: float = number(10.0, at_least=0, at_most=300)
+    """Clock skew allowed on ``exp`` and ``nbf``."""
+    jwks_cache_seconds: float = number(300.0, at_least=0)
+    """How long the provider's keys are used before they are read again."""
+    jwks_refresh_seconds: float = number(10.0, at_least=0)
+    """At most one read of the keys this often for tokens with an unknown ``kid``."""
     sse_heartbeat_seconds: float = number(15.0, at_least=0.05)
     """An idle stream gets a comment at most this often."""
     sse_retry_ms: int = number(3000, at_least=0)
@@ -169,6 +205,15 @@ class Settings:
     def broker_kind(self) -> Literal["memory", "redis"]:
         """Which broker adapters the container wires."""
         return "memory" if self.redis_url is None else "redis"
+
+    @property
+    def provider_issuer(self) -> str:
+        """The ``iss`` of provider tokens: the discovered issuer, else ``HERALD_JWT_ISSUER``."""
+        return self.oidc_issuer or self.jwt_issuer
+
+    @property
+    def provider_audiences(self) -> tuple[str, ...]:
+        return self.oidc_audience or (self.jwt_audience,)
 
     @property
     def is_production(self) -> bool:

@@ -53,7 +53,7 @@ class FakeCredentials:
             raise CredentialError("the token is invalid")
         return self._principals[name]
 
-    def verify(self, token: str) -> Principal:
+    async def verify(self, token: str) -> Principal:
         return self._find(token, "access")
 
     def verify_stream_token(self, token: str) -> Principal:

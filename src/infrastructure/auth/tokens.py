@@ -8,6 +8,7 @@ from uuid import UUID
 import jwt
 
 from application.principal import CredentialError, Principal
+from infrastructure.auth.claims import principal_from_claims
 
 
 class TokenService:
@@ -100,18 +101,4 @@ class TokenService:
             raise CredentialError("the token has expired") from None
         except jwt.InvalidTokenError:
             raise CredentialError("the token is invalid") from None
-        try:
-            user_id = UUID(str(claims["sub"]))
-        except ValueError:
-            raise CredentialError("the token's subject is not a user id") from None
-        roles = claims.get("roles", [])
-        if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
-            raise CredentialError("the token's roles claim is malformed")
-        session_id = claims.get("sid")
-        if session_id is not None and not isinstance(session_id, str):
-            raise CredentialError("the token's sid claim is malformed")
-        try:
-            expires_at = datetime.fromtimestamp(float(claims["exp"]), UTC)
-        except (OverflowError, OSError, ValueError):  # beyond what a datetime holds (after the year 9999)
-            raise CredentialError("the token's expiry is out of range") from None
-        return Principal(user_id=user_id, roles=frozenset(roles), expires_at=expires_at, session_id=session_id)
+        return principal_from_claims(claims)

@@ -10,9 +10,18 @@ from domain.ports import SSESubscriberProtocol
 
 @get("/health", summary="Liveness and readiness", tags=["health"], cache=False)
 async def health(
-    subscriber: NamedDependency[SSESubscriberProtocol], broker_kind: NamedDependency[str]
+    subscriber: NamedDependency[SSESubscriberProtocol],
+    broker_kind: NamedDependency[str],
+    provider_keys: NamedDependency[Any],
 ) -> Response[dict[str, Any]]:
-    """200 when the broker can deliver events, 503 otherwise (so a load balancer stops routing)."""
+    """200 when the broker can deliver events, 503 otherwise (so a load balancer stops routing).
+
+    With an identity provider, its key set's state is shown too; a provider
+    that cannot be reached does not make the process unready (the keys held
+    still verify), but ``last_error`` says so.
+    """
     ready = await subscriber.is_ready()
-    body = {"status": "ok" if ready else "unavailable", "broker": {"kind": broker_kind, "ready": ready}}
+    body: dict[str, Any] = {"status": "ok" if ready else "unavailable", "broker": {"kind": broker_kind, "ready": ready}}
+    if provider_keys is not None:
+        body["identity_provider_keys"] = provider_keys.state
     return Response(body, status_code=200 if ready else 503)

@@ -1,0 +1,209 @@
+"""Access tokens from a real OpenID Connect key server on loopback: algorithms, claims, rotation, outages."""
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from application.principal import CredentialError, CredentialsUnavailableError
+from infrastructure.auth.claims import principal_from_claims
+from infrastructure.auth.credentials import AccessCredentials
+from infrastructure.container import Container, resolve, start, stop
+from infrastructure.settings import Settings, SettingsError
+from tests.conftest import fast_settings
+from tests.support.key_server import KeyServer, key_server
+from tests.support.server import serve
+
+
+@pytest.fixture
+def provider() -> Iterator[KeyServer]:
+    with key_server() as server:
+        for algorithm in ("RS256", "ES256", "EdDSA"):
+            server.publish(algorithm)
+        yield server
+
+
+def container_for(provider: KeyServer, **overrides: Any) -> Container:
+    container = Container()
+    container.settings.override(fast_settings(oidc_issuer=provider.issuer, **overrides))
+    return container
+
+
+@pytest.fixture
+async def credentials(provider: KeyServer) -> AsyncIterator[AccessCredentials]:
+    container = container_for(provider)
+    await start(container)
+    try:
+        yield await resolve(container.credentials)
+    finally:
+        await stop(container)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unsigned(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
+    head = _b64(json.dumps(header).encode()) + "." + _b64(json.dumps(claims).encode())
+    return head + "." + _b64(signature)
+
+
+async def test_tokens_signed_with_each_allowed_algorithm_are_accepted(
+    provider: KeyServer, credentials: AccessCredentials
+) -> None:
+    for key in provider.keys:
+        user = uuid.uuid4()
+        principal = await credentials.verify(provider.token(key, sub=str(user), roles=["admin"], sid="s-1"))
+        assert principal.user_id == user, key.algorithm
+        assert principal.roles == frozenset({"admin"})
+        assert principal.session_id == "s-1"
+
+
+async def test_doubtful_tokens_are_refused(provider: KeyServer, credentials: AccessCredentials) -> None:
+    rsa_key = provider.keys[0]
+    now = int(time.time())
+    claims = {"iss": provider.issuer, "aud": "herald", "sub": str(uuid.uuid4()), "exp": now + 600}
+    public_pem = (
+        rsa_key.private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    confused_head = unsigned({"alg": "HS256", "kid": rsa_key.kid, "typ": "JWT"}, claims).rsplit(".", 1)[0]
+    confusion = hmac.new(public_pem.encode(), confused_head.encode(), hashlib.sha256).digest()
+    good = provider.token(rsa_key)
+    head, _, signature = good.split(".")
+    tampered_body = _b64(json.dumps({**claims, "roles": ["admin"]}).encode())
+    doubtful = {
+        "alg none": unsigned({"alg": "none", "kid": rsa_key.kid}, claims),
+        "HS256 keyed with the public key": confused_head + "." + _b64(confusion),
+        "another issuer": provider.token(rsa_key, iss="https://elsewhere.example"),
+        "another audience": provider.token(rsa_key, audience="someone-else"),
+        "expired": provider.token(rsa_key, exp=now - 3600),
+        "not yet valid": provider.token(rsa_key, nbf=now + 3600),
+        "unknown kid": unsigned({"alg": "RS256", "kid": "nobody"}, claims, b"x" * 256),
+        "tampered payload": f"{head}.{tampered_body}.{signature}",
+        "not a JWT": "not-a-jwt",
+    }
+    accepted = []
+    for name, token in doubtful.items():
+        try:
+            await credentials.verify(token)
+        except CredentialError:
+            continue
+        accepted.append(name)
+    assert not accepted
+
+
+async def test_a_rotated_key_is_taken_without_restart_and_the_withdrawn_one_refused(provider: KeyServer) -> None:
+    container = container_for(provider, jwks_refresh_seconds=0)
+    await start(container)
+    try:
+        credentials = await resolve(container.credentials)
+        old = provider.keys[0]
+        old_token = provider.token(old)
+        await credentials.verify(old_token)
+        new = provider.publish("RS256")
+        provider.keys.remove(old)
+        await credentials.verify(provider.token(new))  # an unknown kid: the key set is read again
+        with pytest.raises(CredentialError):
+            await credentials.verify(old_token)
+    finally:
+        await stop(container)
+
+
+async def test_a_flood_of_unknown_kids_reads_the_key_set_at_most_once_per_interval(
+    provider: KeyServer, credentials: AccessCredentials
+) -> None:
+    await credentials.verify(provider.token(provider.keys[0]))
+    before = provider.jwks_fetches
+    claims = {"iss": provider.issuer, "aud": "herald", "sub": str(uuid.uuid4()), "exp": int(time.time()) + 600}
+    for _ in range(1000):
+        with pytest.raises(CredentialError):
+            await credentials.verify(unsigned({"alg": "RS256", "kid": uuid.uuid4().hex}, claims, b"x" * 256))
+    assert provider.jwks_fetches - before <= 1
+
+
+async def test_while_the_provider_is_down_held_keys_verify_and_unknown_ones_are_unavailable(
+    provider: KeyServer,
+) -> None:
+    # Keys always due for a read, and no pause between reads: each verification asks the provider.
+    container = container_for(provider, jwks_refresh_seconds=0, jwks_cache_seconds=0)
+    await start(container)
+    try:
+        credentials = await resolve(container.credentials)
+        known = provider.keys[0]
+        await credentials.verify(provider.token(known))
+        provider.down = True
+        await credentials.verify(provider.token(known))
+        later = provider.publish("ES256")
+        with pytest.raises(CredentialsUnavailableError):
+            await credentials.verify(provider.token(later))
+        keys = await resolve(container.provider_keys)
+        assert keys is not None
+        assert keys.state["last_error"] == "HTTPStatusError"
+        provider.down = False
+        await credentials.verify(provider.token(later))
+    finally:
+        await stop(container)
+
+
+@pytest.mark.parametrize(
+    ("provider_name", "claims", "user_claim", "roles_path"),
+    [
+        ("Keycloak", {"realm_access": {"roles": ["admin", "offline_access"]}}, "sub", "realm_access.roles"),
+        (
+            "Keycloak client roles",
+            {"resource_access": {"herald": {"roles": ["admin"]}}},
+            "sub",
+            "resource_access.herald.roles",
+        ),
+        ("Auth0", {"permissions": ["admin", "read:reports"]}, "sub", "permissions"),
+        ("Cognito", {"cognito:groups": ["admin"]}, "sub", "cognito:groups"),
+        ("Entra ID", {"roles": ["admin"], "oid": "USER"}, "oid", "roles"),
+    ],
+)
+def test_each_providers_claim_shape_maps_to_the_user_and_roles(
+    provider_name: str, claims: dict[str, Any], user_claim: str, roles_path: str
+) -> None:
+    user = uuid.uuid4()
+    claims = {**claims, "exp": int(time.time()) + 60}
+    claims[user_claim] = str(user)
+    principal = principal_from_claims(claims, user_claim=user_claim, roles_path=roles_path)
+    assert principal.user_id == user, provider_name
+    assert "admin" in principal.roles, provider_name
+
+
+async def test_through_http_a_provider_token_opens_routes_and_a_missing_key_is_a_503(provider: KeyServer) -> None:
+    container = container_for(provider, jwks_refresh_seconds=0)
+    key = provider.keys[1]
+    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+        good = {"Authorization": f"Bearer {provider.token(key)}"}
+        assert (await client.post("/api/v1/events/tickets", headers=good)).status_code == 201
+        refused = await client.post("/api/v1/events/tickets", headers={"Authorization": "Bearer not-a-jwt"})
+        assert refused.status_code == 401
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        health = (await client.get("/health")).json()
+        assert health["identity_provider_keys"]["keys"] == 3
+        provider.down = True
+        newer = provider.publish("EdDSA")
+        unavailable = await client.post(
+            "/api/v1/events/tickets", headers={"Authorization": f"Bearer {provider.token(newer)}"}
+        )
+        assert unavailable.status_code == 503
+        assert unavailable.headers["retry-after"] == "5"
+        assert (await client.get("/health")).json()["identity_provider_keys"]["last_error"] == "HTTPStatusError"
+
+
+@pytest.mark.parametrize("algorithms", ["RS256,HS256", "none", "HS512", ""])
+def test_the_algorithm_allow_list_takes_asymmetric_algorithms_only(algorithms: str) -> None:
+    environ = {"HERALD_OIDC_ISSUER": "https://id.example.com", "HERALD_OIDC_ALGORITHMS": algorithms or " , "}
+    with pytest.raises(SettingsError, match="HERALD_OIDC_ALGORITHMS"):
+        Settings.from_env(environ)

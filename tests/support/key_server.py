@@ -1,0 +1,105 @@
+"""A real OpenID Connect key server on loopback: a discovery document and a JWKS, with keys made per run."""
+
+import contextlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+class SigningKey:
+    """A private key the provider signs with, and its public half as a JWK."""
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self.kid = uuid.uuid4().hex[:12]
+        self.private: PrivateKey
+        if algorithm == "RS256":
+            self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            jwk = RSAAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        elif algorithm == "ES256":
+            self.private = ec.generate_private_key(ec.SECP256R1())
+            jwk = ECAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        elif algorithm == "EdDSA":
+            self.private = ed25519.Ed25519PrivateKey.generate()
+            jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        else:
+            raise ValueError(algorithm)
+        self.jwk: dict[str, Any] = {**jwk, "kid": self.kid, "use": "sig"}
+
+
+class KeyServer:
+    """Serves ``/.well-known/openid-configuration`` and ``/jwks``; keys can be published, withdrawn, or the
+    whole server made to fail (as an unreachable provider would), and fetches are counted."""
+
+    def __init__(self) -> None:
+        self.keys: list[SigningKey] = []
+        self.jwks_fetches = 0
+        self.down = False
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if server.down:
+                    self.send_error(503)
+                    return
+                if self.path == "/.well-known/openid-configuration":
+                    body = {"issuer": server.issuer, "jwks_uri": f"{server.issuer}/jwks"}
+                elif self.path == "/jwks":
+                    server.jwks_fetches += 1
+                    body = {"keys": [key.jwk for key in server.keys]}
+                else:
+                    self.send_error(404)
+                    return
+                payload = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.issuer = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def publish(self, algorithm: str) -> SigningKey:
+        key = SigningKey(algorithm)
+        self.keys.append(key)
+        return key
+
+    def token(self, key: SigningKey, *, audience: str = "herald", **claims: Any) -> str:
+        """A token as the provider would sign it: ``iss``, ``aud``, ``exp`` in an hour, ``sub`` a new UUID."""
+        now = int(time.time())
+        body: dict[str, Any] = {"iss": self.issuer, "aud": audience, "iat": now, "exp": now + 3600}
+        body["sub"] = str(uuid.uuid4())
+        body.update(claims)
+        return jwt.encode(body, key.private, algorithm=key.algorithm, headers={"kid": key.kid})
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@contextlib.contextmanager
+def key_server() -> Iterator[KeyServer]:
+    server = KeyServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
