@@ -14,13 +14,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from application.principal import CredentialError, CredentialsUnavailableError
-from infrastructure.auth.claims import principal_from_claims
+from infrastructure.auth.claims import principal_from_claims, user_id_of
 from infrastructure.auth.credentials import AccessCredentials
 from infrastructure.container import Container, resolve, start, stop
 from infrastructure.settings import Settings, SettingsError
 from tests.conftest import fast_settings
 from tests.support.key_server import KeyServer, key_server
 from tests.support.server import serve
+from tests.support.streams import StreamReader, finished_report
 
 
 @pytest.fixture
@@ -207,3 +208,19 @@ def test_the_algorithm_allow_list_takes_asymmetric_algorithms_only(algorithms: s
     environ = {"HERALD_OIDC_ISSUER": "https://id.example.com", "HERALD_OIDC_ALGORITHMS": algorithms or " , "}
     with pytest.raises(SettingsError, match="HERALD_OIDC_ALGORITHMS"):
         Settings.from_env(environ)
+
+
+async def test_a_subject_that_is_not_a_uuid_gets_its_own_events_and_nobody_elses(provider: KeyServer) -> None:
+    container = container_for(provider)
+    key = provider.keys[0]
+    alice = {"Authorization": f"Bearer {provider.token(key, sub='auth0|64f1c0ffee', roles=[])}"}
+    bob = {"Authorization": f"Bearer {provider.token(key, sub='google-oauth2|1234567890')}"}
+    async with (
+        serve(container) as herald,
+        httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client,
+        StreamReader(client, "/api/v1/events", headers=bob) as bobs,
+    ):
+        await finished_report(client, alice, title="alice's")  # alice's own stream sees it through
+        await finished_report(client, bob, title="bob's")
+        owners = {json.loads(e.data)["owner_id"] for e in bobs.events if e.event.startswith("report.")}
+    assert owners == {str(user_id_of("google-oauth2|1234567890", provider.issuer))}

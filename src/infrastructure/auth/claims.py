@@ -1,23 +1,56 @@
 """From a verified token's claims to the principal: the user id, the roles, the session and the expiry."""
 
+import contextlib
+import re
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from application.principal import CredentialError, Principal
 
+#: Namespace of the user ids derived from subjects that are not UUIDs. Fixed for good: changing it
+#: would give every such user a new id (their logs, streams and records would no longer match).
+SUBJECT_NAMESPACE = UUID("17a4dc1f-ba10-450a-8ce1-f0f297bc9c5a")
+#: A subject Herald takes: printable ASCII without spaces, at most 255 characters (``auth0|64f1…``).
+_SUBJECT = re.compile(r"[\x21-\x7e]{1,255}")
 
-def principal_from_claims(claims: dict[str, Any], *, user_claim: str = "sub", roles_path: str = "roles") -> Principal:
+
+def user_id_of(subject: str, issuer: str) -> UUID:
+    """The user id for a token's subject: the subject itself when it is a UUID, else derived from it.
+
+    Herald's user ids are UUIDs throughout (events, registry extractors, wire
+    format, Redis keys). Keycloak, Cognito and Entra (``oid``) already send
+    UUIDs and keep them; a subject such as Auth0's ``auth0|64f1…`` becomes the
+    UUID version 5 of the issuer and the subject: the same for every token of
+    that user, different for another subject or another provider. A service
+    that addresses such a user from elsewhere computes the same function.
+    """
+    with contextlib.suppress(ValueError):
+        return UUID(subject)
+    if not _SUBJECT.fullmatch(subject):
+        raise CredentialError("the token's subject is not a usable user id")
+    return uuid5(SUBJECT_NAMESPACE, f"{issuer}|{subject}")
+
+
+def principal_from_claims(
+    claims: dict[str, Any], *, user_claim: str = "sub", roles_path: str = "roles", any_subject: bool = False
+) -> Principal:
     """The principal a verified token names; ``CredentialError`` for a claim of the wrong shape.
+
+    ``any_subject`` takes subjects that are not UUIDs (a provider's, see
+    :func:`user_id_of`); Herald's own tokens always carry a UUID.
 
     ``roles_path`` is a dotted path into the claims, so that each provider's
     place for roles can be named: ``roles``, ``realm_access.roles``
     (Keycloak), ``resource_access.<client>.roles``, ``permissions`` (Auth0),
     ``cognito:groups`` (Cognito). A missing path means no roles.
     """
+    subject = claims.get(user_claim)
+    if not isinstance(subject, str):
+        raise CredentialError(f"the token's subject ({user_claim}) is not a user id")
     try:
-        user_id = UUID(str(claims[user_claim]))
-    except (KeyError, ValueError):
+        user_id = user_id_of(subject, str(claims.get("iss", ""))) if any_subject else UUID(subject)
+    except ValueError:
         raise CredentialError(f"the token's subject ({user_claim}) is not a user id") from None
     roles = _at(claims, roles_path)
     if roles is None:

@@ -60,4 +60,6 @@ class OidcTokenVerifier:
             raise CredentialError("the token has expired") from None
         except jwt.InvalidTokenError:
             raise CredentialError("the token is invalid") from None
-        return principal_from_claims(claims, user_claim=self._user_claim, roles_path=self._roles_claim)
+        return principal_from_claims(
+            claims, user_claim=self._user_claim, roles_path=self._roles_claim, any_subject=True
+        )
