@@ -190,18 +190,17 @@ def private_redis_cluster(workdir: Path) -> Iterator[PrivateRedisCluster]:
 class HeraldProcess:
     """``python -m presentation run`` in its own process, as production runs it."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *, command: list[str] | None = None) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._env = {**os.environ, **env, "HERALD_PORT": str(self.port), "HERALD_HOST": "127.0.0.1"}
         self._log_path = log_path
+        self._command = command or [sys.executable, "-m", "presentation", "run"]
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         log = self._log_path.open("ab")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "presentation", "run"], env=self._env, stdout=log, stderr=subprocess.STDOUT
-        )
+        self._process = subprocess.Popen(self._command, env=self._env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
