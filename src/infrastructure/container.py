@@ -201,6 +201,7 @@ class Container(containers.DeclarativeContainer):
             leeway_seconds=settings.provided.jwt_leeway_seconds,
             user_claim=settings.provided.oidc_user_claim,
             roles_claim=settings.provided.oidc_roles_claim,
+            admin_role=settings.provided.oidc_admin_role,
         ),
     )
 

@@ -127,6 +127,7 @@ def provider_verifier(
     leeway_seconds: float,
     user_claim: str,
     roles_claim: str,
+    admin_role: str,
 ) -> OidcTokenVerifier | None:
     if keys is None:
         return None
@@ -138,6 +139,7 @@ def provider_verifier(
         leeway_seconds=leeway_seconds,
         user_claim=user_claim,
         roles_claim=roles_claim,
+        admin_role=admin_role,
     )
 
 

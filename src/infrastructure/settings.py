@@ -158,6 +158,8 @@ class Settings:
         "roles", pattern=r"[A-Za-z0-9_:.-]{1,128}", means="a claim path like realm_access.roles"
     )
     """Where the roles are: a dotted path (``realm_access.roles``, ``permissions``, ``cognito:groups``)."""
+    oidc_admin_role: str = text("admin", pattern=r"[A-Za-z0-9_:./-]{1,128}", means="a role name")
+    """The provider's role that grants Herald's ``admin`` role (announcements, revoking others' sessions)."""
     jwt_leeway_seconds: float = number(10.0, at_least=0, at_most=300)
     """Clock skew allowed on ``exp`` and ``nbf``."""
     jwks_cache_seconds: float = number(300.0, at_least=0)

@@ -224,3 +224,41 @@ async def test_a_subject_that_is_not_a_uuid_gets_its_own_events_and_nobody_elses
         await finished_report(client, bob, title="bob's")
         owners = {json.loads(e.data)["owner_id"] for e in bobs.events if e.event.startswith("report.")}
     assert owners == {str(user_id_of("google-oauth2|1234567890", provider.issuer))}
+
+
+def test_the_providers_admin_role_grants_heralds_admin_and_its_own_admin_nothing() -> None:
+    claims = {"sub": str(uuid.uuid4()), "exp": int(time.time()) + 60, "iss": "https://id.example.com"}
+    named = principal_from_claims({**claims, "roles": ["herald-admin"]}, admin_role="herald-admin")
+    assert named.has_role("admin")
+    generic = principal_from_claims({**claims, "roles": ["admin"]}, admin_role="herald-admin")
+    assert not generic.has_role("admin")
+
+
+async def test_a_stream_outlives_its_withdrawn_key_until_expiry_and_its_session_can_be_revoked(
+    provider: KeyServer,
+) -> None:
+    container = container_for(provider, jwks_refresh_seconds=0, jwks_cache_seconds=0)  # every check reads the keys
+    key = provider.keys[0]
+    short = provider.token(key, exp=int(time.time()) + 3)
+    session = provider.token(provider.keys[1], sid="provider-session-1")
+    async with (
+        serve(container) as herald,
+        httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client,
+        StreamReader(client, "/api/v1/events", headers={"Authorization": f"Bearer {short}"}) as expiring,
+        StreamReader(client, "/api/v1/events", headers={"Authorization": f"Bearer {session}"}) as revocable,
+    ):
+        provider.keys.remove(key)
+        provider.publish("RS256")  # rotation: the stream's key is gone from the JWKS
+        revoked = await client.delete(
+            "/api/v1/sessions/provider-session-1", headers={"Authorization": f"Bearer {session}"}
+        )
+        assert revoked.status_code == 204
+        await revocable.wait_until(lambda events: any(e.event == "stream.end" for e in events))
+        assert not expiring.ended.is_set()  # still open on a key the provider no longer publishes
+        await expiring.wait_until(lambda events: any(e.event == "stream.end" for e in events), timeout=15)
+        ends = [
+            json.loads(e.data)["reason"] for r in (revocable, expiring) for e in r.events if e.event == "stream.end"
+        ]
+        assert ends == ["session_revoked", "credential_expired"]
+        with pytest.raises(CredentialError):
+            await (await resolve(container.credentials)).verify(provider.token(key))

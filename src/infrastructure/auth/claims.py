@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
+from application.access import ADMIN_ROLE
 from application.principal import CredentialError, Principal
 
 #: Namespace of the user ids derived from subjects that are not UUIDs. Fixed for good: changing it
@@ -33,12 +34,20 @@ def user_id_of(subject: str, issuer: str) -> UUID:
 
 
 def principal_from_claims(
-    claims: dict[str, Any], *, user_claim: str = "sub", roles_path: str = "roles", any_subject: bool = False
+    claims: dict[str, Any],
+    *,
+    user_claim: str = "sub",
+    roles_path: str = "roles",
+    any_subject: bool = False,
+    admin_role: str = ADMIN_ROLE,
 ) -> Principal:
     """The principal a verified token names; ``CredentialError`` for a claim of the wrong shape.
 
     ``any_subject`` takes subjects that are not UUIDs (a provider's, see
     :func:`user_id_of`); Herald's own tokens always carry a UUID.
+    ``admin_role`` is the provider's name for Herald's admin role: it grants
+    ``admin``, and a provider role that happens to be called ``admin`` then
+    grants nothing here.
 
     ``roles_path`` is a dotted path into the claims, so that each provider's
     place for roles can be named: ``roles``, ``realm_access.roles``
@@ -64,7 +73,10 @@ def principal_from_claims(
         expires_at = datetime.fromtimestamp(float(claims["exp"]), UTC)
     except (OverflowError, OSError, ValueError):  # beyond what a datetime holds (after the year 9999)
         raise CredentialError("the token's expiry is out of range") from None
-    return Principal(user_id=user_id, roles=frozenset(roles), expires_at=expires_at, session_id=session_id)
+    granted = frozenset(roles)
+    if admin_role != ADMIN_ROLE:
+        granted = (granted - {ADMIN_ROLE}) | ({ADMIN_ROLE} if admin_role in granted else frozenset())
+    return Principal(user_id=user_id, roles=granted, expires_at=expires_at, session_id=session_id)
 
 
 def _at(claims: dict[str, Any], path: str) -> object:

@@ -24,6 +24,7 @@ class OidcTokenVerifier:
         leeway_seconds: float,
         user_claim: str,
         roles_claim: str,
+        admin_role: str,
     ) -> None:
         if not algorithms or not algorithms <= ASYMMETRIC:
             raise ValueError(f"provider tokens must use asymmetric algorithms ({', '.join(sorted(ASYMMETRIC))})")
@@ -34,6 +35,7 @@ class OidcTokenVerifier:
         self._leeway = leeway_seconds
         self._user_claim = user_claim
         self._roles_claim = roles_claim
+        self._admin_role = admin_role
 
     async def verify(self, token: str) -> Principal:
         try:
@@ -61,5 +63,9 @@ class OidcTokenVerifier:
         except jwt.InvalidTokenError:
             raise CredentialError("the token is invalid") from None
         return principal_from_claims(
-            claims, user_claim=self._user_claim, roles_path=self._roles_claim, any_subject=True
+            claims,
+            user_claim=self._user_claim,
+            roles_path=self._roles_claim,
+            any_subject=True,
+            admin_role=self._admin_role,
         )
