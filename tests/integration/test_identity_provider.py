@@ -68,7 +68,8 @@ async def test_tokens_signed_with_each_allowed_algorithm_are_accepted(
         assert principal.session_id == "s-1"
 
 
-async def test_doubtful_tokens_are_refused(provider: KeyServer, credentials: AccessCredentials) -> None:
+def doubtful_tokens(provider: KeyServer) -> dict[str, str]:
+    """Tokens that must all be refused, by what is wrong with them."""
     rsa_key = provider.keys[0]
     now = int(time.time())
     claims = {"iss": provider.issuer, "aud": "herald", "sub": str(uuid.uuid4()), "exp": now + 600}
@@ -79,10 +80,9 @@ async def test_doubtful_tokens_are_refused(provider: KeyServer, credentials: Acc
     )
     confused_head = unsigned({"alg": "HS256", "kid": rsa_key.kid, "typ": "JWT"}, claims).rsplit(".", 1)[0]
     confusion = hmac.new(public_pem.encode(), confused_head.encode(), hashlib.sha256).digest()
-    good = provider.token(rsa_key)
-    head, _, signature = good.split(".")
+    head, _, signature = provider.token(rsa_key).split(".")
     tampered_body = _b64(json.dumps({**claims, "roles": ["admin"]}).encode())
-    doubtful = {
+    return {
         "alg none": unsigned({"alg": "none", "kid": rsa_key.kid}, claims),
         "HS256 keyed with the public key": confused_head + "." + _b64(confusion),
         "another issuer": provider.token(rsa_key, iss="https://elsewhere.example"),
@@ -93,8 +93,11 @@ async def test_doubtful_tokens_are_refused(provider: KeyServer, credentials: Acc
         "tampered payload": f"{head}.{tampered_body}.{signature}",
         "not a JWT": "not-a-jwt",
     }
+
+
+async def test_doubtful_tokens_are_refused(provider: KeyServer, credentials: AccessCredentials) -> None:
     accepted = []
-    for name, token in doubtful.items():
+    for name, token in doubtful_tokens(provider).items():
         try:
             await credentials.verify(token)
         except CredentialError:
@@ -188,9 +191,10 @@ async def test_through_http_a_provider_token_opens_routes_and_a_missing_key_is_a
     async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
         good = {"Authorization": f"Bearer {provider.token(key)}"}
         assert (await client.post("/api/v1/events/tickets", headers=good)).status_code == 201
-        refused = await client.post("/api/v1/events/tickets", headers={"Authorization": "Bearer not-a-jwt"})
-        assert refused.status_code == 401
-        assert refused.headers["content-type"].startswith("application/problem+json")
+        for name, token in doubtful_tokens(provider).items():
+            refused = await client.post("/api/v1/events/tickets", headers={"Authorization": f"Bearer {token}"})
+            assert refused.status_code == 401, name
+            assert refused.headers["content-type"].startswith("application/problem+json"), name
         health = (await client.get("/health")).json()
         assert health["identity_provider_keys"]["keys"] == 3
         provider.down = True
