@@ -27,8 +27,9 @@ from infrastructure.streams.inbox import EndReason, InboxEventStream
 logger = logging.getLogger(__name__)
 
 
-#: Tries of a catch-up after an outage before the stream is ended (its client then resumes by itself).
-_CATCH_UP_ATTEMPTS = 4
+#: How long a catch-up after an outage keeps trying before the stream is ended (its client then resumes by
+#: itself): long enough for a cluster to finish settling (its nodes refuse commands until every slot is served).
+_CATCH_UP_SECONDS = 15.0
 
 
 class RedisSubscriber:
@@ -218,14 +219,19 @@ class RedisSubscriber:
 
     async def _reconnect_catch_up(self, subscription: Subscription) -> None:
         async with self._reconnect_catch_ups:  # a bounded share of the connection pool
-            for attempt in range(_CATCH_UP_ATTEMPTS):
+            loop = asyncio.get_running_loop()
+            give_up_at = loop.time() + _CATCH_UP_SECONDS
+            failures = 0
+            while True:
                 try:
                     self._hub.stats.resumed(await self._catch_up.catch_up(subscription))
                     return
                 except REDIS_FAILURE:
                     # Redis may still be settling (a cluster failing over): try again shortly.
-                    if attempt + 1 < _CATCH_UP_ATTEMPTS:
-                        await asyncio.sleep(self._catch_up_backoff.compute(attempt + 1))
+                    failures += 1
+                    pause = self._catch_up_backoff.compute(failures)
+                    if loop.time() + pause < give_up_at:
+                        await asyncio.sleep(pause)
                         continue
                     subscription.inbox.end(EndReason.SHUTDOWN)  # its client reconnects and resumes by itself
                     raise
