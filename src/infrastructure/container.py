@@ -28,14 +28,13 @@ from infrastructure.clock import SystemClock
 from infrastructure.event_bus import InProcessEventBus
 from infrastructure.metrics import metrics_registry
 from infrastructure.resources import (
-    open_provider_keys,
+    open_identity_provider,
     open_redis_client,
     open_redis_publisher,
     open_redis_revocations,
     open_redis_subscriber,
     open_task_supervisor,
     probe_redis_cluster,
-    provider_verifier,
     run_stream_hub,
     subscribe_mapped_events,
 )
@@ -181,29 +180,8 @@ class Container(containers.DeclarativeContainer):
         audience=settings.provided.jwt_audience,
         leeway_seconds=settings.provided.jwt_leeway_seconds,
     )
-    provider_keys = providers.Resource(
-        open_provider_keys,
-        issuer=settings.provided.oidc_issuer,
-        jwks_url=settings.provided.jwks_url,
-        algorithms=settings.provided.oidc_algorithms,
-        cache_seconds=settings.provided.jwks_cache_seconds,
-        refresh_seconds=settings.provided.jwks_refresh_seconds,
-    )
-    credentials = providers.Singleton(
-        AccessCredentials,
-        own=token_service,
-        provider=providers.Singleton(
-            provider_verifier,
-            provider_keys,
-            issuer=settings.provided.provider_issuer,
-            audiences=settings.provided.provider_audiences,
-            algorithms=settings.provided.oidc_algorithms,
-            leeway_seconds=settings.provided.jwt_leeway_seconds,
-            user_claim=settings.provided.oidc_user_claim,
-            roles_claim=settings.provided.oidc_roles_claim,
-            admin_role=settings.provided.oidc_admin_role,
-        ),
-    )
+    identity_provider = providers.Resource(open_identity_provider, settings=settings)
+    credentials = providers.Singleton(AccessCredentials, own=token_service, provider=identity_provider)
 
     request_report = providers.Singleton(
         RequestReport,

@@ -22,6 +22,7 @@ from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.redis_errors import REDIS_FAILURE
+from infrastructure.settings import Settings
 from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
@@ -94,53 +95,32 @@ class WaitingRedisCluster(RedisCluster):
         raise AssertionError("unreachable")
 
 
-async def open_provider_keys(
-    *,
-    issuer: str | None,
-    jwks_url: str | None,
-    algorithms: tuple[str, ...],
-    cache_seconds: float,
-    refresh_seconds: float,
-) -> AsyncIterator[ProviderKeys | None]:
-    """The identity provider's keys, when one is configured (None: Herald's own HS256 tokens only)."""
-    if issuer is None and jwks_url is None:
+async def open_identity_provider(settings: Settings) -> AsyncIterator[OidcTokenVerifier | None]:
+    """The identity provider's token verifier, when one is configured (None: Herald's own HS256 tokens only)."""
+    if settings.oidc_issuer is None and settings.jwks_url is None:
         yield None
         return
-    # Fetched in a request's path only when a key is missing: kept short, and never followed elsewhere.
+    # Keys are fetched in a request's path only when one is missing: kept short, and never redirected.
     async with httpx.AsyncClient(timeout=3.0, follow_redirects=False) as client:
-        yield ProviderKeys(
+        algorithms = frozenset(settings.oidc_algorithms)
+        keys = ProviderKeys(
             client,
-            issuer=issuer,
-            jwks_url=jwks_url,
-            algorithms=frozenset(algorithms),
-            cache_seconds=cache_seconds,
-            refresh_seconds=refresh_seconds,
+            issuer=settings.oidc_issuer,
+            jwks_url=settings.jwks_url,
+            algorithms=algorithms,
+            cache_seconds=settings.jwks_cache_seconds,
+            refresh_seconds=settings.jwks_refresh_seconds,
         )
-
-
-def provider_verifier(
-    keys: ProviderKeys | None,
-    *,
-    issuer: str,
-    audiences: tuple[str, ...],
-    algorithms: tuple[str, ...],
-    leeway_seconds: float,
-    user_claim: str,
-    roles_claim: str,
-    admin_role: str,
-) -> OidcTokenVerifier | None:
-    if keys is None:
-        return None
-    return OidcTokenVerifier(
-        keys,
-        issuer=issuer,
-        audiences=audiences,
-        algorithms=frozenset(algorithms),
-        leeway_seconds=leeway_seconds,
-        user_claim=user_claim,
-        roles_claim=roles_claim,
-        admin_role=admin_role,
-    )
+        yield OidcTokenVerifier(
+            keys,
+            issuer=settings.provider_issuer,
+            audiences=settings.provider_audiences,
+            algorithms=algorithms,
+            leeway_seconds=settings.jwt_leeway_seconds,
+            user_claim=settings.oidc_user_claim,
+            roles_claim=settings.oidc_roles_claim,
+            admin_role=settings.oidc_admin_role,
+        )
 
 
 async def probe_redis_cluster(url: str | None, mode: str) -> AsyncIterator[bool]:

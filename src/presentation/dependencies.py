@@ -31,7 +31,7 @@ def container_dependencies(container: Container) -> dict[str, Provide]:
         "secure_cookies": _provide(container.secure_cookies),
         "revoke_session": _provide(container.revoke_session),
         "token_issuer": _provide(container.token_service),
-        "provider_keys": _provide(container.provider_keys),
+        "identity_provider": _provide(container.identity_provider),
         "asyncapi_document": _provide(container.asyncapi_document),
         "metrics": _provide(container.metrics),
     }

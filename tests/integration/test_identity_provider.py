@@ -150,9 +150,9 @@ async def test_while_the_provider_is_down_held_keys_verify_and_unknown_ones_are_
         later = provider.publish("ES256")
         with pytest.raises(CredentialsUnavailableError):
             await credentials.verify(provider.token(later))
-        keys = await resolve(container.provider_keys)
-        assert keys is not None
-        assert keys.state["last_error"] == "HTTPStatusError"
+        verifier = await resolve(container.identity_provider)
+        assert verifier is not None
+        assert verifier.keys.state["last_error"] == "HTTPStatusError"
         provider.down = False
         await credentials.verify(provider.token(later))
     finally:

@@ -37,6 +37,10 @@ class OidcTokenVerifier:
         self._roles_claim = roles_claim
         self._admin_role = admin_role
 
+    @property
+    def keys(self) -> ProviderKeys:
+        return self._keys
+
     async def verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)

@@ -12,7 +12,7 @@ from domain.ports import SSESubscriberProtocol
 async def health(
     subscriber: NamedDependency[SSESubscriberProtocol],
     broker_kind: NamedDependency[str],
-    provider_keys: NamedDependency[Any],
+    identity_provider: NamedDependency[Any],
 ) -> Response[dict[str, Any]]:
     """200 when the broker can deliver events, 503 otherwise (so a load balancer stops routing).
 
@@ -22,6 +22,6 @@ async def health(
     """
     ready = await subscriber.is_ready()
     body: dict[str, Any] = {"status": "ok" if ready else "unavailable", "broker": {"kind": broker_kind, "ready": ready}}
-    if provider_keys is not None:
-        body["identity_provider_keys"] = provider_keys.state
+    if identity_provider is not None:
+        body["identity_provider_keys"] = identity_provider.keys.state
     return Response(body, status_code=200 if ready else 503)
