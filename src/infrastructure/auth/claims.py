@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
+import jwt
+
 from application.access import ADMIN_ROLE
 from application.principal import CredentialError, Principal
 
@@ -31,6 +33,39 @@ def user_id_of(subject: str, issuer: str) -> UUID:
     if not _SUBJECT.fullmatch(subject):
         raise CredentialError("the token's subject is not a usable user id")
     return uuid5(SUBJECT_NAMESPACE, f"{issuer}|{subject}")
+
+
+def verified_claims(
+    token: str,
+    key: Any,
+    *,
+    algorithms: list[str],
+    issuer: str,
+    audience: str | list[str],
+    leeway: float,
+    required: list[str],
+) -> dict[str, Any]:
+    """The claims of ``token`` once its signature, algorithm, issuer, audience and times hold.
+
+    Anything doubtful is a ``CredentialError`` that says only "invalid" (or
+    "expired", which the caller can act on): the caller learns nothing that
+    would help forge a token.
+    """
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=algorithms,
+            issuer=issuer,
+            audience=audience,
+            leeway=leeway,
+            options={"require": required},
+        )
+    except jwt.ExpiredSignatureError:
+        raise CredentialError("the token has expired") from None
+    except jwt.InvalidTokenError:
+        raise CredentialError("the token is invalid") from None
+    return claims
 
 
 def principal_from_claims(

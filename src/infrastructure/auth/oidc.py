@@ -3,7 +3,7 @@
 import jwt
 
 from application.principal import CredentialError, Principal
-from infrastructure.auth.claims import principal_from_claims
+from infrastructure.auth.claims import principal_from_claims, verified_claims
 from infrastructure.auth.provider_keys import ProviderKeys
 
 #: Algorithms a provider's key set may ever enable: asymmetric only, so a public key can never serve as an
@@ -52,20 +52,15 @@ class OidcTokenVerifier:
         key = await self._keys.key(kid)
         if key.algorithm_name != algorithm:
             raise CredentialError("the token is invalid")
-        try:
-            claims = jwt.decode(
-                token,
-                key.key,
-                algorithms=[algorithm],
-                issuer=self._issuer,
-                audience=self._audiences,
-                leeway=self._leeway,
-                options={"require": ["exp", "iss", "aud", self._user_claim]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise CredentialError("the token has expired") from None
-        except jwt.InvalidTokenError:
-            raise CredentialError("the token is invalid") from None
+        claims = verified_claims(
+            token,
+            key.key,
+            algorithms=[algorithm],
+            issuer=self._issuer,
+            audience=self._audiences,
+            leeway=self._leeway,
+            required=["exp", "iss", "aud", self._user_claim],
+        )
         return principal_from_claims(
             claims,
             user_claim=self._user_claim,

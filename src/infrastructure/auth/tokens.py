@@ -7,8 +7,8 @@ from uuid import UUID
 
 import jwt
 
-from application.principal import CredentialError, Principal
-from infrastructure.auth.claims import principal_from_claims
+from application.principal import Principal
+from infrastructure.auth.claims import principal_from_claims, verified_claims
 
 
 class TokenService:
@@ -87,18 +87,13 @@ class TokenService:
         return jwt.encode(claims, self._secret, algorithm=self.ALGORITHMS[0])
 
     def _verify(self, token: str, audience: str) -> Principal:
-        try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=list(self.ALGORITHMS),
-                issuer=self._issuer,
-                audience=audience,
-                leeway=self._leeway,
-                options={"require": ["sub", "exp", "iss", "aud"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise CredentialError("the token has expired") from None
-        except jwt.InvalidTokenError:
-            raise CredentialError("the token is invalid") from None
+        claims = verified_claims(
+            token,
+            self._secret,
+            algorithms=list(self.ALGORITHMS),
+            issuer=self._issuer,
+            audience=audience,
+            leeway=self._leeway,
+            required=["sub", "exp", "iss", "aud"],
+        )
         return principal_from_claims(claims)
