@@ -30,7 +30,7 @@ import orjson
 import uvloop
 
 from bench.loadgen import Recorder, StreamClient, open_streams
-from bench.redis_server import PRIVATE, cpu_seconds, primaries, redis_for_bench
+from bench.redis_server import CLUSTER, PRIVATE, cpu_seconds, primaries, redis_for_bench
 from bench.report import render_markdown
 from infrastructure.auth import TokenService
 
@@ -401,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         options.redis_url = url
         runs = [uvloop.run(run(options)) for _ in range(max(1, args.runs))]
     report = median_report(runs)
-    report["redis"] = args.redis if args.redis in ("private", "cluster") else "given by URL"
+    report["redis"] = args.redis if args.redis in (PRIVATE, CLUSTER) else "given by URL"
     markdown = render_markdown(report)
     options.output.parent.mkdir(parents=True, exist_ok=True)
     options.output.write_text(markdown)
