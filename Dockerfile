@@ -1,5 +1,5 @@
 # Herald, as production runs it: `docker compose up` (compose.yaml) or any orchestrator.
-# Needs HERALD_JWT_SECRET (at least 32 bytes) and usually HERALD_REDIS_URL at run time.
+# Needs HERALD_JWT_SECRET (at least 32 bytes), and usually HERALD_REDIS_URL and HERALD_DATABASE_URL, at run time.
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -18,8 +18,11 @@ ENV PATH=/opt/herald/bin:$PATH \
     HERALD_HOST=0.0.0.0 \
     HERALD_PORT=8000
 RUN groupadd --system --gid 10001 herald \
-    && useradd --system --uid 10001 --gid herald --no-create-home --shell /usr/sbin/nologin herald
+    && useradd --system --uid 10001 --gid herald --no-create-home --shell /usr/sbin/nologin herald \
+    && mkdir -p /var/lib/herald && chown 10001:10001 /var/lib/herald
 COPY --from=build /opt/herald /opt/herald
+# Without HERALD_DATABASE_URL, one replica keeps its SQLite file here (mount a volume); replicas share PostgreSQL.
+WORKDIR /var/lib/herald
 # Numeric, so runtimes that check for a non-root user (runAsNonRoot) can verify it.
 USER 10001:10001
 EXPOSE 8000

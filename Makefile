@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint types layers pytest browser nginx redis bench clean
+.PHONY: install run test lint types layers pytest browser nginx redis postgres bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Herald needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -46,7 +46,13 @@ redis:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "redis-server is missing: run 'sudo apt-get install redis-server' (the Redis tests will fail)"; fi; }
 
-pytest: $(STAMP) browser nginx redis
+# The PostgreSQL tests start private postgres servers of their own (Debian's postgresql package).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "postgresql is missing: run 'sudo apt-get install postgresql' (the PostgreSQL tests will fail)"; fi; }
+
+pytest: $(STAMP) browser nginx redis postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint types layers pytest ## everything CI runs

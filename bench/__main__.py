@@ -312,6 +312,8 @@ async def run(options: Options) -> dict[str, Any]:
     secret = secrets.token_urlsafe(32)
     prefix = f"herald-bench-{os.getpid()}-{secrets.token_hex(3)}"
     os.environ["HERALD_JWT_SECRET"] = secret
+    # Every process it starts raises its events outside units of work: an in-memory database each, no file.
+    os.environ["HERALD_DATABASE_URL"] = "sqlite+aiosqlite://"
     issuer = TokenService(secret, issuer="herald", audience="herald")
     users = [uuid.uuid4() for _ in range(options.streams)]
     tokens = [issuer.issue(user, lifetime_seconds=7200) for user in users]

@@ -1,7 +1,8 @@
 """Fixtures shared by every test layer."""
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import settings as hypothesis_settings
 
 from infrastructure.container import Container
 from infrastructure.settings import Settings
+from tests.support.postgres import fresh_database, private_postgres
 from tests.support.processes import private_redis, private_redis_cluster
 
 TEST_SECRET = "test-secret-" + "x" * 32
@@ -25,6 +27,7 @@ def fast_settings(**overrides: Any) -> Settings:
         "jwt_secret": TEST_SECRET,
         "jwt_secret_is_generated": False,
         "report_step_seconds": 0.01,
+        "database_url": "sqlite+aiosqlite://",  # in memory: each container has a database of its own
         "sse_heartbeat_seconds": 15.0,
     }
     values.update(overrides)
@@ -47,6 +50,31 @@ def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     """A private Redis Cluster (three primaries, three replicas) for the whole session; the URL names one node."""
     with private_redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
         yield cluster.url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A private PostgreSQL for the whole session (its own port and data directory, removed at the end).
+
+    Each test that uses it takes a database of its own (:func:`postgres_database`).
+    """
+    with private_postgres() as server:
+        yield server.url
+
+
+@pytest.fixture
+async def postgres_database(postgres_url: str) -> AsyncIterator[str]:
+    """A database of the test's own on the session's private PostgreSQL, dropped afterwards."""
+    async with fresh_database(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database Herald runs on: a SQLite file, and a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'herald.sqlite3'}"
+    return str(request.getfixturevalue("postgres_database"))
 
 
 @pytest.fixture

@@ -2,17 +2,23 @@
 
 from uuid import UUID
 
+from application.ports import Clock
+from application.unit_of_work import UnitOfWorkFactory
 from domain.events import AnnouncementPublished
-from domain.ports import EventBusProtocol
+from domain.model import Announcement
 
 
 class PublishAnnouncement:
-    """Raise ``AnnouncementPublished``; who may call this is decided at the edge."""
+    """Save the announcement with its ``AnnouncementPublished``; who may call this is decided at the edge."""
 
-    def __init__(self, bus: EventBusProtocol) -> None:
-        self._bus = bus
+    def __init__(self, units: UnitOfWorkFactory, clock: Clock) -> None:
+        self._units = units
+        self._clock = clock
 
     async def __call__(self, author_id: UUID, message: str) -> AnnouncementPublished:
-        event = AnnouncementPublished(author_id=author_id, message=message)
-        await self._bus.publish(event)
+        async with self._units() as uow:
+            announcement, event = Announcement.publish(author_id, message, now=self._clock.now())
+            await uow.announcements.add(announcement)
+            uow.record(event)
+            await uow.commit()
         return event

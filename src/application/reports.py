@@ -1,18 +1,35 @@
-"""Use case: a user requests a report that is generated in the background."""
+"""Use cases of the sample domain's reports: request one, generate it durably, read them back.
+
+Generation survives the process that started it: each step is its own unit
+of work and extends the generator's lease on the report, so a report whose
+process stopped is claimed by a running one (:class:`ResumeStalledReports`)
+and generated on from the last step it saved, or failed after too many
+interruptions. No report stays in progress for ever.
+"""
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from uuid import UUID
 
-from application.ports import BackgroundTasks, ReportRenderer
-from domain.events import ReportCompleted, ReportFailed, ReportProgressed, ReportRequested
+import attrs
+
+from application.ports import BackgroundTasks, Clock, ReportRenderer
+from application.unit_of_work import ConcurrentUpdateError, Lease, UnitOfWorkFactory
+from domain.events import ReportEvent
 from domain.ids import new_event_id
-from domain.ports import EventBusProtocol
+from domain.model import Report
+from domain.ports import SSESubscriberProtocol
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_STEPS = ("collecting data", "aggregating", "rendering")
+
+#: A report interrupted this often is failed rather than claimed again: something in it stops every process.
+MAX_CLAIMS = 3
+
+Transition = Callable[[Report, datetime], tuple[Report, ReportEvent]]
 
 
 class LinkRenderer:
@@ -22,46 +39,182 @@ class LinkRenderer:
         return f"/reports/{report_id}.pdf"
 
 
-class RequestReport:
-    """Accept a report request now, generate it step by step in the background.
+class GenerateReport:
+    """Generate one report step by step, each step saved with its event, under a lease.
 
     Each step raises a ``ReportProgressed`` event, so the owner's stream shows
-    progress; the outcome is ``ReportCompleted`` or ``ReportFailed``.
+    progress; the outcome is ``ReportCompleted`` or ``ReportFailed``. When
+    another process took the report over (the lease ran out), this run stops.
     """
 
     def __init__(
         self,
-        bus: EventBusProtocol,
-        tasks: BackgroundTasks,
+        units: UnitOfWorkFactory,
         renderer: ReportRenderer,
+        clock: Clock,
         *,
-        step_delay_seconds: float = 0.5,
+        step_delay_seconds: float,
+        lease_seconds: float,
         steps: Sequence[str] = DEFAULT_STEPS,
     ) -> None:
-        self._bus = bus
-        self._tasks = tasks
+        self._units = units
         self._renderer = renderer
+        self._clock = clock
         self._step_delay = step_delay_seconds
+        self._lease = timedelta(seconds=lease_seconds)
         self._steps = tuple(steps)
 
-    async def __call__(self, owner_id: UUID, title: str) -> UUID:
-        """Raise ``ReportRequested`` and start generation; return the report's id."""
-        report_id = new_event_id()
-        await self._bus.publish(ReportRequested(report_id=report_id, owner_id=owner_id, title=title))
-        self._tasks.spawn(self._generate(report_id, owner_id, title), name=f"report-{report_id}")
-        return report_id
+    def lease(self, holder: str) -> Lease:
+        """A lease for ``holder`` from now."""
+        return Lease(holder=holder, until=self._clock.now() + self._lease)
 
-    async def _generate(self, report_id: UUID, owner_id: UUID, title: str) -> None:
+    async def __call__(self, report_id: UUID, holder: str) -> None:
+        """Generate on from the last saved step while ``holder`` keeps the lease."""
         try:
-            for done, step in enumerate(self._steps, start=1):
+            report = await self._change(report_id, holder, None)
+            if report is None:
+                return
+            for index in range(report.steps_done, len(self._steps)):
                 await asyncio.sleep(self._step_delay)
-                percent = done * 100 // (len(self._steps) + 1)
-                await self._bus.publish(
-                    ReportProgressed(report_id=report_id, owner_id=owner_id, percent=percent, step=step)
-                )
-            download_url = await self._renderer.render(report_id, title)
+                step, percent = self._steps[index], (index + 1) * 100 // (len(self._steps) + 1)
+                report = await self._change(report_id, holder, _progress(step, percent))
+                if report is None:
+                    return
+            download_url = await self._renderer.render(report_id, report.title)
+        except ConcurrentUpdateError:
+            logger.info("report %s was taken over by another process; this run stops", report_id)
+            return
         except Exception as error:
             logger.warning("report %s failed: %s", report_id, type(error).__name__)
-            await self._bus.publish(ReportFailed(report_id=report_id, owner_id=owner_id, reason=str(error)))
+            await self.give_up(report_id, holder, str(error) or type(error).__name__)
             return
-        await self._bus.publish(ReportCompleted(report_id=report_id, owner_id=owner_id, download_url=download_url))
+        await self._change(report_id, holder, _complete(download_url))
+
+    async def give_up(self, report_id: UUID, holder: str, reason: str) -> None:
+        """Fail the report with ``reason`` (unless it finished, or another process holds it now)."""
+        try:
+            await self._change(report_id, holder, _fail(reason))
+        except ConcurrentUpdateError:
+            logger.info("report %s was taken over before it could be failed", report_id)
+
+    async def _change(self, report_id: UUID, holder: str, transition: Transition | None) -> Report | None:
+        """Apply ``transition`` (None: only read) in a unit of work; None when the report is finished or gone."""
+        async with self._units() as uow:
+            report = await uow.reports.get(report_id)
+            if report is None or report.status.is_final:
+                return None
+            if transition is None:
+                return report
+            report, event = transition(report, self._clock.now())
+            await uow.reports.update(report, lease=self.lease(holder))
+            uow.record(event)
+            await uow.commit()
+        return report
+
+
+def _progress(step: str, percent: int) -> Transition:
+    return lambda report, now: report.progress(step, percent, now=now)
+
+
+def _complete(download_url: str) -> Transition:
+    return lambda report, now: report.complete(download_url, now=now)
+
+
+def _fail(reason: str) -> Transition:
+    return lambda report, now: report.fail(reason, now=now)
+
+
+class RequestReport:
+    """Accept a report request now (saved, with its ``ReportRequested``), generate it in the background."""
+
+    def __init__(
+        self, units: UnitOfWorkFactory, generate: GenerateReport, tasks: BackgroundTasks, clock: Clock
+    ) -> None:
+        self._units = units
+        self._generate = generate
+        self._tasks = tasks
+        self._clock = clock
+
+    async def __call__(self, owner_id: UUID, title: str) -> UUID:
+        """Save the report and start its generation; return the report's id."""
+        holder = str(new_event_id())
+        async with self._units() as uow:
+            report, event = Report.request(owner_id, title, now=self._clock.now())
+            await uow.reports.add(report, lease=self._generate.lease(holder))
+            uow.record(event)
+            await uow.commit()
+        self._tasks.spawn(self._generate(report.report_id, holder), name=f"report-{report.report_id}")
+        return report.report_id
+
+
+class ResumeStalledReports:
+    """Claim the reports whose generator stopped (its lease ran out) and generate them on here."""
+
+    def __init__(
+        self,
+        units: UnitOfWorkFactory,
+        generate: GenerateReport,
+        tasks: BackgroundTasks,
+        clock: Clock,
+        *,
+        batch: int = 100,
+    ) -> None:
+        self._units = units
+        self._generate = generate
+        self._tasks = tasks
+        self._clock = clock
+        self._batch = batch
+
+    async def __call__(self) -> int:
+        """Claim what stalled; return how many reports were claimed."""
+        holder = str(new_event_id())
+        now = self._clock.now()
+        async with self._units() as uow:
+            claimed = await uow.reports.claim_stalled(now=now, lease=self._generate.lease(holder), limit=self._batch)
+            await uow.commit()
+        for report, claims in claimed:
+            name = f"report-{report.report_id}"
+            if claims > MAX_CLAIMS:
+                reason = f"generation was interrupted {claims - 1} times; giving up"
+                self._tasks.spawn(self._generate.give_up(report.report_id, holder, reason), name=name)
+            else:
+                logger.info("report %s stalled; generating it on from step %d", report.report_id, report.steps_done)
+                self._tasks.spawn(self._generate(report.report_id, holder), name=name)
+        return len(claimed)
+
+
+@attrs.frozen
+class ReportsSnapshot:
+    """The caller's reports, and the stream position to continue from without a gap.
+
+    The position is read before the reports: every event up to it is
+    reflected in them (events are published only after their commit), and a
+    later one that is too is recognised by its version.
+    """
+
+    position: str | None
+    reports: Sequence[Report]
+
+
+class ReadReports:
+    """Snapshots of the caller's reports, for a client to load before it streams."""
+
+    def __init__(self, units: UnitOfWorkFactory, subscriber: SSESubscriberProtocol) -> None:
+        self._units = units
+        self._subscriber = subscriber
+
+    async def all(self, owner_id: UUID) -> ReportsSnapshot:
+        """Every report of ``owner_id``, newest first."""
+        position = await self._subscriber.position(owner_id)
+        async with self._units() as uow:
+            reports = await uow.reports.of_owner(owner_id)
+        return ReportsSnapshot(position=position, reports=reports)
+
+    async def one(self, owner_id: UUID, report_id: UUID) -> ReportsSnapshot | None:
+        """The report, if it is ``owner_id``'s (someone else's is as absent as a missing one)."""
+        position = await self._subscriber.position(owner_id)
+        async with self._units() as uow:
+            report = await uow.reports.get(report_id)
+        if report is None or report.owner_id != owner_id:
+            return None
+        return ReportsSnapshot(position=position, reports=(report,))

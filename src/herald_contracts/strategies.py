@@ -9,6 +9,7 @@ import attrs
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument, ResolutionFailed
 
+from domain.field_bounds import Bounds, bounds_of
 from herald_contracts.errors import StrategyError
 
 T = TypeVar("T")
@@ -66,6 +67,11 @@ class EventStrategies:
             return custom
         if field.type is None:
             raise StrategyError(_advice(owner, field.name, path, None, "the field has no type annotation"))
+        if field.type is int and (bounds := bounds_of(field)) != Bounds():
+            # Within what the field's own validators accept, and within 64 bits.
+            low = -(2**63) if bounds.minimum is None else max(-(2**63), int(bounds.minimum))
+            high = 2**63 - 1 if bounds.maximum is None else min(2**63 - 1, int(bounds.maximum))
+            return st.integers(min_value=low, max_value=high)
         return self._type(field.type, owner, field.name, path)
 
     def _type(self, tp: Any, owner: type[Any], name: str, path: str) -> st.SearchStrategy[Any]:

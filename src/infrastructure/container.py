@@ -14,7 +14,7 @@ from dependency_injector import containers, providers
 
 from application.access import Authenticate, RevokeSession
 from application.announcements import PublishAnnouncement
-from application.reports import LinkRenderer, RequestReport
+from application.reports import GenerateReport, LinkRenderer, ReadReports, RequestReport, ResumeStalledReports
 from application.streams import IssueStreamCookie, IssueTicket, OpenStream
 from domain.registry import REGISTRY
 from infrastructure.asyncapi import asyncapi_json
@@ -27,7 +27,11 @@ from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.clock import SystemClock
 from infrastructure.event_bus import InProcessEventBus
 from infrastructure.metrics import metrics_registry
+from infrastructure.persistence.outbox import Outbox
+from infrastructure.persistence.relay import OutboxRelay
+from infrastructure.persistence.unit_of_work import SqlUnitsOfWork
 from infrastructure.resources import (
+    open_database,
     open_identity_provider,
     open_redis_client,
     open_redis_publisher,
@@ -35,6 +39,8 @@ from infrastructure.resources import (
     open_redis_subscriber,
     open_task_supervisor,
     probe_redis_cluster,
+    run_outbox_relay,
+    run_report_recovery,
     run_stream_hub,
     subscribe_mapped_events,
 )
@@ -55,6 +61,7 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings.from_env)
     registry = providers.Object(REGISTRY)
     wire_format = providers.Singleton(WireFormat)
+    clock = providers.Singleton(SystemClock)
 
     event_bus = providers.Singleton(InProcessEventBus)
     tasks = providers.Resource(open_task_supervisor)
@@ -142,7 +149,6 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Browser credentials and session revocation: per process, or shared through Redis.
-    clock = providers.Singleton(SystemClock)
     ticket_store = providers.Selector(
         settings.provided.broker_kind,
         memory=providers.Singleton(MemoryTicketStore, clock=clock, ttl_seconds=settings.provided.sse_ticket_seconds),
@@ -169,10 +175,6 @@ class Container(containers.DeclarativeContainer):
     )
     stream_lifetimes = providers.Singleton(StreamLifetimes, revocations=session_revocations)
 
-    metrics = providers.Singleton(
-        metrics_registry, hub=stream_hub, handler=sse_handler, publisher=publisher, subscriber=subscriber
-    )
-
     token_service = providers.Singleton(
         TokenService,
         secret=settings.provided.jwt_secret,
@@ -183,14 +185,44 @@ class Container(containers.DeclarativeContainer):
     identity_provider = providers.Resource(open_identity_provider, settings=settings)
     credentials = providers.Singleton(AccessCredentials, own=token_service, provider=identity_provider)
 
-    request_report = providers.Singleton(
-        RequestReport,
-        bus=event_bus,
-        tasks=tasks,
-        renderer=providers.Singleton(LinkRenderer),
+    # State and durable events: one database, the outbox in it, and the relay that empties it.
+    database = providers.Resource(open_database, url=settings.provided.database_url)
+    outbox = providers.Singleton(Outbox, registry=registry, wire_format=wire_format)
+    units_of_work = providers.Singleton(SqlUnitsOfWork, database=database, box=outbox, bus=event_bus, clock=clock)
+    outbox_relay = providers.Singleton(OutboxRelay, database=database, box=outbox, handler=sse_handler, clock=clock)
+    outbox_relay_lifetime = providers.Resource(run_outbox_relay, relay=outbox_relay)
+
+    report_renderer = providers.Singleton(LinkRenderer)
+    generate_report = providers.Singleton(
+        GenerateReport,
+        units=units_of_work,
+        renderer=report_renderer,
+        clock=clock,
         step_delay_seconds=settings.provided.report_step_seconds,
+        lease_seconds=settings.provided.report_lease_seconds,
     )
-    publish_announcement = providers.Singleton(PublishAnnouncement, bus=event_bus)
+    request_report = providers.Singleton(
+        RequestReport, units=units_of_work, generate=generate_report, tasks=tasks, clock=clock
+    )
+    resume_stalled_reports = providers.Singleton(
+        ResumeStalledReports, units=units_of_work, generate=generate_report, tasks=tasks, clock=clock
+    )
+    report_recovery = providers.Resource(
+        run_report_recovery,
+        resume=resume_stalled_reports,
+        every_seconds=providers.Callable(lambda lease: lease / 2, settings.provided.report_lease_seconds),
+    )
+    read_reports = providers.Singleton(ReadReports, units=units_of_work, subscriber=subscriber)
+    publish_announcement = providers.Singleton(PublishAnnouncement, units=units_of_work, clock=clock)
+
+    metrics = providers.Singleton(
+        metrics_registry,
+        hub=stream_hub,
+        handler=sse_handler,
+        publisher=publisher,
+        subscriber=subscriber,
+        outbox=outbox_relay.provided.stats,
+    )
 
     # The stream's edge.
     broker_kind = settings.provided.broker_kind
@@ -229,6 +261,9 @@ async def start(container: Container) -> None:
         container.subscriber,
         container.publisher,
         container.event_subscriptions,
+        container.database,
+        container.outbox_relay_lifetime,
+        container.report_recovery,
         container.stream_lifetimes,
         container.credentials,  # the identity provider's key source, when there is one (no request made yet)
     )
@@ -237,5 +272,9 @@ async def start(container: Container) -> None:
 
 
 async def stop(container: Container) -> None:
-    """Close every resource that was started, in reverse dependency order."""
+    """Stop the background work first (it writes to the database and the broker), then close every
+    resource that was started, in reverse dependency order."""
+    for work in (container.report_recovery, container.outbox_relay_lifetime, container.tasks):
+        if work.initialized:
+            await cast("Any", work.shutdown())
     await cast("Any", container.shutdown_resources())

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from infrastructure.persistence.relay import RelayStats
 from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.stats import LATENCY_BUCKETS
@@ -27,8 +28,11 @@ def _by_label(name: str, documentation: str, label: str, counts: dict[str, int])
 class HeraldCollector(Collector):
     """Herald's metrics; the Redis ones appear only when the Redis adapters are in use."""
 
-    def __init__(self, hub: StreamHub, handler: SSEEventHandler, publisher: Any, subscriber: Any) -> None:
+    def __init__(
+        self, hub: StreamHub, handler: SSEEventHandler, publisher: Any, subscriber: Any, outbox: RelayStats
+    ) -> None:
         self._hub = hub
+        self._outbox = outbox
         self._handler = handler
         self._publisher_stats = getattr(publisher, "stats", None)
         self._channels = getattr(subscriber, "channels", None)
@@ -61,6 +65,20 @@ class HeraldCollector(Collector):
             buckets=buckets,
             sum_value=stats.latency_sum,
         )
+        outbox = self._outbox
+        yield GaugeMetricFamily("herald_outbox_backlog", "events committed and not yet published", value=outbox.backlog)
+        yield GaugeMetricFamily(
+            "herald_outbox_oldest_seconds", "age of the oldest event not yet published", value=outbox.oldest_seconds
+        )
+        yield CounterMetricFamily("herald_outbox_published", "outbox events published", value=outbox.published)
+        yield CounterMetricFamily(
+            "herald_outbox_undeliverable", "outbox events set aside as undeliverable", value=outbox.undeliverable
+        )
+        yield CounterMetricFamily(
+            "herald_outbox_failed_passes",
+            "relay passes that failed (broker or database away)",
+            value=outbox.failed_attempts,
+        )
         if self._publisher_stats is not None:
             publisher = self._publisher_stats
             yield CounterMetricFamily(
@@ -88,8 +106,10 @@ class HeraldCollector(Collector):
             yield CounterMetricFamily("herald_redis_outages", "pub/sub connections lost", value=self._channels.outages)
 
 
-def metrics_registry(hub: StreamHub, handler: SSEEventHandler, publisher: Any, subscriber: Any) -> CollectorRegistry:
+def metrics_registry(
+    hub: StreamHub, handler: SSEEventHandler, publisher: Any, subscriber: Any, outbox: RelayStats
+) -> CollectorRegistry:
     """A registry of this application's own (not the process-global one), so each app has its metrics."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(HeraldCollector(hub, handler, publisher, subscriber))
+    registry.register(HeraldCollector(hub, handler, publisher, subscriber, outbox))
     return registry

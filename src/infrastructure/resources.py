@@ -1,6 +1,7 @@
 """Resources and start-up wiring used by the container; each yields an adapter and closes it."""
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from application.reports import ResumeStalledReports
 from domain.events import DomainEvent
 from domain.ports import EventBusProtocol
 from domain.registry import EventRegistry
@@ -21,6 +23,8 @@ from infrastructure.auth.sessions import RedisSessionRevocations
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.brokers.redis.subscriber import RedisSubscriber
+from infrastructure.persistence.database import Database
+from infrastructure.persistence.relay import OutboxRelay
 from infrastructure.redis_errors import REDIS_FAILURE
 from infrastructure.settings import Settings
 from infrastructure.sse.handler import SSEEventHandler
@@ -49,6 +53,55 @@ async def open_task_supervisor() -> AsyncIterator[TaskSupervisor]:
     supervisor = TaskSupervisor()
     yield supervisor
     await supervisor.aclose()
+
+
+async def open_database(url: str) -> AsyncIterator[Database]:
+    """The database, its schema brought up to date before anything uses it."""
+    database = Database(url)
+    try:
+        await database.migrate()
+        yield database
+    finally:
+        await database.aclose()
+
+
+#: How long a loop of background work may take to finish its round when the service stops.
+_FINISH_SECONDS = 5.0
+
+
+async def _finish(task: "asyncio.Task[None]") -> None:
+    """Wait for ``task`` to end by itself; cancel it if it takes longer than its round should."""
+    _, late = await asyncio.wait({task}, timeout=_FINISH_SECONDS)
+    if late:
+        task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def run_outbox_relay(relay: OutboxRelay) -> AsyncIterator[OutboxRelay]:
+    """The relay, at work for the application's lifetime; stopped between passes, before the database closes."""
+    task = asyncio.get_running_loop().create_task(relay.run(), name="herald-outbox-relay")
+    yield relay
+    relay.stop()
+    await _finish(task)
+
+
+async def run_report_recovery(resume: ResumeStalledReports, every_seconds: float) -> AsyncIterator[None]:
+    """Claim reports whose process stopped, every ``every_seconds``, for the application's lifetime."""
+    stopping = asyncio.Event()
+
+    async def loop() -> None:
+        while not stopping.is_set():
+            try:
+                await resume()
+            except Exception as error:  # the database is away: the reports wait for the next round
+                logger.warning("stalled reports could not be claimed (%s)", type(error).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), every_seconds)
+
+    task = asyncio.get_running_loop().create_task(loop(), name="herald-report-recovery")
+    yield None
+    stopping.set()
+    await _finish(task)
 
 
 async def run_stream_hub(hub: StreamHub) -> AsyncIterator[StreamHub]:

@@ -96,6 +96,18 @@ def _algorithms(name: str, raw: str) -> object:
     return chosen
 
 
+#: Plain URLs are taken too, and given the async driver Herald runs on.
+_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+
+
+def _database_url(name: str, raw: str) -> object:
+    scheme, separator, rest = raw.partition("://")
+    scheme = _DRIVERS.get(scheme, scheme)
+    if not separator or scheme not in _DRIVERS.values():
+        raise SettingsError(f"{name} must be a sqlite:/// or postgresql:// URL")
+    return f"{scheme}://{rest}"
+
+
 def _origins(name: str, raw: str) -> object:
     origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
     for origin in origins:
@@ -118,6 +130,10 @@ class Settings:
     """Bind address of ``herald run``."""
     port: int = number(8000, at_least=0, at_most=65535)
     """Bind port of ``herald run``."""
+    database_url: str = attrs.field(
+        default="sqlite+aiosqlite:///herald.sqlite3", repr=False, metadata={_READER: _database_url}
+    )
+    """Reports, announcements and the outbox: SQLite (a file in the working directory) or ``postgresql://…``."""
     redis_url: str | None = text(None)
     """Unset: the embedded in-memory broker; set: the Redis adapters (any node, for a cluster)."""
     redis_cluster: ClusterMode = choice("auto", ClusterMode)
@@ -202,6 +218,8 @@ class Settings:
     """Origins allowed to call the API from a browser (``*`` for any, without credentials)."""
     report_step_seconds: float = number(0.5, at_least=0)
     """Delay between the sample report's progress events."""
+    report_lease_seconds: float = number(15.0, at_least=0.1)
+    """A report whose generating process stopped is taken over by another after this long (keep it above a step)."""
 
     @property
     def broker_kind(self) -> Literal["memory", "redis"]:

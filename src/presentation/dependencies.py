@@ -23,6 +23,8 @@ def container_dependencies(container: Container) -> dict[str, Provide]:
         "subscriber": _provide(container.subscriber),
         "broker_kind": _provide(container.broker_kind),
         "request_report": _provide(container.request_report),
+        "read_reports": _provide(container.read_reports),
+        "outbox_relay": _provide(container.outbox_relay),
         "publish_announcement": _provide(container.publish_announcement),
         "open_stream": _provide(container.open_stream),
         "stream_preamble": _provide(container.stream_preamble),

@@ -40,6 +40,21 @@ def internal_error(request: Request[Any, Any, Any], error: Exception) -> Respons
     )
 
 
+#: What a 503 tells the client: a database or a broker that is away usually returns within seconds.
+RETRY_AFTER_SECONDS = 5
+
+
+def unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
+    """The database or the broker cannot answer now: 503, and when to try again."""
+    logger.warning("%s %s: %s", request.method, request.url.path, error)
+    return Response(
+        {"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "try again shortly"},
+        status_code=503,
+        media_type=PROBLEM_JSON,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def client_gone(request: Request[Any, Any, Any], _: Exception) -> Response[None]:
     """The client left while sending its body: nothing to answer, and not an error of the service."""
     logger.debug("%s %s: the client left before sending its whole body", request.method, request.url.path)

@@ -111,7 +111,11 @@ async def test_dev_tokens_and_the_cookie_open_a_stream(client: httpx.AsyncClient
 async def test_health_reports_the_broker(client: httpx.AsyncClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "broker": {"kind": "memory", "ready": True}}
+    assert response.json() == {
+        "status": "ok",
+        "broker": {"kind": "memory", "ready": True},
+        "outbox": {"backlog": 0, "oldest_seconds": 0.0, "last_error": None},
+    }
 
 
 async def test_the_demo_page_is_served(client: httpx.AsyncClient) -> None:

@@ -54,7 +54,7 @@ CASES: list[Case] = [
     ("wrong method on the stream", "/api/v1/events", valid, 405),
     ("wrong method on reports", "/api/v1/reports", valid, 405),
 ]
-METHOD = {"wrong method on the stream": "PUT", "wrong method on reports": "GET"}
+METHOD = {"wrong method on the stream": "PUT", "wrong method on reports": "DELETE"}
 
 
 @pytest.mark.parametrize(("name", "url", "headers", "status"), CASES, ids=[c[0] for c in CASES])

@@ -2,7 +2,7 @@
 
 Herald installed the way the Dockerfile installs it (``pip install .`` into a
 fresh virtual environment), two replicas in production mode as a non-root
-user on a private Redis, and nginx with the shipped ``deploy/nginx.conf`` in
+user on a private Redis and a private PostgreSQL, and nginx with the shipped ``deploy/nginx.conf`` in
 front (its upstream pointed at the two replicas' ports, its timeouts
 shortened so the test sees them act).
 """
@@ -77,11 +77,12 @@ def as_non_root(command: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def replicas(venv: Path, redis: PrivateRedis, logs: Path) -> Iterator[list[HeraldProcess]]:
+def replicas(venv: Path, redis: PrivateRedis, database: str, logs: Path) -> Iterator[list[HeraldProcess]]:
     env = {
         "HERALD_ENV": "production",
         "HERALD_JWT_SECRET": SECRET,
         "HERALD_REDIS_URL": redis.url,
+        "HERALD_DATABASE_URL": database,
         "HERALD_REDIS_PREFIX": f"deploy-{uuid.uuid4().hex[:8]}",
         "HERALD_SSE_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
         "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
@@ -211,9 +212,9 @@ def bearer(*roles: str, user: uuid.UUID | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKENS.issue(user or uuid.uuid4(), roles)}"}
 
 
-async def test_the_shipped_topology_carries_streams(installed: Path, tmp_path: Path) -> None:
+async def test_the_shipped_topology_carries_streams(installed: Path, tmp_path: Path, postgres_database: str) -> None:
     admin = bearer("admin")
-    with private_redis(tmp_path) as redis, replicas(installed, redis, tmp_path) as (a, b):
+    with private_redis(tmp_path) as redis, replicas(installed, redis, postgres_database, tmp_path) as (a, b):
         # The image's health check, as Docker runs it, on each replica.
         for replica in (a, b):
             code = healthcheck_code().replace("127.0.0.1:8000", f"127.0.0.1:{replica.port}")

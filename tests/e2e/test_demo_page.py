@@ -2,14 +2,19 @@
 
 Headless Chromium (Debian's, not a Playwright download) is driven with Playwright's
 async API in the same event loop as the Herald that ``serve`` runs, so the test can
-end streams and publish events server-side while the page stays open.
+end streams and publish events server-side while the page stays open. Where the
+server behind the page is stopped and another started, the page talks to a relay
+(as to a load balancer), so its origin stays the same whichever server answers.
 """
 
 import asyncio
+import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import attrs
 import httpx
@@ -30,13 +35,20 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOT = Path(__file__).resolve().parents[2] / "test-artifacts" / "demo-page.png"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SCREENSHOT = ARTIFACTS / "demo-page.png"
+RESTART_SCREENSHOT = ARTIFACTS / "demo-page-restart.png"
 #: Generous, because a cold browser on a busy machine is slow; never a measurement.
 TIMEOUT_SECONDS = 20.0
 #: Short, so the browser's own reconnect after the server ends the stream comes quickly.
 RETRY_MS = 300
 REPORT_SEQUENCE = ["report.requested", "report.progress", "report.progress", "report.progress", "report.completed"]
 ANNOUNCEMENTS = [f"announcement {n}, published after the stream was ended" for n in range(1, 7)]
+#: Report steps slow enough to watch a report move.
+STEP_SECONDS = 0.4
+FINAL = {"completed", "failed"}
+
+T = TypeVar("T")
 
 pytestmark = [
     pytest.mark.browser,
@@ -61,6 +73,101 @@ class LogItem:
         return json.loads(self.data)  # type: ignore[no-any-return]
 
 
+# -- a browser, clients and a relay --------------------------------------------
+
+
+@asynccontextmanager
+async def browse(base_url: str, screenshot: Path, *, user_id: uuid.UUID | None = None) -> AsyncIterator[Page]:
+    """A fresh browser on ``base_url``; its screenshot is saved whatever the outcome, to look at later.
+
+    With ``user_id`` the page signs in as that user (a tab keeps its user in
+    ``sessionStorage``), so the test can make that user's reports through the API.
+    """
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(base_url=base_url)
+            if user_id is not None:
+                await context.add_init_script(f"sessionStorage.setItem('herald.user', '{user_id}')")
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            try:
+                yield page
+            finally:
+                screenshot.parent.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=screenshot, full_page=True)
+            assert errors == [], "the page raised uncaught errors"
+        finally:
+            await browser.close()
+
+
+@asynccontextmanager
+async def client_of(herald: RunningHerald, user_id: uuid.UUID) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of ``herald`` with a token of ``user_id``, an administrator (as the page's user is)."""
+    token = herald.container.token_service().issue(user_id, ["admin"])
+    async with httpx.AsyncClient(
+        base_url=herald.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT_SECONDS
+    ) as client:
+        yield client
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy until ``reader``'s side closes, then close ``writer``'s: one side closing closes the other."""
+    try:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65_536):
+                writer.write(data)
+                await writer.drain()
+    finally:
+        writer.close()
+
+
+class Relay:
+    """Where the browser connects, as to a load balancer: each connection goes to the Herald behind it.
+
+    While there is none (``upstream`` is None, the server is down), a connection
+    is closed at once, and the browser tries again later.
+    """
+
+    def __init__(self) -> None:
+        self.base_url = ""
+        self.upstream: RunningHerald | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def connection(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        """Relay one connection both ways until either side closes it."""
+        self._writers.add(client_writer)
+        try:
+            if self.upstream is None:
+                return
+            url = httpx.URL(self.upstream.base_url)
+            with contextlib.suppress(OSError):  # refused: as if there were none
+                server_reader, server_writer = await asyncio.open_connection(url.host, url.port)
+                self._writers.add(server_writer)
+                await asyncio.gather(_pipe(client_reader, server_writer), _pipe(server_reader, client_writer))
+        finally:
+            client_writer.close()
+
+    def close_connections(self) -> None:
+        for writer in self._writers:
+            writer.close()
+
+
+@asynccontextmanager
+async def relay() -> AsyncIterator[Relay]:
+    """A :class:`Relay` on a free loopback port, with nothing behind it yet."""
+    gateway = Relay()
+    server = await asyncio.start_server(gateway.connection, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    gateway.base_url = f"http://127.0.0.1:{port}"
+    async with server:
+        try:
+            yield gateway
+        finally:
+            gateway.close_connections()
+
+
 # -- fixtures ------------------------------------------------------------------
 
 
@@ -72,29 +179,15 @@ async def herald(make_container: Callable[..., Container]) -> AsyncIterator[Runn
 
 @pytest.fixture
 async def page(herald: RunningHerald) -> AsyncIterator[Page]:
-    """A fresh browser on the served Herald; its screenshot is saved whatever the outcome, to look at later."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(base_url=herald.base_url)
-            page = await context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            yield page
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=SCREENSHOT, full_page=True)
-            assert errors == [], "the page raised uncaught errors"
-        finally:
-            await browser.close()
+    """A fresh browser on the served Herald."""
+    async with browse(herald.base_url, SCREENSHOT) as page:
+        yield page
 
 
 @pytest.fixture
 async def admin(herald: RunningHerald) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client with an administrator's token, to publish announcements from outside the page."""
-    token = herald.container.token_service().issue(uuid.uuid4(), ["admin"])
-    async with httpx.AsyncClient(
-        base_url=herald.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT_SECONDS
-    ) as client:
+    async with client_of(herald, uuid.uuid4()) as client:
         yield client
 
 
@@ -110,21 +203,76 @@ async def read_log(page: Page) -> list[LogItem]:
     return [LogItem(**item) for item in reversed(items)]
 
 
-async def wait_for_log(page: Page, done: Callable[[list[LogItem]], bool], what: str) -> list[LogItem]:
-    """Poll the log until ``done`` holds; on timeout fail with what the log did show."""
-    log: list[LogItem] = []
+async def wait_until(read: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str) -> T:
+    """Poll ``read`` until ``done`` holds of what it returns; on timeout fail with what it returned last."""
+    value: T | None = None
     try:
         async with asyncio.timeout(TIMEOUT_SECONDS):
-            while not done(log := await read_log(page)):
+            while True:
+                value = await read()
+                if done(value):
+                    return value
                 await asyncio.sleep(0.05)
     except TimeoutError:
-        pytest.fail(f"the log never showed {what}; it shows {[(i.type, i.id, i.data) for i in log]}")
-    return log
+        pytest.fail(f"never saw {what}; last saw {value!r}")
+
+
+async def wait_for_log(page: Page, done: Callable[[list[LogItem]], bool], what: str) -> list[LogItem]:
+    """Poll the log until ``done`` holds; on timeout fail with what the log did show."""
+    return await wait_until(lambda: read_log(page), done, f"the log showing {what}")
+
+
+async def read_rows(page: Page) -> list[dict[str, str]]:
+    """The reports the page shows, top to bottom: each row's ``data-*`` attributes."""
+    return await page.locator("#reports li").evaluate_all("rows => rows.map(row => ({...row.dataset}))")  # type: ignore[no-any-return]
+
+
+def rows_of(reports: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The rows the page should show for ``reports``, as ``GET /api/v1/reports`` lists them."""
+    return [
+        {"reportId": r["report_id"], "version": str(r["version"]), "status": r["status"], "percent": str(r["percent"])}
+        for r in reports
+    ]
+
+
+async def wait_for_rows(page: Page, expected: list[dict[str, str]], what: str) -> None:
+    await wait_until(lambda: read_rows(page), lambda rows: rows == expected, what)
+
+
+async def wait_for_row(page: Page, report_id: str, done: Callable[[dict[str, str]], bool], what: str) -> None:
+    """Poll the report's row until ``done`` holds of its ``data-*`` attributes."""
+
+    def row_done(rows: list[dict[str, str]]) -> bool:
+        return any(row["reportId"] == report_id and done(row) for row in rows)
+
+    await wait_until(lambda: read_rows(page), row_done, what)
+
+
+async def request_report(client: httpx.AsyncClient, title: str) -> str:
+    response = await client.post("/api/v1/reports", json={"title": title})
+    assert response.status_code == 202, response.text
+    return str(response.json()["report_id"])
+
+
+async def stored_reports(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """The user's reports as the server has them, newest first."""
+    response = await client.get("/api/v1/reports")
+    assert response.status_code == 200, response.text
+    return response.json()["reports"]  # type: ignore[no-any-return]
+
+
+def all_finished(count: int) -> Callable[[list[dict[str, Any]]], bool]:
+    return lambda reports: len(reports) == count and all(r["status"] in FINAL for r in reports)
 
 
 def report_events(log: list[LogItem], report_id: str) -> list[LogItem]:
     """The events of one report, in the order the page received them."""
     return [i for i in log if i.type.startswith("report.") and i.json().get("report_id") == report_id]
+
+
+def by_version(events: list[LogItem]) -> list[LogItem]:
+    """A report's events in the order of its changes, which is not always the order they arrive in."""
+    return sorted(events, key=lambda i: cast("int", i.json()["version"]))
 
 
 def announcements(log: list[LogItem]) -> list[str]:
@@ -165,14 +313,15 @@ async def test_the_demo_page_shows_a_report_live_and_resumes_by_itself_after_the
     await page.goto("/")
     await expect(status).to_have_text("open", timeout=TIMEOUT_SECONDS * 1000)
 
-    # 1. A report requested with the button arrives live, every step once and in order.
+    # 1. A report requested with the button arrives live, every step once. In order of version:
+    #    report.progress is published as soon as it is saved, the others through the outbox,
+    #    so a progress may arrive before the report.requested.
     await page.click("#request-report")
     log = await wait_for_log(page, lambda log: has_finished(requested_report(log)), "the requested report finishing")
-    report = requested_report(log)
+    report = by_version(requested_report(log))
     assert [i.type for i in report] == REPORT_SEQUENCE
     assert [i.json()["percent"] for i in report if i.type == "report.progress"] == [25, 50, 75]
-    last_seen_id = report[-1].id
-    assert last_seen_id is not None
+    last_seen_id = [i.id for i in log if i.id is not None][-1]
 
     # 2. The server ends the stream (as on shutdown) and announcements are published while the
     #    browser is away: two before it reconnects, two while it does, two once it is back.
@@ -200,9 +349,9 @@ async def test_the_demo_page_shows_a_report_live_and_resumes_by_itself_after_the
     assert announcements(log) == [*ANNOUNCEMENTS, fence]
     ids = [i.id for i in log if i.id is not None]
     assert len(ids) == len(set(ids)), f"an event id shows twice: {ids}"
-    assert [i.type for i in log if i.id is not None] == REPORT_SEQUENCE + ["system.announcement"] * (
-        len(ANNOUNCEMENTS) + 1
-    )
+    streamed = [i for i in log if i.id is not None]
+    assert streamed[: len(REPORT_SEQUENCE)] == requested_report(log)
+    assert [i.type for i in streamed[len(REPORT_SEQUENCE) :]] == ["system.announcement"] * (len(ANNOUNCEMENTS) + 1)
     await expect(status).to_have_text("open")
 
 
@@ -228,3 +377,72 @@ async def test_the_demo_page_signs_in_again_when_its_session_is_revoked_and_miss
     assert announcements(log) == ["before the revocation", "while signing in again"]
     await expect(status).to_have_text("open")
     assert await page.evaluate("accessToken") != page_token
+
+
+async def test_the_demo_page_shows_the_stored_reports_follows_them_live_and_reloads_them_after_a_restart(
+    make_container: Callable[..., Container], tmp_path: Path
+) -> None:
+    settings = {
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'herald.sqlite3'}",
+        "report_step_seconds": STEP_SECONDS,
+        "sse_retry_ms": RETRY_MS,
+    }
+    user_id = uuid.uuid4()
+    async with relay() as gateway, browse(gateway.base_url, RESTART_SCREENSHOT, user_id=user_id) as page:
+        status = page.locator("#status")
+        async with serve(make_container(**settings)) as first, client_of(first, user_id) as api:
+            gateway.upstream = first
+
+            # 1. A report that finished before the page opened is listed as stored.
+            await request_report(api, "made before the page opened")
+            stored = await wait_until(lambda: stored_reports(api), all_finished(1), "the first report finished")
+            await page.goto("/")
+            await expect(status).to_have_text("open", timeout=TIMEOUT_SECONDS * 1000)
+            await wait_for_rows(page, rows_of(stored), "the stored report listed")
+
+            # 2. A report requested with the button shows its progress live, then its completion.
+            await page.click("#request-report")
+            log = await wait_for_log(page, lambda log: any(i.type == "request sent" for i in log), "the request sent")
+            live = next(i.data.removeprefix("report ") for i in log if i.type == "request sent")
+            await wait_for_row(page, live, lambda row: 0 < int(row["percent"]) < 100, "the new report in progress")
+            await wait_for_row(page, live, lambda row: row["status"] == "completed", "the new report completed")
+
+            # 3. With the outbox relay stopped, report.requested and report.completed wait in the
+            #    database while report.progress goes out at once: the page gets a report's progress
+            #    before its report.requested, takes the report from the API and follows it from there.
+            #    The report is completed, but the page cannot know: what it shows is out of date.
+            relay_stopped = first.container.outbox_relay_lifetime.shutdown()
+            assert relay_stopped is not None
+            await relay_stopped
+            overtaken = await request_report(api, "its progress overtakes its request")
+            await wait_for_row(page, overtaken, lambda row: row["version"] == "4", "the third report's last progress")
+            await wait_until(lambda: stored_reports(api), all_finished(3), "the third report finished")
+            await expect(page.locator(f'#reports li[data-report-id="{overtaken}"] .title')).to_have_text(
+                "its progress overtakes its request"
+            )
+            assert [i.type for i in report_events(await read_log(page), overtaken)] == ["report.progress"] * 3
+            gateway.upstream = None
+        await expect(status).to_have_text("reconnecting…", timeout=TIMEOUT_SECONDS * 1000)
+        shown_while_down = await read_rows(page)
+        assert {"reportId": overtaken, "version": "4", "status": "in_progress", "percent": "75"} in shown_while_down
+
+        # 4. A new server on the same database (it relays what the stopped one left in the outbox).
+        #    Before the page can reach it, one more report is made and finished there.
+        async with serve(make_container(**settings)) as second, client_of(second, user_id) as api:
+            made_meanwhile = await request_report(api, "made while the page cannot reach the server")
+            stored = await wait_until(lambda: stored_reports(api), all_finished(4), "four reports finished")
+            assert await read_rows(page) == shown_while_down
+            assert made_meanwhile not in {row["reportId"] for row in shown_while_down}
+
+            # 5. The page's position means nothing to the new server: it says so (stream.reset),
+            #    and the page loads the reports again and streams on from the new position.
+            gateway.upstream = second
+            log = await wait_for_log(page, lambda log: any(i.type == "stream.reset" for i in log), "a stream.reset")
+            assert [i.json()["reason"] for i in log if i.type == "stream.reset"] == ["unknown_position"]
+            await wait_for_rows(page, rows_of(stored), "the stored reports, reloaded")
+            await expect(status).to_have_text("open", timeout=TIMEOUT_SECONDS * 1000)
+
+            # 6. It streams on live from there: a report requested now shows up, finished, once.
+            await page.click("#request-report")
+            stored = await wait_until(lambda: stored_reports(api), all_finished(5), "five reports finished")
+            await wait_for_rows(page, rows_of(stored), "the stored reports, the new one finished")

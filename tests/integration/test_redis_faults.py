@@ -136,28 +136,34 @@ async def test_a_redis_restart_loses_nothing_and_duplicates_nothing(
     )
 
 
-async def test_events_that_wait_too_long_are_dropped_and_counted(
+async def test_ephemeral_events_that_wait_too_long_are_dropped_and_counted_while_durable_ones_wait(
     own_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     container = container_on(own_redis, redis_publish_retry_seconds=0.3)
     async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=30) as client:
         publisher = await resolve(container.publisher)
+        relay = await resolve(container.outbox_relay)
         assert isinstance(publisher, RedisPublisher)
         own_redis.stop()
-        for n in range(3):
-            await announce(client, bearer(container, roles=("admin",)), f"lost {n}")
+        # One report: its three progress ticks are ephemeral (held in memory), its other two events durable.
+        response = await client.post("/api/v1/reports", json={"title": "t"}, headers=bearer(container))
+        assert response.status_code == 202
         await eventually(lambda: publisher.stats.dropped == 3, timeout=10)
+        await eventually(lambda: relay.stats.backlog == 2, timeout=10)
         assert publisher.waiting == 0
         metrics = (await client.get("/metrics")).text
-        assert 'herald_events_dropped_total{type="system.announcement"} 3.0' in metrics
+        assert 'herald_events_dropped_total{type="report.progress"} 3.0' in metrics
+        assert "herald_outbox_backlog 2.0" in metrics
         assert "Redis stayed unreachable for 0.3 s (3 dropped in total)" in caplog.text
         health = await client.get("/health")
         assert health.status_code == 503
         assert health.json()["broker"] == {"kind": "redis", "ready": False}
+        assert health.json()["outbox"]["backlog"] == 2
         own_redis.start()
         async with asyncio.timeout(15):
             while (await client.get("/health")).status_code != 200:
                 await asyncio.sleep(0.1)
+        await eventually(lambda: relay.stats.backlog == 0, timeout=15)
 
 
 async def test_opening_a_stream_while_redis_is_down_is_a_503(own_redis: PrivateRedis) -> None:

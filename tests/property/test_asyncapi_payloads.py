@@ -157,7 +157,7 @@ def test_every_supported_type_is_sent_as_its_schema_says(event: InvoiceIssued, m
 )
 def test_a_payload_that_differs_from_its_schema_is_rejected(why: str, edit: Any) -> None:
     [mapping] = [m for m in REGISTRY if m.sse_event_type == "report.requested"]
-    event = mapping.domain_event(report_id=uuid.uuid4(), owner_id=uuid.uuid4(), title="Q3")  # type: ignore[call-arg]
+    event = mapping.domain_event(report_id=uuid.uuid4(), owner_id=uuid.uuid4(), version=1, title="Q3")  # type: ignore[call-arg]
     sse = SSEEventHandler(REGISTRY, RecordingPublisher(), WIRE).transform(mapping, event).event
     data = json.loads(WIRE.data_json(sse))
     validator = payload_validator(

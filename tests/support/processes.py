@@ -193,7 +193,15 @@ class HeraldProcess:
     def __init__(self, env: dict[str, str], log_path: Path, *, command: list[str] | None = None) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self._env = {**os.environ, **env, "HERALD_PORT": str(self.port), "HERALD_HOST": "127.0.0.1"}
+        # A database of its own beside its log, unless the test names one (never a file in the working directory).
+        database = f"sqlite:///{log_path.parent / f'herald-{self.port}.sqlite3'}"
+        self._env = {
+            "HERALD_DATABASE_URL": database,
+            **os.environ,
+            **env,
+            "HERALD_PORT": str(self.port),
+            "HERALD_HOST": "127.0.0.1",
+        }
         self._log_path = log_path
         self._command = command or [sys.executable, "-m", "presentation", "run"]
         self._process: subprocess.Popen[bytes] | None = None
@@ -219,6 +227,13 @@ class HeraldProcess:
         code = self._process.wait(timeout=30)
         self._process = None
         return code
+
+    def kill(self) -> None:
+        """SIGKILL: the process ends at once, mid-work, as in a crash or an OOM kill."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+            self._process = None
 
     def log(self) -> str:
         return self._log_path.read_text(errors="replace")

@@ -136,7 +136,7 @@ def test_the_operation_describes_the_http_request_and_its_credentials() -> None:
 
 def test_a_default_payload_is_every_field_but_the_envelope_plus_the_wire_envelope() -> None:
     payload = DOCUMENT["components"]["messages"]["report.requested"]["payload"]
-    assert payload["required"] == ["report_id", "owner_id", "title", "event_id", "occurred_at"]
+    assert payload["required"] == ["report_id", "owner_id", "version", "title", "event_id", "occurred_at"]
     assert payload["properties"]["report_id"] == {"type": "string", "format": "uuid"}
     assert payload["properties"]["occurred_at"]["format"] == "date-time"
     assert payload["additionalProperties"] is False

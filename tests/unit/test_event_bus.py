@@ -62,6 +62,6 @@ async def test_handlers_receive_only_their_class_and_subscribe_once() -> None:
 
     bus.subscribe(AnnouncementPublished, record)
     bus.subscribe(AnnouncementPublished, record)
-    await bus.publish(ReportRequested(report_id=uuid.uuid4(), owner_id=uuid.uuid4(), title="t"))
+    await bus.publish(ReportRequested(report_id=uuid.uuid4(), owner_id=uuid.uuid4(), version=1, title="t"))
     await bus.publish(announcement())
     assert len(seen) == 1  # subscribed twice, called once; and never for another class

@@ -36,7 +36,7 @@ def handler_for(registry: EventRegistry = REGISTRY, publisher: RecordingPublishe
 
 
 def report_requested(owner: uuid.UUID) -> ReportRequested:
-    return ReportRequested(report_id=uuid.uuid4(), owner_id=owner, title="Q3")
+    return ReportRequested(report_id=uuid.uuid4(), owner_id=owner, version=1, title="Q3")
 
 
 async def test_an_owner_event_is_published_to_its_owner_with_the_default_payload() -> None:
@@ -46,7 +46,7 @@ async def test_an_owner_event_is_published_to_its_owner_with_the_default_payload
     await handler_for(publisher=publisher).handle(event)
     [sse] = publisher.published
     assert (sse.event_type, sse.category, sse.user_id) == ("report.requested", SSECategory.REPORTS, owner)
-    assert sse.data == {"report_id": str(event.report_id), "owner_id": str(owner), "title": "Q3"}
+    assert sse.data == {"report_id": str(event.report_id), "owner_id": str(owner), "version": 1, "title": "Q3"}
     assert sse.event_id.version == 7
 
 

@@ -13,6 +13,8 @@ class ReportEvent(DomainEvent):
 
     report_id: UUID
     owner_id: UUID
+    version: int
+    """The report's version after this change: a client ignores events not newer than what it holds."""
 
 
 @attrs.frozen(kw_only=True)
@@ -26,7 +28,7 @@ class ReportRequested(ReportEvent):
 class ReportProgressed(ReportEvent):
     """Generation finished one more step."""
 
-    percent: int
+    percent: int = attrs.field(validator=[attrs.validators.ge(0), attrs.validators.le(100)])
     step: str
 
 

@@ -1,10 +1,11 @@
 """Ports: the protocols the domain needs and infrastructure implements."""
 
 from domain.ports.event_bus import EventBusProtocol, EventHandler
-from domain.ports.publisher import SSEPublisherProtocol
+from domain.ports.publisher import DeliveryAttempt, SSEPublisherProtocol
 from domain.ports.subscriber import EventStream, SSESubscriberProtocol, SubscriberUnavailableError
 
 __all__ = [
+    "DeliveryAttempt",
     "EventBusProtocol",
     "EventHandler",
     "EventStream",

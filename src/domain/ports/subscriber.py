@@ -50,6 +50,15 @@ class SSESubscriberProtocol(Protocol):
         """
         ...
 
+    async def position(self, user_id: UUID) -> str | None:
+        """The ``Last-Event-ID`` that resumes ``user_id``'s stream right after everything published so far.
+
+        A client that loads state after asking for this and then opens its
+        stream from it misses nothing; None when resume is off (no retention).
+        Raises :class:`SubscriberUnavailableError` when the broker cannot say now.
+        """
+        ...
+
     async def is_ready(self) -> bool:
         """True when the subscriber can deliver events (used by readiness checks)."""
         ...

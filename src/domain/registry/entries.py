@@ -33,6 +33,8 @@ REGISTRY = EventRegistry(
             category=REPORTS,
             description="The owner's report finished another generation step.",
             user_id_extractor=OWNER,
+            # The next step, or the outcome, supersedes it: not worth an outbox row per tick.
+            ephemeral=True,
         ),
         DomainToSSEMapping(
             domain_event=ReportCompleted,

@@ -42,6 +42,12 @@ class DomainToSSEMapping:
             undocumented payload is what the document exists to prevent.
         shares_domain_event: set on every mapping of a class that intentionally
             produces several SSE events, so a copy-paste duplicate still fails.
+        ephemeral: the event skips the transactional outbox when a unit of
+            work raises it and goes straight to the broker after the commit,
+            as events raised outside one always do: for events the next one
+            supersedes (a progress tick), where losing one in an outage costs
+            nothing and storing each would only grow the outbox. Every
+            mapping of one class must agree.
     """
 
     domain_event: type[DomainEvent]
@@ -52,6 +58,7 @@ class DomainToSSEMapping:
     payload_extractor: PayloadExtractor | None = None
     payload_type: type | None = None
     shares_domain_event: bool = False
+    ephemeral: bool = False
 
     @property
     def is_broadcast(self) -> bool:

@@ -50,6 +50,11 @@ class EventRegistry:
         """The mappings of exactly this class; empty when it is not mapped."""
         return self._by_class.get(event_class, ())
 
+    def is_durable(self, event_class: type[DomainEvent]) -> bool:
+        """True when a unit of work must deliver the class's events through its outbox (mapped, not ephemeral)."""
+        mappings = self._by_class.get(event_class, ())
+        return bool(mappings) and not mappings[0].ephemeral
+
     @property
     def domain_event_classes(self) -> frozenset[type[DomainEvent]]:
         """Every mapped domain event class."""
@@ -79,6 +84,8 @@ def _validate(mappings: tuple[DomainToSSEMapping, ...]) -> None:
     for mapping in mappings:
         by_class[mapping.domain_event].append(mapping)
     for cls, group in by_class.items():
+        if len({m.ephemeral for m in group}) > 1:
+            problems.append(f"{cls.__name__}: its mappings disagree on ephemeral; an event is stored or it is not")
         if len(group) > 1 and not all(m.shares_domain_event for m in group):
             types = ", ".join(m.sse_event_type for m in group)
             problems.append(

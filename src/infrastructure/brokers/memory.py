@@ -4,12 +4,13 @@ import heapq
 import re
 import secrets
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 from uuid import UUID
 
 import attrs
 
+from domain.ports import DeliveryAttempt
 from domain.sse import SSECategory, SSEEvent
 from infrastructure.sse.framing import encode_json_message
 from infrastructure.sse.wire_format import WireFormat
@@ -24,6 +25,8 @@ class _Entry(NamedTuple):
     seq: int
     category: SSECategory
     frame: bytes
+    event_id: UUID  # with the type, what a repeated delivery is recognised by
+    event_type: str
 
 
 class _Log:
@@ -42,6 +45,9 @@ class _Log:
 
     def after(self, seq: int) -> Iterator[_Entry]:
         return (entry for entry in self.entries if entry.seq > seq)
+
+    def holds(self, event: SSEEvent) -> bool:
+        return any(entry.event_id == event.event_id and entry.event_type == event.event_type for entry in self.entries)
 
 
 class InMemoryBroker:
@@ -81,6 +87,14 @@ class InMemoryBroker:
     async def broadcast(self, event: SSEEvent) -> None:
         self._append(None, attrs.evolve(event, user_id=None))
 
+    async def publish_now(self, events: Sequence[SSEEvent], attempt: DeliveryAttempt) -> None:
+        # A retry skips what its log already holds (within retention: without it, nothing is kept to compare).
+        retry = attempt.first_tried_at is not None
+        for event in events:
+            if retry and self._retention and self._log_for(event.user_id).holds(event):
+                continue
+            self._append(event.user_id, event)
+
     # -- subscriber ------------------------------------------------------
     async def subscribe(
         self,
@@ -98,6 +112,9 @@ class InMemoryBroker:
             self._hub.stats.resumed(len(replay))
         return InboxEventStream(inbox)
 
+    async def position(self, user_id: UUID) -> str | None:
+        return self._cursor(self._seq) if self._retention else None
+
     async def is_ready(self) -> bool:
         return True
 
@@ -112,7 +129,7 @@ class InMemoryBroker:
             event=event.event_type, data_json=self._wire_format.data_json(event), event_id=self._cursor(seq)
         )
         if self._retention:
-            self._log_for(user_id).append(_Entry(seq, event.category, frame))
+            self._log_for(user_id).append(_Entry(seq, event.category, frame, event.event_id, event.event_type))
         streams = self._hub.deliver(user_id, event.category, frame)
         self._hub.stats.fanned_out(event.event_type, streams, event.occurred_at)
 

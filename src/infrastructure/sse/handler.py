@@ -2,13 +2,15 @@
 
 import logging
 from collections import Counter
-from collections.abc import Collection
-from uuid import UUID
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+from uuid import UUID, uuid5
 
 import attrs
+import structlog
 
 from domain.events import DomainEvent
-from domain.ports import SSEPublisherProtocol
+from domain.ports import DeliveryAttempt, SSEPublisherProtocol
 from domain.registry import DomainToSSEMapping, EventRegistry
 from domain.sse import Audience, Broadcast, SSEEvent
 from infrastructure.sse.wire_format import WireFormat
@@ -27,6 +29,15 @@ class Delivery:
     event: SSEEvent
     audience: Audience
 
+    def addressed(self) -> list[SSEEvent]:
+        """One SSE event per recipient log: the user's, or the broadcast's (``user_id`` None)."""
+        audience = self.audience
+        if isinstance(audience, Broadcast):
+            return [attrs.evolve(self.event, user_id=None)]
+        if isinstance(audience, UUID):
+            return [self.event]
+        return [attrs.evolve(self.event, user_id=user) for user in sorted(audience)]
+
 
 class SSEEventHandler:
     """Turns mapped domain events into SSE events and publishes them.
@@ -44,6 +55,49 @@ class SSEEventHandler:
         #: SSE events published, and those that failed, by SSE event type (read by the metrics).
         self.published: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
+
+    async def deliver(
+        self,
+        events: Sequence[DomainEvent],
+        attempt: DeliveryAttempt,
+        log_contexts: Sequence[Mapping[str, Any]] = (),
+    ) -> list[DomainEvent]:
+        """Publish the SSE events of ``events`` now, in order, or raise (the outbox relay's path).
+
+        Returns the events that can never be delivered (an extractor fails on
+        them): they are logged and counted here, and the caller must not retry
+        them. ``log_contexts`` (one per event) are the log fields each was
+        raised with, such as the id of the request that committed it.
+        """
+        outgoing: list[SSEEvent] = []
+        logged: list[tuple[DomainEvent, Delivery, Mapping[str, Any]]] = []
+        undeliverable: list[DomainEvent] = []
+        contexts = log_contexts or [{}] * len(events)
+        for event, context in zip(events, contexts, strict=True):
+            try:
+                deliveries = [self.transform(mapping, event) for mapping in self._mappings.get(type(event), ())]
+            except Exception as error:
+                undeliverable.append(event)
+                for mapping in self._mappings.get(type(event), ()):
+                    self.failed[mapping.sse_event_type] += 1
+                with structlog.contextvars.bound_contextvars(**context):
+                    logger.exception(
+                        "%s %s cannot become an SSE event (%s); it is set aside",
+                        type(event).__name__,
+                        event.event_id,
+                        type(error).__name__,
+                        extra={"domain_event": type(event).__name__, "error": type(error).__name__},
+                    )
+                continue
+            for delivery in deliveries:
+                outgoing.extend(delivery.addressed())
+                logged.append((event, delivery, context))
+        await self._publisher.publish_now(outgoing, attempt)
+        for event, delivery, context in logged:
+            self.published[delivery.event.event_type] += 1
+            with structlog.contextvars.bound_contextvars(**context):
+                _log_published(event, delivery)
+        return undeliverable
 
     async def handle(self, event: DomainEvent) -> None:
         """Publish every SSE event mapped from ``event``; never raises."""
@@ -64,14 +118,7 @@ class SSEEventHandler:
                 )
                 continue
             self.published[mapping.sse_event_type] += 1
-            logger.debug(
-                "published %s as %s to %s (SSE event %s)",
-                type(event).__name__,
-                mapping.sse_event_type,
-                _describe(delivery.audience),
-                delivery.event.event_id,
-                extra={**fields, "audience": _describe(delivery.audience)},
-            )
+            _log_published(event, delivery)
 
     def transform(self, mapping: DomainToSSEMapping, event: DomainEvent) -> Delivery:
         """Build the SSE event for ``mapping``; raises when an extractor fails."""
@@ -85,6 +132,12 @@ class SSEEventHandler:
             category=mapping.category,
             data=data,
             user_id=audience if isinstance(audience, UUID) else None,
+            # Derived from the domain event, so delivering it again yields the same SSE event, byte for byte:
+            # what lets a broker recognise a repeat.
+            event_id=event.event_id
+            if not mapping.shares_domain_event
+            else uuid5(event.event_id, mapping.sse_event_type),
+            occurred_at=event.occurred_at,
         )
         return Delivery(event=sse_event, audience=audience)
 
@@ -96,6 +149,25 @@ class SSEEventHandler:
             await self._publisher.publish(delivery.event)
         else:
             await self._publisher.publish_to_users(delivery.event, audience)
+
+
+def _log_published(event: DomainEvent, delivery: Delivery) -> None:
+    if not logger.isEnabledFor(logging.DEBUG):
+        return
+    audience = _describe(delivery.audience)
+    logger.debug(
+        "published %s as %s to %s (SSE event %s)",
+        type(event).__name__,
+        delivery.event.event_type,
+        audience,
+        delivery.event.event_id,
+        extra={
+            "event_type": delivery.event.event_type,
+            "domain_event": type(event).__name__,
+            "event_id": str(delivery.event.event_id),
+            "audience": audience,
+        },
+    )
 
 
 def _checked_audience(audience: object) -> Audience:

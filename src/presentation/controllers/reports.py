@@ -1,15 +1,18 @@
-"""``POST /api/v1/reports``: request a report generated in the background."""
+"""``/api/v1/reports``: request a report, and read the caller's reports with where to stream on from."""
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody
+from litestar.exceptions import NotFoundException
+from litestar.params import JSONBody, PathParameter
 
 from application.principal import Principal
-from application.reports import RequestReport
+from application.reports import ReadReports, RequestReport
+from domain.model import Report
 from presentation.auth import authenticated, provide_principal
 
 
@@ -24,6 +27,52 @@ class ReportAccepted(msgspec.Struct):
     """The report was accepted; its events arrive on the owner's stream."""
 
     report_id: UUID
+
+
+class ReportView(msgspec.Struct):
+    """A report as its owner sees it."""
+
+    report_id: UUID
+    title: str
+    status: Literal["requested", "in_progress", "completed", "failed"]
+    percent: Annotated[int, msgspec.Meta(ge=0, le=100)]
+    step: str | None
+    download_url: str | None
+    failure: str | None
+    version: int
+    """Every ``report.*`` event carries the version it made: apply only events newer than this."""
+    requested_at: datetime
+    updated_at: datetime
+
+
+class ReportList(msgspec.Struct):
+    """The caller's reports, newest first, and the stream position that continues them without a gap."""
+
+    position: str | None
+    """Open ``/api/v1/events`` with this as ``Last-Event-ID`` (or ``?last_event_id=``); null: resume is off."""
+    reports: list[ReportView]
+
+
+class ReportSnapshot(msgspec.Struct):
+    """One report, and the stream position that continues it without a gap."""
+
+    position: str | None
+    report: ReportView
+
+
+def _view(report: Report) -> ReportView:
+    return ReportView(
+        report_id=report.report_id,
+        title=report.title,
+        status=report.status.value,
+        percent=report.percent,
+        step=report.step,
+        download_url=report.download_url,
+        failure=report.failure,
+        version=report.version,
+        requested_at=report.requested_at,
+        updated_at=report.updated_at,
+    )
 
 
 class ReportsController(Controller):
@@ -44,3 +93,24 @@ class ReportsController(Controller):
         """Answer at once; ``report.*`` events follow on the caller's stream."""
         report_id = await request_report(principal.user_id, data.title.strip() or data.title)
         return ReportAccepted(report_id=report_id)
+
+    @get("/", summary="The caller's reports, and where to stream on from", cache=False)
+    async def list_reports(
+        self, principal: NamedDependency[Principal], read_reports: NamedDependency[ReadReports]
+    ) -> ReportList:
+        """Load this, then open the stream from ``position``: every later change arrives, none is missed."""
+        snapshot = await read_reports.all(principal.user_id)
+        return ReportList(position=snapshot.position, reports=[_view(report) for report in snapshot.reports])
+
+    @get("/{report_id:uuid}", summary="One of the caller's reports, and where to stream on from", cache=False)
+    async def get_report(
+        self,
+        report_id: Annotated[UUID, PathParameter()],
+        principal: NamedDependency[Principal],
+        read_reports: NamedDependency[ReadReports],
+    ) -> ReportSnapshot:
+        """404 for a report that is not the caller's, as for one that does not exist."""
+        snapshot = await read_reports.one(principal.user_id, report_id)
+        if snapshot is None:
+            raise NotFoundException(detail="no such report")
+        return ReportSnapshot(position=snapshot.position, report=_view(snapshot.reports[0]))

@@ -10,6 +10,7 @@ import attrs
 from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import NoScriptError
 
+from domain.ports import DeliveryAttempt
 from domain.sse import SSEEvent
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.brokers.redis.publish_lane import PublisherStats, PublishLane
@@ -86,6 +87,23 @@ class RedisPublisher:
 
     async def broadcast(self, event: SSEEvent) -> None:
         await self._send([self._message(None, attrs.evolve(event, user_id=None))])
+
+    async def publish_now(self, events: Sequence[SSEEvent], attempt: DeliveryAttempt) -> None:
+        """Outside the lanes: the caller (the outbox relay) holds the events and retries them itself.
+
+        A retry's messages carry its earlier attempts, so the script fences
+        those and skips what they wrote (see :mod:`.publish_script`).
+        """
+        tried_at_ms = int(attempt.first_tried_at.timestamp() * 1000) if attempt.first_tried_at is not None else 0
+        by_tag: dict[str, list[OutgoingMessage]] = {}
+        for event in events:
+            message = attrs.evolve(
+                self._message(event.user_id, event), tried_at_ms=tried_at_ms, attempts=attempt.earlier
+            )
+            by_tag.setdefault(message.tag, []).append(message)
+        # Slots side by side; each slot's messages in order.
+        written = await asyncio.gather(*(self._execute(group, attempt.token) for group in by_tag.values()))
+        self.stats.published += sum(written)
 
     async def aclose(self, *, within_seconds: float = 1.0) -> None:
         """Try once more to deliver what waits, then count the rest as dropped; bounded in time."""

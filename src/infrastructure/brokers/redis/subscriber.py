@@ -14,7 +14,7 @@ from domain.ports import SubscriberUnavailableError
 from domain.sse import SSECategory
 from infrastructure.brokers.redis.catch_up import CatchUp
 from infrastructure.brokers.redis.history import LogReader
-from infrastructure.brokers.redis.keys import Position, RedisKeys
+from infrastructure.brokers.redis.keys import Cursor, Position, RedisKeys
 from infrastructure.brokers.redis.shards import ShardedChannels
 from infrastructure.brokers.redis.subscription import LiveMessage, Subscription
 from infrastructure.redis_deadline import redis_wait
@@ -75,8 +75,9 @@ class RedisSubscriber:
             retry=retry,
         )
         self.channels.want(keys.broadcast_channel)  # for as long as the process runs
+        self._logs = LogReader(client)
         self._catch_up = CatchUp(
-            LogReader(client), keys, wire_format, retention=retention, unbroken_since=self._unbroken_since
+            self._logs, keys, wire_format, retention=retention, unbroken_since=self._unbroken_since
         )
         self._listeners: dict[bytes, Callable[[bytes], None]] = {}
         self._after_reconnect: list[Callable[[], Awaitable[None]]] = []
@@ -105,6 +106,16 @@ class RedisSubscriber:
 
     async def aclose(self) -> None:
         await self.channels.aclose()
+
+    async def position(self, user_id: UUID) -> str | None:
+        if not self._retention:
+            return None
+        try:
+            async with redis_wait(self._subscribe_seconds):
+                heads = await self._logs.heads(self._keys.user_log(user_id), self._keys.broadcast_log)
+        except REDIS_FAILURE as error:
+            raise SubscriberUnavailableError(f"Redis is unavailable ({type(error).__name__})") from error
+        return str(Cursor(*heads))
 
     async def is_ready(self) -> bool:
         if not self.channels.is_connected():

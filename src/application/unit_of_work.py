@@ -1,0 +1,94 @@
+"""Ports of persistence: the repositories of the sample domain and the unit of work that commits them.
+
+A use case changes state and raises events inside one unit of work: the
+state and the (durable) events commit together or not at all, and nothing
+is published before the commit. How the events then reach their streams is
+the unit of work's business (the transactional outbox), not the use case's.
+"""
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+import attrs
+
+from domain.events import DomainEvent
+from domain.model import Announcement, Report
+
+
+class ConcurrentUpdateError(Exception):
+    """Another unit of work changed the report first (its version moved on); this one was rolled back."""
+
+
+class StorageUnavailableError(Exception):
+    """The database cannot be reached now; nothing was changed."""
+
+
+@attrs.frozen
+class Lease:
+    """Who generates a report, until when: a report whose lease ran out is taken over by another process."""
+
+    holder: str
+    until: datetime
+
+
+class ReportRepository(Protocol):
+    """Reports, read and written inside a unit of work."""
+
+    async def get(self, report_id: UUID) -> Report | None:
+        """The report, or None."""
+        ...
+
+    async def of_owner(self, owner_id: UUID) -> Sequence[Report]:
+        """The owner's reports, newest first."""
+        ...
+
+    async def add(self, report: Report, *, lease: Lease) -> None:
+        """Store a new report, with its generator's lease."""
+
+    async def update(self, report: Report, *, lease: Lease) -> None:
+        """Store ``report`` over its previous version and extend ``lease``.
+
+        Raises :class:`ConcurrentUpdateError` when the stored version is not the
+        one before ``report``'s, or the lease is no longer ``lease.holder``'s
+        (another process took the report over): the caller must stop.
+        """
+
+    async def claim_stalled(self, *, now: datetime, lease: Lease, limit: int) -> Sequence[tuple[Report, int]]:
+        """Unfinished reports whose lease ran out before ``now``, now under ``lease``, each with how often
+        it has been claimed so far (this claim included)."""
+        ...
+
+
+class AnnouncementRepository(Protocol):
+    """Announcements, kept so they can be shown again."""
+
+    async def add(self, announcement: Announcement) -> None:
+        """Store a new announcement."""
+
+
+class UnitOfWork(Protocol):
+    """One transaction: ``async with`` it, change state through its repositories, :meth:`record` the
+    events, :meth:`commit`. Leaving the block without a commit rolls everything back and publishes nothing."""
+
+    reports: ReportRepository
+    announcements: AnnouncementRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None: ...
+
+    def record(self, *events: DomainEvent) -> None:
+        """Events to deliver if, and only if, the commit succeeds."""
+
+    async def commit(self) -> None:
+        """Commit the state and the events together; raises :class:`ConcurrentUpdateError` or
+        :class:`StorageUnavailableError` (and then nothing is committed or published)."""
+
+
+#: A new unit of work per use-case call.
+UnitOfWorkFactory = Callable[[], UnitOfWork]

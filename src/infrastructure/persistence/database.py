@@ -1,0 +1,97 @@
+"""The database: one async engine, from ``HERALD_DATABASE_URL``, and the schema brought up to date at start.
+
+SQLite (the zero-setup default) takes one writer at a time: here every
+transaction on it waits its turn in the event loop, instead of failing on
+SQLite's lock after its busy timeout. PostgreSQL needs no such care.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from application.unit_of_work import StorageUnavailableError
+
+logger = logging.getLogger(__name__)
+
+#: Key of the PostgreSQL advisory lock under which one process at a time migrates.
+_MIGRATION_LOCK = 0x4E52_414C
+
+
+class Database:
+    """The engine and how to hold a connection of it."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.is_postgresql = parsed.get_backend_name() == "postgresql"
+        self.display_url = parsed.render_as_string(hide_password=True)
+        if self.is_sqlite and parsed.database in (None, "", ":memory:"):
+            # One connection, or each would see a database of its own.
+            self.engine: AsyncEngine = create_async_engine(url, poolclass=StaticPool)
+        else:
+            self.engine = create_async_engine(url, pool_pre_ping=True)
+        self._turn = asyncio.Lock() if self.is_sqlite else None
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    @contextlib.asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection (its turn, on SQLite); raises :class:`StorageUnavailableError` when none can be had."""
+        async with self._turn if self._turn is not None else contextlib.nullcontext():
+            try:
+                connection = await self.engine.connect()
+            except (DBAPIError, OSError) as error:
+                raise StorageUnavailableError(f"the database is unavailable ({type(error).__name__})") from error
+            try:
+                yield connection
+            finally:
+                await connection.close()
+
+    async def migrate(self) -> None:
+        """Upgrade the schema to the newest migration (one process at a time on PostgreSQL)."""
+        async with self.connect() as connection:
+            if self.is_postgresql:
+                await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+            try:
+                await connection.run_sync(upgrade)
+                await connection.commit()
+            finally:
+                if self.is_postgresql:
+                    await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+        logger.info("database schema is up to date", extra={"database": self.display_url})
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration, found inside the installed package (no ``alembic.ini`` needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("infrastructure.persistence") / "migrations"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(connection: Connection, revision: str = "head") -> None:
+    command.upgrade(alembic_config(connection), revision)
+
+
+def downgrade(connection: Connection, revision: str = "base") -> None:
+    command.downgrade(alembic_config(connection), revision)
+
+
+def _sqlite_pragmas(dbapi_connection: object, _: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

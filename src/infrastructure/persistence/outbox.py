@@ -1,0 +1,97 @@
+"""The transactional outbox: durable events are rows committed with the state change that raised them.
+
+A unit of work writes them in its own transaction (:meth:`Outbox.append`),
+so a committed change always has its events, and a rolled-back one has none.
+The relay (:class:`~infrastructure.persistence.relay.OutboxRelay`) then
+delivers them through the SSE handler and marks them published.
+
+Rows carry a partition derived from who receives the event (a user's events
+share one), so the relays of several processes can work side by side while
+each user's events still leave in the order they were committed.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+import structlog
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.events import DomainEvent
+from domain.registry import EventRegistry
+from infrastructure.persistence.tables import outbox
+from infrastructure.sse.wire_format import WireFormat
+
+#: Partitions of the outbox: the most relays that can work at once.
+PARTITIONS = 16
+
+
+class Outbox:
+    """What goes into the outbox, how a row turns back into its event, and the relay's wake-up call."""
+
+    def __init__(self, registry: EventRegistry, wire_format: WireFormat) -> None:
+        self._registry = registry
+        self._wire_format = wire_format
+        classes = {cls.__name__: cls for cls in registry.domain_event_classes}
+        if len(classes) != len(registry.domain_event_classes):
+            raise ValueError("two mapped domain event classes share a name; the outbox stores events by name")
+        self._classes = classes
+        self._pending = asyncio.Event()
+
+    def stores(self, event: DomainEvent) -> bool:
+        """True for events the outbox delivers: mapped by the registry, and not ephemeral."""
+        return self._registry.is_durable(type(event))
+
+    async def append(self, connection: AsyncConnection, events: Sequence[DomainEvent], *, now: datetime) -> None:
+        """Add ``events`` to the transaction of ``connection``, in order."""
+        if not events:
+            return
+        context = structlog.contextvars.get_contextvars()
+        log_context = orjson.dumps(context).decode() if context else None
+        rows = [
+            {
+                "event_id": event.event_id,
+                "event_type": type(event).__name__,
+                "payload": self._wire_format.dumps(event).decode(),
+                "partition": self._partition(event),
+                "recorded_at": now,
+                "log_context": log_context,
+            }
+            for event in events
+        ]
+        await connection.execute(insert(outbox), rows)
+
+    def load(self, event_type: str, payload: str) -> DomainEvent:
+        """The event a row holds; raises when its class is no longer mapped or its fields changed."""
+        cls = self._classes.get(event_type)
+        if cls is None:
+            raise LookupError(f"{event_type} is not a mapped domain event (any more)")
+        return self._wire_format.loads(payload, cls)
+
+    @staticmethod
+    def log_context(raw: str | None) -> dict[str, Any]:
+        """The log fields a row was committed with."""
+        return orjson.loads(raw) if raw else {}
+
+    def committed(self) -> None:
+        """Events were committed here: the relay need not wait for its next look."""
+        self._pending.set()
+
+    async def wait_for_commit(self, at_most_seconds: float) -> None:
+        """Until :meth:`committed` is called, or ``at_most_seconds`` pass."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._pending.wait(), at_most_seconds)
+        self._pending.clear()
+
+    def _partition(self, event: DomainEvent) -> int:
+        # One recipient: that user's partition. Broadcasts and several recipients: partition 0.
+        try:
+            audience: Any = self._registry.mappings_for(type(event))[0].user_id_extractor(event)
+        except Exception:  # the relay meets the same error, and reports the event as undeliverable
+            return 0
+        return audience.int % PARTITIONS if isinstance(audience, UUID) else 0

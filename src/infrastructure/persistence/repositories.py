@@ -1,0 +1,116 @@
+"""The sample domain's repositories on SQLAlchemy Core: rows to attrs objects and back, nothing more."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from application.unit_of_work import ConcurrentUpdateError, Lease
+from domain.model import Announcement, Report, ReportStatus
+from infrastructure.persistence.tables import announcements, reports
+
+_REPORT_FIELDS = (
+    "report_id",
+    "owner_id",
+    "title",
+    "percent",
+    "step",
+    "steps_done",
+    "download_url",
+    "failure",
+    "version",
+    "requested_at",
+    "updated_at",
+)
+
+
+def _report_row(report: Report) -> dict[str, Any]:
+    row = {name: getattr(report, name) for name in _REPORT_FIELDS}
+    row["status"] = report.status.value
+    return row
+
+
+def _report(row: Row[Any]) -> Report:
+    values = row._mapping
+    return Report(status=ReportStatus(values["status"]), **{name: values[name] for name in _REPORT_FIELDS})
+
+
+def _lease_columns(report: Report, lease: Lease) -> dict[str, Any]:
+    # A finished report is leased to nobody: nothing is left to generate.
+    if report.status.is_final:
+        return {"lease_holder": None, "lease_until": None}
+    return {"lease_holder": lease.holder, "lease_until": lease.until}
+
+
+class SqlReports:
+    """``ReportRepository`` on one connection, inside its unit of work's transaction."""
+
+    def __init__(self, connection: AsyncConnection, *, locks_rows: bool) -> None:
+        self._connection = connection
+        self._locks_rows = locks_rows
+
+    async def get(self, report_id: UUID) -> Report | None:
+        row = (await self._connection.execute(select(reports).where(reports.c.report_id == report_id))).first()
+        return _report(row) if row is not None else None
+
+    async def of_owner(self, owner_id: UUID) -> Sequence[Report]:
+        query = (
+            select(reports)
+            .where(reports.c.owner_id == owner_id)
+            .order_by(reports.c.requested_at.desc(), reports.c.report_id.desc())
+        )
+        return [_report(row) for row in await self._connection.execute(query)]
+
+    async def add(self, report: Report, *, lease: Lease) -> None:
+        await self._connection.execute(insert(reports).values(**_report_row(report), **_lease_columns(report, lease)))
+
+    async def update(self, report: Report, *, lease: Lease) -> None:
+        statement = (
+            update(reports)
+            .where(
+                reports.c.report_id == report.report_id,
+                reports.c.version == report.version - 1,
+                reports.c.lease_holder == lease.holder,
+            )
+            .values(**_report_row(report), **_lease_columns(report, lease))
+        )
+        if (await self._connection.execute(statement)).rowcount != 1:
+            msg = f"report {report.report_id} changed since version {report.version - 1}, or its lease was taken over"
+            raise ConcurrentUpdateError(msg)
+
+    async def claim_stalled(self, *, now: datetime, lease: Lease, limit: int) -> Sequence[tuple[Report, int]]:
+        stalled = (
+            select(reports.c.report_id)
+            .where(reports.c.lease_holder.is_not(None), reports.c.lease_until < now)
+            .order_by(reports.c.lease_until)
+            .limit(limit)
+        )
+        if self._locks_rows:  # two processes claiming at once take different reports
+            stalled = stalled.with_for_update(skip_locked=True)
+        statement = (
+            update(reports)
+            .where(reports.c.report_id.in_(stalled.scalar_subquery()))
+            .values(lease_holder=lease.holder, lease_until=lease.until, claims=reports.c.claims + 1)
+            .returning(*reports.c)
+        )
+        return [(_report(row), int(row.claims)) for row in await self._connection.execute(statement)]
+
+
+class SqlAnnouncements:
+    """``AnnouncementRepository`` on one connection."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, announcement: Announcement) -> None:
+        await self._connection.execute(
+            insert(announcements).values(
+                announcement_id=announcement.announcement_id,
+                author_id=announcement.author_id,
+                message=announcement.message,
+                published_at=announcement.published_at,
+            )
+        )

@@ -1,0 +1,91 @@
+"""The unit of work on SQLAlchemy: one transaction for the state and the durable events it raised."""
+
+import contextlib
+import logging
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from application.ports import Clock
+from application.unit_of_work import StorageUnavailableError
+from domain.events import DomainEvent
+from domain.ports import EventBusProtocol
+from infrastructure.persistence.database import Database
+from infrastructure.persistence.outbox import Outbox
+from infrastructure.persistence.repositories import SqlAnnouncements, SqlReports
+
+logger = logging.getLogger(__name__)
+
+
+class SqlUnitOfWork:
+    """``UnitOfWork``: a connection and its transaction, the repositories on it, the events recorded.
+
+    At the commit, durable events become outbox rows in the same transaction;
+    after it, ephemeral ones (and events no mapping stores) go to the event
+    bus as events raised outside a unit of work always do, and the relay is
+    woken for the durable ones. Without a commit, nothing is published.
+    """
+
+    def __init__(self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock) -> None:
+        self._database = database
+        self._outbox = box
+        self._bus = bus
+        self._clock = clock
+        self._stack = contextlib.AsyncExitStack()
+        self._events: list[DomainEvent] = []
+        self._committed = False
+
+    async def __aenter__(self) -> Self:
+        connection: AsyncConnection = await self._stack.enter_async_context(self._database.connect())
+        try:
+            await connection.begin()
+        except DBAPIError as error:
+            await self._stack.aclose()
+            raise StorageUnavailableError(f"the database is unavailable ({type(error).__name__})") from error
+        self._connection = connection
+        self.reports = SqlReports(connection, locks_rows=self._database.is_postgresql)
+        self.announcements = SqlAnnouncements(connection)
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        await self._stack.aclose()  # closing without a commit rolls back
+        if self._committed:
+            await self._after_commit()
+
+    def record(self, *events: DomainEvent) -> None:
+        self._events.extend(events)
+
+    async def commit(self) -> None:
+        durable = [event for event in self._events if self._outbox.stores(event)]
+        try:
+            await self._outbox.append(self._connection, durable, now=self._clock.now())
+            await self._connection.commit()
+        except DBAPIError as error:
+            if error.connection_invalidated or isinstance(error.orig, OSError):
+                raise StorageUnavailableError(f"the database is unavailable ({type(error).__name__})") from error
+            raise
+        self._committed = True
+
+    async def _after_commit(self) -> None:
+        durable = False
+        for event in self._events:
+            if self._outbox.stores(event):
+                durable = True
+            else:
+                await self._bus.publish(event)
+        if durable:
+            self._outbox.committed()
+
+
+class SqlUnitsOfWork:
+    """``UnitOfWorkFactory``: a new unit of work per use-case call, on one database."""
+
+    def __init__(self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock) -> None:
+        self._arguments = (database, box, bus, clock)
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(*self._arguments)

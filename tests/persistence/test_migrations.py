@@ -1,0 +1,53 @@
+"""The migrations build exactly the model's schema on an empty database, and take it down again."""
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Column, Connection, Integer, MetaData, inspect
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from infrastructure.persistence.database import downgrade, upgrade
+from infrastructure.persistence.tables import metadata
+
+
+def differences(connection: Connection, model: MetaData = metadata) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, model))
+
+
+def tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_the_migrations_upgrade_an_empty_database_to_the_model_and_downgrade_it(database_url: str) -> None:
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(tables) == set()
+            await connection.run_sync(upgrade)
+            await connection.commit()
+            assert await connection.run_sync(tables) == {"alembic_version", "reports", "announcements", "outbox"}
+            assert await connection.run_sync(differences) == []
+            await connection.run_sync(downgrade)
+            await connection.commit()
+            assert await connection.run_sync(tables) == {"alembic_version"}
+    finally:
+        await engine.dispose()
+
+
+async def test_a_model_change_without_a_migration_is_found(database_url: str) -> None:
+    """The comparison above can fail: a column the migrations lack is reported."""
+    changed = MetaData()
+    for table in metadata.tables.values():
+        table.to_metadata(changed)
+    changed.tables["reports"].append_column(Column("added_later", Integer()))
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(upgrade)
+            await connection.commit()
+            found = await connection.run_sync(differences, changed)
+        assert [diff[0] for diff in found] == ["add_column"]
+    finally:
+        await engine.dispose()
