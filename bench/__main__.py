@@ -49,6 +49,9 @@ class Options:
     targets: Sequence[str]
     redis_url: str
     output: Path
+    matrix: bool = False
+    matrix_streams: tuple[int, ...] = ()
+    matrix_rates: tuple[int, ...] = ()
 
 
 @dataclass
@@ -71,6 +74,12 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds_of(pid: int) -> float:
+    """User plus system CPU time the process has used (``/proc/<pid>/stat``), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -185,10 +194,12 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         gc.collect()
 
         rss_before = rss_kib(pid)
+        cpu_before = cpu_seconds_of(pid)
         started = time.perf_counter()
         clients, failures = await open_streams(port, tokens, recorder)
         results["connect_s"] = time.perf_counter() - started
         results["connect_failures"] = failures
+        results["open_cpu_us_per_stream"] = (cpu_seconds_of(pid) - cpu_before) * 1e6 / max(1, len(clients))
         await asyncio.sleep(3)
         results["rss_per_stream_kib"] = (rss_kib(pid) - rss_before) / len(tokens)
         results["rss_mib"] = rss_kib(pid) / 1024
@@ -196,9 +207,16 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         # Fixed rate, one user per event, round robin over every stream.
         total = int(options.rate * options.seconds)
         recorder.window(seq, seq + total)
+        cpu_before = cpu_seconds_of(pid)
         await publisher.run(op="rate", users=len(users), rate=options.rate, seconds=options.seconds, seq=seq)
         await recorder.wait_for(total, 2.0)
-        results["rate"] = {**latency_summary(recorder), "lost": total - len(recorder.seen), "sent": total}
+        cpu = cpu_seconds_of(pid) - cpu_before
+        results["rate"] = {
+            **latency_summary(recorder),
+            "lost": total - len(recorder.seen),
+            "sent": total,
+            "cpu_us_per_event": cpu * 1e6 / max(1, len(recorder.seen)),
+        }
         seq += total
 
         # Broadcast fan-out: one event to every stream.
@@ -224,12 +242,14 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         await asyncio.sleep(2)
         recorder.window(seq, seq + 10**8)
         started_ns = time.time_ns()
+        cpu_before = cpu_seconds_of(pid)
         reply = await publisher.run(op="flat", users=options.flat_streams, seconds=options.seconds, seq=seq)
         offered = reply["sent"]
         recorder.end_seq = seq + offered
         await recorder.wait_for(offered, 3.0)
         in_time = len(recorder.seen)
         eventually = await drain(recorder, offered)
+        flat_cpu = cpu_seconds_of(pid) - cpu_before
         elapsed = (recorder.last_received_ns - started_ns) / 1e9 if recorder.last_received_ns else float("nan")
         results["flat"] = {
             "offered_per_s": offered / reply["seconds"],
@@ -237,6 +257,7 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
             "late": eventually - in_time,
             "lost": offered - eventually,
             "ended_by_server": sum(c.ended_by_server for c in clients),
+            "cpu_us_per_event": flat_cpu * 1e6 / max(1, eventually),
             **latency_summary(recorder),
         }
         seq += offered
@@ -250,6 +271,48 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
             results["replay_ms"] = await measure_replay(port, publisher, options.replays, seq)
             seq += options.replays * 1001
         results.update(await publish_path(publisher, options, len(users), seq))
+
+
+#: The matrix (``--matrix``): fixed rates over fewer and over many streams, all targets alike.
+MATRIX_STREAMS = "2000,10000"
+MATRIX_RATES = "2000,8000,14000"
+
+
+async def measure_matrix(target: Target, options: Options, tokens: list[str]) -> None:
+    """Latency, loss and server CPU per delivered event at every point of the matrix."""
+    port = target.port
+    recorder = Recorder()
+    seq = 1
+    points: dict[str, dict[str, float]] = {}
+    async with Publisher.running("herald" if target.name == "herald" else "raw", target.env) as publisher:
+        assert target.server is not None
+        pid = target.server.pid
+        warm, _ = await open_streams(port, tokens[:100], recorder)
+        await publisher.run(op="rate", users=100, rate=500, seconds=0.5, seq=seq)
+        seq += 1000
+        for client in warm:
+            client.close()
+        for streams in options.matrix_streams:
+            clients, failures = await open_streams(port, tokens[:streams], recorder)
+            await asyncio.sleep(2)
+            for rate in options.matrix_rates:
+                total = int(rate * options.seconds)
+                recorder.window(seq, seq + total)
+                cpu_before = cpu_seconds_of(pid)
+                await publisher.run(op="rate", users=streams, rate=rate, seconds=options.seconds, seq=seq)
+                await recorder.wait_for(total, 2.0)
+                cpu = cpu_seconds_of(pid) - cpu_before
+                points[f"{streams} streams, {rate} events/s"] = {
+                    **latency_summary(recorder),
+                    "lost": total - len(recorder.seen),
+                    "refused": failures,
+                    "cpu_us_per_event": cpu * 1e6 / max(1, len(recorder.seen)),
+                }
+                seq += total
+            for client in clients:
+                client.close()
+            await asyncio.sleep(2)
+    target.results["matrix"] = points
 
 
 async def measure_replay(port: int, publisher: Publisher, rounds: int, seq: int) -> float:
@@ -342,7 +405,10 @@ async def run(options: Options) -> dict[str, Any]:
             print(f"[bench] {name}: {options.streams} streams ...", file=sys.stderr, flush=True)
             with serving(target):
                 await wait_healthy(target.port)
-                await measure(target, options, users, tokens)
+                if options.matrix:
+                    await measure_matrix(target, options, tokens)
+                else:
+                    await measure(target, options, users, tokens)
             report["targets"][name] = target.results
             print(f"[bench] {name}: {orjson.dumps(target.results).decode()}", file=sys.stderr, flush=True)
     finally:
@@ -367,6 +433,10 @@ def median_report(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return report
 
 
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--streams", type=int, default=10_000, help="concurrent streams (default 10000)")
@@ -383,10 +453,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="'private': a redis-server of the bench's own (default); 'cluster': a private 6-node Redis Cluster; "
         "or the URL of a Redis to use (only the run's own keys are written and deleted)",
     )
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="instead of the usual run: latency, loss and server CPU at each of --matrix-streams x --matrix-rates",
+    )
+    parser.add_argument("--matrix-streams", default=MATRIX_STREAMS, help=f"streams of the matrix ({MATRIX_STREAMS})")
+    parser.add_argument("--matrix-rates", default=MATRIX_RATES, help=f"events/s of the matrix ({MATRIX_RATES})")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.md")
     args = parser.parse_args(argv)
     options = Options(
-        streams=args.streams,
+        streams=max(_numbers(args.matrix_streams)) if args.matrix else args.streams,
         flat_streams=min(args.flat_streams, args.streams),
         rate=args.rate,
         seconds=args.seconds,
@@ -395,6 +472,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         targets=[t for t in args.targets.split(",") if t],
         redis_url=args.redis,
         output=args.output,
+        matrix=args.matrix,
+        matrix_streams=_numbers(args.matrix_streams),
+        matrix_rates=_numbers(args.matrix_rates),
     )
     unknown = set(options.targets) - set(TARGETS)
     if unknown:

@@ -22,12 +22,14 @@ def _get(*path: str) -> Callable[[dict[str, Any]], float | None]:
 #: (label, value, format, better) where better is "lower" or "higher".
 ROWS: list[Row] = [
     ("open all streams (s)", _get("connect_s"), "{:.1f}", "lower"),
+    ("server CPU per stream opened (µs)", _get("open_cpu_us_per_stream"), "{:,.0f}", "lower"),
     ("streams refused or failed", _get("connect_failures"), "{:.0f}", "lower"),
     ("RSS per idle stream (KiB)", _get("rss_per_stream_kib"), "{:.1f}", "lower"),
     ("fixed rate: latency p50 (ms)", _get("rate", "p50_ms"), "{:.1f}", "lower"),
     ("fixed rate: latency p99 (ms)", _get("rate", "p99_ms"), "{:.1f}", "lower"),
     ("fixed rate: latency max (ms)", _get("rate", "max_ms"), "{:.0f}", "lower"),
     ("fixed rate: events lost", _get("rate", "lost"), "{:.0f}", "lower"),
+    ("fixed rate: server CPU per delivered event (µs)", _get("rate", "cpu_us_per_event"), "{:.0f}", "lower"),
     ("broadcast to all: p99 (ms)", _get("broadcast", "p99_ms"), "{:.0f}", "lower"),
     ("broadcast to all: last stream (ms)", _get("broadcast", "max_ms"), "{:.0f}", "lower"),
     ("broadcast: deliveries missed", _get("broadcast", "missed"), "{:.0f}", "lower"),
@@ -37,6 +39,7 @@ ROWS: list[Row] = [
     ("flat out: never delivered", _get("flat", "lost"), "{:,.0f}", "lower"),
     ("flat out: streams ended by the server (they resume)", _get("flat", "ended_by_server"), "{:.0f}", "lower"),
     ("flat out: latency p99 (ms)", _get("flat", "p99_ms"), "{:,.0f}", "lower"),
+    ("flat out: server CPU per delivered event (µs)", _get("flat", "cpu_us_per_event"), "{:.0f}", "lower"),
     ("resume 1,000 events behind (ms)", _get("replay_ms"), "{:.0f}", "lower"),
     ("publish path (events/s, one process)", _get("publish_per_s"), "{:,.0f}", "higher"),
     ("Redis CPU per published event (µs, all primaries)", _get("redis_cpu_us_per_event"), "{:.1f}", "lower"),
@@ -57,8 +60,42 @@ def _ratio(mine: float | None, other: float | None) -> str:
     return f"{mine / other:.2f}"
 
 
+def render_matrix(report: dict[str, Any]) -> str:
+    """The matrix (``--matrix``): per point, each target's p99, loss and server CPU per delivered event."""
+    targets: dict[str, dict[str, Any]] = report["targets"]
+    names = [name for name in ("herald", "baseline", "ceiling") if name in targets]
+    points = next(iter(targets.values())).get("matrix", {})
+    header = " | ".join(f"{name} p99 (ms) | {name} lost | {name} CPU/event (µs)" for name in names)
+    lines = [
+        f"Matrix: fixed rates for {report['options']['seconds']} s each. Machine: {report['machine']}."
+        + (f" Each cell is the median of {report['runs']} whole runs." if report.get("runs", 1) > 1 else ""),
+        "",
+        f"| point | {header} | Herald p99 / baseline | Herald CPU / ceiling |",
+        "|---|" + "---|" * (3 * len(names) + 2),
+    ]
+    for point in points:
+        cells, values = [], {}
+        for name in names:
+            figures = targets[name].get("matrix", {}).get(point, {})
+            values[name] = figures
+            cells += [
+                _cell(figures.get("p99_ms"), "{:.1f}"),
+                _cell(figures.get("lost"), "{:,.0f}"),
+                _cell(figures.get("cpu_us_per_event"), "{:.0f}"),
+            ]
+        herald = values.get("herald", {})
+        ratios = [
+            _ratio(herald.get("p99_ms"), values.get("baseline", {}).get("p99_ms")),
+            _ratio(herald.get("cpu_us_per_event"), values.get("ceiling", {}).get("cpu_us_per_event")),
+        ]
+        lines.append(f"| {point} | " + " | ".join(cells + ratios) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The table; ratios are Herald's value divided by the other's (see the "better" column)."""
+    if report["options"].get("matrix") == "True":
+        return render_matrix(report)
     targets: dict[str, dict[str, Any]] = report["targets"]
     options = report["options"]
     herald = targets.get("herald", {})

@@ -8,6 +8,8 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from presentation.body_send import offer_body_send, server_send
+
 logger = logging.getLogger(__name__)
 
 
@@ -36,22 +38,29 @@ class SendTimeout:
     def __call__(self, app: ASGIApp) -> ASGIApp:
         blocked, stalled = self._blocked, self._stalled
 
-        async def timed(scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_send_timeout(scope: Scope, receive: Receive, send: Send) -> None:
             task = asyncio.current_task()
             if scope["type"] != ScopeType.HTTP or task is None:
                 await app(scope, receive, send)
                 return
             self._ensure_watchdog()
 
-            async def send_or_fail(message: Message) -> None:
-                blocked[task] = time.monotonic()
-                try:
-                    await send(message)
-                finally:
-                    del blocked[task]
+            def timed(send: Send) -> Send:
+                async def send_or_fail(message: Message) -> None:
+                    blocked[task] = time.monotonic()
+                    try:
+                        await send(message)
+                    finally:
+                        del blocked[task]
+
+                return send_or_fail
+
+            raw = server_send(scope)
+            if raw is not None:
+                offer_body_send(scope, timed(raw))
 
             try:
-                await app(scope, receive, send_or_fail)
+                await app(scope, receive, timed(send))
             except asyncio.CancelledError:
                 if task not in stalled or task.uncancel() > 0:
                     raise  # not (only) ours: a shutdown or another cancellation goes on
@@ -59,7 +68,7 @@ class SendTimeout:
             finally:
                 stalled.discard(task)
 
-        return timed
+        return with_send_timeout
 
     async def aclose(self) -> None:
         """Stop the watchdog (on application shutdown)."""

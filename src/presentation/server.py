@@ -13,6 +13,7 @@ from infrastructure.settings import Settings
 from infrastructure.streams.inbox import EndReason
 from infrastructure.streams.signals import EndNotice, end_frame
 from presentation.app import create_app
+from presentation.body_send import expose_server_send
 from presentation.gc_policy import tune_for_long_lived_streams
 from presentation.transport import LimitedHttpToolsProtocol, TransportLimits
 
@@ -109,7 +110,7 @@ def build_server(
         max_header_bytes=settings.http_max_header_bytes, request_seconds=settings.http_request_seconds
     )
     config = uvicorn.Config(
-        create_app(container),
+        expose_server_send(create_app(container)),
         host=host,
         port=port,
         loop="uvloop",

@@ -22,25 +22,43 @@ from litestar.enums import MediaType
 from litestar.response import Stream
 from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
-from litestar.types import HTTPResponseBodyEvent, Receive, Send, TypeEncodersMap
+from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send, TypeEncodersMap
 from litestar.utils.helpers import get_enum_string_value
+
+from presentation.body_send import body_send
 
 
 class ASGISSEResponse(ASGIStreamingResponse):
     """Writes the frames of an event stream until it ends or the client goes."""
 
-    __slots__ = ("_frames", "_on_disconnect")
+    __slots__ = ("_frames", "_on_disconnect", "_preamble")
 
     def __init__(
-        self, *, frames: AsyncIterator[bytes], on_disconnect: Callable[[], Awaitable[None]], **kwargs: Any
+        self,
+        *,
+        frames: AsyncIterator[bytes],
+        preamble: bytes,
+        on_disconnect: Callable[[], Awaitable[None]],
+        **kwargs: Any,
     ) -> None:
         super().__init__(iterator=frames, **kwargs)
         self._frames = frames
+        self._preamble = preamble
         self._on_disconnect = on_disconnect
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.is_head_response:
+            await super().__call__(scope, receive, send)
+            return
+        await self.start_response(send=send)  # the whole chain: headers, request id, hooks
+        # The body below it, when the server's send was handed down (presentation.body_send).
+        await self.send_body(send=body_send(scope, send), receive=receive)
+        await self.after_response()
 
     async def send_body(self, send: Send, receive: Receive) -> None:
         watcher = asyncio.get_running_loop().create_task(self._until_disconnected(receive))
         try:
+            await send({"type": "http.response.body", "body": self._preamble, "more_body": True})
             async for frame in self._frames:
                 event: HTTPResponseBodyEvent = {"type": "http.response.body", "body": frame, "more_body": True}
                 await send(event)
@@ -58,15 +76,22 @@ class ASGISSEResponse(ASGIStreamingResponse):
 
 
 class SSEResponse(Stream):
-    """An SSE response whose ``on_disconnect`` ends the stream's subscription at once."""
+    """An SSE response: ``preamble`` (the ``retry:`` hint), then ``frames``; ``on_disconnect`` ends the
+    stream's subscription at once, however the body ends."""
 
-    __slots__ = ("_frames", "_on_disconnect")
+    __slots__ = ("_frames", "_on_disconnect", "_preamble")
 
     def __init__(
-        self, frames: AsyncIterator[bytes], *, on_disconnect: Callable[[], Awaitable[None]], **kwargs: Any
+        self,
+        frames: AsyncIterator[bytes],
+        *,
+        preamble: bytes,
+        on_disconnect: Callable[[], Awaitable[None]],
+        **kwargs: Any,
     ) -> None:
         super().__init__(frames, media_type="text/event-stream", **kwargs)
         self._frames = frames
+        self._preamble = preamble
         self._on_disconnect = on_disconnect
 
     def to_asgi_response(
@@ -85,6 +110,7 @@ class SSEResponse(Stream):
     ) -> ASGIResponse:
         return ASGISSEResponse(
             frames=self._frames,
+            preamble=self._preamble,
             on_disconnect=self._on_disconnect,
             background=self.background or background,
             content_length=0,

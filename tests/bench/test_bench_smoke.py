@@ -37,3 +37,19 @@ def test_a_tiny_benchmark_run_measures_every_target(tmp_path: Path, shared_redis
     table = output.read_text()
     assert "| resume 1,000 events behind (ms) |" in table
     assert "Herald / baseline" in table
+
+
+def test_a_tiny_matrix_measures_every_point_for_every_target(tmp_path: Path, shared_redis_url: str) -> None:
+    output = tmp_path / "matrix.md"
+    arguments = ["--redis", shared_redis_url, "--matrix", "--matrix-streams", "10,20", "--matrix-rates", "20,40"]
+    arguments += ["--seconds", "1", "--output", str(output)]
+    subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=ROOT, check=True, timeout=200)
+
+    targets = json.loads(output.with_suffix(".json").read_text())["targets"]
+    points = {f"{streams} streams, {rate} events/s" for streams in (10, 20) for rate in (20, 40)}
+    for name, results in targets.items():
+        assert set(results["matrix"]) == points, name
+        for point, figures in results["matrix"].items():
+            assert (figures["lost"], figures["refused"]) == (0, 0), (name, point)
+            assert figures["cpu_us_per_event"] > 0, (name, point)
+    assert "| 20 streams, 40 events/s |" in output.read_text()

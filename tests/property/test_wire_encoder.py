@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from herald_contracts import parse_sse
-from infrastructure.sse.framing import UnsafeFieldError, encode_json_message
+from infrastructure.brokers.redis.keys import Cursor, Position
+from infrastructure.sse.framing import UnsafeFieldError, encode_id_line, encode_json_message
 
 JSON = st.recursive(
     st.none()
@@ -53,3 +54,14 @@ def test_text_that_is_not_valid_unicode_is_refused_not_mangled(text: str, surrog
         encode_json_message(event=broken, data_json=b"{}", event_id="1")
     with pytest.raises(UnsafeFieldError, match="valid Unicode"):
         encode_json_message(event="x.y", data_json=b"{}", event_id=broken)
+
+
+PARTS = st.integers(min_value=0, max_value=2**64 - 1)
+
+
+@given(PARTS, PARTS, PARTS, PARTS)
+def test_a_cursors_id_line_is_the_checked_encoding_of_its_id(a: int, b: int, c: int, d: int) -> None:
+    """The per-delivery shortcut writes exactly what the checked encoder writes, and parses back."""
+    cursor = Cursor(Position(a, b), Position(c, d))
+    assert cursor.id_line() == encode_id_line(str(cursor))
+    assert Cursor.parse(str(cursor)) == cursor

@@ -1,7 +1,6 @@
 """``GET /api/v1/events``: the authenticated SSE stream, and the catalogue of its event types."""
 
 import re
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
@@ -13,7 +12,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import HeaderParameter, QueryParameter
 
 from application.refusals import Refused
-from application.streams import OpenedStream, OpenStream
+from application.streams import OpenStream
 from domain.registry import EventRegistry
 from domain.sse import SSECategory
 from presentation.auth import stream_credential
@@ -53,15 +52,6 @@ def choose_last_event_id(header: str | None, query: str | None) -> str | None:
     if not _LAST_EVENT_ID.fullmatch(value):
         raise ValidationException(detail="Last-Event-ID is malformed: expected at most 128 printable ASCII characters")
     return value
-
-
-async def _sse_body(opened: OpenedStream, preamble: bytes) -> AsyncIterator[bytes]:
-    try:
-        yield preamble
-        async for frame in opened.stream:
-            yield frame
-    finally:
-        await opened.release()
 
 
 #: Longer query strings are refused before anything parses them; Herald's own
@@ -105,7 +95,8 @@ class EventsController(Controller):
         if isinstance(opened, Refused):
             refuse(opened)
         return SSEResponse(
-            _sse_body(opened, stream_preamble),
+            aiter(opened.stream),
+            preamble=stream_preamble,
             on_disconnect=opened.release,
             headers=STREAM_HEADERS,
             # Also release everything if the body never starts (client gone first).

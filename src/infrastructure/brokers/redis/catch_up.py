@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from infrastructure.brokers.redis.history import LogReader, ReplayGapError
 from infrastructure.brokers.redis.keys import ORIGIN, Cursor, Position, RedisKeys
 from infrastructure.brokers.redis.subscription import Subscription
-from infrastructure.sse.framing import encode_id_line, encode_json_body
+from infrastructure.sse.framing import encode_json_body
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.signals import ResetReason, reset_frame
 
@@ -137,7 +137,7 @@ class CatchUp:
                 continue
             subscription.advance(position, from_user_log=from_user_log)
             body = encode_json_body(event=event.event_type, data_json=event.data_json)
-            yield encode_id_line(str(subscription.cursor)) + body
+            yield subscription.cursor.id_line() + body
 
 
 async def _tagged(entries: AsyncIterator[tuple[Position, bytes]], *, from_user_log: bool) -> AsyncIterator[Tagged]:

@@ -55,6 +55,11 @@ class Cursor(NamedTuple):
     def __str__(self) -> str:
         return f"{self.user}_{self.broadcast}"
 
+    def id_line(self) -> bytes:
+        """The ``id:`` line of the SSE message at this cursor (digits only: nothing to escape)."""
+        user, broadcast = self.user, self.broadcast
+        return f"id: {user.ms}-{user.seq}_{broadcast.ms}-{broadcast.seq}\n".encode()
+
 
 #: Slots of a Redis Cluster (every key and shard channel hashes to one of them).
 SLOTS = 16384
@@ -143,13 +148,3 @@ class RedisKeys:
     def revocation_channel(self) -> bytes:
         """Where revocations are announced to every process (the slot of :meth:`revoked_session`)."""
         return f"{self.prefix}:{{{self.control_tag}}}:control:revoked".encode()
-
-    def user_of_channel(self, channel: bytes) -> UUID | None:
-        """The user a channel belongs to; None for the broadcast channel or a foreign name."""
-        head, found, user = channel.rpartition(b":live:user:")
-        if not found or not head.startswith(f"{self.prefix}:{{".encode()):
-            return None
-        try:
-            return UUID(user.decode())
-        except ValueError:
-            return None

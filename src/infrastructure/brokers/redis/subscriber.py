@@ -80,6 +80,8 @@ class RedisSubscriber:
             self._logs, keys, wire_format, retention=retention, unbroken_since=self._unbroken_since
         )
         self._listeners: dict[bytes, Callable[[bytes], None]] = {}
+        #: The user of each channel with a local stream: a look-up per live message, not a parse.
+        self._users_by_channel: dict[bytes, UUID] = {}
         self._after_reconnect: list[Callable[[], Awaitable[None]]] = []
         hub.watch(self._on_user_presence)
 
@@ -158,8 +160,10 @@ class RedisSubscriber:
     def _on_user_presence(self, user_id: UUID, present: bool) -> None:
         channel = self._keys.user_channel(user_id)
         if present:
+            self._users_by_channel[channel] = user_id
             self.channels.want(channel)
         else:
+            self._users_by_channel.pop(channel, None)
             self.channels.unwant(channel)
 
     def _on_message(self, channel: bytes, data: bytes) -> None:
@@ -167,6 +171,15 @@ class RedisSubscriber:
         if listener is not None:
             listener(data)
             return
+        if channel == self._keys.broadcast_channel:
+            targets = self._hub.all_streams()
+            from_user_log = False
+        else:
+            user_id = self._users_by_channel.get(channel)
+            if user_id is None:  # its last local stream closed since Redis sent it
+                return
+            targets = self._hub.streams_of(user_id)
+            from_user_log = True
         raw_position, _, payload = data.partition(b"\n")
         try:
             event = self._wire_format.relay(payload)
@@ -174,15 +187,6 @@ class RedisSubscriber:
         except Exception:
             logger.exception("undecodable message on a Herald channel; skipped")
             return
-        if channel == self._keys.broadcast_channel:
-            targets = self._hub.all_streams()
-            from_user_log = False
-        else:
-            user_id = self._keys.user_of_channel(channel)
-            if user_id is None:
-                return
-            targets = self._hub.streams_of(user_id)
-            from_user_log = True
         position = Position.parse(raw_position) if raw_position else None
         message = LiveMessage(from_user_log, position, event.category, body)
         for inbox in targets:
@@ -200,7 +204,7 @@ class RedisSubscriber:
         if channels is None or self._keys.broadcast_channel in channels:
             inboxes = list(self._hub.all_streams())
         else:
-            users = (self._keys.user_of_channel(channel) for channel in channels)
+            users = (self._users_by_channel.get(channel) for channel in channels)
             inboxes = [inbox for user in users if user is not None for inbox in self._hub.streams_of(user)]
         return [s for s in (inbox.adapter_state for inbox in inboxes) if isinstance(s, Subscription)]
 

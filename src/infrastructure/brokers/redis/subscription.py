@@ -4,18 +4,15 @@ That is what the client has seen (its cursor) and what waits while it catches up
 """
 
 import asyncio
-
-import attrs
+from typing import NamedTuple
 
 from domain.sse import SSECategory
 from infrastructure.brokers.redis.keys import ORIGIN, Cursor, Position
-from infrastructure.sse.framing import encode_id_line
 from infrastructure.streams.inbox import EndReason, Inbox
 
 
-@attrs.frozen
-class LiveMessage:
-    """One live message, decoded and encoded once for the whole process."""
+class LiveMessage(NamedTuple):
+    """One live message, decoded and encoded once for the whole process (a tuple: one is made per message)."""
 
     from_user_log: bool
     position: Position | None
@@ -60,14 +57,15 @@ class Subscription:
 
     def advance(self, position: Position, *, from_user_log: bool) -> bool:
         """Move the cursor past ``position``; False when the client has it already."""
+        cursor = self.cursor
         if from_user_log:
-            if position <= self.cursor.user:
+            if position <= cursor.user:
                 return False
-            self.cursor = self.cursor._replace(user=position)
+            self.cursor = Cursor(position, cursor.broadcast)
         else:
-            if position <= self.cursor.broadcast:
+            if position <= cursor.broadcast:
                 return False
-            self.cursor = self.cursor._replace(broadcast=position)
+            self.cursor = Cursor(cursor.user, position)
         return True
 
     def deliver(self, message: LiveMessage) -> None:
@@ -77,4 +75,4 @@ class Subscription:
         if message.position is None:  # retention off: no positions, no ids
             self.inbox.push(message.body)
         elif self.advance(message.position, from_user_log=message.from_user_log):
-            self.inbox.push(encode_id_line(str(self.cursor)) + message.body)
+            self.inbox.push(self.cursor.id_line() + message.body)
