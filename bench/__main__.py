@@ -175,21 +175,29 @@ def latency_summary(recorder: Recorder) -> dict[str, float]:
     return {"p50_ms": percentile(ms, 0.5), "p99_ms": percentile(ms, 0.99), "max_ms": max(ms, default=float("nan"))}
 
 
+def publisher_mode(target: Target) -> str:
+    """Herald's real publish path for Herald; the same JSON, PUBLISHed, for the others."""
+    return "herald" if target.name == "herald" else "raw"
+
+
+async def warm_up(port: int, tokens: list[str], recorder: Recorder, publisher: Publisher, seq: int) -> int:
+    """Code paths, pools and allocator arenas warmed on 100 streams, then closed; the next free seq."""
+    warm, _ = await open_streams(port, tokens[:100], recorder)
+    await publisher.run(op="rate", users=100, rate=500, seconds=0.5, seq=seq)
+    for client in warm:
+        client.close()
+    return seq + 1000
+
+
 async def measure(target: Target, options: Options, users: list[uuid.UUID], tokens: list[str]) -> None:
     results = target.results
     port = target.port
     recorder = Recorder()
     seq = 1
-    mode = "herald" if target.name == "herald" else "raw"
-    async with Publisher.running(mode, target.env) as publisher:
+    async with Publisher.running(publisher_mode(target), target.env) as publisher:
         assert target.server is not None
         pid = target.server.pid
-        # Warm up: code paths, pools and allocator arenas, then close.
-        warm, _ = await open_streams(port, tokens[:100], recorder)
-        await publisher.run(op="rate", users=100, rate=500, seconds=0.5, seq=seq)
-        seq += 1000
-        for client in warm:
-            client.close()
+        seq = await warm_up(port, tokens, recorder, publisher, seq)
         await asyncio.sleep(1.5)
         gc.collect()
 
@@ -284,14 +292,10 @@ async def measure_matrix(target: Target, options: Options, tokens: list[str]) ->
     recorder = Recorder()
     seq = 1
     points: dict[str, dict[str, float]] = {}
-    async with Publisher.running("herald" if target.name == "herald" else "raw", target.env) as publisher:
+    async with Publisher.running(publisher_mode(target), target.env) as publisher:
         assert target.server is not None
         pid = target.server.pid
-        warm, _ = await open_streams(port, tokens[:100], recorder)
-        await publisher.run(op="rate", users=100, rate=500, seconds=0.5, seq=seq)
-        seq += 1000
-        for client in warm:
-            client.close()
+        seq = await warm_up(port, tokens, recorder, publisher, seq)
         for streams in options.matrix_streams:
             clients, failures = await open_streams(port, tokens[:streams], recorder)
             await asyncio.sleep(2)

@@ -51,5 +51,6 @@ def test_a_tiny_matrix_measures_every_point_for_every_target(tmp_path: Path, sha
         assert set(results["matrix"]) == points, name
         for point, figures in results["matrix"].items():
             assert (figures["lost"], figures["refused"]) == (0, 0), (name, point)
-            assert figures["cpu_us_per_event"] > 0, (name, point)
+            # At this tiny load a target may use less than one clock tick (10 ms) of CPU: 0 is a reading.
+            assert figures["cpu_us_per_event"] >= 0, (name, point)
     assert "| 20 streams, 40 events/s |" in output.read_text()
