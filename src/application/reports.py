@@ -16,7 +16,7 @@ from uuid import UUID
 import attrs
 
 from application.ports import BackgroundTasks, Clock, ReportRenderer
-from application.unit_of_work import ConcurrentUpdateError, Lease, UnitOfWorkFactory
+from application.unit_of_work import ConcurrentUpdateError, Lease, StorageUnavailableError, UnitOfWorkFactory
 from domain.events import ReportEvent
 from domain.ids import new_event_id
 from domain.model import Report
@@ -69,7 +69,12 @@ class GenerateReport:
         return Lease(holder=holder, until=self._clock.now() + self._lease)
 
     async def __call__(self, report_id: UUID, holder: str) -> None:
-        """Generate on from the last saved step while ``holder`` keeps the lease."""
+        """Generate on from the last saved step while ``holder`` keeps the lease.
+
+        Only the renderer's own error fails the report (its message is for the
+        owner). Anything else stops this run and leaves the lease to lapse: a
+        process claims the report again, and fails it after too many claims.
+        """
         try:
             report = await self._change(report_id, holder, None)
             if report is None:
@@ -80,15 +85,19 @@ class GenerateReport:
                 report = await self._change(report_id, holder, _progress(step, percent))
                 if report is None:
                     return
-            download_url = await self._renderer.render(report_id, report.title)
+            try:
+                download_url = await self._renderer.render(report_id, report.title)
+            except Exception as error:
+                logger.warning("report %s failed: %s", report_id, type(error).__name__)
+                await self.give_up(report_id, holder, str(error) or type(error).__name__)
+                return
+            await self._change(report_id, holder, _complete(download_url))
         except ConcurrentUpdateError:
             logger.info("report %s was taken over by another process; this run stops", report_id)
-            return
-        except Exception as error:
-            logger.warning("report %s failed: %s", report_id, type(error).__name__)
-            await self.give_up(report_id, holder, str(error) or type(error).__name__)
-            return
-        await self._change(report_id, holder, _complete(download_url))
+        except StorageUnavailableError:
+            logger.warning("report %s paused: the database is unavailable; it is resumed after its lease", report_id)
+        except Exception:
+            logger.exception("report %s stopped unexpectedly; it is resumed after its lease", report_id)
 
     async def give_up(self, report_id: UUID, holder: str, reason: str) -> None:
         """Fail the report with ``reason`` (unless it finished, or another process holds it now)."""
@@ -96,6 +105,8 @@ class GenerateReport:
             await self._change(report_id, holder, _fail(reason))
         except ConcurrentUpdateError:
             logger.info("report %s was taken over before it could be failed", report_id)
+        except StorageUnavailableError:
+            logger.warning("report %s could not be failed now: the database is unavailable", report_id)
 
     async def _change(self, report_id: UUID, holder: str, transition: Transition | None) -> Report | None:
         """Apply ``transition`` (None: only read) in a unit of work; None when the report is finished or gone."""

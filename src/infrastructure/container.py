@@ -274,7 +274,8 @@ async def start(container: Container) -> None:
 async def stop(container: Container) -> None:
     """Stop the background work first (it writes to the database and the broker), then close every
     resource that was started, in reverse dependency order."""
-    for work in (container.report_recovery, container.outbox_relay_lifetime, container.tasks):
+    # Report generation first: what it commits meanwhile is still relayed by this process.
+    for work in (container.report_recovery, container.tasks, container.outbox_relay_lifetime):
         if work.initialized:
             await cast("Any", work.shutdown())
     await cast("Any", container.shutdown_resources())

@@ -10,7 +10,7 @@ import redis.asyncio as aredis
 
 from domain.sse import SSECategory, SSEEvent
 from infrastructure.brokers.redis.keys import Position
-from infrastructure.brokers.redis.publish_script import OutgoingMessage
+from infrastructure.brokers.redis.publish_script import AttemptFencedError, OutgoingMessage
 from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.container import Container, resolve, start, stop
 
@@ -98,7 +98,8 @@ async def test_an_attempt_that_runs_after_its_retry_does_nothing(
     user = uuid.uuid4()
     first, retry = _attempt_and_retry(publisher, user, count=2, token="late")
     assert await publisher._execute(retry, "retry") == 2
-    assert await publisher._execute(first, "late") == 0  # fenced off by its retry
+    with pytest.raises(AttemptFencedError):  # fenced off by its retry: it says so, and writes nothing
+        await publisher._execute(first, "late")
     assert await _numbers(container, redis_admin, user) == [0, 1]
 
 

@@ -16,6 +16,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -23,6 +24,8 @@ from application.unit_of_work import StorageUnavailableError
 
 logger = logging.getLogger(__name__)
 
+#: Longest wait for a connection (a new one, or one from the pool) before the database counts as unavailable.
+_CONNECT_SECONDS = 5.0
 #: Key of the PostgreSQL advisory lock under which one process at a time migrates.
 _MIGRATION_LOCK = 0x4E52_414C
 
@@ -39,7 +42,11 @@ class Database:
             # One connection, or each would see a database of its own.
             self.engine: AsyncEngine = create_async_engine(url, poolclass=StaticPool)
         else:
-            self.engine = create_async_engine(url, pool_pre_ping=True)
+            # A database that does not answer is an outage within seconds, not a request hanging for a minute.
+            connect_args = {"timeout": _CONNECT_SECONDS} if self.is_postgresql else {}
+            self.engine = create_async_engine(
+                url, pool_pre_ping=True, pool_timeout=_CONNECT_SECONDS, connect_args=connect_args
+            )
         self._turn = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -50,7 +57,7 @@ class Database:
         async with self._turn if self._turn is not None else contextlib.nullcontext():
             try:
                 connection = await self.engine.connect()
-            except (DBAPIError, OSError) as error:
+            except (DBAPIError, OSError, PoolTimeoutError) as error:
                 raise StorageUnavailableError(f"the database is unavailable ({type(error).__name__})") from error
             try:
                 yield connection
@@ -72,6 +79,11 @@ class Database:
 
     async def aclose(self) -> None:
         await self.engine.dispose()
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether a database error means the database is away (rather than a statement being wrong)."""
+    return isinstance(error, DBAPIError) and (error.connection_invalidated or isinstance(error.orig, OSError))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

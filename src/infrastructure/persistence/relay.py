@@ -20,6 +20,7 @@ skips what they wrote (see :class:`~domain.ports.DeliveryAttempt`).
 import contextlib
 import logging
 import random
+import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
@@ -31,11 +32,10 @@ from sqlalchemy import Row, case, delete, func, literal, select, text, update
 
 from application.ports import Clock
 from domain.events import DomainEvent
-from domain.ids import new_event_id
 from domain.ports import DeliveryAttempt
 from infrastructure.persistence.database import Database
 from infrastructure.persistence.outbox import Outbox
-from infrastructure.persistence.tables import outbox
+from infrastructure.persistence.tables import UtcDateTime, outbox
 from infrastructure.sse.handler import SSEEventHandler
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,8 @@ class OutboxRelay:
             if not rows:
                 return 0
             events, unreadable = self._events(rows)
-            # No connection is held while the broker answers: on SQLite, use cases would wait behind it.
+            # No transaction is open while the broker answers (on SQLite, use cases would wait behind it);
+            # a fenced attempt raises here, so rows another relay took over are not marked by this one.
             undeliverable = await self._handler.deliver(
                 [event for _, event in events], attempt, [Outbox.log_context(row.log_context) for row, _ in events]
             )
@@ -170,13 +171,13 @@ class OutboxRelay:
             rows = list(await connection.execute(query))
             attempt = _attempt(rows)
             if rows:
-                token = literal(attempt.token)
+                token, now = literal(attempt.token), literal(self._clock.now(), UtcDateTime())
                 await connection.execute(
                     update(outbox)
                     .where(outbox.c.id.in_([row.id for row in rows]))
                     .values(
                         attempts=case((outbox.c.attempts == "", token), else_=outbox.c.attempts + "," + token),
-                        first_tried_at=func.coalesce(outbox.c.first_tried_at, self._clock.now()),
+                        first_tried_at=func.coalesce(outbox.c.first_tried_at, now),
                     )
                 )
         return rows, attempt
@@ -245,4 +246,4 @@ def _attempt(rows: Sequence[Row[Any]]) -> DeliveryAttempt:
     """This attempt, naming the earlier ones (the newest few of each row: older ones have long run or died)."""
     earlier = tuple(dict.fromkeys(token for row in rows for token in row.attempts.split(",")[-KEPT_ATTEMPTS:] if token))
     tried = [row.first_tried_at for row in rows if row.first_tried_at is not None]
-    return DeliveryAttempt(token=new_event_id().hex[:16], earlier=earlier, first_tried_at=min(tried, default=None))
+    return DeliveryAttempt(token=secrets.token_hex(8), earlier=earlier, first_tried_at=min(tried, default=None))

@@ -12,7 +12,7 @@ from application.ports import Clock
 from application.unit_of_work import StorageUnavailableError
 from domain.events import DomainEvent
 from domain.ports import EventBusProtocol
-from infrastructure.persistence.database import Database
+from infrastructure.persistence.database import Database, is_outage
 from infrastructure.persistence.outbox import Outbox
 from infrastructure.persistence.repositories import SqlAnnouncements, SqlReports
 
@@ -55,6 +55,8 @@ class SqlUnitOfWork:
         await self._stack.aclose()  # closing without a commit rolls back
         if self._committed:
             await self._after_commit()
+        if error is not None and is_outage(error):  # a statement met a database that went away
+            raise StorageUnavailableError(f"the database is unavailable ({type(error).__name__})") from error
 
     def record(self, *events: DomainEvent) -> None:
         self._events.extend(events)
@@ -65,7 +67,7 @@ class SqlUnitOfWork:
             await self._outbox.append(self._connection, durable, now=self._clock.now())
             await self._connection.commit()
         except DBAPIError as error:
-            if error.connection_invalidated or isinstance(error.orig, OSError):
+            if is_outage(error):
                 raise StorageUnavailableError(f"the database is unavailable ({type(error).__name__})") from error
             raise
         self._committed = True

@@ -19,7 +19,8 @@ never run. Its retry must neither repeat it nor be repeated by it, so:
   those attempts (a minute earlier, for clock skew between this host and Redis).
 
 Fences are written only by retries, so the cost on the usual path is one
-``EXISTS`` per call.
+``EXISTS`` per call. A fenced call answers -1 (wrote nothing, and someone
+else now owns these messages): a caller that hears it must not count them as sent.
 """
 
 import secrets
@@ -33,7 +34,7 @@ from infrastructure.brokers.redis.keys import RedisKeys
 #: ARGV: retention, log TTL, since (ms; '0' on a first attempt), message count, fence TTL (ms),
 #: then each message's shard channel and payload.
 PUBLISH_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 local retention = tonumber(ARGV[1])
 local since = ARGV[3]
 local n = tonumber(ARGV[4])
@@ -74,6 +75,10 @@ return written
 CLOCK_SKEW_MS = 60_000
 #: How long a fence stands: longer than Redis could in practice hold an abandoned attempt unread.
 FENCE_TTL_MS = 3_600_000
+
+
+class AttemptFencedError(Exception):
+    """Redis refused this attempt: a later one (a retry, or another process's relay) took its messages over."""
 
 
 def new_attempt() -> str:

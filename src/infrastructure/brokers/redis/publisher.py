@@ -16,6 +16,7 @@ from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.brokers.redis.publish_lane import PublisherStats, PublishLane
 from infrastructure.brokers.redis.publish_script import (
     PUBLISH_SCRIPT,
+    AttemptFencedError,
     OutgoingMessage,
     script_arguments,
 )
@@ -144,7 +145,10 @@ class RedisPublisher:
         round trip), on a cluster one after another (a cluster pipeline runs no scripts).
         """
         calls = [messages[i : i + _BATCH] for i in range(0, len(messages), _BATCH)]
-        written = sum(await (self._in_order(calls, attempt) if self._per_slot else self._pipelined(calls, attempt)))
+        answers = await (self._in_order(calls, attempt) if self._per_slot else self._pipelined(calls, attempt))
+        if -1 in answers:
+            raise AttemptFencedError(f"attempt {attempt} was taken over by a later one")
+        written = sum(answers)
         self.stats.deduplicated += len(messages) - written
         return written
 
