@@ -142,6 +142,27 @@ def test_a_default_payload_is_every_field_but_the_envelope_plus_the_wire_envelop
     assert payload["additionalProperties"] is False
 
 
+def test_a_percentage_is_described_with_the_bounds_its_validators_declare() -> None:
+    percent = DOCUMENT["components"]["messages"]["report.progress"]["payload"]["properties"]["percent"]
+    assert percent == {"type": "integer", "minimum": 0, "maximum": 100}
+
+
+@attrs.frozen
+class Bounded:
+    above_zero: int = attrs.field(validator=attrs.validators.gt(0))
+    below_ten: int = attrs.field(validator=attrs.validators.lt(10))
+    ratio: float = attrs.field(validator=[attrs.validators.ge(0.0), attrs.validators.le(1.0)])
+    free: int
+
+
+def test_field_bounds_become_inclusive_schema_bounds_within_64_bits() -> None:
+    properties = SchemaBuilder().object_schema(Bounded, where="Bounded")["properties"]
+    assert properties["above_zero"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+    assert properties["below_ten"] == {"type": "integer", "minimum": -(2**63), "maximum": 9}
+    assert properties["ratio"] == {"type": "number", "minimum": 0.0, "maximum": 1.0}
+    assert properties["free"] == {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+
+
 @pytest.mark.parametrize(
     ("annotation", "expected"),
     [

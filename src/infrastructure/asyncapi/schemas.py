@@ -11,6 +11,8 @@ from uuid import UUID
 
 import attrs
 
+from domain.field_bounds import Bounds, bounds_of
+
 JsonSchema = dict[str, Any]
 
 #: JSON payload integers must fit in 64 bits (what the wire format and most clients accept).
@@ -57,7 +59,7 @@ class SchemaBuilder:
         """
         fields = _resolved_fields(cls, where)
         properties = {
-            field.name: self.schema_of(field.type, where=f"{where}: field {cls.__name__}.{field.name}")
+            field.name: _bounded(field, self.schema_of(field.type, where=f"{where}: field {cls.__name__}.{field.name}"))
             for field in fields
             if field.name not in exclude
         }
@@ -159,6 +161,19 @@ _RULES: tuple[tuple[Callable[[_Shape], bool], _Build], ...] = (
     (lambda s: s.origin is tuple and bool(s.args), _tuple),
     (lambda s: s.origin in _MAPPINGS and len(s.args) == 2, _mapping),
 )
+
+
+def _bounded(field: "attrs.Attribute[Any]", schema: JsonSchema) -> JsonSchema:
+    """``schema`` narrowed to the bounds the field's own validators declare (``percent``: 0 to 100)."""
+    bounds = bounds_of(field)
+    if schema.get("type") not in ("integer", "number") or bounds == Bounds():
+        return schema
+    narrowed = dict(schema)
+    if bounds.minimum is not None:
+        narrowed["minimum"] = max(bounds.minimum, schema.get("minimum", bounds.minimum))
+    if bounds.maximum is not None:
+        narrowed["maximum"] = min(bounds.maximum, schema.get("maximum", bounds.maximum))
+    return narrowed
 
 
 def _resolved_fields(cls: type, where: str) -> tuple[attrs.Attribute, ...]:  # type: ignore[type-arg]
