@@ -10,7 +10,6 @@ lost), load that report. On ``stream.reset``, load the snapshot again and contin
 import asyncio
 import contextlib
 import json
-import random
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -139,7 +138,8 @@ plans = st.fixed_dictionaries(
         "reports": st.lists(st.floats(min_value=0, max_value=0.08), min_size=1, max_size=6),
         # Per client: how long each of its earlier rounds streams before it starts again from a new snapshot.
         "clients": st.lists(st.lists(st.floats(min_value=0, max_value=0.15), max_size=3), min_size=1, max_size=3),
-        "seed": st.integers(0, 2**16),
+        # Per client: after how many requested reports it first joins.
+        "joins": st.lists(st.integers(min_value=0, max_value=6), min_size=3, max_size=3),
     }
 )
 
@@ -149,21 +149,26 @@ plans = st.fixed_dictionaries(
 async def test_every_client_ends_with_the_servers_state(running: RunningHerald, plan: dict[str, Any]) -> None:
     owner = uuid.uuid4()
     headers = {"Authorization": f"Bearer {running.container.token_service().issue(owner)}"}
-    shuffle = random.Random(plan["seed"])
     async with httpx.AsyncClient(base_url=running.base_url, timeout=20) as http:
-        writer_done = asyncio.Event()
         target: dict[str, View] = {}
 
+        requested = asyncio.Condition()
+        count = 0
+
         async def write() -> None:
+            nonlocal count
             for pause in plan["reports"]:
                 response = await http.post("/api/v1/reports", json={"title": f"r{pause:.3f}"}, headers=headers)
                 assert response.status_code == 202
+                async with requested:
+                    count += 1
+                    requested.notify_all()
                 await asyncio.sleep(pause)
-            writer_done.set()
 
-        async def device(rounds: list[float]) -> Client:
+        async def device(rounds: list[float], joins_after: int) -> Client:
             client = Client(http, headers)
-            await asyncio.sleep(shuffle.uniform(0, 0.1))
+            async with requested:  # joins once that many reports were requested (or all were)
+                await requested.wait_for(lambda: count >= min(joins_after, len(plan["reports"])))
             for duration in rounds:  # join, stream a while, drop off, join again from a new snapshot
                 await client.load()
                 with contextlib.suppress(TimeoutError):
@@ -181,7 +186,10 @@ async def test_every_client_ends_with_the_servers_state(running: RunningHerald, 
                     await following
             return client
 
-        devices = [asyncio.create_task(device(rounds)) for rounds in plan["clients"]]
+        devices = [
+            asyncio.create_task(device(rounds, joins_after))
+            for rounds, joins_after in zip(plan["clients"], plan["joins"], strict=False)
+        ]
         await write()
         async with asyncio.timeout(20):
             while True:  # the server's final state: every report finished

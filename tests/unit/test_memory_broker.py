@@ -1,7 +1,6 @@
 """The embedded broker: live delivery, exact resume, explicit gaps, bounded memory."""
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -9,11 +8,11 @@ import pytest
 
 from domain.ports import EventStream
 from domain.sse import SSECategory, SSEEvent
-from herald_contracts import parse_sse
 from infrastructure.brokers.memory import InMemoryBroker
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import MAX_CHUNK_BYTES, EndReason, Inbox
+from tests.support.frames import messages
 
 REPORTS, SYSTEM = SSECategory.REPORTS, SSECategory.SYSTEM
 
@@ -36,11 +35,11 @@ def event(user: uuid.UUID | None, n: int, category: SSECategory = REPORTS) -> SS
 async def take(stream: EventStream, count: int) -> list[tuple[str, str, dict[str, object]]]:
     """The next ``count`` messages as (type, id, data)."""
     result = []
-    iterator = aiter(stream)
     async with asyncio.timeout(2):
-        while len(result) < count:
-            for message in parse_sse(await anext(iterator)):
-                result.append((message.event, message.id, json.loads(message.data)))
+        async for message in messages(stream):
+            result.append((message.event, message.id, message.data))
+            if len(result) == count:
+                break
     return result
 
 

@@ -35,6 +35,8 @@ class SqlUnitOfWork:
         self._clock = clock
         self._stack = contextlib.AsyncExitStack()
         self._events: list[DomainEvent] = []
+        self._durable: list[DomainEvent] = []  # split at the commit: outbox rows …
+        self._after: list[DomainEvent] = []  # … and what the bus publishes once it succeeded
         self._committed = False
 
     async def __aenter__(self) -> Self:
@@ -62,9 +64,10 @@ class SqlUnitOfWork:
         self._events.extend(events)
 
     async def commit(self) -> None:
-        durable = [event for event in self._events if self._outbox.stores(event)]
+        for event in self._events:
+            (self._durable if self._outbox.stores(event) else self._after).append(event)
         try:
-            await self._outbox.append(self._connection, durable, now=self._clock.now())
+            await self._outbox.append(self._connection, self._durable, now=self._clock.now())
             await self._connection.commit()
         except DBAPIError as error:
             if is_outage(error):
@@ -73,13 +76,9 @@ class SqlUnitOfWork:
         self._committed = True
 
     async def _after_commit(self) -> None:
-        durable = False
-        for event in self._events:
-            if self._outbox.stores(event):
-                durable = True
-            else:
-                await self._bus.publish(event)
-        if durable:
+        for event in self._after:
+            await self._bus.publish(event)
+        if self._durable:
             self._outbox.committed()
 
 
