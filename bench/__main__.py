@@ -5,7 +5,9 @@ it starts the server and a publisher process, then measures, in this order:
 opening N streams, RSS per idle stream, latency and loss at a fixed event
 rate, broadcast fan-out, flat-out delivery on fewer streams, replay of a
 client 1,000 events behind (Herald only: the others cannot resume) and the
-publish path's own rate. Results go to a Markdown table (and JSON beside it).
+publish path's own rate; for Herald also the rate of events raised through
+units of work on PostgreSQL and relayed from the transactional outbox.
+Results go to a Markdown table (and JSON beside it).
 """
 
 import argparse
@@ -28,8 +30,11 @@ from typing import Any
 
 import orjson
 import uvloop
+from tests.support.postgres import fresh_database
 
 from bench.loadgen import Recorder, StreamClient, open_streams
+from bench.postgres_server import PRIVATE as PRIVATE_POSTGRES
+from bench.postgres_server import SKIP, postgres_for_bench
 from bench.redis_server import CLUSTER, PRIVATE, cpu_seconds, primaries, redis_for_bench
 from bench.report import render_markdown
 from infrastructure.auth import TokenService
@@ -52,6 +57,7 @@ class Options:
     matrix: bool = False
     matrix_streams: tuple[int, ...] = ()
     matrix_rates: tuple[int, ...] = ()
+    postgres_url: str | None = None
 
 
 @dataclass
@@ -279,6 +285,8 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
             results["replay_ms"] = await measure_replay(port, publisher, options.replays, seq)
             seq += options.replays * 1001
         results.update(await publish_path(publisher, options, len(users), seq))
+    if target.name == "herald" and options.postgres_url is not None:
+        results["outbox"] = await outbox_path(target, options, len(users))
 
 
 #: The matrix (``--matrix``): fixed rates over fewer and over many streams, all targets alike.
@@ -371,7 +379,44 @@ async def publish_path(publisher: Publisher, options: Options, users: int, seq: 
         cpu_before = await cpu_seconds(nodes)
         reply = await publisher.run(op="flat", users=users, seconds=options.seconds / 2, seq=seq)
         cpu = await cpu_seconds(nodes) - cpu_before
-    return {"publish_per_s": reply["sent"] / reply["seconds"], "redis_cpu_us_per_event": cpu * 1e6 / reply["sent"]}
+    return {
+        "publish_per_s": reply["sent"] / reply["seconds"],
+        "publisher_cpu_us_per_event": reply["cpu_seconds"] * 1e6 / reply["sent"],
+        "redis_cpu_us_per_event": cpu * 1e6 / reply["sent"],
+    }
+
+
+#: Events per unit of work when the outbox is filled in bulk (a use case that raises many, or an outage's backlog).
+OUTBOX_PER_COMMIT = 500
+
+
+async def outbox_path(target: Target, options: Options, users: int) -> dict[str, float]:
+    """Events through units of work on PostgreSQL, delivered by the transactional outbox's relay.
+
+    Twice: flat out with one event per transaction (what a use case per
+    request commits), then a backlog committed ``OUTBOX_PER_COMMIT`` events
+    per transaction, which shows what the relay itself publishes per second.
+    The publisher's own relay delivers the rows (the bench's server is not
+    connected to this database); each run ends when its last row is published.
+    """
+    async with fresh_database(options.postgres_url or "") as url:
+        env = {**target.env, "HERALD_DATABASE_URL": url}
+        async with Publisher.running("herald-outbox", env) as publisher, primaries(options.redis_url) as nodes:
+            cpu_before = await cpu_seconds(nodes)
+            single = await publisher.run(op="flat", users=users, seconds=options.seconds / 2, seq=0)
+            cpu = await cpu_seconds(nodes) - cpu_before
+            count = int(options.rate * options.seconds)
+            bulk = await publisher.run(
+                op="backlog", users=users, count=count, per_commit=OUTBOX_PER_COMMIT, seq=single["sent"]
+            )
+    return {
+        "committed_per_s": single["sent"] / single["seconds"],
+        "relayed_per_s": single["sent"] / single["settled_seconds"],
+        "publisher_cpu_us_per_event": single["cpu_seconds"] * 1e6 / single["sent"],
+        "redis_cpu_us_per_event": cpu * 1e6 / single["sent"],
+        "bulk_relayed_per_s": bulk["sent"] / bulk["settled_seconds"],
+        "bulk_publisher_cpu_us_per_event": bulk["cpu_seconds"] * 1e6 / bulk["sent"],
+    }
 
 
 async def run(options: Options) -> dict[str, Any]:
@@ -464,6 +509,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--matrix-streams", default=MATRIX_STREAMS, help=f"streams of the matrix ({MATRIX_STREAMS})")
     parser.add_argument("--matrix-rates", default=MATRIX_RATES, help=f"events/s of the matrix ({MATRIX_RATES})")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BENCH_POSTGRES", PRIVATE_POSTGRES),
+        help="'private': a PostgreSQL of the bench's own, with its default durability (default); 'none': skip the "
+        "outbox measurement; or the URL of a PostgreSQL server on which the run may create and drop a database",
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.md")
     args = parser.parse_args(argv)
     options = Options(
@@ -483,8 +534,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     unknown = set(options.targets) - set(TARGETS)
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
-    with redis_for_bench(args.redis) as url:
+    measures_outbox = "herald" in options.targets and not options.matrix
+    with redis_for_bench(args.redis) as url, postgres_for_bench(args.postgres if measures_outbox else SKIP) as pg:
         options.redis_url = url
+        options.postgres_url = pg
         runs = [uvloop.run(run(options)) for _ in range(max(1, args.runs))]
     report = median_report(runs)
     report["redis"] = args.redis if args.redis in (PRIVATE, CLUSTER) else "given by URL"

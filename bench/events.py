@@ -4,10 +4,12 @@ The payload carries the publisher's clock (``sent``, ns since the epoch) and a
 sequence number, so the load generator measures end-to-end latency and loss.
 """
 
+from collections.abc import Sequence
 from uuid import UUID
 
 import attrs
 
+from application.unit_of_work import UnitOfWorkFactory
 from domain.events import DomainEvent
 from domain.ports import EventBusProtocol
 from domain.registry import REGISTRY, DomainToSSEMapping, EventRegistry
@@ -51,14 +53,32 @@ BENCH_REGISTRY = EventRegistry(
 )
 
 
+def _event(user_id: UUID | None, sent: int, seq: int) -> DomainEvent:
+    return BenchBroadcast(sent=sent, seq=seq) if user_id is None else BenchPinged(sent=sent, seq=seq, user_id=user_id)
+
+
 class Ping:
-    """The benchmark's use case: raise one event, as any use case of a fork would."""
+    """The benchmark's use case: raise one event, as a use case that changes no state would."""
 
     def __init__(self, bus: EventBusProtocol) -> None:
         self._bus = bus
 
     async def __call__(self, user_id: UUID | None, *, sent: int, seq: int) -> None:
-        if user_id is None:
-            await self._bus.publish(BenchBroadcast(sent=sent, seq=seq))
-        else:
-            await self._bus.publish(BenchPinged(sent=sent, seq=seq, user_id=user_id))
+        await self._bus.publish(_event(user_id, sent, seq))
+
+
+class PingDurably:
+    """The same event from a unit of work, as a use case that changes state raises it: an outbox row
+    committed in its own transaction, which the relay then delivers."""
+
+    def __init__(self, units: UnitOfWorkFactory) -> None:
+        self._units = units
+
+    async def __call__(self, user_id: UUID | None, *, sent: int, seq: int) -> None:
+        await self.many([(user_id, sent, seq)])
+
+    async def many(self, pings: Sequence[tuple[UUID | None, int, int]]) -> None:
+        """Several events from one unit of work, as a use case that raises many of them at once."""
+        async with self._units() as uow:
+            uow.record(*(_event(user_id, sent, seq) for user_id, sent, seq in pings))
+            await uow.commit()

@@ -2,15 +2,23 @@
 
 ``herald`` drives Herald's real publish path (use case -> in-process bus ->
 SSE handler -> Redis publisher -> Lua XADD + PUBLISH), configured from the
-same ``HERALD_*`` variables as the server. ``raw`` publishes the same JSON
-with plain PUBLISH, as the baseline and the ceiling probe expect it.
+same ``HERALD_*`` variables as the server. ``herald-outbox`` raises the same
+events from units of work instead (one transaction each, an outbox row in
+it), which this process's relay delivers; give it a PostgreSQL in
+``HERALD_DATABASE_URL``. ``raw`` publishes the same JSON with plain PUBLISH,
+as the baseline and the ceiling probe expect it.
 
-Commands arrive on stdin as JSON lines; each gets one JSON line back:
+Commands arrive on stdin as JSON lines; each gets one JSON line back (``sent``,
+``seconds``, ``settled_seconds``: until the last of them left for Redis, which
+for ``herald-outbox`` is when the relay has published it, and ``cpu_seconds``:
+this process's CPU until then):
 ``{"op": "rate", "users": 2000, "rate": 2000, "seconds": 10, "seq": 0}``,
 ``{"op": "flat", "users": 2000, "seconds": 10, "seq": 0}``,
 ``{"op": "burst", "user": "<uuid>", "count": 1000, "seq": 0}``,
 where ``users`` counts from the start of the list in ``BENCH_USERS_FILE``.
-``{"op": "broadcast", "seq": 0}``.
+``{"op": "broadcast", "seq": 0}``, and for ``herald-outbox`` only
+``{"op": "backlog", "users": 2000, "count": 20000, "per_commit": 500, "seq": 0}``
+(``count`` events, ``per_commit`` to a unit of work, one unit after another).
 """
 
 import asyncio
@@ -18,6 +26,7 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,30 +38,65 @@ import uvloop
 from dependency_injector import providers
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from bench.events import BENCH_REGISTRY, Ping
+from bench.events import BENCH_REGISTRY, Ping, PingDurably
 from infrastructure.container import Container, resolve, start, stop
 
 Send = Callable[[UUID | None, int, int], Awaitable[None]]
 #: Concurrent publishing tasks when flat out (Herald's publisher batches what they offer together).
 FLAT_OUT_TASKS = 32
+#: How long the relay may publish nothing before :meth:`Sender.settled` gives up on it.
+RELAY_STALLED_SECONDS = 30.0
 
 
-async def herald_sender() -> tuple[Send, Callable[[], Awaitable[None]]]:
+@dataclass
+class Sender:
+    """How one mode sends an event, and how it knows that what it sent has left for Redis."""
+
+    send: Send
+    close: Callable[[], Awaitable[None]]
+    settled: Callable[[], Awaitable[None]]
+    send_many: Callable[[list[tuple[UUID | None, int, int]]], Awaitable[None]] | None = None
+    """Several events from one unit of work (``herald-outbox`` only)."""
+
+
+async def _at_once() -> None:
+    """Direct publishing: an event has left for Redis when its send returns."""
+
+
+async def herald_sender(*, durable: bool = False) -> Sender:
     container = Container()
     container.registry.override(providers.Object(BENCH_REGISTRY))
     await start(container)
-    ping = Ping(await resolve(container.event_bus))
+    if not durable:
+        ping = Ping(await resolve(container.event_bus))
+        return Sender(lambda user, sent, seq: ping(user, sent=sent, seq=seq), lambda: stop(container), _at_once)
+
+    ping_durably = PingDurably(await resolve(container.units_of_work))
+    relay = await resolve(container.outbox_relay)
+    committed = relay.stats.published
 
     async def send(user: UUID | None, sent: int, seq: int) -> None:
-        await ping(user, sent=sent, seq=seq)
+        await send_many([(user, sent, seq)])
 
-    async def close() -> None:
-        await stop(container)
+    async def send_many(pings: list[tuple[UUID | None, int, int]]) -> None:
+        nonlocal committed
+        await ping_durably.many(pings)
+        committed += len(pings)
 
-    return send, close
+    async def settled() -> None:
+        """Until the relay has published every committed event (or has published nothing for a while)."""
+        last, last_moved = relay.stats.published, time.monotonic()
+        while relay.stats.published + relay.stats.undeliverable < committed:
+            if relay.stats.published != last:
+                last, last_moved = relay.stats.published, time.monotonic()
+            elif time.monotonic() - last_moved > RELAY_STALLED_SECONDS:
+                raise RuntimeError(f"the relay stalled ({relay.stats.last_error}) with {relay.stats.backlog} left")
+            await asyncio.sleep(0.005)
+
+    return Sender(send, lambda: stop(container), settled, send_many)
 
 
-async def raw_sender() -> tuple[Send, Callable[[], Awaitable[None]]]:
+async def raw_sender() -> Sender:
     """Plain PUBLISH of the same JSON, batched per loop turn like Herald's, so both offer similar load."""
     client = Redis(connection_pool=BlockingConnectionPool.from_url(os.environ["BENCH_REDIS_URL"], max_connections=32))
     prefix = os.environ["BENCH_PREFIX"]
@@ -87,10 +131,7 @@ async def raw_sender() -> tuple[Send, Callable[[], Awaitable[None]]]:
 
     tasks: set[asyncio.Task[None]] = set()
 
-    async def close() -> None:
-        await client.aclose()
-
-    return send, close
+    return Sender(send, client.aclose, _at_once)
 
 
 async def at_rate(send: Send, users: Sequence[UUID], rate: float, seconds: float, seq: int) -> int:
@@ -129,7 +170,9 @@ def load_users() -> list[UUID]:
 
 
 async def main() -> None:
-    send, close = await (herald_sender() if sys.argv[1] == "herald" else raw_sender())
+    mode = sys.argv[1]
+    sender = await (raw_sender() if mode == "raw" else herald_sender(durable=mode == "herald-outbox"))
+    send = sender.send
     reader = asyncio.StreamReader()
     await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     everyone = load_users()
@@ -137,7 +180,7 @@ async def main() -> None:
     while line := await reader.readline():
         command = orjson.loads(line)
         users = [UUID(command["user"])] if "user" in command else everyone[: command.get("users", 0)]
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         op = command["op"]
         if op == "rate":
             sent = await at_rate(send, users, command["rate"], command["seconds"], command["seq"])
@@ -147,13 +190,26 @@ async def main() -> None:
             for i in range(command["count"]):  # one after the other: a replay must keep this order
                 await send(users[0], time.time_ns(), command["seq"] + i)
             sent = command["count"]
+        elif op == "backlog" and sender.send_many is not None:
+            sent, per_commit = command["count"], command["per_commit"]
+            for first in range(command["seq"], command["seq"] + sent, per_commit):
+                last = min(first + per_commit, command["seq"] + sent)
+                await sender.send_many([(users[n % len(users)], time.time_ns(), n) for n in range(first, last)])
         elif op == "broadcast":
             await send(None, time.time_ns(), command["seq"])
             sent = 1
         else:
             break
-        print(orjson.dumps({"sent": sent, "seconds": time.perf_counter() - started}).decode(), flush=True)
-    await close()
+        seconds = time.perf_counter() - started
+        await sender.settled()
+        reply = {
+            "sent": sent,
+            "seconds": seconds,
+            "settled_seconds": time.perf_counter() - started,
+            "cpu_seconds": time.process_time() - cpu_started,
+        }
+        print(orjson.dumps(reply).decode(), flush=True)
+    await sender.close()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,29 @@ def _get(*path: str) -> Callable[[dict[str, Any]], float | None]:
     return read
 
 
+def _outbox_rows() -> list[Row]:
+    """Herald only: events raised in units of work on PostgreSQL and relayed from the outbox."""
+    single, bulk = "outbox, an event per transaction", "outbox, 500 events per transaction"
+    return [
+        (f"{single}: committed (events/s)", _get("outbox", "committed_per_s"), "{:,.0f}", "higher"),
+        (f"{single}: relayed (events/s)", _get("outbox", "relayed_per_s"), "{:,.0f}", "higher"),
+        (
+            f"{single}: publishing process CPU per event (µs)",
+            _get("outbox", "publisher_cpu_us_per_event"),
+            "{:.0f}",
+            "lower",
+        ),
+        (f"{single}: Redis CPU per event (µs)", _get("outbox", "redis_cpu_us_per_event"), "{:.1f}", "lower"),
+        (f"{bulk}: relayed (events/s)", _get("outbox", "bulk_relayed_per_s"), "{:,.0f}", "higher"),
+        (
+            f"{bulk}: publishing process CPU per event (µs)",
+            _get("outbox", "bulk_publisher_cpu_us_per_event"),
+            "{:.0f}",
+            "lower",
+        ),
+    ]
+
+
 #: (label, value, format, better) where better is "lower" or "higher".
 ROWS: list[Row] = [
     ("open all streams (s)", _get("connect_s"), "{:.1f}", "lower"),
@@ -42,7 +65,9 @@ ROWS: list[Row] = [
     ("flat out: server CPU per delivered event (µs)", _get("flat", "cpu_us_per_event"), "{:.0f}", "lower"),
     ("resume 1,000 events behind (ms)", _get("replay_ms"), "{:.0f}", "lower"),
     ("publish path (events/s, one process)", _get("publish_per_s"), "{:,.0f}", "higher"),
+    ("publish path: publishing process CPU per event (µs)", _get("publisher_cpu_us_per_event"), "{:.0f}", "lower"),
     ("Redis CPU per published event (µs, all primaries)", _get("redis_cpu_us_per_event"), "{:.1f}", "lower"),
+    *_outbox_rows(),
 ]
 
 

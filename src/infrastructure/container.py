@@ -186,7 +186,9 @@ class Container(containers.DeclarativeContainer):
     credentials = providers.Singleton(AccessCredentials, own=token_service, provider=identity_provider)
 
     # State and durable events: one database, the outbox in it, and the relay that empties it.
-    database = providers.Resource(open_database, url=settings.provided.database_url)
+    database = providers.Resource(
+        open_database, url=settings.provided.database_url, pool_size=settings.provided.database_pool_size
+    )
     outbox = providers.Singleton(Outbox, registry=registry, wire_format=wire_format)
     units_of_work = providers.Singleton(SqlUnitsOfWork, database=database, box=outbox, bus=event_bus, clock=clock)
     outbox_relay = providers.Singleton(OutboxRelay, database=database, box=outbox, handler=sse_handler, clock=clock)

@@ -55,9 +55,9 @@ async def open_task_supervisor() -> AsyncIterator[TaskSupervisor]:
     await supervisor.aclose()
 
 
-async def open_database(url: str) -> AsyncIterator[Database]:
+async def open_database(url: str, pool_size: int) -> AsyncIterator[Database]:
     """The database, its schema brought up to date before anything uses it."""
-    database = Database(url)
+    database = Database(url, pool_size=pool_size)
     try:
         await database.migrate()
         yield database

@@ -134,6 +134,8 @@ class Settings:
         default="sqlite+aiosqlite:///herald.sqlite3", repr=False, metadata={_READER: _database_url}
     )
     """Reports, announcements and the outbox: SQLite (a file in the working directory) or ``postgresql://…``."""
+    database_pool_size: int = number(10, at_least=2)
+    """PostgreSQL connections each process keeps open and shares; a use case waits for one at most 5 s, then 503."""
     redis_url: str | None = text(None)
     """Unset: the embedded in-memory broker; set: the Redis adapters (any node, for a cluster)."""
     redis_cluster: ClusterMode = choice("auto", ClusterMode)

@@ -16,9 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(240)]
 
 
-def test_a_tiny_benchmark_run_measures_every_target(tmp_path: Path, shared_redis_url: str) -> None:
+def test_a_tiny_benchmark_run_measures_every_target(tmp_path: Path, shared_redis_url: str, postgres_url: str) -> None:
     output = tmp_path / "bench.md"
-    arguments = ["--redis", shared_redis_url, "--streams", "30", "--flat-streams", "20", "--rate", "60"]
+    arguments = ["--redis", shared_redis_url, "--postgres", postgres_url]
+    arguments += ["--streams", "30", "--flat-streams", "20", "--rate", "60"]
     arguments += ["--seconds", "1"]
     arguments += ["--broadcasts", "1", "--replays", "1", "--output", str(output)]
     subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=ROOT, check=True, timeout=200)
@@ -34,6 +35,11 @@ def test_a_tiny_benchmark_run_measures_every_target(tmp_path: Path, shared_redis
         assert results["flat"]["lost"] == 0, name
         assert results["publish_per_s"] > 0, name
     assert targets["herald"]["replay_ms"] > 0
+    outbox = targets["herald"]["outbox"]  # the relay published every committed event, or the run would fail
+    assert outbox["committed_per_s"] > 0
+    assert outbox["relayed_per_s"] > 0
+    assert outbox["bulk_relayed_per_s"] > 0
+    assert "outbox" not in targets["baseline"]
     table = output.read_text()
     assert "| resume 1,000 events behind (ms) |" in table
     assert "Herald / baseline" in table

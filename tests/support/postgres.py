@@ -30,7 +30,8 @@ class PrivatePostgres:
     cannot enter.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.port = free_port()
         self.url = f"postgresql+asyncpg://herald@127.0.0.1:{self.port}/herald"
         self.data_dir: Path | None = None
@@ -65,11 +66,9 @@ class PrivatePostgres:
             "unix_socket_directories": str(data_dir),
             "max_connections": "200",
             "shared_buffers": "16MB",
-            # Durability is not what these tests are about; speed is.
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
         }
+        if not self.durable:  # durability is not what the tests are about; speed is (the benchmark keeps it)
+            settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
         options = [part for name, value in settings.items() for part in ("-c", f"{name}={value}")]
         with self._log.open("ab") as log:
             # The postgres binary itself, not pg_ctl: the test holds its pid to stop, freeze or kill it.
@@ -146,9 +145,10 @@ def _env() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def private_postgres() -> Iterator[PrivatePostgres]:
-    """Start a private PostgreSQL; stop it and delete its data at the end whatever happened."""
-    server = PrivatePostgres()
+def private_postgres(*, durable: bool = False) -> Iterator[PrivatePostgres]:
+    """Start a private PostgreSQL (``durable``: with PostgreSQL's own fsync and commit settings, not the
+    tests' faster ones); stop it and delete its data at the end whatever happened."""
+    server = PrivatePostgres(durable=durable)
     try:
         server.start()
         yield server

@@ -33,7 +33,7 @@ _MIGRATION_LOCK = 0x4E52_414C
 class Database:
     """The engine and how to hold a connection of it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.is_postgresql = parsed.get_backend_name() == "postgresql"
@@ -44,8 +44,16 @@ class Database:
         else:
             # A database that does not answer is an outage within seconds, not a request hanging for a minute.
             connect_args = {"timeout": _CONNECT_SECONDS} if self.is_postgresql else {}
+            # Every connection is kept open: the pool's overflow connections, opened under load and closed as
+            # soon as they are given back, cost a connect per transaction while the load lasts, and under a
+            # sustained load callers waiting behind that churn ran into the timeout.
             self.engine = create_async_engine(
-                url, pool_pre_ping=True, pool_timeout=_CONNECT_SECONDS, connect_args=connect_args
+                url,
+                pool_size=pool_size,
+                max_overflow=0,
+                pool_pre_ping=True,
+                pool_timeout=_CONNECT_SECONDS,
+                connect_args=connect_args,
             )
         self._turn = asyncio.Lock() if self.is_sqlite else None
         if self.is_sqlite:

@@ -29,6 +29,7 @@ from infrastructure.sse.wire_format import WireFormat
 
 #: Partitions of the outbox: the most relays that can work at once.
 PARTITIONS = 16
+_INSERT = insert(outbox)
 
 
 class Outbox:
@@ -53,7 +54,7 @@ class Outbox:
             return
         context = structlog.contextvars.get_contextvars()
         log_context = orjson.dumps(context).decode() if context else None
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "event_id": event.event_id,
                 "event_type": type(event).__name__,
@@ -64,7 +65,7 @@ class Outbox:
             }
             for event in events
         ]
-        await connection.execute(insert(outbox), rows)
+        await connection.execute(_INSERT, rows[0] if len(rows) == 1 else rows)  # a lone row is no executemany
 
     def load(self, event_type: str, payload: str) -> DomainEvent:
         """The event a row holds; raises when its class is no longer mapped or its fields changed."""

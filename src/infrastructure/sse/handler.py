@@ -102,13 +102,15 @@ class SSEEventHandler:
     async def handle(self, event: DomainEvent) -> None:
         """Publish every SSE event mapped from ``event``; never raises."""
         for mapping in self._mappings.get(type(event), ()):
-            fields: dict[str, object] = {"event_type": mapping.sse_event_type, "domain_event": type(event).__name__}
+            delivery: Delivery | None = None
             try:
                 delivery = self.transform(mapping, event)
-                fields["event_id"] = str(delivery.event.event_id)
                 await self._publish(delivery)
             except Exception as error:
                 self.failed[mapping.sse_event_type] += 1
+                fields = {"event_type": mapping.sse_event_type, "domain_event": type(event).__name__}
+                if delivery is not None:
+                    fields["event_id"] = str(delivery.event.event_id)
                 logger.exception(
                     "SSE publication of %s as %s failed (%s); the use case goes on",
                     type(event).__name__,

@@ -60,6 +60,7 @@ class RedisPublisher:
         self._retention = retention
         self._ttl = ttl_seconds
         self._script = client.register_script(PUBLISH_SCRIPT)
+        self._script_loaded = False
         self._per_slot = isinstance(client, RedisCluster)
         self._lanes: dict[str, PublishLane] = {}
         self.stats = PublisherStats()
@@ -164,6 +165,9 @@ class RedisPublisher:
         """A lone call as it is, several in one pipeline (one round trip)."""
         if len(calls) == 1:
             return await self._in_order(calls, attempt)
+        if not self._script_loaded:  # a pipeline cannot load it on a miss, so the first one loads it first
+            await self._client.script_load(PUBLISH_SCRIPT)
+            self._script_loaded = True
         async with self._client.pipeline(transaction=False) as pipe:
             for call in calls:
                 keys, args = self._arguments(call, attempt)
@@ -171,7 +175,7 @@ class RedisPublisher:
             try:
                 return [int(n) for n in await pipe.execute()]
             except NoScriptError:
-                await self._client.script_load(PUBLISH_SCRIPT)  # the retry finds it
+                self._script_loaded = False  # Redis restarted: load it again before the retry
                 raise
 
     def _arguments(
