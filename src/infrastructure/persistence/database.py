@@ -2,7 +2,11 @@
 
 SQLite (the zero-setup default) takes one writer at a time: here every
 transaction on it waits its turn in the event loop, instead of failing on
-SQLite's lock after its busy timeout. PostgreSQL needs no such care.
+SQLite's lock after its busy timeout. On PostgreSQL the turns are the pool's
+connections, given in the order they were asked for: the pool's own queue
+lets a caller that asks while a waiter is being woken take the connection,
+and the waiter goes to the back, so under a sustained load some callers
+waited out the timeout while others never waited.
 """
 
 import asyncio
@@ -33,7 +37,7 @@ _MIGRATION_LOCK = 0x4E52_414C
 class Database:
     """The engine and how to hold a connection of it."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, wait_seconds: float = _CONNECT_SECONDS) -> None:
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self.is_postgresql = parsed.get_backend_name() == "postgresql"
@@ -43,26 +47,31 @@ class Database:
             self.engine: AsyncEngine = create_async_engine(url, poolclass=StaticPool)
         else:
             # A database that does not answer is an outage within seconds, not a request hanging for a minute.
-            connect_args = {"timeout": _CONNECT_SECONDS} if self.is_postgresql else {}
+            connect_args = {"timeout": wait_seconds} if self.is_postgresql else {}
             # Every connection is kept open: the pool's overflow connections, opened under load and closed as
-            # soon as they are given back, cost a connect per transaction while the load lasts, and under a
-            # sustained load callers waiting behind that churn ran into the timeout.
+            # soon as they are given back, cost a connect per transaction for as long as the load lasts.
             self.engine = create_async_engine(
                 url,
                 pool_size=pool_size,
                 max_overflow=0,
                 pool_pre_ping=True,
-                pool_timeout=_CONNECT_SECONDS,
+                pool_timeout=wait_seconds,
                 connect_args=connect_args,
             )
-        self._turn = asyncio.Lock() if self.is_sqlite else None
+        # asyncio's semaphore is first come, first served; on SQLite a turn lasts one transaction, however long.
+        self._turns = asyncio.Semaphore(1 if self.is_sqlite else pool_size)
+        self._wait = None if self.is_sqlite else wait_seconds
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A connection (its turn, on SQLite); raises :class:`StorageUnavailableError` when none can be had."""
-        async with self._turn if self._turn is not None else contextlib.nullcontext():
+        """A connection, in turn; raises :class:`StorageUnavailableError` when none can be had in time."""
+        try:
+            await asyncio.wait_for(self._turns.acquire(), self._wait)
+        except TimeoutError as error:
+            raise StorageUnavailableError("the database is unavailable (every connection stayed busy)") from error
+        try:
             try:
                 connection = await self.engine.connect()
             except (DBAPIError, OSError, PoolTimeoutError) as error:
@@ -71,6 +80,8 @@ class Database:
                 yield connection
             finally:
                 await connection.close()
+        finally:
+            self._turns.release()
 
     async def migrate(self) -> None:
         """Upgrade the schema to the newest migration (one process at a time on PostgreSQL)."""
