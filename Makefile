@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint types layers pytest browser nginx redis postgres bench clean
+.PHONY: install run test lint types layers pytest browser nginx redis postgres node clients bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Herald needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -52,7 +52,23 @@ postgres:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "postgresql is missing: run 'sudo apt-get install postgresql' (the PostgreSQL tests will fail)"; fi; }
 
-pytest: $(STAMP) browser nginx redis postgres
+# The TypeScript client (clients/typescript) is generated and compiled with Node.js (Debian's packages);
+# its npm packages are those of its lock file, installed again when the lock file changes.
+node:
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "Node.js is missing: run 'sudo apt-get install nodejs npm' (the client tests will fail)"; fi; }
+
+CLIENT := clients/typescript
+
+clients: $(STAMP) node ## regenerate the TypeScript client from the registry's AsyncAPI document, then compile it
+	cd $(CLIENT) && { cmp -s package-lock.json node_modules/.herald-lock || \
+	  { npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.herald-lock; }; }
+	$(BIN)/herald asyncapi --server-url http://localhost:8000 --output $(CLIENT)/asyncapi.json
+	cd $(CLIENT) && node tools/generate.mjs asyncapi.json && node tools/validate.mjs asyncapi.json && npm run --silent check
+	rm -f $(CLIENT)/asyncapi.json
+
+pytest: $(STAMP) browser nginx redis postgres node
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint types layers pytest ## everything CI runs

@@ -230,7 +230,7 @@ class Container(containers.DeclarativeContainer):
     broker_kind = settings.provided.broker_kind
     secure_cookies = settings.provided.is_production
     stream_preamble = providers.Singleton(encode_retry, settings.provided.sse_retry_ms)
-    asyncapi_document = providers.Callable(asyncapi_json, registry)
+    asyncapi_document = providers.Callable(asyncapi_json, registry, server_url=settings.provided.server_url)
     authenticate = providers.Singleton(Authenticate, credentials=credentials, revocations=session_revocations)
     open_stream = providers.Singleton(
         OpenStream,

@@ -130,6 +130,10 @@ class Settings:
     """Bind address of ``herald run``."""
     port: int = number(8000, at_least=0, at_most=65535)
     """Bind port of ``herald run``."""
+    public_url: str | None = text(
+        None, pattern=r"https?://[^\s/?#]+(/[^\s?#]*)?", means="an http(s) URL like https://events.example.com"
+    )
+    """Where clients reach the service (behind a proxy, say): the server named in the AsyncAPI document."""
     database_url: str = attrs.field(
         default="sqlite+aiosqlite:///herald.sqlite3", repr=False, metadata={_READER: _database_url}
     )
@@ -227,6 +231,14 @@ class Settings:
     def broker_kind(self) -> Literal["memory", "redis"]:
         """Which broker adapters the container wires."""
         return "memory" if self.redis_url is None else "redis"
+
+    @property
+    def server_url(self) -> str:
+        """``public_url``, else this process's own address (``localhost`` when it binds every interface)."""
+        if self.public_url is not None:
+            return self.public_url
+        host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104 (compared, not bound)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
     def provider_issuer(self) -> str:

@@ -50,10 +50,17 @@ def _registry(_: argparse.Namespace) -> int:
 
 
 def _asyncapi(args: argparse.Namespace) -> int:
+    server_url = args.server_url
+    if server_url is None:
+        try:
+            server_url = Settings.from_env().server_url
+        except SettingsError as error:
+            logging.getLogger("herald").error("invalid configuration: %s (or pass --server-url)", error)
+            return 2
     try:
-        document = asyncapi_json(REGISTRY, indent=True) + b"\n"
-    except PayloadSchemaError as error:
-        logging.getLogger("herald").error("cannot describe the registry: %s", error)
+        document = asyncapi_json(REGISTRY, server_url=server_url, indent=True) + b"\n"
+    except (PayloadSchemaError, ValueError) as error:
+        logging.getLogger("herald").error("cannot write the AsyncAPI document: %s", error)
         return 1
     if args.output is None:
         sys.stdout.write(document.decode())
@@ -74,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     registry.set_defaults(handler=_registry)
     asyncapi = commands.add_parser("asyncapi", help="write the AsyncAPI 3 document of the event stream (JSON)")
     asyncapi.add_argument("--output", "-o", default=None, help="file to write (default: standard output)")
+    asyncapi.add_argument(
+        "--server-url",
+        default=None,
+        help="where clients reach the service, e.g. https://events.example.com (default: HERALD_PUBLIC_URL, "
+        "else http://HERALD_HOST:HERALD_PORT)",
+    )
     asyncapi.set_defaults(handler=_asyncapi)
     args = parser.parse_args(argv)
     return int(args.handler(args))

@@ -1,4 +1,5 @@
-"""The AsyncAPI document: valid AsyncAPI 3.0.0, complete, and derived from the registry's field types."""
+"""The AsyncAPI document: valid AsyncAPI 3.0.0, complete, named for code generators, and derived from the
+registry's field types."""
 
 import copy
 import enum
@@ -17,13 +18,29 @@ from domain.events import DomainEvent
 from domain.registry import REGISTRY, DomainToSSEMapping, EventRegistry
 from domain.sse import SSECategory
 from infrastructure.asyncapi import PayloadSchemaError, SchemaBuilder, asyncapi_document
-from infrastructure.asyncapi.document import CHANNEL, OPERATION, SECURITY_SCHEMES, STREAM_ADDRESS
+from infrastructure.asyncapi.document import (
+    CHANNEL,
+    OPERATION,
+    SECURITY_SCHEMES,
+    SERVER,
+    STREAM_ADDRESS,
+    payload_name,
+    server_object,
+)
+from infrastructure.settings import Settings
 from infrastructure.streams.signals import END_EVENT_TYPE, RESET_EVENT_TYPE, EndNotice, ResetReason
 from presentation.cli import main
 from tests.support.asyncapi import asyncapi_errors, resolve_pointer
 
 DOCUMENT = asyncapi_document(REGISTRY)
 SIGNALS = (RESET_EVENT_TYPE, END_EVENT_TYPE)
+
+
+def payload(document: dict[str, Any], event_type: str) -> dict[str, Any]:
+    """The payload schema of ``event_type``'s message (a named component schema)."""
+    schema = resolve_pointer(document, document["components"]["messages"][event_type]["payload"]["$ref"])
+    assert isinstance(schema, dict)
+    return schema
 
 
 class Colour(enum.Enum):
@@ -106,15 +123,51 @@ def test_every_mapping_and_every_stream_signal_is_a_message_of_the_operation() -
         assert message["tags"] == [{"name": mapping.category.value}]
         assert message["x-herald-category"] == mapping.category.value
         assert message["headers"]["properties"]["event"]["const"] == mapping.sse_event_type
-        assert {"event_id", "occurred_at"} <= set(message["payload"]["required"])
+        assert {"event_id", "occurred_at"} <= set(payload(DOCUMENT, mapping.sse_event_type)["required"])
+
+
+def test_every_payload_is_a_schema_named_after_its_event_type() -> None:
+    schemas = DOCUMENT["components"]["schemas"]
+    for name in [m.sse_event_type for m in REGISTRY] + list(SIGNALS):
+        ref = DOCUMENT["components"]["messages"][name]["payload"]["$ref"]
+        assert ref == f"#/components/schemas/{payload_name(name)}"
+        assert schemas[payload_name(name)]["title"] == payload_name(name)  # what a generator names the type
+    assert payload_name("report.progress") == "ReportProgressPayload"
+    assert payload_name("stream.reset") == "StreamResetPayload"
+    assert payload_name("invoice_line.added") == "InvoiceLineAddedPayload"
+    progress = next(m for m in REGISTRY if m.sse_event_type == "report.progress")
+    assert payload(DOCUMENT, "report.progress")["description"] == progress.description
+
+
+def test_two_event_types_whose_payloads_would_share_a_name_are_refused() -> None:
+    mappings = [
+        DomainToSSEMapping(
+            domain_event=OrderShipped,
+            sse_event_type=name,
+            category=SSECategory.REPORTS,
+            description=".",
+            shares_domain_event=True,
+        )
+        for name in ("order.line_added", "order.line.added")
+    ]
+    with pytest.raises(PayloadSchemaError, match="'OrderLineAddedPayload'"):
+        asyncapi_document(EventRegistry(mappings))
 
 
 def test_the_stream_signals_list_every_reason() -> None:
     messages = DOCUMENT["components"]["messages"]
-    reset = messages[RESET_EVENT_TYPE]["payload"]["properties"]["reason"]["enum"]
-    end = messages[END_EVENT_TYPE]["payload"]["properties"]["reason"]["enum"]
-    assert reset == [r.value for r in ResetReason]
-    assert end == [n.value for n in EndNotice]
+    reset = payload(DOCUMENT, RESET_EVENT_TYPE)["properties"]["reason"]
+    end = payload(DOCUMENT, END_EVENT_TYPE)["properties"]["reason"]
+    assert resolve_pointer(DOCUMENT, reset["$ref"]) == {
+        "title": "ResetReason",
+        "type": "string",
+        "enum": [r.value for r in ResetReason],
+    }
+    assert resolve_pointer(DOCUMENT, end["$ref"]) == {
+        "title": "EndNotice",
+        "type": "string",
+        "enum": [n.value for n in EndNotice],
+    }
     assert "id" in messages[RESET_EVENT_TYPE]["headers"]["required"]
     assert "id" not in messages[END_EVENT_TYPE]["headers"]["properties"]  # stream.end keeps the last id
 
@@ -135,15 +188,15 @@ def test_the_operation_describes_the_http_request_and_its_credentials() -> None:
 
 
 def test_a_default_payload_is_every_field_but_the_envelope_plus_the_wire_envelope() -> None:
-    payload = DOCUMENT["components"]["messages"]["report.requested"]["payload"]
-    assert payload["required"] == ["report_id", "owner_id", "version", "title", "event_id", "occurred_at"]
-    assert payload["properties"]["report_id"] == {"type": "string", "format": "uuid"}
-    assert payload["properties"]["occurred_at"]["format"] == "date-time"
-    assert payload["additionalProperties"] is False
+    schema = payload(DOCUMENT, "report.requested")
+    assert schema["required"] == ["report_id", "owner_id", "version", "title", "event_id", "occurred_at"]
+    assert schema["properties"]["report_id"] == {"type": "string", "format": "uuid"}
+    assert schema["properties"]["occurred_at"]["format"] == "date-time"
+    assert schema["additionalProperties"] is False
 
 
 def test_a_percentage_is_described_with_the_bounds_its_validators_declare() -> None:
-    percent = DOCUMENT["components"]["messages"]["report.progress"]["payload"]["properties"]["percent"]
+    percent = payload(DOCUMENT, "report.progress")["properties"]["percent"]
     assert percent == {"type": "integer", "minimum": 0, "maximum": 100}
 
 
@@ -173,8 +226,6 @@ def test_field_bounds_become_inclusive_schema_bounds_within_64_bits() -> None:
         (uuid.UUID, {"type": "string", "format": "uuid"}),
         (datetime, {"type": "string", "format": "date-time"}),
         (date, {"type": "string", "format": "date"}),
-        (Colour, {"type": "string", "enum": ["red", "blue"]}),
-        (Level, {"type": "integer", "enum": [1, 2]}),
         (Literal["a", "b"], {"type": "string", "enum": ["a", "b"]}),
         (str | None, {"anyOf": [{"type": "string"}, {"type": "null"}]}),
         (Optional[bool], {"anyOf": [{"type": "boolean"}, {"type": "null"}]}),  # noqa: UP045
@@ -206,6 +257,19 @@ def test_field_types_map_to_json_schema(annotation: object, expected: dict[str, 
     assert SchemaBuilder().schema_of(annotation, where="test") == expected
 
 
+def test_enums_become_named_component_schemas() -> None:
+    builder = SchemaBuilder()
+    assert builder.schema_of(Colour, where="test") == {"$ref": "#/components/schemas/Colour"}
+    assert builder.schema_of(list[Level], where="test") == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Level"},
+    }
+    assert builder.components == {
+        "Colour": {"title": "Colour", "type": "string", "enum": ["red", "blue"]},
+        "Level": {"title": "Level", "type": "integer", "enum": [1, 2]},
+    }
+
+
 def test_nested_attrs_classes_become_shared_component_schemas() -> None:
     registry = EventRegistry(
         [
@@ -219,7 +283,7 @@ def test_nested_attrs_classes_become_shared_component_schemas() -> None:
     )
     document = asyncapi_document(registry)
     assert asyncapi_errors(document) == []
-    lines = document["components"]["messages"]["order.shipped"]["payload"]["properties"]["lines"]
+    lines = payload(document, "order.shipped")["properties"]["lines"]
     assert lines == {"type": "array", "items": {"$ref": "#/components/schemas/Line"}}
     assert document["components"]["schemas"]["Line"]["required"] == ["sku", "quantity"]
 
@@ -300,8 +364,8 @@ def test_a_custom_payload_is_described_by_its_declared_type() -> None:
             )
         ]
     )
-    payload = asyncapi_document(registry)["components"]["messages"]["order.summary"]["payload"]
-    assert payload["required"] == ["order_count", "first_sku", "event_id", "occurred_at"]
+    schema = payload(asyncapi_document(registry), "order.summary")
+    assert schema["required"] == ["order_count", "first_sku", "event_id", "occurred_at"]
 
 
 def test_the_document_is_json_and_the_same_every_time() -> None:
@@ -312,13 +376,57 @@ def test_the_document_is_json_and_the_same_every_time() -> None:
     assert json.loads(json.dumps(DOCUMENT)) == DOCUMENT
 
 
-def test_herald_asyncapi_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://events.example.com", {"host": "events.example.com", "protocol": "https"}),
+        ("http://localhost:8000", {"host": "localhost:8000", "protocol": "http"}),
+        ("https://example.com/herald/", {"host": "example.com", "protocol": "https", "pathname": "/herald"}),
+    ],
+)
+def test_the_server_is_the_address_clients_reach(url: str, expected: dict[str, str]) -> None:
+    document = asyncapi_document(REGISTRY, server_url=url)
+    server = document["servers"][SERVER]
+    assert {key: value for key, value in server.items() if key != "description"} == expected
+    assert asyncapi_errors(document) == []
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com", "example.com", "https://", "https://example.com/?a=1"])
+def test_a_server_address_that_is_not_an_http_url_is_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="is not a server address"):
+        server_object(url)
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"HERALD_HOST": "0.0.0.0", "HERALD_PORT": "9000"}, "http://localhost:9000"),
+        ({"HERALD_HOST": "::1"}, "http://[::1]:8000"),
+        ({"HERALD_PUBLIC_URL": "https://events.example.com"}, "https://events.example.com"),
+    ],
+)
+def test_the_server_defaults_to_the_address_herald_listens_on(environ: dict[str, str], expected: str) -> None:
+    assert Settings.from_env(environ).server_url == expected
+
+
+def test_herald_asyncapi_prints_the_document_with_the_configured_server(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HERALD_PUBLIC_URL", "https://events.example.com")
     assert main(["asyncapi"]) == 0
-    assert json.loads(capsys.readouterr().out) == DOCUMENT
+    assert json.loads(capsys.readouterr().out) == asyncapi_document(REGISTRY, server_url="https://events.example.com")
 
 
-def test_herald_asyncapi_writes_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_herald_asyncapi_writes_a_file_for_the_server_it_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "asyncapi.json"
-    assert main(["asyncapi", "--output", str(target)]) == 0
-    assert json.loads(target.read_text()) == DOCUMENT
+    assert main(["asyncapi", "--output", str(target), "--server-url", "https://example.com/herald"]) == 0
+    assert json.loads(target.read_text()) == asyncapi_document(REGISTRY, server_url="https://example.com/herald")
+    assert capsys.readouterr().out == ""
+
+
+def test_herald_asyncapi_refuses_a_server_that_is_not_an_http_url(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["asyncapi", "--server-url", "events.example.com"]) == 1
     assert capsys.readouterr().out == ""

@@ -1,8 +1,15 @@
-"""The AsyncAPI 3 document of the event stream, generated from the registry."""
+"""The AsyncAPI 3 document of the event stream, generated from the registry.
+
+Every payload is a named schema under ``components`` (``report.progress``:
+``ReportProgressPayload``), so code generators give each event a type of
+its own instead of ``AnonymousSchema_4``.
+"""
 
 import copy
 import functools
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -17,6 +24,7 @@ STREAM_ADDRESS = "/api/v1/events"
 CHANNEL = "events"
 OPERATION = "sendEvents"
 STREAM_TAG = "stream"
+SERVER = "herald"
 
 #: What the wire format adds to every ``data:`` object (see ``WireFormat.data_json``).
 ENVELOPE_SCHEMA: dict[str, JsonSchema] = {
@@ -58,14 +66,18 @@ resumed exactly, the stream starts with `stream.reset`. `stream.end` is the
 last message of a stream the server ends."""
 
 
-def asyncapi_document(registry: EventRegistry, *, title: str = "Herald", version: str = "0.1.0") -> dict[str, Any]:
+def asyncapi_document(
+    registry: EventRegistry, *, server_url: str | None = None, title: str = "Herald", version: str = "0.1.0"
+) -> dict[str, Any]:
     """The AsyncAPI document: the stream channel, Herald's ``send`` operation, one message per event type.
 
     The document describes Herald, so its operation is ``send``: Herald sends
     these messages and a client of the stream receives them (AsyncAPI 3
-    describes the application the document is about). Raises
-    :class:`~infrastructure.asyncapi.schemas.PayloadSchemaError` naming the
-    event and field when a payload type cannot be described.
+    describes the application the document is about). ``server_url`` (the
+    address clients reach, ``https://events.example.com``) becomes its server.
+    Raises :class:`~infrastructure.asyncapi.schemas.PayloadSchemaError` naming
+    the event and field when a payload type cannot be described, or when two
+    payloads would get the same name.
     """
     schemas = SchemaBuilder()
     messages = {m.sse_event_type: _event_message(m, schemas) for m in registry}
@@ -74,7 +86,8 @@ def asyncapi_document(registry: EventRegistry, *, title: str = "Herald", version
         "The client may have missed events and should reload its state.",
         "The `Last-Event-ID` could not be resumed exactly; `reason` says why. "
         "It carries an `id:`, so the next reconnect resumes from here.",
-        [reason.value for reason in ResetReason],
+        schemas.reference(ResetReason, RESET_EVENT_TYPE),
+        schemas,
         resumable=True,
     )
     messages[END_EVENT_TYPE] = _signal_message(
@@ -83,7 +96,8 @@ def asyncapi_document(registry: EventRegistry, *, title: str = "Herald", version
         "`credential_expired`: re-authenticate, then reconnect. `session_revoked`: do not reconnect "
         "with this session. `shutdown`: reconnect (to another instance) with the last id. "
         "It has no `id:`, so the last id stays that of the last event received.",
-        [notice.value for notice in EndNotice],
+        schemas.reference(EndNotice, END_EVENT_TYPE),
+        schemas,
         resumable=False,
     )
     refs = {name: {"$ref": f"#/components/messages/{name}"} for name in messages}
@@ -97,6 +111,7 @@ def asyncapi_document(registry: EventRegistry, *, title: str = "Herald", version
             + [{"name": STREAM_TAG, "description": "Signals of the stream itself, sent whatever the categories."}],
         },
         "defaultContentType": "application/json",
+        **({"servers": {SERVER: server_object(server_url)}} if server_url is not None else {}),
         "channels": {
             CHANNEL: {
                 "address": STREAM_ADDRESS,
@@ -125,6 +140,26 @@ def asyncapi_document(registry: EventRegistry, *, title: str = "Herald", version
     return copy.deepcopy(document)  # callers may edit it; the shared constants inside stay intact
 
 
+def server_object(url: str) -> JsonSchema:
+    """The AsyncAPI server of ``url``: its host (and port), protocol, and path prefix if it has one."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"{url!r} is not a server address like https://events.example.com or http://host:8000/prefix")
+    server: JsonSchema = {
+        "host": parts.netloc,
+        "protocol": parts.scheme,
+        "description": "Where clients open the stream: the channel's address follows the host and path prefix.",
+    }
+    if parts.path.rstrip("/"):
+        server["pathname"] = parts.path.rstrip("/")
+    return server
+
+
+def payload_name(sse_event_type: str) -> str:
+    """The component name of an event type's payload: ``report.progress`` is ``ReportProgressPayload``."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", sse_event_type)) + "Payload"
+
+
 def payload_schema(mapping: DomainToSSEMapping, schemas: SchemaBuilder) -> JsonSchema:
     """The ``data:`` object of ``mapping``'s events: its payload fields plus the envelope."""
     where = f"{mapping.domain_event.__name__} (SSE event {mapping.sse_event_type!r})"
@@ -148,14 +183,19 @@ def _event_message(mapping: DomainToSSEMapping, schemas: SchemaBuilder) -> JsonS
         "contentType": "application/json",
         "tags": [{"name": mapping.category.value}],
         "headers": _sse_fields(mapping.sse_event_type, resumable=True),
-        "payload": payload_schema(mapping, schemas),
+        "payload": schemas.named(
+            payload_name(mapping.sse_event_type),
+            {"description": mapping.description, **payload_schema(mapping, schemas)},
+            where=f"SSE event {mapping.sse_event_type!r}",
+        ),
         "x-herald-category": mapping.category.value,
         "x-herald-audience": audience,
     }
 
 
-def _signal_message(name: str, summary: str, description: str, reasons: list[str], *, resumable: bool) -> JsonSchema:
-    reason = {"type": "string", "enum": reasons}
+def _signal_message(
+    name: str, summary: str, description: str, reason: JsonSchema, schemas: SchemaBuilder, *, resumable: bool
+) -> JsonSchema:
     return {
         "name": name,
         "title": name,
@@ -164,12 +204,17 @@ def _signal_message(name: str, summary: str, description: str, reasons: list[str
         "contentType": "application/json",
         "tags": [{"name": STREAM_TAG}],
         "headers": _sse_fields(name, resumable=resumable),
-        "payload": {
-            "type": "object",
-            "properties": {"reason": reason, **ENVELOPE_SCHEMA},
-            "required": ["reason", *ENVELOPE_SCHEMA],
-            "additionalProperties": False,
-        },
+        "payload": schemas.named(
+            payload_name(name),
+            {
+                "description": summary,
+                "type": "object",
+                "properties": {"reason": reason, **ENVELOPE_SCHEMA},
+                "required": ["reason", *ENVELOPE_SCHEMA],
+                "additionalProperties": False,
+            },
+            where=f"SSE event {name!r}",
+        ),
     }
 
 
@@ -221,6 +266,7 @@ def _http_binding() -> JsonSchema:
 
 
 @functools.lru_cache(maxsize=4)
-def asyncapi_json(registry: EventRegistry, *, indent: bool = False) -> bytes:
+def asyncapi_json(registry: EventRegistry, *, server_url: str | None = None, indent: bool = False) -> bytes:
     """The document as JSON bytes; the registry never changes once built, so it is generated once per registry."""
-    return orjson.dumps(asyncapi_document(registry), option=orjson.OPT_INDENT_2 if indent else 0)
+    document = asyncapi_document(registry, server_url=server_url)
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 if indent else 0)

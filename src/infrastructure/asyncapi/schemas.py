@@ -43,7 +43,8 @@ class PayloadSchemaError(TypeError):
 
 
 class SchemaBuilder:
-    """Turns attrs classes into JSON Schemas; nested attrs classes become named, shared component schemas."""
+    """Turns attrs classes into JSON Schemas; nested attrs classes and enums become named, shared component
+    schemas (a code generator makes one type of each, named after it)."""
 
     def __init__(self, ref_prefix: str = "#/components/schemas/") -> None:
         self._ref_prefix = ref_prefix
@@ -78,19 +79,26 @@ class SchemaBuilder:
         raise PayloadSchemaError(msg)
 
     def reference(self, cls: type, where: str) -> JsonSchema:
-        """A ``$ref`` to the shared component schema of the attrs class ``cls``."""
-        return {"$ref": self._ref_prefix + self._component(cls, where)}
-
-    def _component(self, cls: type, where: str) -> str:
+        """A ``$ref`` to the shared component schema of the attrs class or enum ``cls``."""
         name = self._names.get(cls)
-        if name is not None:
-            return name
-        name = cls.__name__
+        if name is None:
+            name = self._names[cls] = self._claim(cls.__name__, where)  # first: a class may refer to itself
+            if _is_enum_class(cls):
+                schema = _enum_schema([member.value for member in typing.cast(type[enum.Enum], cls)], cls, where)
+            else:
+                schema = self.object_schema(cls, where=where)
+            self.components[name] = {"title": name, **schema}
+        return {"$ref": self._ref_prefix + name}
+
+    def named(self, name: str, schema: JsonSchema, *, where: str) -> JsonSchema:
+        """Put ``schema`` under ``components`` as ``name``; a ``$ref`` to it."""
+        self.components[self._claim(name, where)] = {"title": name, **schema}
+        return {"$ref": self._ref_prefix + name}
+
+    def _claim(self, name: str, where: str) -> str:
         if name in self.components or name in self._names.values():
-            msg = f"{where}: two different attrs classes are named {name!r}; rename one so their schemas stay apart"
+            msg = f"{where}: two different schemas are named {name!r}; rename one so they stay apart"
             raise PayloadSchemaError(msg)
-        self._names[cls] = name  # before building: a class that refers to itself reuses the name
-        self.components[name] = {"title": name, **self.object_schema(cls, where=where)}
         return name
 
 
@@ -141,11 +149,7 @@ _RULES: tuple[tuple[Callable[[_Shape], bool], _Build], ...] = (
     ),
     (lambda s: s.origin is typing.Annotated, lambda b, s, w: b.schema_of(s.args[0], where=w)),
     (
-        lambda s: _is_enum_class(s.annotation),
-        lambda b, s, w: _enum_schema([member.value for member in s.annotation], s.annotation, w),
-    ),
-    (
-        lambda s: isinstance(s.annotation, type) and attrs.has(s.annotation),
+        lambda s: _is_enum_class(s.annotation) or (isinstance(s.annotation, type) and attrs.has(s.annotation)),
         lambda b, s, w: b.reference(s.annotation, w),
     ),
     (lambda s: s.origin is typing.Literal, lambda b, s, w: _enum_schema(_literal_values(s.args), s.annotation, w)),

@@ -1,0 +1,21 @@
+// Generated from Herald's AsyncAPI document by tools/generate.mjs (Modelina 5.10.1): do not edit.
+
+/**
+ * The owner's report finished another generation step.
+ */
+interface ReportProgressPayload {
+  'report_id': string;
+  'owner_id': string;
+  'version': number;
+  'percent': number;
+  'step': string;
+  /**
+   * UUIDv7 of this SSE event.
+   */
+  'event_id': string;
+  /**
+   * When the event was published.
+   */
+  'occurred_at': string;
+}
+export { ReportProgressPayload };
