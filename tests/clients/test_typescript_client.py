@@ -6,7 +6,6 @@ Node.js and the npm packages (``clients/typescript/package-lock.json``) are inst
 
 import json
 import shutil
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -18,9 +17,8 @@ from domain.registry import REGISTRY, DomainToSSEMapping, EventRegistry
 from domain.sse import SSECategory
 from infrastructure.asyncapi.document import asyncapi_json, payload_name
 from infrastructure.streams.signals import END_EVENT_TYPE, RESET_EVENT_TYPE
+from tests.support.node import CLIENT, install_client_packages, run, tsc
 
-ROOT = Path(__file__).resolve().parents[2]
-CLIENT = ROOT / "clients" / "typescript"
 GENERATED = CLIENT / "src" / "generated"
 EVENT_TYPES = [mapping.sse_event_type for mapping in REGISTRY] + [RESET_EVENT_TYPE, END_EVENT_TYPE]
 
@@ -29,21 +27,7 @@ pytestmark = pytest.mark.timeout(600)
 
 @pytest.fixture(scope="module", autouse=True)
 def npm_packages() -> None:
-    """``npm ci`` when the installed packages are not those of the lock file (what ``make clients`` does too)."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.fail("Node.js is missing: run 'make node' (or 'apt-get install nodejs npm')")
-    lock = (CLIENT / "package-lock.json").read_bytes()
-    installed = CLIENT / "node_modules" / ".herald-lock"
-    if not installed.exists() or installed.read_bytes() != lock:
-        run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=CLIENT)
-        installed.write_bytes(lock)
-
-
-def run(command: list[str], *, cwd: Path = CLIENT, expect_failure: bool = False) -> str:
-    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
-    output = done.stdout + done.stderr
-    assert (done.returncode != 0) == expect_failure, f"{' '.join(command)} exited {done.returncode}:\n{output}"
-    return output
+    install_client_packages()
 
 
 def document(registry: EventRegistry, directory: Path, *, version: str | None = None) -> Path:
@@ -65,13 +49,6 @@ def generate(registry: EventRegistry, directory: Path, *, expect_failure: bool =
 
 def files(directory: Path) -> dict[str, bytes]:
     return {str(path.relative_to(directory)): path.read_bytes() for path in sorted(directory.rglob("*.ts"))}
-
-
-def tsc(project: Path, *, expect_failure: bool = False) -> str:
-    return run(
-        ["node", str(CLIENT / "node_modules" / "typescript" / "bin" / "tsc"), "-p", str(project)],
-        expect_failure=expect_failure,
-    )
 
 
 @pytest.fixture
@@ -99,7 +76,7 @@ def test_every_event_type_has_a_named_model_and_an_entry_in_the_event_map() -> N
 
 
 def test_the_example_consumer_compiles_and_a_wrong_one_does_not(workspace: Path) -> None:
-    tsc(CLIENT)  # the committed client and examples/consumer.ts
+    tsc("-p", str(CLIENT))  # the committed client and examples/consumer.ts
     (workspace / "examples" / "wrong.ts").write_text(
         "import { HeraldStream } from '../src/stream';\n"
         "const stream = new HeraldStream({ baseUrl: 'http://localhost:8000' });\n"
@@ -107,7 +84,7 @@ def test_the_example_consumer_compiles_and_a_wrong_one_does_not(workspace: Path)
         "stream.on('report.progres', () => undefined);\n"
         "stream.on('stream.end', ({ reason }) => { const gone: 'shutdown' = reason; console.log(gone); });\n"
     )
-    errors = tsc(workspace, expect_failure=True)
+    errors = tsc("-p", str(workspace), expect_failure=True)
     assert "Property 'percentage' does not exist on type 'ReportProgressPayload'" in errors
     assert "Argument of type '\"report.progres\"' is not assignable" in errors
     assert "Type 'EndNotice' is not assignable to type '\"shutdown\"'" in errors
@@ -141,7 +118,7 @@ def test_a_mapping_added_to_a_registry_gets_its_model_with_no_other_change(works
         "  console.log(paid.amount_cents / 100, paid.currency);\n"
         "});\n"
     )
-    tsc(workspace)
+    tsc("-p", str(workspace))
 
 
 def test_the_official_parser_reports_no_error_and_no_warning(tmp_path: Path) -> None:

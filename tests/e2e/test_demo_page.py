@@ -19,23 +19,13 @@ from typing import Any, TypeVar, cast
 import attrs
 import httpx
 import pytest
+from playwright.async_api import Page, Request, expect
 
 from infrastructure.container import Container
 from infrastructure.streams.inbox import EndReason
+from tests.support.browser import ARTIFACTS, BROWSER_TESTS, browse
 from tests.support.server import RunningHerald, serve
 
-CHROMIUM = Path("/usr/bin/chromium")
-#: Headless in a container: no sandbox, no GPU, and nothing that phones home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SCREENSHOT = ARTIFACTS / "demo-page.png"
 RESTART_SCREENSHOT = ARTIFACTS / "demo-page-restart.png"
 #: Generous, because a cold browser on a busy machine is slow; never a measurement.
@@ -50,15 +40,7 @@ FINAL = {"completed", "failed"}
 
 T = TypeVar("T")
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
-    ),
-]
-pytest.importorskip("playwright", reason="needs the playwright package (pip install playwright)")
-
-from playwright.async_api import Page, Request, async_playwright, expect  # noqa: E402
+pytestmark = BROWSER_TESTS
 
 
 @attrs.frozen
@@ -77,29 +59,12 @@ class LogItem:
 
 
 @asynccontextmanager
-async def browse(base_url: str, screenshot: Path, *, user_id: uuid.UUID | None = None) -> AsyncIterator[Page]:
-    """A fresh browser on ``base_url``; its screenshot is saved whatever the outcome, to look at later.
-
-    With ``user_id`` the page signs in as that user (a tab keeps its user in
-    ``sessionStorage``), so the test can make that user's reports through the API.
-    """
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = await browser.new_context(base_url=base_url)
-            if user_id is not None:
-                await context.add_init_script(f"sessionStorage.setItem('herald.user', '{user_id}')")
-            page = await context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            try:
-                yield page
-            finally:
-                screenshot.parent.mkdir(parents=True, exist_ok=True)
-                await page.screenshot(path=screenshot, full_page=True)
-            assert errors == [], "the page raised uncaught errors"
-        finally:
-            await browser.close()
+async def browse_as(base_url: str, screenshot: Path, *, user_id: uuid.UUID | None = None) -> AsyncIterator[Page]:
+    """A fresh browser on ``base_url``; with ``user_id`` the page signs in as that user (a tab keeps its
+    user in ``sessionStorage``), so the test can make that user's reports through the API."""
+    script = None if user_id is None else f"sessionStorage.setItem('herald.user', '{user_id}')"
+    async with browse(base_url, screenshot, init_script=script) as (page, _):
+        yield page
 
 
 @asynccontextmanager
@@ -180,7 +145,7 @@ async def herald(make_container: Callable[..., Container]) -> AsyncIterator[Runn
 @pytest.fixture
 async def page(herald: RunningHerald) -> AsyncIterator[Page]:
     """A fresh browser on the served Herald."""
-    async with browse(herald.base_url, SCREENSHOT) as page:
+    async with browse_as(herald.base_url, SCREENSHOT) as page:
         yield page
 
 
@@ -388,7 +353,7 @@ async def test_the_demo_page_shows_the_stored_reports_follows_them_live_and_relo
         "sse_retry_ms": RETRY_MS,
     }
     user_id = uuid.uuid4()
-    async with relay() as gateway, browse(gateway.base_url, RESTART_SCREENSHOT, user_id=user_id) as page:
+    async with relay() as gateway, browse_as(gateway.base_url, RESTART_SCREENSHOT, user_id=user_id) as page:
         status = page.locator("#status")
         async with serve(make_container(**settings)) as first, client_of(first, user_id) as api:
             gateway.upstream = first

@@ -1,0 +1,55 @@
+"""Headless Chromium for browser tests: Debian's binary driven by Playwright's async API (no browser download)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from playwright.async_api import BrowserContext, Page, async_playwright
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: Headless in a container: no sandbox, no GPU, and nothing that phones home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: Where screenshots go, to look at after a run.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+#: The marks of a module of browser tests: skipped where Debian's Chromium is not installed.
+BROWSER_TESTS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+    ),
+]
+
+
+@asynccontextmanager
+async def browse(
+    base_url: str, screenshot: Path, *, init_script: str | None = None
+) -> AsyncIterator[tuple[Page, BrowserContext]]:
+    """A fresh browser on ``base_url``, its page and context; the page's screenshot is saved whatever the
+    outcome, and an uncaught error in the page fails the test."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(base_url=base_url)
+            if init_script is not None:
+                await context.add_init_script(init_script)
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            try:
+                yield page, context
+            finally:
+                screenshot.parent.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=screenshot, full_page=True)
+            assert errors == [], f"the page raised uncaught errors: {errors}"
+        finally:
+            await browser.close()
