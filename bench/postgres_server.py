@@ -23,4 +23,5 @@ def postgres_for_bench(choice: str) -> Iterator[str | None]:
         with private_postgres(durable=True) as server:
             yield server.url
     else:
-        yield choice
+        scheme, separator, rest = choice.partition("://")
+        yield f"postgresql+asyncpg://{rest}" if separator and scheme in ("postgres", "postgresql") else choice

@@ -10,6 +10,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -108,6 +109,29 @@ def _database_url(name: str, raw: str) -> object:
     return f"{scheme}://{rest}"
 
 
+def server_url_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as the address clients reach a service at (None: nothing)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a port that is not a number from 0 to 65535
+    except ValueError as error:
+        return f"{url!r} is not a URL ({error})"
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        return f"{url!r} is not a server address like https://events.example.com or http://host:8000/prefix"
+    if parts.username is not None or parts.password is not None:
+        return f"{url!r} holds credentials, which would be published in the AsyncAPI document"
+    if port == 0:
+        return f"{url!r} names port 0"
+    return None
+
+
+def _public_url(name: str, raw: str) -> object:
+    problem = server_url_problem(raw)
+    if problem is not None:
+        raise SettingsError(f"{name}: {problem}")
+    return raw
+
+
 def _origins(name: str, raw: str) -> object:
     origins = tuple(origin.strip().rstrip("/") for origin in raw.split(",") if origin.strip())
     for origin in origins:
@@ -130,16 +154,15 @@ class Settings:
     """Bind address of ``herald run``."""
     port: int = number(8000, at_least=0, at_most=65535)
     """Bind port of ``herald run``."""
-    public_url: str | None = text(
-        None, pattern=r"https?://[^\s/?#]+(/[^\s?#]*)?", means="an http(s) URL like https://events.example.com"
-    )
+    public_url: str | None = attrs.field(default=None, metadata={_READER: _public_url})
     """Where clients reach the service (behind a proxy, say): the server named in the AsyncAPI document."""
     database_url: str = attrs.field(
         default="sqlite+aiosqlite:///herald.sqlite3", repr=False, metadata={_READER: _database_url}
     )
     """Reports, announcements and the outbox: SQLite (a file in the working directory) or ``postgresql://…``."""
     database_pool_size: int = number(10, at_least=2)
-    """PostgreSQL connections each process keeps open and shares; a use case waits for one at most 5 s, then 503."""
+    """PostgreSQL connections each process keeps open and shares (the outbox relay takes two at a time); a use
+    case waits up to 5 s for its turn and up to 5 s more for a connection, then gets 503."""
     redis_url: str | None = text(None)
     """Unset: the embedded in-memory broker; set: the Redis adapters (any node, for a cluster)."""
     redis_cluster: ClusterMode = choice("auto", ClusterMode)
@@ -233,11 +256,13 @@ class Settings:
         return "memory" if self.redis_url is None else "redis"
 
     @property
-    def server_url(self) -> str:
-        """``public_url``, else this process's own address (``localhost`` when it binds every interface)."""
-        if self.public_url is not None:
+    def server_url(self) -> str | None:
+        """``public_url``; else, outside production, this process's own address (``localhost`` when it binds
+        every interface). In production without ``public_url`` there is none: a bind address is no place a
+        client can reach."""
+        if self.public_url is not None or self.is_production:
             return self.public_url
-        host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104 (compared, not bound)
+        host = "localhost" if self.host in ("0.0.0.0", "::", "") else self.host.strip("[]")  # noqa: S104
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property

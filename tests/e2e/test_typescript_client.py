@@ -5,7 +5,6 @@ The client is compiled with its own ``tsc`` and served to Chromium from Herald's
 those requests itself), so the stream and the API are the server's own, same-origin, as for an application.
 """
 
-import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -160,5 +159,4 @@ async def test_the_client_delivers_typed_events_and_resumes_with_a_new_ticket_af
             assert announcements(events) == ["during 0", "during 1", "during 2", "fence"]
             ids = [e["id"] for e in events if e["id"] is not None]
             assert len(ids) == len(set(ids))
-            assert await page.evaluate("window.failures") == []
-            assert json.loads(json.dumps(events))  # everything the listeners got was plain JSON
+            assert await page.evaluate("window.failures") == []  # the end was expected: no failure reported

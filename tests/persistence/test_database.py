@@ -1,9 +1,12 @@
 """The connections to PostgreSQL: a fixed set, shared in the order callers asked, never opened per call."""
 
 import asyncio
+import contextlib
 
+import pytest
 from sqlalchemy import text
 
+from application.unit_of_work import StorageUnavailableError
 from infrastructure.persistence.database import Database
 
 
@@ -49,3 +52,31 @@ async def test_under_a_sustained_load_every_caller_gets_a_connection_in_its_turn
     finally:
         await database.aclose()
     assert done == 40 * 150
+
+
+async def test_a_caller_whose_turn_does_not_come_in_time_is_told_the_database_is_unavailable(
+    postgres_database: str,
+) -> None:
+    database = Database(postgres_database, pool_size=2, wait_seconds=0.2)
+    try:
+        async with database.connect(), database.connect():
+            with pytest.raises(StorageUnavailableError, match="every connection stayed busy"):
+                async with database.connect():
+                    pass
+        # A caller cancelled while it waits leaves every turn to the others.
+        async with database.connect(), database.connect():
+            waiting = asyncio.create_task(_hold(database))
+            for _ in range(5):
+                await asyncio.sleep(0)  # until it waits for a turn
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+        async with database.connect(), database.connect():
+            pass  # both turns are free again
+    finally:
+        await database.aclose()
+
+
+async def _hold(database: Database) -> None:
+    async with database.connect():
+        await asyncio.Event().wait()

@@ -164,8 +164,10 @@ async def fresh_database(server_url: str) -> AsyncIterator[str]:
     try:
         async with admin.connect() as connection:
             await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield server_url.rsplit("/", 1)[0] + "/" + name
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        try:
+            yield server_url.rsplit("/", 1)[0] + "/" + name
+        finally:  # also when the test failed: the server may be one the suite did not start
+            async with admin.connect() as connection:
+                await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
     finally:
         await admin.dispose()

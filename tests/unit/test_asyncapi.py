@@ -4,6 +4,7 @@ registry's field types."""
 import copy
 import enum
 import json
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
@@ -27,7 +28,7 @@ from infrastructure.asyncapi.document import (
     payload_name,
     server_object,
 )
-from infrastructure.settings import Settings
+from infrastructure.settings import Settings, SettingsError
 from infrastructure.streams.signals import END_EVENT_TYPE, RESET_EVENT_TYPE, EndNotice, ResetReason
 from presentation.cli import main
 from tests.support.asyncapi import asyncapi_errors, resolve_pointer
@@ -391,10 +392,26 @@ def test_the_server_is_the_address_clients_reach(url: str, expected: dict[str, s
     assert asyncapi_errors(document) == []
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com", "example.com", "https://", "https://example.com/?a=1"])
+BAD_SERVER_URLS = [
+    "ftp://example.com",
+    "example.com",
+    "https://",
+    "https://example.com/?a=1",
+    "http://[::1",
+    "http://:80",
+    "http://example.com:abc",
+    "http://example.com:99999",
+    "http://example.com:0",
+    "https://user:secret@example.com",
+]
+
+
+@pytest.mark.parametrize("url", BAD_SERVER_URLS)
 def test_a_server_address_that_is_not_an_http_url_is_refused(url: str) -> None:
-    with pytest.raises(ValueError, match="is not a server address"):
+    with pytest.raises(ValueError, match=re.escape(repr(url))):
         server_object(url)
+    with pytest.raises(SettingsError, match="HERALD_PUBLIC_URL"):
+        Settings.from_env({"HERALD_PUBLIC_URL": url})
 
 
 @pytest.mark.parametrize(
@@ -403,11 +420,20 @@ def test_a_server_address_that_is_not_an_http_url_is_refused(url: str) -> None:
         ({}, "http://127.0.0.1:8000"),
         ({"HERALD_HOST": "0.0.0.0", "HERALD_PORT": "9000"}, "http://localhost:9000"),
         ({"HERALD_HOST": "::1"}, "http://[::1]:8000"),
+        ({"HERALD_HOST": "[::1]"}, "http://[::1]:8000"),
         ({"HERALD_PUBLIC_URL": "https://events.example.com"}, "https://events.example.com"),
     ],
 )
 def test_the_server_defaults_to_the_address_herald_listens_on(environ: dict[str, str], expected: str) -> None:
     assert Settings.from_env(environ).server_url == expected
+
+
+def test_in_production_only_the_public_address_is_a_server() -> None:
+    production = {"HERALD_ENV": "production", "HERALD_JWT_SECRET": "s" * 40}
+    assert Settings.from_env(production).server_url is None  # a bind address is no place clients reach
+    public = Settings.from_env({**production, "HERALD_PUBLIC_URL": "https://events.example.com"})
+    assert public.server_url == "https://events.example.com"
+    assert "servers" not in asyncapi_document(REGISTRY, server_url=None)
 
 
 def test_herald_asyncapi_prints_the_document_with_the_configured_server(

@@ -17,6 +17,7 @@ export type Listener<K extends HeraldEventName> = (payload: HeraldEventMap[K], m
 /** The part of EventSource this wrapper uses, so that a Node implementation (the `eventsource` package) fits. */
 export interface EventSourceLike {
   readonly readyState: number;
+  onopen: ((event: Event) => unknown) | null;
   onerror: ((event: Event) => unknown) | null;
   addEventListener(type: string, listener: (event: MessageEvent<string>) => void): void;
   close(): void;
@@ -29,8 +30,11 @@ export interface HeraldStreamOptions {
   baseUrl: string;
   /** Only events of these categories (all when absent). */
   categories?: readonly string[];
-  /** Resume after this position: the `position` of `GET /api/v1/reports`, or an id kept from an earlier page. */
-  lastEventId?: string;
+  /**
+   * Resume after this position: the `position` of `GET /api/v1/reports` (null there when the server keeps
+   * no history: the stream then starts now), or an id kept from an earlier page.
+   */
+  lastEventId?: string | null;
   /**
    * A fresh single-use ticket (`POST /api/v1/events/tickets`) for each connection. Without it the browser's
    * stream cookie (`POST /api/v1/events/cookie`) authenticates, and EventSource reconnects on its own.
@@ -38,18 +42,21 @@ export interface HeraldStreamOptions {
   ticket?: () => Promise<string>;
   /** How to make an EventSource (default: the global one, as in browsers). */
   eventSource?: EventSourceFactory;
-  /** Wait before a reconnect this wrapper makes itself (ticket authentication), in ms (default 3000). */
+  /** First wait before a reconnect this wrapper makes itself, in ms (default 1000); it doubles up to 30 s. */
   retryMs?: number;
 }
 
 const CLOSED = 2;
+const MAX_RETRY_MS = 30_000;
 
 /**
  * The authenticated user's events, typed by name.
  *
  * `stream.reset` means events may have been missed: reload the state it concerns. `stream.end` with
  * `credential_expired` or `session_revoked` closes this stream (authenticate again, then `open()`); with
- * `shutdown` the stream reconnects, resuming after the last id received.
+ * `shutdown` the stream reconnects, resuming after the last id received. When a connection fails (a ticket
+ * that cannot be had, a refused or lost stream), `onError` listeners hear of it and the wrapper tries again,
+ * waiting twice as long each time, until a connection opens or `close()` is called.
  */
 export class HeraldStream {
   readonly #options: HeraldStreamOptions;
@@ -58,11 +65,15 @@ export class HeraldStream {
   #source: EventSourceLike | undefined;
   #lastEventId: string | undefined;
   #open = false;
+  /** Counts connection attempts: an attempt overtaken by a later one (or by close) does nothing more. */
+  #attempt = 0;
+  #failures = 0;
+  #endedByServer = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: HeraldStreamOptions) {
     this.#options = options;
-    this.#lastEventId = options.lastEventId;
+    this.#lastEventId = options.lastEventId ?? undefined;
   }
 
   /** The id of the last event received: where a new stream resumes. */
@@ -82,7 +93,7 @@ export class HeraldStream {
     return () => listeners.delete(stored);
   }
 
-  /** Call `listener` when the stream cannot go on (refused, or its ticket could not be had). */
+  /** Call `listener` each time a connection fails (the wrapper tries again unless closed). */
   onError(listener: (error: Error) => void): () => void {
     this.#errorListeners.add(listener);
     return () => this.#errorListeners.delete(listener);
@@ -91,68 +102,102 @@ export class HeraldStream {
   /** Connect (again), resuming after `lastEventId` if there is one. */
   async open(): Promise<void> {
     this.#open = true;
+    this.#failures = 0;
     await this.#connect();
   }
 
   /** Disconnect for good (until `open()`). */
   close(): void {
     this.#open = false;
+    this.#attempt += 1;
+    this.#stop();
+  }
+
+  #stop(): void {
     clearTimeout(this.#retry);
     this.#source?.close();
     this.#source = undefined;
   }
 
   async #connect(): Promise<void> {
-    this.#source?.close();
+    const attempt = ++this.#attempt;
+    this.#stop();
     const query = new URLSearchParams();
     if (this.#options.categories !== undefined) query.set('categories', this.#options.categories.join(','));
     if (this.#lastEventId !== undefined) query.set('last_event_id', this.#lastEventId);
     if (this.#options.ticket !== undefined) {
+      let ticket: string;
       try {
-        query.set('ticket', await this.#options.ticket());
+        ticket = await this.#options.ticket();
       } catch (error) {
-        this.#fail(error instanceof Error ? error : new Error(String(error)));
+        if (attempt === this.#attempt) this.#retryLater(new Error(`no stream ticket: ${String(error)}`));
         return;
       }
+      query.set('ticket', ticket);
     }
-    if (!this.#open) return; // closed while the ticket was on its way
-    const url = `${this.#options.baseUrl.replace(/\/+$/, '')}${STREAM_PATH}${query.size ? `?${query}` : ''}`;
+    if (!this.#open || attempt !== this.#attempt) return; // closed, or opened again, while the ticket came
+    const search = query.toString();
+    const url = `${this.#options.baseUrl.replace(/\/+$/, '')}${STREAM_PATH}${search ? `?${search}` : ''}`;
     const make: EventSourceFactory =
       this.#options.eventSource ?? ((address, init) => new EventSource(address, init) as unknown as EventSourceLike);
     const source = make(url, { withCredentials: this.#options.ticket === undefined });
     this.#source = source;
     for (const name of EVENT_NAMES) {
-      source.addEventListener(name, (event) => this.#receive(name, event));
+      source.addEventListener(name, (event) => {
+        if (source === this.#source) this.#receive(name, event);
+      });
     }
-    source.onerror = () => this.#lost(source);
+    source.onopen = () => {
+      if (source === this.#source) this.#failures = 0;
+    };
+    source.onerror = () => {
+      if (source === this.#source) this.#lost(source);
+    };
   }
 
   #receive(name: HeraldEventName, event: MessageEvent<string>): void {
     const id = RESUMABLE[name] && event.lastEventId ? event.lastEventId : undefined;
     if (id !== undefined) this.#lastEventId = id;
     const payload = JSON.parse(event.data) as HeraldEventMap[typeof name];
-    for (const listener of this.#listeners.get(name) ?? []) {
-      (listener as Listener<typeof name>)(payload, { name, id });
-    }
-    if (name === 'stream.end') {
-      const { reason } = payload as HeraldEventMap['stream.end'];
-      if (reason !== 'shutdown') this.close(); // the credential is no good any more: do not reconnect with it
+    try {
+      for (const listener of this.#listeners.get(name) ?? []) {
+        try {
+          (listener as Listener<typeof name>)(payload, { name, id });
+        } catch (error) {
+          queueMicrotask(() => {
+            throw error; // reported like any uncaught error, without keeping the other listeners from the event
+          });
+        }
+      }
+    } finally {
+      if (name === 'stream.end') {
+        if ((payload as HeraldEventMap['stream.end']).reason === 'shutdown') this.#endedByServer = true;
+        else this.close(); // the credential is no good any more: do not reconnect with it
+      }
     }
   }
 
   #lost(source: EventSourceLike): void {
-    if (!this.#open || source !== this.#source) return;
+    const ended = this.#endedByServer; // after `stream.end` with `shutdown`: expected, not a failure
+    this.#endedByServer = false;
     if (this.#options.ticket !== undefined) {
       // A ticket serves one connection: EventSource's own retry would present it again and be refused.
-      source.close();
-      this.#retry = setTimeout(() => void this.#connect(), this.#options.retryMs ?? 3000);
+      this.#retryLater(ended ? undefined : new Error('the stream was lost; reconnecting with a new ticket'));
     } else if (source.readyState === CLOSED) {
-      this.#fail(new Error('the stream was refused (is the stream cookie set and valid?)'));
+      // EventSource gave up: the server refused the stream, or a proxy answered for it.
+      this.#retryLater(new Error('the stream was refused; is the stream cookie set and valid?'));
     } // otherwise EventSource reconnects by itself, sending the last id as Last-Event-ID
   }
 
-  #fail(error: Error): void {
-    this.close();
-    for (const listener of this.#errorListeners) listener(error);
+  /** Connect again: after `retryMs` when the server ended the stream, later after each failure in a row. */
+  #retryLater(failure?: Error): void {
+    this.#stop();
+    const first = this.#options.retryMs ?? 1000;
+    const wait = failure === undefined ? first : Math.min(MAX_RETRY_MS, first * 2 ** this.#failures);
+    if (failure !== undefined) {
+      this.#failures += 1;
+      for (const listener of this.#errorListeners) listener(failure);
+    }
+    if (this.#open) this.#retry = setTimeout(() => void this.#connect(), wait);
   }
 }

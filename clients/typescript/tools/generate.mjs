@@ -2,8 +2,8 @@
 //   node tools/generate.mjs <asyncapi.json> [<output directory, default src/generated>]
 // Modelina (the AsyncAPI Initiative's model generator) writes one interface per payload schema the document
 // names; this script adds events.ts, the map from each event name to its payload type, which the hand-written
-// stream wrapper (src/stream.ts) is typed with. Everything in the output directory is replaced.
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+// stream wrapper (src/stream.ts) is typed with. The output directory is replaced once all of it is made.
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -23,68 +23,81 @@ if (Object.keys(messages).length === 0) {
   throw new Error(`${documentPath} describes no messages: is it Herald's AsyncAPI document?`);
 }
 
-const modelsDir = path.join(outputDir, 'models');
-await rm(outputDir, { recursive: true, force: true });
-await mkdir(modelsDir, { recursive: true });
+const staging = await mkdtemp(path.join(path.dirname(path.resolve(outputDir)), '.generating-'));
+let made = '';
+try {
+  const modelsDir = path.join(staging, 'models');
+  await mkdir(modelsDir);
 
-const generator = new TypeScriptFileGenerator({
-  modelType: 'interface', // payloads are plain JSON objects, not classes to marshal
-  enumType: 'union', // `'shutdown' | 'session_revoked'`: what JSON.parse returns, nothing to convert
-  rawPropertyNames: true, // keep `event_id` as it is on the wire (the default would rename it eventId)
-  moduleSystem: 'ESM',
-  presets: [TS_DESCRIPTION_PRESET],
-});
-await generator.generateToFiles(structuredClone(document), modelsDir, { exportType: 'named' }, true);
-for (const file of await readdir(modelsDir)) {
-  const target = path.join(modelsDir, file);
-  await writeFile(target, HEADER + (await readFile(target, 'utf8')).trimEnd() + '\n');
-}
-
-// Each message's payload is a $ref to a named schema, and Modelina named its model after that schema.
-const events = Object.entries(messages).map(([name, message]) => {
-  const ref = message.payload?.$ref;
-  if (typeof ref !== 'string' || !ref.startsWith('#/components/schemas/')) {
-    throw new Error(`message ${name} has no named payload schema; the document must name every payload`);
+  const generator = new TypeScriptFileGenerator({
+    modelType: 'interface', // payloads are plain JSON objects, not classes to marshal
+    enumType: 'union', // `'shutdown' | 'session_revoked'`: what JSON.parse returns, nothing to convert
+    rawPropertyNames: true, // keep `event_id` as it is on the wire (the default would rename it eventId)
+    moduleSystem: 'ESM',
+    presets: [TS_DESCRIPTION_PRESET],
+  });
+  await generator.generateToFiles(structuredClone(document), modelsDir, { exportType: 'named' }, true);
+  // Every model is a type: imported and exported as one, so consumers with verbatimModuleSyntax compile it.
+  for (const file of await readdir(modelsDir)) {
+    const target = path.join(modelsDir, file);
+    const source = (await readFile(target, 'utf8'))
+      .replace(/^import \{/gm, 'import type {')
+      .replace(/^export \{/gm, 'export type {');
+    await writeFile(target, HEADER + source.trimEnd() + '\n');
   }
-  return {
-    name,
-    type: ref.slice('#/components/schemas/'.length),
-    summary: message.summary ?? '',
-    resumable: 'id' in (message.headers?.properties ?? {}),
-  };
-});
-const types = [...new Set(events.map((event) => event.type))];
-const made = new Set((await readdir(modelsDir)).map((file) => path.basename(file, '.ts')));
-const missing = types.filter((type) => !made.has(type));
-if (missing.length > 0) {
-  throw new Error(`Modelina made no model for ${missing.join(', ')} (does it read AsyncAPI ${document.asyncapi}?)`);
+
+  // Each message's payload is a $ref to a named schema, and Modelina named its model after that schema.
+  const events = Object.entries(messages).map(([name, message]) => {
+    const ref = message.payload?.$ref;
+    if (typeof ref !== 'string' || !ref.startsWith('#/components/schemas/')) {
+      throw new Error(`message ${name} has no named payload schema; the document must name every payload`);
+    }
+    return {
+      name,
+      type: ref.slice('#/components/schemas/'.length),
+      summary: message.summary ?? '',
+      resumable: 'id' in (message.headers?.properties ?? {}),
+    };
+  });
+  const types = [...new Set(events.map((event) => event.type))];
+  const models = new Set((await readdir(modelsDir)).map((file) => path.basename(file, '.ts')));
+  const missing = types.filter((type) => !models.has(type));
+  if (missing.length > 0) {
+    throw new Error(`Modelina made no model for ${missing.join(', ')} (does it read AsyncAPI ${document.asyncapi}?)`);
+  }
+  const address = document.channels?.events?.address;
+  const lines = [
+    HEADER,
+    ...types.map((type) => `import type { ${type} } from './models/${type}';`),
+    '',
+    `export type { ${types.join(', ')} };`,
+    '',
+    '/** The path of the stream, after the server\'s address. */',
+    `export const STREAM_PATH = ${JSON.stringify(address)};`,
+    '',
+    '/** Every event the stream sends, by its SSE `event:` name, with the type of its `data:` payload. */',
+    'export interface HeraldEventMap {',
+    ...events.flatMap((event) => [`  /** ${event.summary.replaceAll('*/', '*\\/')} */`, `  ${JSON.stringify(event.name)}: ${event.type};`]),
+    '}',
+    '',
+    '/** The name of an event the stream sends. */',
+    'export type HeraldEventName = keyof HeraldEventMap;',
+    '',
+    '/** Every event name, in the order of the document. */',
+    `export const EVENT_NAMES: readonly HeraldEventName[] = ${JSON.stringify(events.map((event) => event.name))};`,
+    '',
+    '/** Whether an event carries an `id:` to resume from (`stream.end` does not: the last id stays). */',
+    'export const RESUMABLE: Readonly<Record<HeraldEventName, boolean>> = {',
+    ...events.map((event) => `  ${JSON.stringify(event.name)}: ${event.resumable},`),
+    '};',
+    '',
+  ];
+  await writeFile(path.join(staging, 'events.ts'), lines.join('\n'));
+  made = `${types.length} payload types for ${events.length} events`;
+} catch (error) {
+  await rm(staging, { recursive: true, force: true }); // the committed files stay as they were
+  throw error;
 }
-const address = document.channels?.events?.address;
-const lines = [
-  HEADER,
-  ...types.map((type) => `import type { ${type} } from './models/${type}';`),
-  '',
-  `export type { ${types.join(', ')} };`,
-  '',
-  '/** The path of the stream, after the server\'s address. */',
-  `export const STREAM_PATH = ${JSON.stringify(address)};`,
-  '',
-  '/** Every event the stream sends, by its SSE `event:` name, with the type of its `data:` payload. */',
-  'export interface HeraldEventMap {',
-  ...events.flatMap((event) => [`  /** ${event.summary.replaceAll('*/', '*\\/')} */`, `  ${JSON.stringify(event.name)}: ${event.type};`]),
-  '}',
-  '',
-  '/** The name of an event the stream sends. */',
-  'export type HeraldEventName = keyof HeraldEventMap;',
-  '',
-  '/** Every event name, in the order of the document. */',
-  `export const EVENT_NAMES: readonly HeraldEventName[] = ${JSON.stringify(events.map((event) => event.name))};`,
-  '',
-  '/** Whether an event carries an `id:` to resume from (`stream.end` does not: the last id stays). */',
-  'export const RESUMABLE: Readonly<Record<HeraldEventName, boolean>> = {',
-  ...events.map((event) => `  ${JSON.stringify(event.name)}: ${event.resumable},`),
-  '};',
-  '',
-];
-await writeFile(path.join(outputDir, 'events.ts'), lines.join('\n'));
-console.log(`${outputDir}: ${types.length} payload types for ${events.length} events`);
+await rm(outputDir, { recursive: true, force: true });
+await rename(staging, outputDir);
+console.log(`${outputDir}: ${made}`);

@@ -17,6 +17,7 @@ from domain.events import ENVELOPE_FIELDS
 from domain.registry import DomainToSSEMapping, EventRegistry
 from domain.sse import SSECategory
 from infrastructure.asyncapi.schemas import JsonSchema, SchemaBuilder
+from infrastructure.settings import server_url_problem
 from infrastructure.streams.signals import END_EVENT_TYPE, RESET_EVENT_TYPE, EndNotice, ResetReason
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -142,9 +143,10 @@ def asyncapi_document(
 
 def server_object(url: str) -> JsonSchema:
     """The AsyncAPI server of ``url``: its host (and port), protocol, and path prefix if it has one."""
+    problem = server_url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"{url!r} is not a server address like https://events.example.com or http://host:8000/prefix")
     server: JsonSchema = {
         "host": parts.netloc,
         "protocol": parts.scheme,

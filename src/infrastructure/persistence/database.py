@@ -66,9 +66,11 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
-        """A connection, in turn; raises :class:`StorageUnavailableError` when none can be had in time."""
+        """A connection, in turn; raises :class:`StorageUnavailableError` when none can be had (on PostgreSQL,
+        when no turn comes within the wait, or the connection cannot be opened within it)."""
         try:
-            await asyncio.wait_for(self._turns.acquire(), self._wait)
+            async with asyncio.timeout(self._wait):
+                await self._turns.acquire()
         except TimeoutError as error:
             raise StorageUnavailableError("the database is unavailable (every connection stayed busy)") from error
         try:

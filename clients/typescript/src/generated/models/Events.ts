@@ -1,10 +1,10 @@
 // Generated from Herald's AsyncAPI document by tools/generate.mjs (Modelina 5.10.1): do not edit.
-import {ReportRequestedPayload} from './ReportRequestedPayload';
-import {ReportProgressPayload} from './ReportProgressPayload';
-import {ReportCompletedPayload} from './ReportCompletedPayload';
-import {ReportFailedPayload} from './ReportFailedPayload';
-import {SystemAnnouncementPayload} from './SystemAnnouncementPayload';
-import {StreamResetPayload} from './StreamResetPayload';
-import {StreamEndPayload} from './StreamEndPayload';
+import type {ReportRequestedPayload} from './ReportRequestedPayload';
+import type {ReportProgressPayload} from './ReportProgressPayload';
+import type {ReportCompletedPayload} from './ReportCompletedPayload';
+import type {ReportFailedPayload} from './ReportFailedPayload';
+import type {SystemAnnouncementPayload} from './SystemAnnouncementPayload';
+import type {StreamResetPayload} from './StreamResetPayload';
+import type {StreamEndPayload} from './StreamEndPayload';
 type Events = ReportRequestedPayload | ReportProgressPayload | ReportCompletedPayload | ReportFailedPayload | SystemAnnouncementPayload | StreamResetPayload | StreamEndPayload;
-export { Events };
+export type { Events };

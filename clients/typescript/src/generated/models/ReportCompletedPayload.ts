@@ -17,4 +17,4 @@ interface ReportCompletedPayload {
    */
   'occurred_at': string;
 }
-export { ReportCompletedPayload };
+export type { ReportCompletedPayload };

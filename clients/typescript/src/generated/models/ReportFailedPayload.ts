@@ -17,4 +17,4 @@ interface ReportFailedPayload {
    */
   'occurred_at': string;
 }
-export { ReportFailedPayload };
+export type { ReportFailedPayload };

@@ -18,4 +18,4 @@ interface ReportProgressPayload {
    */
   'occurred_at': string;
 }
-export { ReportProgressPayload };
+export type { ReportProgressPayload };

@@ -17,4 +17,4 @@ interface ReportRequestedPayload {
    */
   'occurred_at': string;
 }
-export { ReportRequestedPayload };
+export type { ReportRequestedPayload };

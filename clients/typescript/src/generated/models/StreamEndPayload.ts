@@ -1,5 +1,5 @@
 // Generated from Herald's AsyncAPI document by tools/generate.mjs (Modelina 5.10.1): do not edit.
-import {EndNotice} from './EndNotice';
+import type {EndNotice} from './EndNotice';
 /**
  * The server is ending the stream.
  */
@@ -14,4 +14,4 @@ interface StreamEndPayload {
    */
   'occurred_at': string;
 }
-export { StreamEndPayload };
+export type { StreamEndPayload };

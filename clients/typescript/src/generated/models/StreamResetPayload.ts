@@ -1,5 +1,5 @@
 // Generated from Herald's AsyncAPI document by tools/generate.mjs (Modelina 5.10.1): do not edit.
-import {ResetReason} from './ResetReason';
+import type {ResetReason} from './ResetReason';
 /**
  * The client may have missed events and should reload its state.
  */
@@ -14,4 +14,4 @@ interface StreamResetPayload {
    */
   'occurred_at': string;
 }
-export { StreamResetPayload };
+export type { StreamResetPayload };

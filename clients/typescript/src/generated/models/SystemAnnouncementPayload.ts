@@ -15,4 +15,4 @@ interface SystemAnnouncementPayload {
    */
   'occurred_at': string;
 }
-export { SystemAnnouncementPayload };
+export type { SystemAnnouncementPayload };
