@@ -45,6 +45,12 @@ def test_doubtful_tokens_are_refused(tokens: TokenService, token: Callable[[], s
         tokens.verify(token())
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # the forger's short key for HS512
+def test_a_token_signed_with_the_right_secret_but_another_algorithm_is_refused(tokens: TokenService) -> None:
+    with pytest.raises(CredentialError, match="invalid"):
+        tokens.verify(forged(SECRET, "HS512"))
+
+
 def test_stream_tokens_only_open_streams(tokens: TokenService) -> None:
     access = tokens.issue(uuid.uuid4())
     stream = tokens.issue_stream_token(tokens.verify(access))

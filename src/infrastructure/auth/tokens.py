@@ -1,5 +1,6 @@
 """Bearer tokens: JWTs checked against an explicit algorithm allow-list, issuer, audience and expiry."""
 
+import base64
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,10 @@ class TokenService:
         lifetime_seconds: int = 3600,
     ) -> None:
         self._secret = secret
+        # Prepared once: given the bare secret, PyJWT would check what kind of key it is on every verification.
+        self._verification_key = jwt.PyJWK(
+            {"kty": "oct", "k": base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode()}, self.ALGORITHMS[0]
+        )
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
@@ -89,7 +94,7 @@ class TokenService:
     def _verify(self, token: str, audience: str) -> Principal:
         claims = verified_claims(
             token,
-            self._secret,
+            self._verification_key,
             algorithms=list(self.ALGORITHMS),
             issuer=self._issuer,
             audience=audience,

@@ -59,8 +59,8 @@ def choose_last_event_id(header: str | None, query: str | None) -> str | None:
 MAX_QUERY_BYTES = 2048
 
 
-def bounded_query(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard: 414 for an oversized query string."""
+async def bounded_query(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard: 414 for an oversized query string (async: Litestar runs a sync guard in a worker thread)."""
     if len(connection.scope.get("query_string", b"")) > MAX_QUERY_BYTES:
         raise ClientException(status_code=414, detail=f"the query string is longer than {MAX_QUERY_BYTES} bytes")
 
