@@ -1,6 +1,5 @@
 """Bearer tokens: JWTs checked against an explicit algorithm allow-list, issuer, audience and expiry."""
 
-import base64
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -31,10 +30,6 @@ class TokenService:
         lifetime_seconds: int = 3600,
     ) -> None:
         self._secret = secret
-        # Prepared once: given the bare secret, PyJWT would check what kind of key it is on every verification.
-        self._verification_key = jwt.PyJWK(
-            {"kty": "oct", "k": base64.urlsafe_b64encode(secret.encode()).rstrip(b"=").decode()}, self.ALGORITHMS[0]
-        )
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
@@ -94,7 +89,7 @@ class TokenService:
     def _verify(self, token: str, audience: str) -> Principal:
         claims = verified_claims(
             token,
-            self._verification_key,
+            self._secret,
             algorithms=list(self.ALGORITHMS),
             issuer=self._issuer,
             audience=audience,
