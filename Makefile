@@ -75,8 +75,9 @@ test: lint types layers pytest ## everything CI runs
 
 # The benchmark (docs/performance.md): Herald, the Litestar channels baseline and the
 # raw-ASGI ceiling, one after the other in one run, on a private redis-server of its own
-# (BENCH_ARGS="--redis cluster" for a private cluster, "--redis <url>" for a Redis you name).
-bench: $(STAMP) redis
+# (BENCH_ARGS="--redis cluster" for a private cluster, "--redis <url>" for a Redis you name)
+# and, for the outbox rows, a private PostgreSQL ("--postgres none" skips them).
+bench: $(STAMP) redis postgres
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
