@@ -72,12 +72,12 @@ class Database:
             async with asyncio.timeout(self._wait):
                 await self._turns.acquire()
         except TimeoutError as error:
-            raise StorageUnavailableError("the database is unavailable (every connection stayed busy)") from error
+            raise unavailable("every connection stayed busy") from error
         try:
             try:
                 connection = await self.engine.connect()
             except (DBAPIError, OSError, PoolTimeoutError) as error:
-                raise StorageUnavailableError(f"the database is unavailable ({type(error).__name__})") from error
+                raise unavailable(type(error).__name__) from error
             try:
                 yield connection
             finally:
@@ -100,6 +100,11 @@ class Database:
 
     async def aclose(self) -> None:
         await self.engine.dispose()
+
+
+def unavailable(why: str) -> StorageUnavailableError:
+    """The error a caller of the database gets when it is away (the 503 of the API)."""
+    return StorageUnavailableError(f"the database is unavailable ({why})")
 
 
 def is_outage(error: BaseException) -> bool:

@@ -9,10 +9,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from application.ports import Clock
-from application.unit_of_work import StorageUnavailableError
 from domain.events import DomainEvent
 from domain.ports import EventBusProtocol
-from infrastructure.persistence.database import Database, is_outage
+from infrastructure.persistence.database import Database, is_outage, unavailable
 from infrastructure.persistence.outbox import Outbox
 from infrastructure.persistence.repositories import SqlAnnouncements, SqlReports
 
@@ -45,7 +44,7 @@ class SqlUnitOfWork:
             await connection.begin()
         except DBAPIError as error:
             await self._stack.aclose()
-            raise StorageUnavailableError(f"the database is unavailable ({type(error).__name__})") from error
+            raise unavailable(type(error).__name__) from error
         self._connection = connection
         self.reports = SqlReports(connection, locks_rows=self._database.is_postgresql)
         self.announcements = SqlAnnouncements(connection)
@@ -58,7 +57,7 @@ class SqlUnitOfWork:
         if self._committed:
             await self._after_commit()
         if error is not None and is_outage(error):  # a statement met a database that went away
-            raise StorageUnavailableError(f"the database is unavailable ({type(error).__name__})") from error
+            raise unavailable(type(error).__name__) from error
 
     def record(self, *events: DomainEvent) -> None:
         self._events.extend(events)
@@ -71,7 +70,7 @@ class SqlUnitOfWork:
             await self._connection.commit()
         except DBAPIError as error:
             if is_outage(error):
-                raise StorageUnavailableError(f"the database is unavailable ({type(error).__name__})") from error
+                raise unavailable(type(error).__name__) from error
             raise
         self._committed = True
 
