@@ -88,6 +88,11 @@ def cpu_seconds_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def us_per(seconds: float, count: int) -> float:
+    """``seconds`` of CPU spread over ``count`` events or streams, in microseconds each."""
+    return seconds * 1e6 / max(1, count)
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -213,25 +218,13 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         clients, failures = await open_streams(port, tokens, recorder)
         results["connect_s"] = time.perf_counter() - started
         results["connect_failures"] = failures
-        results["open_cpu_us_per_stream"] = (cpu_seconds_of(pid) - cpu_before) * 1e6 / max(1, len(clients))
+        results["open_cpu_us_per_stream"] = us_per(cpu_seconds_of(pid) - cpu_before, len(clients))
         await asyncio.sleep(3)
         results["rss_per_stream_kib"] = (rss_kib(pid) - rss_before) / len(tokens)
         results["rss_mib"] = rss_kib(pid) / 1024
 
         # Fixed rate, one user per event, round robin over every stream.
-        total = int(options.rate * options.seconds)
-        recorder.window(seq, seq + total)
-        cpu_before = cpu_seconds_of(pid)
-        await publisher.run(op="rate", users=len(users), rate=options.rate, seconds=options.seconds, seq=seq)
-        await recorder.wait_for(total, 2.0)
-        cpu = cpu_seconds_of(pid) - cpu_before
-        results["rate"] = {
-            **latency_summary(recorder),
-            "lost": total - len(recorder.seen),
-            "sent": total,
-            "cpu_us_per_event": cpu * 1e6 / max(1, len(recorder.seen)),
-        }
-        seq += total
+        results["rate"], seq = await at_fixed_rate(publisher, recorder, pid, len(users), options.rate, options, seq)
 
         # Broadcast fan-out: one event to every stream.
         fanouts = []
@@ -271,7 +264,7 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
             "late": eventually - in_time,
             "lost": offered - eventually,
             "ended_by_server": sum(c.ended_by_server for c in clients),
-            "cpu_us_per_event": flat_cpu * 1e6 / max(1, eventually),
+            "cpu_us_per_event": us_per(flat_cpu, eventually),
             **latency_summary(recorder),
         }
         seq += offered
@@ -287,6 +280,27 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         results.update(await publish_path(publisher, options, len(users), seq))
     if target.name == "herald" and options.postgres_url is not None:
         results["outbox"] = await outbox_path(target, options, len(users))
+
+
+async def at_fixed_rate(
+    publisher: Publisher, recorder: Recorder, pid: int, streams: int, rate: int, options: Options, seq: int
+) -> tuple[dict[str, float], int]:
+    """``rate`` events/s for ``options.seconds``, one user each, round robin over the first ``streams``:
+    latency, loss and server CPU per delivered event (events not received within 2 s are lost); the
+    figures and the next free seq."""
+    total = int(rate * options.seconds)
+    recorder.window(seq, seq + total)
+    cpu_before = cpu_seconds_of(pid)
+    await publisher.run(op="rate", users=streams, rate=rate, seconds=options.seconds, seq=seq)
+    await recorder.wait_for(total, 2.0)
+    cpu = cpu_seconds_of(pid) - cpu_before
+    figures = {
+        **latency_summary(recorder),
+        "lost": total - len(recorder.seen),
+        "sent": total,
+        "cpu_us_per_event": us_per(cpu, len(recorder.seen)),
+    }
+    return figures, seq + total
 
 
 #: The matrix (``--matrix``): fixed rates over fewer and over many streams, all targets alike.
@@ -308,19 +322,8 @@ async def measure_matrix(target: Target, options: Options, tokens: list[str]) ->
             clients, failures = await open_streams(port, tokens[:streams], recorder)
             await asyncio.sleep(2)
             for rate in options.matrix_rates:
-                total = int(rate * options.seconds)
-                recorder.window(seq, seq + total)
-                cpu_before = cpu_seconds_of(pid)
-                await publisher.run(op="rate", users=streams, rate=rate, seconds=options.seconds, seq=seq)
-                await recorder.wait_for(total, 2.0)
-                cpu = cpu_seconds_of(pid) - cpu_before
-                points[f"{streams} streams, {rate} events/s"] = {
-                    **latency_summary(recorder),
-                    "lost": total - len(recorder.seen),
-                    "refused": failures,
-                    "cpu_us_per_event": cpu * 1e6 / max(1, len(recorder.seen)),
-                }
-                seq += total
+                point, seq = await at_fixed_rate(publisher, recorder, pid, streams, rate, options, seq)
+                points[f"{streams} streams, {rate} events/s"] = {**point, "refused": failures}
             for client in clients:
                 client.close()
             await asyncio.sleep(2)
@@ -381,8 +384,8 @@ async def publish_path(publisher: Publisher, options: Options, users: int, seq: 
         cpu = await cpu_seconds(nodes) - cpu_before
     return {
         "publish_per_s": reply["sent"] / reply["seconds"],
-        "publisher_cpu_us_per_event": reply["cpu_seconds"] * 1e6 / reply["sent"],
-        "redis_cpu_us_per_event": cpu * 1e6 / reply["sent"],
+        "publisher_cpu_us_per_event": us_per(reply["cpu_seconds"], reply["sent"]),
+        "redis_cpu_us_per_event": us_per(cpu, reply["sent"]),
     }
 
 
@@ -412,10 +415,10 @@ async def outbox_path(target: Target, options: Options, users: int) -> dict[str,
     return {
         "committed_per_s": single["sent"] / single["seconds"],
         "relayed_per_s": single["sent"] / single["settled_seconds"],
-        "publisher_cpu_us_per_event": single["cpu_seconds"] * 1e6 / single["sent"],
-        "redis_cpu_us_per_event": cpu * 1e6 / single["sent"],
+        "publisher_cpu_us_per_event": us_per(single["cpu_seconds"], single["sent"]),
+        "redis_cpu_us_per_event": us_per(cpu, single["sent"]),
         "bulk_relayed_per_s": bulk["sent"] / bulk["settled_seconds"],
-        "bulk_publisher_cpu_us_per_event": bulk["cpu_seconds"] * 1e6 / bulk["sent"],
+        "bulk_publisher_cpu_us_per_event": us_per(bulk["cpu_seconds"], bulk["sent"]),
     }
 
 

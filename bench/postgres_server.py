@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 from tests.support.postgres import private_postgres
 
+from infrastructure.settings import Settings
+
 #: ``--postgres`` values: a server of the bench's own, or no outbox measurement; anything else is a URL.
 PRIVATE, SKIP = "private", "none"
 
@@ -22,6 +24,5 @@ def postgres_for_bench(choice: str) -> Iterator[str | None]:
     elif choice == PRIVATE:
         with private_postgres(durable=True) as server:
             yield server.url
-    else:
-        scheme, separator, rest = choice.partition("://")
-        yield f"postgresql+asyncpg://{rest}" if separator and scheme in ("postgres", "postgresql") else choice
+    else:  # with the driver Herald uses, as HERALD_DATABASE_URL would get it
+        yield Settings.from_env({"HERALD_DATABASE_URL": choice}).database_url
