@@ -2,13 +2,17 @@
 # Needs HERALD_JWT_SECRET (at least 32 bytes), and usually HERALD_REDIS_URL and HERALD_DATABASE_URL, at run time.
 
 FROM python:3.11-slim AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python -m venv /opt/herald
+# The uv the Makefile pins, to install exactly uv.lock (docs/dependencies.md).
+ARG UV_VERSION=0.13.10
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    UV_PROJECT_ENVIRONMENT=/opt/herald UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1 UV_NO_CACHE=1
+RUN pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /build
-COPY pyproject.toml README.md ./
+COPY pyproject.toml uv.lock README.md ./
 COPY src ./src
-# The project and its runtime dependencies only (no dev extras), into a venv copied below.
-RUN /opt/herald/bin/pip install --no-cache-dir .
+# The project and its locked runtime dependencies only (no extras), into a venv copied below;
+# --locked: the build fails if uv.lock no longer matches pyproject.toml.
+RUN uv sync --locked --no-dev --no-editable
 
 FROM python:3.11-slim
 ENV PATH=/opt/herald/bin:$PATH \

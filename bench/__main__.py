@@ -17,7 +17,6 @@ import gc
 import os
 import platform
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from typing import Any
 import orjson
 import uvloop
 from tests.support.postgres import fresh_database
+from tests.support.processes import free_port
 
 from bench.loadgen import Recorder, StreamClient, open_streams
 from bench.postgres_server import PRIVATE as PRIVATE_POSTGRES
@@ -58,6 +58,8 @@ class Options:
     matrix_streams: tuple[int, ...] = ()
     matrix_rates: tuple[int, ...] = ()
     postgres_url: str | None = None
+    settle: float = 1.0
+    """Scales the pauses that let a server settle between measurements (RSS, closed sockets)."""
 
 
 @dataclass
@@ -67,12 +69,6 @@ class Target:
     env: dict[str, str]
     server: subprocess.Popen[bytes] | None = None
     results: dict[str, Any] = field(default_factory=dict)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_kib(pid: int) -> int:
@@ -209,7 +205,7 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         assert target.server is not None
         pid = target.server.pid
         seq = await warm_up(port, tokens, recorder, publisher, seq)
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.5 * options.settle)
         gc.collect()
 
         rss_before = rss_kib(pid)
@@ -219,7 +215,7 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         results["connect_s"] = time.perf_counter() - started
         results["connect_failures"] = failures
         results["open_cpu_us_per_stream"] = us_per(cpu_seconds_of(pid) - cpu_before, len(clients))
-        await asyncio.sleep(3)
+        await asyncio.sleep(3 * options.settle)
         results["rss_per_stream_kib"] = (rss_kib(pid) - rss_before) / len(tokens)
         results["rss_mib"] = rss_kib(pid) / 1024
 
@@ -235,7 +231,7 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
             ms = [value / 1e6 for value in recorder.latencies_ns]
             fanouts.append({"p99_ms": percentile(ms, 0.99), "max_ms": max(ms, default=float("nan")), "got": len(ms)})
             seq += 1
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5 * options.settle)
         results["broadcast"] = {
             "p99_ms": statistics.median(f["p99_ms"] for f in fanouts),
             "max_ms": statistics.median(f["max_ms"] for f in fanouts),
@@ -246,7 +242,7 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         for client in clients[options.flat_streams :]:
             client.close()
         clients = clients[: options.flat_streams]
-        await asyncio.sleep(2)
+        await asyncio.sleep(2 * options.settle)
         recorder.window(seq, seq + 10**8)
         started_ns = time.time_ns()
         cpu_before = cpu_seconds_of(pid)
@@ -272,7 +268,7 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
             results["server_counters"] = await server_counters(port)
         for client in clients:
             client.close()
-        await asyncio.sleep(1)
+        await asyncio.sleep(options.settle)
 
         if target.name == "herald":
             results["replay_ms"] = await measure_replay(port, publisher, options.replays, seq)
@@ -320,13 +316,13 @@ async def measure_matrix(target: Target, options: Options, tokens: list[str]) ->
         seq = await warm_up(port, tokens, recorder, publisher, seq)
         for streams in options.matrix_streams:
             clients, failures = await open_streams(port, tokens[:streams], recorder)
-            await asyncio.sleep(2)
+            await asyncio.sleep(2 * options.settle)
             for rate in options.matrix_rates:
                 point, seq = await at_fixed_rate(publisher, recorder, pid, streams, rate, options, seq)
                 points[f"{streams} streams, {rate} events/s"] = {**point, "refused": failures}
             for client in clients:
                 client.close()
-            await asyncio.sleep(2)
+            await asyncio.sleep(2 * options.settle)
     target.results["matrix"] = points
 
 
@@ -518,6 +514,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="'private': a PostgreSQL of the bench's own, with its default durability (default); 'none': skip the "
         "outbox measurement; or the URL of a PostgreSQL server on which the run may create and drop a database",
     )
+    parser.add_argument(
+        "--settle", type=float, default=1.0, help="scales the pauses between measurements (1; the smoke test's 0.1)"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.md")
     args = parser.parse_args(argv)
     options = Options(
@@ -533,6 +532,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         matrix=args.matrix,
         matrix_streams=_numbers(args.matrix_streams),
         matrix_rates=_numbers(args.matrix_rates),
+        settle=args.settle,
     )
     unknown = set(options.targets) - set(TARGETS)
     if unknown:

@@ -11,6 +11,7 @@ from hypothesis import settings as hypothesis_settings
 from infrastructure.container import Container
 from infrastructure.settings import Settings
 from tests.support.postgres import fresh_database, private_postgres
+from tests.support.prerequisites import install_for
 from tests.support.processes import private_redis, private_redis_cluster
 
 TEST_SECRET = "test-secret-" + "x" * 32
@@ -19,6 +20,35 @@ TEST_SECRET = "test-secret-" + "x" * 32
 # no per-example deadline, so a slow first example never fails the suite.
 hypothesis_settings.register_profile("herald", deadline=None, print_blob=True)
 hypothesis_settings.load_profile("herald")
+
+
+#: Session fixtures that start a server of these programs: a test that uses one needs them.
+SERVER_FIXTURES = {
+    "shared_redis_url": "redis-server",
+    "redis_cluster_url": "redis-server",
+    "postgres_url": "postgresql",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what each test starts: ``needs`` the programs behind its server fixtures, ``spawns`` any of them.
+
+    A fixture that asks for a server by parameter (``getfixturevalue``) marks that parameter itself.
+
+    ``make check`` runs the tests that are not ``spawns``.
+    """
+    for item in items:
+        needs = {program for fixture, program in SERVER_FIXTURES.items() if fixture in item.fixturenames}
+        if needs:
+            item.add_marker(pytest.mark.needs(*sorted(needs)))
+        if item.get_closest_marker("needs") is not None:
+            item.add_marker(pytest.mark.spawns)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Install the programs the selected tests need before the first of them starts its timeout."""
+    if not session.config.option.collectonly:
+        install_for(session.items)
 
 
 def fast_settings(**overrides: Any) -> Settings:
@@ -69,7 +99,7 @@ async def postgres_database(postgres_url: str) -> AsyncIterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.needs("postgresql"))])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Each database Herald runs on: a SQLite file, and a PostgreSQL database."""
     if request.param == "sqlite":

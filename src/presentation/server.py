@@ -79,13 +79,19 @@ class HeraldServer(uvicorn.Server):
         finally:
             cut.cancel()
             logging.getLogger("uvicorn.error").removeFilter(self._cancelled)
+        seconds = time.monotonic() - started
         logger.info(
             "shut down in %.1f s: %d stream(s) ended, %d connection(s) cut off, %d request(s) cut short",
-            time.monotonic() - started,
+            seconds,
             streams,
             self._cut,
             self._cancelled.count,
-            extra={"streams": streams, "cut_off": self._cut, "cancelled": self._cancelled.count},
+            extra={
+                "seconds": round(seconds, 3),
+                "streams": streams,
+                "cut_off": self._cut,
+                "cancelled": self._cancelled.count,
+            },
         )
 
     def _cut_connections(self) -> None:

@@ -93,9 +93,10 @@ async def test_an_admin_may_revoke_any_session(herald: RunningHerald, client: ht
 
 
 async def test_a_stream_ends_when_its_credential_expires(herald: RunningHerald, client: httpx.AsyncClient) -> None:
-    token = herald.container.token_service().issue(uuid.uuid4(), lifetime_seconds=1.5)
+    # Long enough to open the stream on a busy machine (``exp`` is cut to whole seconds).
+    token = herald.container.token_service().issue(uuid.uuid4(), lifetime_seconds=3)
     async with StreamReader(client, "/api/v1/events", headers={"Authorization": f"Bearer {token}"}) as stream:
-        async with asyncio.timeout(4):
+        async with asyncio.timeout(10):
             await stream.ended.wait()
         assert [e.event for e in stream.events] == ["stream.end"]
         assert '"reason":"credential_expired"' in stream.events[0].data

@@ -9,10 +9,9 @@ import httpx
 
 from infrastructure.container import Container
 from tests.api.conftest import TokenFactory
+from tests.support.reports import REPORT_SEQUENCE, report_sequence
 from tests.support.server import RunningHerald, serve
 from tests.support.streams import StreamReader, finished_report
-
-REPORT_SEQUENCE = ["report.requested", "report.progress", "report.progress", "report.progress", "report.completed"]
 
 
 def data(event: object) -> dict[str, object]:
@@ -31,7 +30,7 @@ async def test_a_report_reaches_its_owner_in_order_and_nobody_else(
         assert response.status_code == 202
         report_id = response.json()["report_id"]
         await mine.wait_until(lambda events: len(events) >= len(REPORT_SEQUENCE))
-        assert [e.event for e in mine.events] == REPORT_SEQUENCE
+        assert report_sequence(mine.events) == REPORT_SEQUENCE
         assert {data(e)["report_id"] for e in mine.events} == {report_id}
         assert [data(e)["percent"] for e in mine.of_type("report.progress")] == [25, 50, 75]
         ids = [int(e.id.split("-")[1]) for e in mine.events]

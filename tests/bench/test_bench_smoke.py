@@ -13,14 +13,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = [pytest.mark.redis, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.needs("redis-server", "postgresql"), pytest.mark.timeout(240)]
 
 
 def test_a_tiny_benchmark_run_measures_every_target(tmp_path: Path, shared_redis_url: str, postgres_url: str) -> None:
     output = tmp_path / "bench.md"
     arguments = ["--redis", shared_redis_url, "--postgres", postgres_url]
     arguments += ["--streams", "30", "--flat-streams", "20", "--rate", "60"]
-    arguments += ["--seconds", "1"]
+    arguments += ["--seconds", "1", "--settle", "0.1"]
     arguments += ["--broadcasts", "1", "--replays", "1", "--output", str(output)]
     subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=ROOT, check=True, timeout=200)
 
@@ -48,7 +48,7 @@ def test_a_tiny_benchmark_run_measures_every_target(tmp_path: Path, shared_redis
 def test_a_tiny_matrix_measures_every_point_for_every_target(tmp_path: Path, shared_redis_url: str) -> None:
     output = tmp_path / "matrix.md"
     arguments = ["--redis", shared_redis_url, "--matrix", "--matrix-streams", "10,20", "--matrix-rates", "20,40"]
-    arguments += ["--seconds", "1", "--output", str(output)]
+    arguments += ["--seconds", "1", "--settle", "0.1", "--output", str(output)]
     subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=ROOT, check=True, timeout=200)
 
     targets = json.loads(output.with_suffix(".json").read_text())["targets"]

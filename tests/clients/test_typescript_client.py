@@ -22,7 +22,7 @@ from tests.support.node import CLIENT, install_client_packages, run, tsc
 GENERATED = CLIENT / "src" / "generated"
 EVENT_TYPES = [mapping.sse_event_type for mapping in REGISTRY] + [RESET_EVENT_TYPE, END_EVENT_TYPE]
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.needs("node"), pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module", autouse=True)

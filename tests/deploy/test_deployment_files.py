@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from infrastructure.container import Container
+from tests.support.prerequisites import require
 from tests.support.server import serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,9 +81,8 @@ def test_the_compose_schema_rejects_a_broken_file(tmp_path: Path) -> None:
 
 def nginx_test(config: str, workdir: Path) -> subprocess.CompletedProcess[str]:
     """``nginx -t`` on ``config``, with its temporary paths in ``workdir`` (nothing is started)."""
-    nginx = tool("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
-    if nginx is None:
-        pytest.skip("nginx is not installed: `make pytest` installs Debian's package when run as root")
+    require("nginx")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     temp_paths = "".join(
         f"\n    {kind}_temp_path {workdir / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
@@ -91,12 +91,14 @@ def nginx_test(config: str, workdir: Path) -> subprocess.CompletedProcess[str]:
     return run(nginx, "-t", "-p", str(workdir), "-c", str(copy), "-g", f"pid {workdir / 'nginx.pid'};")
 
 
+@pytest.mark.needs("nginx")
 def test_the_proxy_configuration_passes_nginx_t(tmp_path: Path) -> None:
     result = nginx_test(NGINX_CONF, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
 
 
+@pytest.mark.needs("nginx")
 def test_nginx_t_rejects_a_broken_configuration(tmp_path: Path) -> None:
     result = nginx_test(NGINX_CONF.replace("proxy_buffering off;", "proxy_buffering sometimes;"), tmp_path)
     assert result.returncode != 0
@@ -164,9 +166,16 @@ async def test_the_healthcheck_passes_on_a_live_herald_and_fails_on_a_dead_one(
 
 def test_the_build_context_holds_what_the_dockerfile_copies() -> None:
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
-    assert ignore[ignore.index("*") :][:4] == ["*", "!pyproject.toml", "!README.md", "!src/"]
-    copied = {arg.split()[0] for op, arg in instructions(DOCKERFILE) if op == "COPY" and not arg.startswith("--from")}
-    assert copied <= {"pyproject.toml", "src"}
+    assert ignore[ignore.index("*") :][:5] == ["*", "!pyproject.toml", "!uv.lock", "!README.md", "!src/"]
+    copies = [arg.split()[:-1] for op, arg in instructions(DOCKERFILE) if op == "COPY" and not arg.startswith("--from")]
+    assert {source for sources in copies for source in sources} <= {"pyproject.toml", "uv.lock", "README.md", "src"}
+
+
+def test_the_image_installs_exactly_the_lock_with_the_makefiles_uv() -> None:
+    [uv_version] = re.findall(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
+    build = instructions(DOCKERFILE)
+    assert ("ARG", f"UV_VERSION={uv_version}") in build
+    assert ("RUN", "uv sync --locked --no-dev --no-editable") in build
 
 
 # --- compose.yaml -------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from tests.support.browser import ARTIFACTS, BROWSER_TESTS, browse
 from tests.support.node import CLIENT, install_client_packages, tsc
 from tests.support.server import RunningHerald, serve
 
-pytestmark = [*BROWSER_TESTS, pytest.mark.timeout(300)]
+pytestmark = [*BROWSER_TESTS, pytest.mark.needs("node"), pytest.mark.timeout(300)]
 
 #: Where the test serves the compiled client and its page, on Herald's origin.
 MOUNT = "/__client"

@@ -14,10 +14,8 @@ from tests.conftest import TEST_SECRET, fast_settings
 from tests.integration.helpers import is_cluster
 from tests.support.processes import HeraldProcess, PrivateRedis, herald_process, private_redis
 
-pytestmark = pytest.mark.redis
 
-
-@pytest.fixture(params=["single", "cluster"])
+@pytest.fixture(params=[pytest.param(kind, marks=pytest.mark.needs("redis-server")) for kind in ("single", "cluster")])
 def redis_url(request: pytest.FixtureRequest) -> str:
     """Each Redis test runs twice: on the session's single Redis and on its Redis Cluster."""
     fixture = "shared_redis_url" if request.param == "single" else "redis_cluster_url"

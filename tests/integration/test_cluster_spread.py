@@ -13,7 +13,7 @@ from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.container import Container, resolve, start, stop
 from tests.conftest import fast_settings
 
-pytestmark = pytest.mark.redis
+pytestmark = pytest.mark.needs("redis-server")
 
 USERS = 10_000
 #: Three primaries: a third each would be even; the partitions put five, six and five of sixteen on them.

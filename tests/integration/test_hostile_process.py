@@ -9,11 +9,11 @@ hundred requests whose bodies never finish, and is then stopped with SIGTERM.
 import asyncio
 import json
 import socket
-import time
 import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.api.test_hostile_bodies import BODIES
 from tests.conftest import TEST_SECRET
@@ -21,8 +21,11 @@ from tests.integration.helpers import PROCESS_TOKENS
 from tests.support.processes import herald_process
 from tests.support.tokens import forged
 
+pytestmark = pytest.mark.spawns  # Herald processes of its own
+
 GRACE = 5.0
-#: Process start-up of the interpreter aside, what exiting may take beyond the grace (a busy CI machine).
+#: What the shutdown may take beyond the grace on a busy machine: the cut comes at the grace, then the
+#: connections it cut close on an event loop shared with a thousand others.
 SLACK = 2.0
 FLOODED, IDLE, SLOW_BODIES = 100, 900, 500
 
@@ -84,21 +87,20 @@ async def test_no_credential_reaches_the_log_and_sigterm_ends_within_the_grace(t
                     "/api/v1/announcements", json={"message": f"{n:04d}" + "x" * 1996}, headers=bearer
                 )
                 assert response.status_code == 202
-        started = time.monotonic()
-        code = herald.stop()
-        exit_seconds = time.monotonic() - started
+        code = herald.stop()  # SIGTERM; its wait fails the test if the process outlives it by far
         for sock in sockets:
             sock.close()
     log = herald.log()
-    print(f"\nSIGTERM, {FLOODED + IDLE} stalled streams, {SLOW_BODIES} slow bodies: exit after {exit_seconds:.2f} s")
-    print(f"log: {len(log.encode()) / 1000:.0f} KB, {len(log.splitlines())} lines")
+    print(f"\nlog: {len(log.encode()) / 1000:.0f} KB, {len(log.splitlines())} lines")
     assert code in (0, -15)
-    assert exit_seconds < GRACE + SLACK
     for name, value in secrets.items():
         assert value not in log, f"the {name} is in the log"
     entries = [json.loads(line) for line in log.splitlines()]
     assert not [e for e in entries if "Traceback" in json.dumps(e) or e.get("exception")], "a traceback was logged"
     [summary] = [e for e in entries if str(e["event"]).startswith("shut down in")]
+    print(f"SIGTERM, {FLOODED + IDLE} stalled streams, {SLOW_BODIES} slow bodies")
+    # The process's own measure from SIGTERM to the end of its shutdown (its interpreter's exit aside).
+    assert summary["seconds"] < GRACE + SLACK
     assert summary["streams"] == FLOODED + IDLE
     print(f"summary: {summary['event']}")
 

@@ -1,5 +1,6 @@
 """Access tokens from a real OpenID Connect key server on loopback: algorithms, claims, rotation, outages."""
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -226,8 +227,14 @@ async def test_a_subject_that_is_not_a_uuid_gets_its_own_events_and_nobody_elses
     ):
         await finished_report(client, alice, title="alice's")  # alice's own stream sees it through
         await finished_report(client, bob, title="bob's")
+        await bobs.wait_until(lambda events: any(e.event == "report.completed" for e in events))
         owners = {json.loads(e.data)["owner_id"] for e in bobs.events if e.event.startswith("report.")}
     assert owners == {str(user_id_of("google-oauth2|1234567890", provider.issuer))}
+
+
+async def wall_time_when(event: asyncio.Event) -> float:
+    await event.wait()
+    return time.time()
 
 
 def test_the_providers_admin_role_grants_heralds_admin_and_its_own_admin_nothing() -> None:
@@ -243,26 +250,28 @@ async def test_a_stream_outlives_its_withdrawn_key_until_expiry_and_its_session_
 ) -> None:
     container = container_for(provider, jwks_refresh_seconds=0, jwks_cache_seconds=0)  # every check reads the keys
     key = provider.keys[0]
-    short = provider.token(key, exp=int(time.time()) + 3)
     session = provider.token(provider.keys[1], sid="provider-session-1")
-    async with (
-        serve(container) as herald,
-        httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client,
-        StreamReader(client, "/api/v1/events", headers={"Authorization": f"Bearer {short}"}) as expiring,
-        StreamReader(client, "/api/v1/events", headers={"Authorization": f"Bearer {session}"}) as revocable,
-    ):
-        provider.keys.remove(key)
-        provider.publish("RS256")  # rotation: the stream's key is gone from the JWKS
-        revoked = await client.delete(
-            "/api/v1/sessions/provider-session-1", headers={"Authorization": f"Bearer {session}"}
-        )
-        assert revoked.status_code == 204
-        await revocable.wait_until(lambda events: any(e.event == "stream.end" for e in events))
-        assert not expiring.ended.is_set()  # still open on a key the provider no longer publishes
-        await expiring.wait_until(lambda events: any(e.event == "stream.end" for e in events), timeout=15)
-        ends = [
-            json.loads(e.data)["reason"] for r in (revocable, expiring) for e in r.events if e.event == "stream.end"
-        ]
-        assert ends == ["session_revoked", "credential_expired"]
+    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+        expiry = int(time.time()) + 5  # long enough to open both streams and revoke one on a busy machine
+        short = provider.token(key, exp=expiry)
+        async with (
+            StreamReader(client, "/api/v1/events", headers={"Authorization": f"Bearer {short}"}) as expiring,
+            StreamReader(client, "/api/v1/events", headers={"Authorization": f"Bearer {session}"}) as revocable,
+        ):
+            ended_at = asyncio.create_task(wall_time_when(expiring.ended))
+            provider.keys.remove(key)
+            provider.publish("RS256")  # rotation: the stream's key is gone from the JWKS
+            revoked = await client.delete(
+                "/api/v1/sessions/provider-session-1", headers={"Authorization": f"Bearer {session}"}
+            )
+            assert revoked.status_code == 204
+            await revocable.wait_until(lambda events: any(e.event == "stream.end" for e in events))
+            await expiring.wait_until(lambda events: any(e.event == "stream.end" for e in events), timeout=15)
+            # Open on a key the provider no longer publishes until the token's own expiry, not a moment less.
+            assert await ended_at >= expiry
+            ends = [
+                json.loads(e.data)["reason"] for r in (revocable, expiring) for e in r.events if e.event == "stream.end"
+            ]
+            assert ends == ["session_revoked", "credential_expired"]
         with pytest.raises(CredentialError):
             await (await resolve(container.credentials)).verify(provider.token(key))

@@ -17,7 +17,7 @@ from tests.integration.helpers import bearer
 from tests.support.server import serve
 from tests.support.streams import StreamReader
 
-pytestmark = pytest.mark.redis
+pytestmark = pytest.mark.needs("redis-server")
 
 USERS, DEVICES, EVENTS = 15, 3, 300
 

@@ -12,7 +12,7 @@ from tests.integration.helpers import PROCESS_TOKENS, data
 from tests.support.processes import PrivateRedis, herald_process
 from tests.support.streams import StreamReader
 
-pytestmark = pytest.mark.redis
+pytestmark = pytest.mark.needs("redis-server")
 
 
 async def accepted(client: httpx.AsyncClient, headers: dict[str, str]) -> int:

@@ -14,6 +14,8 @@ from tests.integration.helpers import data, eventually, process_bearer
 from tests.support.processes import herald_process
 from tests.support.streams import StreamReader
 
+pytestmark = pytest.mark.spawns  # Herald processes of its own
+
 
 def entries(log: str) -> list[dict[str, object]]:
     """Every line of the process's output as a JSON object (fails on the first line that is not one)."""

@@ -14,7 +14,7 @@ from infrastructure.brokers.redis.publish_script import AttemptFencedError, Outg
 from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.container import Container, resolve, start, stop
 
-pytestmark = pytest.mark.redis
+pytestmark = pytest.mark.needs("redis-server")
 
 CALLERS, EACH = 40, 25
 

@@ -21,12 +21,11 @@ from tests.integration.helpers import (
     shard_channels,
     shard_subscribers,
 )
+from tests.support.reports import REPORT_SEQUENCE, report_sequence
 from tests.support.server import serve
 from tests.support.streams import StreamReader, finished_report
 
-pytestmark = pytest.mark.redis
-
-REPORT_SEQUENCE = ["report.requested", "report.progress", "report.progress", "report.progress", "report.completed"]
+pytestmark = pytest.mark.needs("redis-server")
 
 
 async def test_events_reach_their_user_and_broadcasts_everyone(make_redis_container: Callable[..., Container]) -> None:
@@ -41,7 +40,7 @@ async def test_events_reach_their_user_and_broadcasts_everyone(make_redis_contai
         response = await client.post("/api/v1/reports", json={"title": "Q3"}, headers=bearer(container, owner))
         assert response.status_code == 202
         await mine.wait_for_count(len(REPORT_SEQUENCE))
-        assert [e.event for e in mine.events] == REPORT_SEQUENCE
+        assert report_sequence(mine.events) == REPORT_SEQUENCE
         await announce(client, bearer(container, roles=("admin",)), "fence")
         await theirs.wait_for_count(1)
         await mine.wait_for_count(len(REPORT_SEQUENCE) + 1)
@@ -66,10 +65,9 @@ async def test_resume_replays_user_and_broadcast_events_exactly(make_redis_conta
             await announce(client, admin, "live")
             await announce(client, admin, "marker")  # once it is in, a repeated event would be too
             await resumed.wait_until(lambda events: any(data(e).get("message") == "marker" for e in events))
-            kinds = [e.event for e in resumed.events]
             messages = [data(e)["message"] for e in resumed.events if e.event == "system.announcement"]
             assert messages == ["missed-1", "missed-2", "live", "marker"]
-            assert [k for k in kinds if k.startswith("report.")] == REPORT_SEQUENCE
+            assert report_sequence(resumed.events) == REPORT_SEQUENCE
             assert len({e.id for e in resumed.events}) == len(resumed.events)
 
 
@@ -129,7 +127,9 @@ async def test_an_id_older_than_retention_gives_a_reset(make_redis_container: Ca
 async def test_hundreds_of_streams_opened_at_once_share_one_pubsub_connection(
     make_redis_container: Callable[..., Container], redis_admin: aredis.Redis, redis_prefix: str
 ) -> None:
-    container = make_redis_container()
+    # What is checked is the sharing, not how soon 500 opens at once are served on a busy machine: their
+    # subscriptions queue behind one another, longer than the default 2 s budget for Redis.
+    container = make_redis_container(redis_timeout_seconds=30)
     users = [uuid.uuid4() for _ in range(500)]
     limits = httpx.Limits(max_connections=600, max_keepalive_connections=600)
     async with (

@@ -15,11 +15,12 @@ from tests.support.processes import PrivateRedis
 from tests.support.server import serve
 from tests.support.streams import StreamReader
 
-pytestmark = pytest.mark.redis
+pytestmark = pytest.mark.needs("redis-server")
 
 BUDGET = 1.0
-#: What a route may take beyond the budget: the event loop, the HTTP round trip, a busy CI machine.
-SLACK = 1.5
+#: What a route may take beyond the budget: the event loop, the HTTP round trip, a busy CI machine. The
+#: property is "bounded by the budget, not hung" (a hung route would wait for Redis's thaw, far longer).
+SLACK = 4.0
 
 
 def container_on(redis: PrivateRedis, **overrides: Any) -> Container:

@@ -14,7 +14,7 @@ from infrastructure.container import Container
 from tests.integration.helpers import bearer
 from tests.support.server import RunningHerald, serve
 
-pytestmark = pytest.mark.redis
+pytestmark = pytest.mark.needs("redis-server")
 
 #: Redis Stream ids are two unsigned 64-bit integers; these are the edges and beyond.
 EDGES = ["0", "1", str(2**63), str(2**64 - 1), str(2**64), "9" * 20]

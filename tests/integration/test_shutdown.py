@@ -1,7 +1,7 @@
 """SIGTERM with a thousand open streams: a clean end for every client, a prompt exit, nothing missed."""
 
 import asyncio
-import time
+import re
 import uuid
 
 import httpx
@@ -11,7 +11,7 @@ from tests.integration.helpers import announce, data, process_bearer
 from tests.support.processes import HeraldProcess
 from tests.support.streams import StreamReader
 
-pytestmark = pytest.mark.redis
+pytestmark = pytest.mark.needs("redis-server")
 
 STREAMS = 1000
 
@@ -44,13 +44,15 @@ async def test_sigterm_ends_every_stream_cleanly_and_clients_resume_elsewhere(
             await reader.wait_for_count(5, timeout=30)
 
         publishing = asyncio.create_task(publish(30))
-        started = time.monotonic()
         code = await asyncio.to_thread(a.stop)  # SIGTERM, wait for the exit
-        exit_seconds = time.monotonic() - started
         await publishing
         # uvicorn re-raises SIGTERM after its graceful shutdown, so the status is -15, not a crash.
         assert code in (0, -15)
         assert "Application shutdown complete" in a.log()
+        # Every stream ended by itself: none was left for the cut at the grace.
+        summary = re.search(r"shut down in ([\d.]+) s: (\d+) stream\(s\) ended, (\d+) connection\(s\) cut off", a.log())
+        assert summary is not None, a.log()
+        assert (int(summary[2]), int(summary[3])) == (len(readers), 0)
 
         for reader in readers:
             async with asyncio.timeout(5):
@@ -81,5 +83,4 @@ async def test_sigterm_ends_every_stream_cleanly_and_clients_resume_elsewhere(
                 assert messages == list(range(1, published + 1))
         finally:
             await asyncio.gather(*(r.close() for r in resumed))
-    print(f"\nSIGTERM with {len(readers)} open streams: exit after {exit_seconds:.2f} s; {published} events, none lost")
-    assert exit_seconds < 10
+    print(f"\nSIGTERM with {len(readers)} open streams: {summary[0]}; {published} events, none lost")

@@ -19,7 +19,7 @@ from tests.support.processes import HeraldProcess, PrivateRedis, private_redis
 from tests.support.streams import StreamReader
 from tests.support.tokens import forged
 
-pytestmark = [pytest.mark.redis, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.needs("redis-server"), pytest.mark.timeout(180)]
 
 
 def bearer(user: uuid.UUID | None = None, roles: tuple[str, ...] = ()) -> dict[str, str]:

@@ -125,7 +125,9 @@ async def herald(
             yield running
 
 
-@pytest.fixture(params=["embedded", "redis+postgresql"])
+@pytest.fixture(
+    params=["embedded", pytest.param("redis+postgresql", marks=pytest.mark.needs("redis-server", "postgresql"))]
+)
 async def running(
     make_container: Callable[..., Container], request: pytest.FixtureRequest
 ) -> AsyncIterator[RunningHerald]:

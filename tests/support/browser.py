@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Page, async_playwright
 
+from tests.support.prerequisites import require
+
 CHROMIUM = Path("/usr/bin/chromium")
 #: Headless in a container: no sandbox, no GPU, and nothing that phones home.
 CHROMIUM_ARGS = [
@@ -21,13 +23,8 @@ CHROMIUM_ARGS = [
 #: Where screenshots go, to look at after a run.
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
-#: The marks of a module of browser tests: skipped where Debian's Chromium is not installed.
-BROWSER_TESTS = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
-    ),
-]
+#: The marks of a module of browser tests: Debian's Chromium, installed before the run (or the test fails naming it).
+BROWSER_TESTS = [pytest.mark.needs("chromium")]
 
 
 @asynccontextmanager
@@ -36,6 +33,7 @@ async def browse(
 ) -> AsyncIterator[tuple[Page, BrowserContext]]:
     """A fresh browser on ``base_url``, its page and context; the page's screenshot is saved whatever the
     outcome, and an uncaught error in the page fails the test."""
+    require("chromium")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

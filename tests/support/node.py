@@ -1,23 +1,22 @@
 """Node.js for the TypeScript client's tests: its npm packages, as pinned by its lock file, and its tools."""
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.support.prerequisites import exclusive, require
 
 CLIENT = Path(__file__).resolve().parents[2] / "clients" / "typescript"
 
 
 def install_client_packages() -> None:
     """``npm ci`` when the installed packages are not those of the lock file (as ``make clients`` does)."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.fail("Node.js is missing: run 'make node' (or 'apt-get install nodejs npm')")
+    require("node")
     lock = (CLIENT / "package-lock.json").read_bytes()
     installed = CLIENT / "node_modules" / ".herald-lock"
-    if not installed.exists() or installed.read_bytes() != lock:
-        run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        installed.write_bytes(lock)
+    with exclusive("npm-ci"):  # two test workers must not install into one node_modules at once
+        if not installed.exists() or installed.read_bytes() != lock:
+            run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            installed.write_bytes(lock)
 
 
 def run(command: list[str], *, cwd: Path = CLIENT, expect_failure: bool = False) -> str:

@@ -15,9 +15,9 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.support.prerequisites import require
 from tests.support.processes import free_port
 
-NOT_INSTALLED = "PostgreSQL is not installed: run 'make postgres' (or 'apt-get install postgresql')"
 SYSTEM_USER = "postgres"  # Debian's postgresql package creates it; the server refuses to run as root
 
 
@@ -121,10 +121,10 @@ class PrivatePostgres:
 
 def _bin_dir() -> Path:
     """The bin directory of the newest PostgreSQL under /usr/lib/postgresql, as Debian lays it out."""
+    require("postgresql")
     found = [path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb")]
     versions = [path for path in found if path.parent.name.replace(".", "").isdigit()]
-    if not versions:
-        raise RuntimeError(NOT_INSTALLED)
+    assert versions, f"no PostgreSQL version under /usr/lib/postgresql: {found}"
     return max(versions, key=lambda path: tuple(int(part) for part in path.parent.name.split(".")))
 
 
@@ -135,7 +135,7 @@ def _as_server_user() -> list[str]:
     try:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        raise RuntimeError(f"{NOT_INSTALLED}: there is no '{SYSTEM_USER}' user to run it as") from None
+        raise RuntimeError(f"PostgreSQL's package made no '{SYSTEM_USER}' user to run it as") from None
     return ["setpriv", f"--reuid={SYSTEM_USER}", f"--regid={SYSTEM_USER}", "--init-groups", "--"]
 
 

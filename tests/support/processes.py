@@ -3,7 +3,6 @@
 import contextlib
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,12 +14,36 @@ from pathlib import Path
 import httpx
 import redis
 
+from tests.support.prerequisites import require
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+#: Servers the tests start listen on ports from here up, below the kernel's ephemeral range
+#: (32768 and up), where every outgoing connection takes its local port.
+FIRST_PORT = 10_000
+#: A Redis Cluster node's bus listens this much higher than its port.
+CLUSTER_BUS_OFFSET = 10_000
+
+
+def _worker_ports() -> range:
+    """This test process's own ports: pytest-xdist workers split the range, so none picks another's port.
+
+    A port is probed free and then handed to a server that binds it a moment later; a port of the
+    ephemeral range, or one shared with another worker, could be taken in between, and the test
+    would then talk to somebody else's server.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    span = CLUSTER_BUS_OFFSET // workers
+    start = FIRST_PORT + worker * span
+    return range(start, start + span)
+
+
+def free_port(*, bus: bool = False) -> int:
+    """A TCP port of this worker's that nothing listens on right now (and its cluster bus port, with ``bus``)."""
+    ports = _worker_ports()
+    while True:
+        port = random.choice(ports)
+        if _is_free(port) and (not bus or _is_free(port + CLUSTER_BUS_OFFSET)):
+            return port
 
 
 class PrivateRedis:
@@ -34,9 +57,7 @@ class PrivateRedis:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        if shutil.which("redis-server") is None:
-            msg = "redis-server is not installed: run 'make redis' (or 'apt-get install redis-server')"
-            raise RuntimeError(msg)
+        require("redis-server")
         log = (self._workdir / f"redis-{self.port}.log").open("ab")
         # With persistence (AOF, fsync on every write) the Streams survive a restart, as in production.
         aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
@@ -44,6 +65,8 @@ class PrivateRedis:
         self._process = subprocess.Popen([*command, "--dir", str(self._workdir)], stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"redis-server exited at start-up on port {self.port} (see {log.name})")
             with contextlib.suppress(redis.ConnectionError):
                 if redis.Redis(port=self.port, socket_connect_timeout=0.2).ping():
                     return
@@ -84,14 +107,15 @@ class PrivateRedisCluster:
 
     def __init__(self, workdir: Path) -> None:
         self._workdir = workdir
-        self.ports = [_free_cluster_port() for _ in range(6)]
+        self.ports: list[int] = []
+        while len(self.ports) < 6:  # six different ones: none is bound before start()
+            if (port := free_port(bus=True)) not in self.ports:
+                self.ports.append(port)
         self.url = f"redis://127.0.0.1:{self.ports[0]}/0"
         self._processes: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:
-        if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-            msg = "redis-server is not installed: run 'make redis' (or 'apt-get install redis-server')"
-            raise RuntimeError(msg)
+        require("redis-server")
         for port in self.ports:
             node_dir = self._workdir / f"node-{port}"
             node_dir.mkdir()
@@ -131,14 +155,6 @@ class PrivateRedisCluster:
         for process in self._processes:
             process.wait(timeout=10)
         self._processes = []
-
-
-def _free_cluster_port() -> int:
-    """A free port whose cluster bus port (10,000 higher) is free and valid too."""
-    while True:
-        port = random.randint(20_000, 50_000)
-        if _is_free(port) and _is_free(port + 10_000):
-            return port
 
 
 def _is_free(port: int) -> bool:

@@ -57,4 +57,4 @@ async def test_a_connection_that_stops_answering_is_given_up_within_three_interv
     with pytest.raises(RedisTimeoutError, match="stopped answering PING"):
         await asyncio.wait_for(channels._watch_silence(), 20 * INTERVAL)
     assert pubsub.pings == 1
-    assert time.monotonic() - started <= 3 * INTERVAL + 0.05
+    assert time.monotonic() - started <= 3 * INTERVAL + 0.15  # the slack: a busy machine's scheduling, a GC pause

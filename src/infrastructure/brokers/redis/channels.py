@@ -185,7 +185,7 @@ class ChannelMultiplexer:
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed only since redis 8.2
 
     async def _pump(self, *, reconnected: bool) -> None:
         # Catching streams up runs beside the reader, which keeps buffering
