@@ -3,17 +3,17 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# uv installs exactly uv.lock (docs/dependencies.md says why uv); this version of it, from PyPI, into .uv/.
+# uv installs exactly uv.lock (docs/dependencies.md says why uv); this version of it, from PyPI, into .uv/<version>.
 UV_VERSION := 0.13.10
-UV := .uv/bin/uv
+UV := .uv/$(UV_VERSION)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: install lock run check test lint types layers pytest clients bench clean
 
 $(UV):
 	$(PYTHON) -c 'import sys; sys.exit("Herald needs Python >= 3.11") if sys.version_info < (3, 11) else None'
-	rm -rf .uv && $(PYTHON) -m venv .uv
-	.uv/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	rm -rf .uv && $(PYTHON) -m venv .uv/$(UV_VERSION)
+	.uv/$(UV_VERSION)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 # --locked: a uv.lock that no longer matches pyproject.toml is an error (run `make lock`), never a silent re-resolve.
 $(STAMP): pyproject.toml uv.lock $(UV)

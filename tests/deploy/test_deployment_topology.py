@@ -42,7 +42,8 @@ NGINX_READ_TIMEOUT, HEARTBEAT_SECONDS = 1, 0.25
 @pytest.fixture(scope="module")
 def installed() -> Iterator[Path]:
     """A fresh virtual environment with Herald installed as the Dockerfile does, readable by a non-root user."""
-    uv = ROOT / ".uv" / "bin" / "uv"
+    [version] = re.findall(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
+    uv = ROOT / ".uv" / version / "bin" / "uv"
     assert uv.exists(), "the Makefile's uv is missing: run `make install`"
     workdir = Path(tempfile.mkdtemp(prefix="herald-install-"))
     workdir.chmod(0o755)
