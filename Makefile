@@ -17,7 +17,8 @@ $(UV):
 
 # --locked: a uv.lock that no longer matches pyproject.toml is an error (run `make lock`), never a silent re-resolve.
 $(STAMP): pyproject.toml uv.lock $(UV)
-	$(UV) sync --locked --all-extras --python $(PYTHON)
+	$(UV) sync --locked --all-extras --python $(PYTHON) || { echo "uv.lock was not installed; if uv says" \
+	  "the lockfile needs to be updated, run 'make lock' (docs/dependencies.md)" >&2; exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP) ## create or update the virtual environment: exactly uv.lock
