@@ -221,7 +221,9 @@ class ShardedChannels:
                 continue
             if await self._move_misplaced() or not self._settled():
                 continue
-            if await self._owners_confirm():
+            # Settled again after the owners answered: a channel dropped (or a connection lost) meanwhile is in
+            # the break the caller is about to take as followed, yet subscribed nowhere.
+            if await self._owners_confirm() and self._settled():
                 return
 
     def _settled(self) -> bool:
