@@ -55,7 +55,8 @@ clients: $(STAMP) ## regenerate the TypeScript client from the registry's AsyncA
 
 # The tests install the Debian packages they drive themselves (as root; otherwise they fail naming them):
 # tests/support/prerequisites.py. They run in parallel worker processes (pytest-xdist), each with its own
-# servers on ports of its own; PYTEST_WORKERS=0 runs them in this process.
+# servers on ports of its own; PYTEST_WORKERS=0 runs them in this process. Four on two cores: most tests
+# wait (on a server, a timeout, a browser) more than they compute.
 PYTEST_WORKERS ?= 4
 
 pytest: $(STAMP) ## the whole pytest suite (PYTEST_ARGS="-k invoice.paid" for a selection)
@@ -63,7 +64,7 @@ pytest: $(STAMP) ## the whole pytest suite (PYTEST_ARGS="-k invoice.paid" for a 
 
 # While editing: everything but the tests that start processes of their own (servers, Herald, a browser).
 check: lint types layers ## lint, types, layers and every test that starts no process, in under a minute
-	$(BIN)/python -m pytest -n 2 -m "not spawns" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not spawns" $(PYTEST_ARGS)
 
 test: lint types layers pytest ## everything CI runs: before you push
 
