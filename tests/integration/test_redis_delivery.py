@@ -190,6 +190,10 @@ async def test_closing_streams_unsubscribes_their_channels(
 async def test_health_reports_redis(make_redis_container: Callable[..., Container]) -> None:
     container = make_redis_container()
     async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url) as client:
-        response = await client.get("/health")
-        body = response.json()
+        # A readiness check: ready once the pub/sub connections are up, which start-up does not wait for.
+        async def healthy() -> bool:
+            return (await client.get("/health")).status_code == 200
+
+        await eventually(healthy)
+        body = (await client.get("/health")).json()
         assert (body["status"], body["broker"]) == ("ok", {"kind": "redis", "ready": True})
