@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
 import attrs
 import pytest
@@ -18,7 +19,9 @@ from infrastructure.persistence.unit_of_work import SqlUnitsOfWork
 from tests.support.clock import SteppingClock
 from tests.support.frames import take_until
 
-LEASE = Lease("test", SteppingClock().now())
+#: Held by the test for longer than it runs: an expired lease would let the container's own generator claim
+#: the test's reports as stalled (and then the test's update is refused, as it should be).
+LEASE = Lease("test", SteppingClock().now() + timedelta(hours=1))
 
 
 @pytest.fixture

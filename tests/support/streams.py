@@ -35,7 +35,8 @@ class StreamReader:
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._read())
         opened = asyncio.create_task(self._opened.wait())
-        await asyncio.wait({opened, self._task}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        # Generous: hundreds of streams may be opened at once on a busy machine.
+        await asyncio.wait({opened, self._task}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
         opened.cancel()
         if not self._opened.is_set():
             if self._task.done():
