@@ -23,14 +23,13 @@ def collected(*arguments: str) -> list[str]:
 def test_one_mappings_contracts_need_no_program() -> None:
     """What the README's ``PYTEST_ARGS="-k invoice.paid" make pytest`` selects, for a mapping of the registry."""
     selection = "test_mapping_contracts and report.completed"
-    assert len(collected("-k", selection)) == 7
-    assert collected("-k", selection, "-m", "needs") == []  # so nothing is installed before they run
+    assert len(collected("tests/property", "-k", selection)) == 7
+    assert collected("tests/property", "-k", selection, "-m", "needs") == []  # so nothing is installed before
 
 
 @pytest.mark.spawns
 def test_the_browser_and_redis_tests_declare_what_they_drive() -> None:
-    assert collected("tests/e2e", "-m", "not needs") == []
-    assert collected("tests/integration/test_redis_delivery.py", "-m", "not needs") == []
+    assert collected("tests/e2e", "tests/integration/test_redis_delivery.py", "-m", "not needs") == []
     assert collected("tests/integration/test_redis_delivery.py", "-m", "spawns")
 
 
