@@ -1,13 +1,12 @@
 """``/metrics`` tells what happened, in Prometheus' text format."""
 
-import asyncio
 import uuid
-from collections.abc import Callable
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import TokenFactory
+from tests.integration.helpers import eventually
 from tests.support.streams import StreamReader
 
 Metrics = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -24,18 +23,6 @@ async def scrape(client: httpx.AsyncClient) -> Metrics:
     }
 
 
-async def scrape_until(client: httpx.AsyncClient, done: Callable[[Metrics], bool], timeout: float = 10) -> Metrics:
-    """Scrape until ``done`` holds of the figures; on timeout fail showing the last ones."""
-    metrics: Metrics = {}
-    try:
-        async with asyncio.timeout(timeout):
-            while not done(metrics := await scrape(client)):
-                await asyncio.sleep(0.01)
-    except TimeoutError:
-        raise AssertionError(f"the metrics never got there: {metrics}") from None
-    return metrics
-
-
 async def test_metrics_follow_streams_events_and_resumes(client: httpx.AsyncClient, auth: TokenFactory) -> None:
     user = uuid.uuid4()
     async with StreamReader(client, "/api/v1/events", headers=auth(user)) as stream:
@@ -45,8 +32,14 @@ async def test_metrics_follow_streams_events_and_resumes(client: httpx.AsyncClie
     resume = {**auth(user), "Last-Event-ID": stream.events[1].id}
     async with StreamReader(client, "/api/v1/events", headers=resume) as resumed:
         await resumed.wait_for_count(3)
-    gone = ("herald_streams_ended_total", (("reason", "client_gone"),))
-    after = await scrape_until(client, lambda metrics: metrics.get(gone) == 2)  # a stream is released after its close
+    after: Metrics = {}
+
+    async def both_released() -> bool:  # a stream is released a moment after its close
+        nonlocal after
+        after = await scrape(client)
+        return after.get(("herald_streams_ended_total", (("reason", "client_gone"),))) == 2
+
+    await eventually(both_released)
 
     assert during[("herald_open_streams", ())] == 1
     assert during[("herald_events_published_total", (("type", "report.progress"),))] == 3

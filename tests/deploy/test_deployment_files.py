@@ -20,8 +20,9 @@ import pytest
 import yaml
 
 from infrastructure.container import Container
-from tests.support.prerequisites import require
+from tests.support.prerequisites import nginx_binary
 from tests.support.server import serve
+from tests.support.uv import uv_version
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -81,8 +82,7 @@ def test_the_compose_schema_rejects_a_broken_file(tmp_path: Path) -> None:
 
 def nginx_test(config: str, workdir: Path) -> subprocess.CompletedProcess[str]:
     """``nginx -t`` on ``config``, with its temporary paths in ``workdir`` (nothing is started)."""
-    require("nginx")
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx = nginx_binary()
     temp_paths = "".join(
         f"\n    {kind}_temp_path {workdir / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
@@ -172,9 +172,8 @@ def test_the_build_context_holds_what_the_dockerfile_copies() -> None:
 
 
 def test_the_image_installs_exactly_the_lock_with_the_makefiles_uv() -> None:
-    [uv_version] = re.findall(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
     build = instructions(DOCKERFILE)
-    assert ("ARG", f"UV_VERSION={uv_version}") in build
+    assert ("ARG", f"UV_VERSION={uv_version()}") in build
     assert ("RUN", "uv sync --locked --no-dev --no-editable") in build
 
 

@@ -27,8 +27,9 @@ import pytest
 
 from infrastructure.auth import TokenService
 from tests.deploy.test_deployment_files import NGINX_CONF, healthcheck_code
-from tests.support.prerequisites import require
+from tests.support.prerequisites import nginx_binary
 from tests.support.processes import HeraldProcess, PrivateRedis, free_port, private_redis
+from tests.support.uv import uv_binary
 
 pytestmark = [pytest.mark.needs("redis-server", "postgresql", "nginx"), pytest.mark.timeout(300)]
 
@@ -42,8 +43,7 @@ NGINX_READ_TIMEOUT, HEARTBEAT_SECONDS = 1, 0.25
 @pytest.fixture(scope="module")
 def installed() -> Iterator[Path]:
     """A fresh virtual environment with Herald installed as the Dockerfile does, readable by a non-root user."""
-    [version] = re.findall(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), flags=re.MULTILINE)
-    uv = ROOT / ".uv" / version / "bin" / "uv"
+    uv = uv_binary()
     assert uv.exists(), "the Makefile's uv is missing: run `make install`"
     workdir = Path(tempfile.mkdtemp(prefix="herald-install-"))
     workdir.chmod(0o755)
@@ -128,8 +128,7 @@ def proxy_config(upstream_ports: list[int], port: int, workdir: Path) -> str:
 
 @contextlib.contextmanager
 def nginx(upstream_ports: list[int], workdir: Path) -> Iterator[str]:
-    require("nginx")
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    binary = nginx_binary()
     port = free_port()
     config = workdir / "nginx.conf"
     config.write_text(proxy_config(upstream_ports, port, workdir))

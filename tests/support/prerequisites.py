@@ -35,9 +35,14 @@ def _on_path(*commands: str) -> Callable[[], bool]:
     return lambda: all(shutil.which(command) for command in commands)
 
 
+def _nginx() -> str | None:
+    # Debian puts it in /usr/sbin, which a non-root user's PATH may lack.
+    return shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+
 PROGRAMS = {
     "chromium": Program(("chromium",), lambda: os.path.exists("/usr/bin/chromium")),
-    "nginx": Program(("nginx",), lambda: bool(shutil.which("nginx") or os.path.exists("/usr/sbin/nginx"))),
+    "nginx": Program(("nginx",), lambda: _nginx() is not None),
     "node": Program(("nodejs", "npm"), _on_path("node", "npm")),
     "postgresql": Program(("postgresql",), lambda: bool(glob.glob("/usr/lib/postgresql/*/bin/initdb"))),
     "redis-server": Program(("redis-server",), _on_path("redis-server", "redis-cli")),
@@ -85,6 +90,14 @@ def require(name: str) -> None:
         install([name])
     except MissingProgram as missing:
         pytest.fail(str(missing), pytrace=False)
+
+
+def nginx_binary() -> str:
+    """nginx's path, once it is installed (or the calling test has failed naming its package)."""
+    require("nginx")
+    path = _nginx()
+    assert path is not None
+    return path
 
 
 def needed_by(items: Iterable[pytest.Item]) -> set[str]:

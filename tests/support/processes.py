@@ -63,15 +63,7 @@ class PrivateRedis:
         aof = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *aof]
         self._process = subprocess.Popen([*command, "--dir", str(self._workdir)], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"redis-server exited at start-up on port {self.port} (see {log.name})")
-            with contextlib.suppress(redis.ConnectionError):
-                if redis.Redis(port=self.port, socket_connect_timeout=0.2).ping():
-                    return
-            time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+        _wait_for_ping(self.port, self._process)
 
     def stop(self) -> None:
         if self._process is not None:
@@ -124,8 +116,8 @@ class PrivateRedisCluster:
             command += ["--cluster-enabled", "yes", "--cluster-node-timeout", "2000", "--dir", str(node_dir)]
             command += ["--repl-diskless-sync-delay", "0"]  # replicas in sync at once, not after 5 s
             self._processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
-        for port in self.ports:
-            _wait_for_ping(port)
+        for port, process in zip(self.ports, self._processes, strict=True):
+            _wait_for_ping(port, process)
         nodes = [f"127.0.0.1:{port}" for port in self.ports]
         subprocess.run(
             ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "1", "--cluster-yes"],
@@ -182,9 +174,12 @@ def _ready_node(port: int) -> bool:
     return len(replicas) == 3 and in_sync
 
 
-def _wait_for_ping(port: int) -> None:
+def _wait_for_ping(port: int, process: subprocess.Popen[bytes]) -> None:
+    """Until the redis-server just started answers; it may have exited instead (its port was taken)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server exited at start-up on port {port} (see its log)")
         with contextlib.suppress(redis.ConnectionError):
             if redis.Redis(port=port, socket_connect_timeout=0.2).ping():
                 return

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.uv import uv_version
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = tomllib.loads((ROOT / "uv.lock").read_text())
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -59,8 +61,7 @@ def test_the_lock_asks_for_the_python_that_pyproject_does() -> None:
 
 
 def test_the_makefile_installs_a_uv_that_reads_this_lock() -> None:
-    [version] = re.findall(r"^UV_VERSION := (\S+)$", MAKEFILE, flags=re.MULTILINE)
-    assert PYPROJECT["tool"]["uv"]["required-version"] == f">={version}"
+    assert PYPROJECT["tool"]["uv"]["required-version"] == f">={uv_version()}"
     assert "sync --locked" in MAKEFILE, "the environment must be installed from the lock, never re-resolved"
 
 
@@ -83,6 +84,4 @@ def test_the_update_bot_finds_the_uv_version(name: str) -> None:
     text = (ROOT / name).read_text()
     found = [re.search(pattern.replace("(?<", "(?P<"), text) for pattern in custom["matchStrings"]]
     versions = {match["currentValue"] for match in found if match is not None}
-    assert versions == set(re.findall(r"^UV_VERSION := (\S+)$", MAKEFILE, flags=re.MULTILINE)), (
-        f"Renovate would not see {name}'s uv version, or it differs from the Makefile's"
-    )
+    assert versions == {uv_version()}, f"Renovate would not see {name}'s uv version, or it differs from the Makefile's"
