@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from application.ports import Clock, Credentials, RevocationUnavailableError, SessionRevocations
 from application.principal import CredentialError, CredentialsUnavailableError, Principal
-from application.refusals import KEYS_UNAVAILABLE, UNAVAILABLE, RefusalKind, Refused, unauthenticated
+from application.refusals import UNAVAILABLE, RefusalKind, Refused, keys_unavailable, unauthenticated
 
 ADMIN_ROLE = "admin"
 
@@ -32,8 +32,8 @@ class Authenticate:
             principal = await self._credentials.verify(token)
         except CredentialError as error:
             return unauthenticated(str(error))
-        except CredentialsUnavailableError:
-            return KEYS_UNAVAILABLE
+        except CredentialsUnavailableError as error:
+            return keys_unavailable(error.retry_after_seconds)
         return await live_session(principal, self._revocations)
 
 

@@ -11,7 +11,11 @@ class CredentialError(Exception):
 
 
 class CredentialsUnavailableError(Exception):
-    """The credential cannot be checked right now (the identity provider's keys cannot be fetched): retry."""
+    """The credential cannot be checked right now (its key cannot be looked up yet): retry then."""
+
+    def __init__(self, detail: str, *, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
 
 
 @attrs.frozen(kw_only=True)
@@ -23,6 +27,8 @@ class Principal:
     expires_at: datetime
     session_id: str | None = None
     """The ``sid`` claim: the login session, which can be revoked as a whole."""
+    not_before: datetime | None = None
+    """The ``nbf`` claim: a stream does not open before it (API calls allow for clock skew)."""
 
     def has_role(self, role: str) -> bool:
         """True when the credential grants ``role``."""

@@ -33,7 +33,10 @@ def unauthenticated(detail: str) -> Refused:
 
 #: The broker, ticket store or revocation store is unreachable (or too slow): come back shortly.
 UNAVAILABLE = Refused(RefusalKind.UNAVAILABLE, "events are unavailable; retry", retry_after_seconds=2)
-#: The identity provider's keys cannot be fetched, and the token needs one not held yet.
-KEYS_UNAVAILABLE = Refused(
-    RefusalKind.UNAVAILABLE, "the sign-in keys cannot be fetched right now; retry", retry_after_seconds=5
-)
+
+
+def keys_unavailable(retry_after_seconds: int) -> Refused:
+    """The token's key is not held and cannot be looked up before ``retry_after_seconds``: come back then."""
+    return Refused(
+        RefusalKind.UNAVAILABLE, "the token's signing key cannot be looked up right now; retry", retry_after_seconds
+    )

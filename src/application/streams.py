@@ -25,7 +25,7 @@ from application.ports import (
     UserRate,
 )
 from application.principal import CredentialError, CredentialsUnavailableError, Principal
-from application.refusals import KEYS_UNAVAILABLE, UNAVAILABLE, RefusalKind, Refused, unauthenticated
+from application.refusals import UNAVAILABLE, RefusalKind, Refused, keys_unavailable, unauthenticated
 from domain.ports import EventStream, SSESubscriberProtocol, SubscriberUnavailableError
 from domain.sse import SSECategory
 
@@ -137,11 +137,15 @@ class OpenStream:
             return unauthenticated(str(error))
         except TicketStoreUnavailableError:
             return UNAVAILABLE
-        except CredentialsUnavailableError:
-            return KEYS_UNAVAILABLE
-        if principal.expires_at <= self._clock.now():
-            # The verification leeway is for clock skew on API calls; a stream would end at once.
+        except CredentialsUnavailableError as error:
+            return keys_unavailable(error.retry_after_seconds)
+        now = self._clock.now()
+        # The verification leeway is for clock skew on API calls; a stream opens on the token's own times
+        # (and would end at once after its expiry).
+        if principal.expires_at <= now:
             return unauthenticated("the token has expired")
+        if principal.not_before is not None and principal.not_before > now:
+            return unauthenticated("the token is not valid yet")
         return await live_session(principal, self._revocations)
 
 

@@ -150,7 +150,7 @@ class WaitingRedisCluster(RedisCluster):
 
 async def open_identity_provider(settings: Settings) -> AsyncIterator[OidcTokenVerifier | None]:
     """The identity provider's token verifier, when one is configured (None: Herald's own HS256 tokens only)."""
-    if settings.oidc_issuer is None and settings.jwks_url is None:
+    if not settings.has_identity_provider:
         yield None
         return
     # Keys are fetched in a request's path only when one is missing: kept short, and never redirected.
@@ -163,6 +163,8 @@ async def open_identity_provider(settings: Settings) -> AsyncIterator[OidcTokenV
             algorithms=algorithms,
             cache_seconds=settings.jwks_cache_seconds,
             refresh_seconds=settings.jwks_refresh_seconds,
+            clock_skew_seconds=settings.jwt_leeway_seconds,
+            https_only=settings.is_production,
         )
         yield OidcTokenVerifier(
             keys,

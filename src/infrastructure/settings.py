@@ -5,6 +5,7 @@ how its variable is read (:func:`choice`, :func:`number`, :func:`text`, …).
 The variable is always ``HERALD_<FIELD NAME>``.
 """
 
+import math
 import os
 import re
 import secrets
@@ -48,8 +49,8 @@ def choice(default: str, options: object, *, upper: bool = False) -> Any:
     return attrs.field(default=default, metadata={_READER: read})
 
 
-def number(default: float, *, at_least: float, at_most: float | None = None) -> Any:
-    """An int or a float (the default's type), within bounds (inclusive)."""
+def number(default: float, *, at_least: float, at_most: float | None = None, why: str = "") -> Any:
+    """An int or a float (the default's type), finite and within bounds (inclusive); ``why`` explains the bounds."""
     kind = type(default)
 
     def read(name: str, raw: str) -> object:
@@ -57,9 +58,9 @@ def number(default: float, *, at_least: float, at_most: float | None = None) -> 
             value = kind(raw)
         except ValueError:
             raise SettingsError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
-        if value < at_least or (at_most is not None and value > at_most):
+        if not math.isfinite(value) or value < at_least or (at_most is not None and value > at_most):
             bound = f"between {at_least} and {at_most}" if at_most is not None else f"at least {at_least}"
-            raise SettingsError(f"{name} must be {bound}, got {raw!r}")
+            raise SettingsError(f"{name} must be {bound}{f' ({why})' if why else ''}, got {raw!r}")
         return value
 
     return attrs.field(default=default, metadata={_READER: read})
@@ -190,9 +191,11 @@ class Settings:
     oidc_issuer: str | None = text(
         None, pattern=r"https?://\S+", means="an http(s) URL like https://id.example.com/realms/app"
     )
-    """An OpenID Connect provider: access tokens are its, verified with the keys its discovery document names."""
+    """An OpenID Connect provider: access tokens are its, verified with the keys its discovery document names
+    (``https://`` in production)."""
     jwks_url: str | None = text(None, pattern=r"https?://\S+", means="an http(s) URL")
-    """The provider's key set, when there is no discovery (tokens' ``iss`` must then be ``HERALD_JWT_ISSUER``)."""
+    """The provider's key set, when there is no discovery (tokens' ``iss`` must then be ``HERALD_JWT_ISSUER``;
+    ``https://`` in production)."""
     oidc_audience: tuple[str, ...] = attrs.field(default=(), metadata={_READER: _words})
     """Accepted ``aud`` values of provider tokens, comma-separated (default: ``HERALD_JWT_AUDIENCE``)."""
     oidc_algorithms: tuple[str, ...] = attrs.field(default=("RS256", "ES256", "EdDSA"), metadata={_READER: _algorithms})
@@ -206,11 +209,13 @@ class Settings:
     oidc_admin_role: str = text("admin", pattern=r"[A-Za-z0-9_:./-]{1,128}", means="a role name")
     """The provider's role that grants Herald's ``admin`` role (announcements, revoking others' sessions)."""
     jwt_leeway_seconds: float = number(10.0, at_least=0, at_most=300)
-    """Clock skew allowed on ``exp`` and ``nbf``."""
+    """Clock skew allowed on ``exp`` and ``nbf`` of API calls (a stream opens on the token's own times)."""
     jwks_cache_seconds: float = number(300.0, at_least=0)
     """How long the provider's keys are used before they are read again."""
-    jwks_refresh_seconds: float = number(10.0, at_least=0)
-    """At most one read of the keys this often for tokens with an unknown ``kid``."""
+    jwks_refresh_seconds: float = number(
+        10.0, at_least=1, why="it bounds how often tokens with unknown keys make Herald read the provider's keys"
+    )
+    """At most one read of the keys this often for tokens with an unknown ``kid`` (who then get 503 until it)."""
     sse_heartbeat_seconds: float = number(15.0, at_least=0.05)
     """An idle stream gets a comment at most this often."""
     sse_retry_ms: int = number(3000, at_least=0)
@@ -275,6 +280,11 @@ class Settings:
         return self.oidc_audience or (self.jwt_audience,)
 
     @property
+    def has_identity_provider(self) -> bool:
+        """True when access tokens are an OpenID Connect provider's, not Herald's own."""
+        return self.oidc_issuer is not None or self.jwks_url is not None
+
+    @property
     def is_production(self) -> bool:
         """True in production."""
         return self.env == "production"
@@ -292,9 +302,23 @@ class Settings:
                 values[field.name] = read(name, raw)
         values["log_format"] = log_format_from_env(env)  # its default depends on HERALD_ENV
         values["jwt_secret_is_generated"] = "jwt_secret" not in values
-        if values.get("env") == "production" and "jwt_secret" not in values:
-            raise SettingsError("HERALD_JWT_SECRET is required when HERALD_ENV=production")
+        if values.get("env") == "production":
+            if "jwt_secret" not in values:
+                raise SettingsError("HERALD_JWT_SECRET is required when HERALD_ENV=production")
+            _refuse_cleartext_provider(values)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _refuse_cleartext_provider(values: Mapping[str, object]) -> None:
+    """Production fetches the keys that decide who is who over TLS only: on plain HTTP anyone on the path could
+    substitute them. No exception for loopback; development takes ``http://`` so that a local provider works."""
+    for field in ("oidc_issuer", "jwks_url"):
+        url = values.get(field)
+        if isinstance(url, str) and not url.startswith("https://"):
+            raise SettingsError(
+                f"HERALD_{field.upper()} must be an https:// URL when HERALD_ENV=production "
+                f"(keys fetched over plain HTTP can be replaced by anyone on the path), got {url!r}"
+            )
 
 
 def log_format_from_env(env: Mapping[str, str]) -> LogFormat:

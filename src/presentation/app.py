@@ -69,8 +69,8 @@ def create_app(container: Container | None = None) -> Litestar:
         demo_page,
         asyncapi,
     ]
-    if not settings.is_production:
-        handlers.append(DevTokensController)
+    if not settings.is_production and not settings.has_identity_provider:
+        handlers.append(DevTokensController)  # with a provider, its tokens would be refused anyway
 
     send_timeout = SendTimeout(settings.sse_send_timeout_seconds)
     return Litestar(

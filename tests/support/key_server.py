@@ -37,14 +37,24 @@ class SigningKey:
         self.jwk: dict[str, Any] = {**jwk, "kid": self.kid, "use": "sig"}
 
 
+#: Served as they are: bytes as the body, anything else as JSON.
+Document = bytes | object
+
+
 class KeyServer:
     """Serves ``/.well-known/openid-configuration`` and ``/jwks``; keys can be published, withdrawn, or the
-    whole server made to fail (as an unreachable provider would), and fetches are counted."""
+    whole server made to fail (as an unreachable provider would), and fetches are counted.
+
+    ``discovery`` and ``jwks``, when set, are served instead of the real documents: a provider that
+    answers with a document of another shape (JSON ``null`` is ``b"null"``).
+    """
 
     def __init__(self) -> None:
         self.keys: list[SigningKey] = []
         self.jwks_fetches = 0
         self.down = False
+        self.discovery: Document | None = None
+        self.jwks: Document | None = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -52,15 +62,17 @@ class KeyServer:
                 if server.down:
                     self.send_error(503)
                     return
+                body: Document
                 if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": server.issuer, "jwks_uri": f"{server.issuer}/jwks"}
+                    real = {"issuer": server.issuer, "jwks_uri": f"{server.issuer}/jwks"}
+                    body = real if server.discovery is None else server.discovery
                 elif self.path == "/jwks":
                     server.jwks_fetches += 1
-                    body = {"keys": [key.jwk for key in server.keys]}
+                    body = {"keys": [key.jwk for key in server.keys]} if server.jwks is None else server.jwks
                 else:
                     self.send_error(404)
                     return
-                payload = json.dumps(body).encode()
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

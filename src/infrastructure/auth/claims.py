@@ -104,14 +104,21 @@ def principal_from_claims(
     session_id = claims.get("sid")
     if session_id is not None and not isinstance(session_id, str):
         raise CredentialError("the token's sid claim is malformed")
-    try:
-        expires_at = datetime.fromtimestamp(float(claims["exp"]), UTC)
-    except (OverflowError, OSError, ValueError):  # beyond what a datetime holds (after the year 9999)
-        raise CredentialError("the token's expiry is out of range") from None
+    expires_at = _instant(claims["exp"], "expiry")
+    not_before = None if claims.get("nbf") is None else _instant(claims["nbf"], "not-before time")
     granted = frozenset(roles)
     if admin_role != ADMIN_ROLE:
         granted = (granted - {ADMIN_ROLE}) | ({ADMIN_ROLE} if admin_role in granted else frozenset())
-    return Principal(user_id=user_id, roles=granted, expires_at=expires_at, session_id=session_id)
+    return Principal(
+        user_id=user_id, roles=granted, expires_at=expires_at, session_id=session_id, not_before=not_before
+    )
+
+
+def _instant(value: Any, what: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (OverflowError, OSError, ValueError, TypeError):  # beyond what a datetime holds (after the year 9999)
+        raise CredentialError(f"the token's {what} is out of range") from None
 
 
 def _at(claims: dict[str, Any], path: str) -> object:

@@ -1,5 +1,7 @@
 """Access tokens from an OpenID Connect provider, verified with its published keys."""
 
+import math
+
 import jwt
 
 from application.principal import CredentialError, Principal
@@ -49,7 +51,7 @@ class OidcTokenVerifier:
         algorithm, kid = header.get("alg"), header.get("kid")
         if algorithm not in self._algorithms or not isinstance(kid, str) or not 0 < len(kid) <= 256:
             raise CredentialError("the token is invalid")
-        key = await self._keys.key(kid)
+        key = await self._keys.key(kid, issued_at=_issued_at(token))
         if key.algorithm_name != algorithm:
             raise CredentialError("the token is invalid")
         claims = verified_claims(
@@ -68,3 +70,20 @@ class OidcTokenVerifier:
             any_subject=True,
             admin_role=self._admin_role,
         )
+
+
+def _issued_at(token: str) -> float | None:
+    """The token's ``iat`` before its signature is checked: only to judge whether a key set read is recent
+    enough to call its key unknown (a false one earns at most a "retry later"); None if it has none."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        raise CredentialError("the token is invalid") from None
+    issued_at = claims.get("iat")
+    if isinstance(issued_at, bool) or not isinstance(issued_at, int | float):
+        return None
+    try:
+        seconds = float(issued_at)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) else None

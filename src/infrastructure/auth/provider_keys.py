@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ import httpx
 import jwt
 
 from application.principal import CredentialError, CredentialsUnavailableError
+from infrastructure.auth.provider_documents import ProviderDocumentError, jwks_uri_of, parsed, signing_keys
 
 logger = logging.getLogger(__name__)
 
@@ -18,13 +20,19 @@ class ProviderKeys:
     """The provider's public keys by ``kid``, from its JWKS.
 
     The key set is read when first needed and again once ``cache_seconds``
-    old; a token whose ``kid`` is not held triggers a read at once, but at
-    most one per ``refresh_seconds`` and one at a time, so a flood of made-up
-    kids cannot hammer the provider. While the provider cannot be reached,
-    the keys already held still verify; a token that needs a key not held
-    then gets :class:`CredentialsUnavailableError` (503, retry), since the
-    key may well exist. Only keys for the allowed algorithms are kept, so a
-    JWKS can never enable an algorithm the settings do not.
+    old, but at most one read per ``refresh_seconds`` and one at a time, so a
+    flood of made-up kids cannot hammer the provider. A read that fails (the
+    provider unreachable, or a document of another shape) keeps the keys
+    held, and ``state`` says why.
+
+    A token whose ``kid`` is not held is answered by the freshest read it
+    allows: a read at once when one is allowed. Herald says "unknown key"
+    (``CredentialError``) only when the kid is missing from a key set read
+    after the token was issued (by its ``iat``, give or take
+    ``clock_skew_seconds``) or read while this very request waited; else the
+    key may well exist: ``CredentialsUnavailableError`` with the seconds
+    until the next read is allowed. Only keys for the allowed algorithms are
+    kept, so a JWKS can never enable an algorithm the settings do not.
     """
 
     def __init__(
@@ -36,89 +44,110 @@ class ProviderKeys:
         algorithms: frozenset[str],
         cache_seconds: float,
         refresh_seconds: float,
+        clock_skew_seconds: float = 0.0,
+        https_only: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if issuer is None and jwks_url is None:
             raise ValueError("an issuer (for discovery) or a JWKS URL is needed")
+        if not 0 < refresh_seconds < math.inf:
+            raise ValueError("refresh_seconds must be positive and finite: the unknown-kid throttle cannot be off")
         self._client = client
         self._issuer = issuer
         self._jwks_url = jwks_url
         self._algorithms = algorithms
         self._cache_seconds = cache_seconds
         self._refresh_seconds = refresh_seconds
+        self._skew = clock_skew_seconds
+        self._https_only = https_only
         self._clock = clock
+        self._wall_clock = wall_clock
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
+        self._read_at: float | None = None  # when the last read that succeeded started (clock)
+        self._read_at_wall: float | None = None  # the same moment by the wall clock, to compare with an ``iat``
         self._tried_at: float | None = None
         self._failure: str | None = None
         self._lock = asyncio.Lock()
-        self.fetches = 0
 
     @property
     def state(self) -> dict[str, Any]:
         """For ``/health``: how many keys are held, how old they are, and why the last read failed."""
-        age = None if self._fetched_at is None else round(self._clock() - self._fetched_at, 1)
+        age = None if self._read_at is None else round(self._clock() - self._read_at, 1)
         return {"keys": len(self._keys), "age_seconds": age, "last_error": self._failure}
 
-    async def key(self, kid: str) -> jwt.PyJWK:
+    async def key(self, kid: str, *, issued_at: float | None = None) -> jwt.PyJWK:
         """The key ``kid``; ``CredentialError`` if the provider has no such key, or
-        ``CredentialsUnavailableError`` if it cannot be asked right now."""
-        if self._fetched_at is None or self._clock() - self._fetched_at > self._cache_seconds:
-            await self._refresh(kid)  # stale: read again, but keep what is held if the provider is down
-        elif kid not in self._keys:
-            await self._refresh(kid)
+        ``CredentialsUnavailableError`` if that cannot be known yet.
+
+        ``issued_at`` is the token's ``iat`` (None when it has none): a key
+        set read before then may not hold its key yet.
+        """
+        asked_at = self._clock()
+        if kid not in self._keys or self._stale(asked_at):
+            await self._read(kid)  # stale: read again, but keep what is held if the read fails
         key = self._keys.get(kid)
         if key is not None:
             return key
-        if self._failure is not None:
-            raise CredentialsUnavailableError(f"the identity provider's keys cannot be fetched ({self._failure})")
-        raise CredentialError("the token is signed with an unknown key")
+        if self._read_since(asked_at, issued_at):
+            raise CredentialError("the token is signed with an unknown key")
+        raise CredentialsUnavailableError(self._why_not_known(), retry_after_seconds=self._seconds_to_next_read())
 
-    async def _refresh(self, kid: str) -> None:
+    def _stale(self, now: float) -> bool:
+        return self._read_at is None or now - self._read_at > self._cache_seconds
+
+    def _read_since(self, asked_at: float, issued_at: float | None) -> bool:
+        """Whether a key set read after the token was issued (or during this request) is held."""
+        if self._read_at is None or self._read_at_wall is None:
+            return False
+        if self._read_at >= asked_at:
+            return True
+        # ``iat`` is in whole seconds: a token of second ``t`` may have been signed up to a second later.
+        return issued_at is not None and self._read_at_wall >= issued_at + 1 + self._skew
+
+    def _why_not_known(self) -> str:
+        if self._failure is not None:
+            return f"the identity provider's keys cannot be read ({self._failure})"
+        return "the key set has not been read since the token was issued"
+
+    def _seconds_to_next_read(self) -> int:
+        since = 0.0 if self._tried_at is None else self._clock() - self._tried_at
+        return max(1, math.ceil(self._refresh_seconds - since))
+
+    async def _read(self, kid: str) -> None:
         async with self._lock:
             now = self._clock()
-            if kid in self._keys and self._fetched_at is not None and now - self._fetched_at <= self._cache_seconds:
+            if kid in self._keys and not self._stale(now):
                 return  # read by whoever held the lock before
             if self._tried_at is not None and now - self._tried_at < self._refresh_seconds:
-                return  # read moments ago: a kid unknown then is unknown now
+                return  # read moments ago: the throttle
             self._tried_at = now
-            self.fetches += 1
+            started_wall = self._wall_clock()
             try:
                 self._keys = await self._fetch()
-            except (httpx.HTTPError, ValueError, KeyError, jwt.PyJWKError) as error:
-                self._failure = type(error).__name__
-                logger.warning(
-                    "could not read the identity provider's keys (%s); keeping %d", self._failure, len(self._keys)
-                )
+            except ProviderDocumentError as error:
+                self._failed(str(error))
                 return
-            self._fetched_at = self._clock()
+            except (httpx.HTTPError, httpx.InvalidURL) as error:
+                self._failed(type(error).__name__)
+                return
+            self._read_at, self._read_at_wall = now, started_wall
             self._failure = None
+
+    def _failed(self, reason: str) -> None:
+        self._failure = reason
+        logger.warning("could not read the identity provider's keys (%s); keeping %d", reason, len(self._keys))
 
     async def _fetch(self) -> dict[str, jwt.PyJWK]:
         url = self._jwks_url or await self._discover()
         response = await self._client.get(url)
         response.raise_for_status()
-        keys: dict[str, jwt.PyJWK] = {}
-        for entry in response.json()["keys"]:
-            if not isinstance(entry, dict) or entry.get("use", "sig") != "sig" or not isinstance(entry.get("kid"), str):
-                continue
-            try:
-                key = jwt.PyJWK(entry)
-            except jwt.PyJWKError:
-                continue  # a key type or curve this build cannot use: not one of ours
-            if key.algorithm_name in self._algorithms:
-                keys[entry["kid"]] = key
-        return keys
+        return signing_keys(parsed(response.content, "key set"), self._algorithms)
 
     async def _discover(self) -> str:
         assert self._issuer is not None
         response = await self._client.get(f"{self._issuer.rstrip('/')}/.well-known/openid-configuration")
         response.raise_for_status()
-        document = response.json()
-        if document.get("issuer") != self._issuer:
-            raise ValueError("the discovery document names another issuer")
-        url = document["jwks_uri"]
-        if not isinstance(url, str):
-            raise ValueError("the discovery document has no jwks_uri")
-        self._jwks_url = url
-        return url
+        document = parsed(response.content, "discovery document")
+        self._jwks_url = jwks_uri_of(document, issuer=self._issuer, https_only=self._https_only)
+        return self._jwks_url

@@ -84,6 +84,8 @@ class TokenService:
         }
         if principal.session_id is not None:
             claims["sid"] = principal.session_id
+        if principal.not_before is not None:
+            claims["nbf"] = principal.not_before  # so the stream cookie opens no stream before its token would
         return jwt.encode(claims, self._secret, algorithm=self.ALGORITHMS[0])
 
     def _verify(self, token: str, audience: str) -> Principal:

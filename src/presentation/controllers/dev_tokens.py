@@ -1,4 +1,4 @@
-"""``POST /api/v1/dev/tokens``: tokens for trying the service locally (never in production)."""
+"""``POST /api/v1/dev/tokens``: tokens for trying the service locally (never in production, nor with a provider)."""
 
 from typing import Annotated
 from uuid import UUID
@@ -28,7 +28,7 @@ class TokenResponse(msgspec.Struct):
 
 
 class DevTokensController(Controller):
-    """Issues tokens for any user id; registered only when ``HERALD_ENV`` is not production."""
+    """Issues tokens for any user id; registered only outside production and without an identity provider."""
 
     path = "/api/v1/dev/tokens"
     tags = ["development"]
