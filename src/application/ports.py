@@ -80,8 +80,12 @@ class TicketStore(Protocol):
         """A new ticket for ``principal``, valid for ``ttl_seconds``, usable once."""
         ...
 
+    async def peek(self, ticket: str) -> Principal | None:
+        """The ticket's principal, leaving it unspent; None when unknown, used or expired."""
+        ...
+
     async def redeem(self, ticket: str) -> Principal | None:
-        """The ticket's principal, consuming it; None when unknown, used or expired."""
+        """The ticket's principal, consuming it atomically (one caller gets it); None when unknown, used or expired."""
         ...
 
 
@@ -124,6 +128,9 @@ class StreamAdmission(Protocol):
     def check(self, user_id: UUID) -> AdmissionRefusal | None:
         """None when the user may open a stream now (and count the open); otherwise why not."""
         ...
+
+    def cancel(self, user_id: UUID) -> None:
+        """Uncount an open :meth:`check` admitted: the stream did not open after all (its ticket was spent)."""
 
     def retry_after_seconds(self, user_id: UUID) -> int:
         """Seconds until the user's next open would be allowed by the rate."""

@@ -6,9 +6,14 @@ must be live and its credential unexpired; admission limits how many streams
 a user and the process hold and how fast a user opens them; the subscription
 starts at the resume position, with the categories asked for; the stream
 lives until its credential expires or its session is revoked.
+
+A ticket is spent only by a stream that opens: it is looked at to name the
+caller, and redeemed once the subscription is registered, so a refusal (a
+limit, an unavailable broker) leaves it for a retry on another process.
 """
 
 from collections.abc import Awaitable, Callable
+from uuid import UUID
 
 import attrs
 
@@ -31,6 +36,7 @@ from domain.sse import SSECategory
 
 #: Longer tickets are refused without a look-up: Herald's own are far shorter.
 MAX_TICKET_LENGTH = 128
+_UNUSABLE_TICKET = "the ticket is invalid, expired or already used"
 
 
 @attrs.frozen
@@ -98,19 +104,23 @@ class OpenStream:
         caller = await self._caller(credential)
         if isinstance(caller, Refused):
             return caller
-        refusal = self._admission.check(caller.user_id)
-        if refusal is AdmissionRefusal.PROCESS_FULL:
-            return Refused(RefusalKind.UNAVAILABLE, refusal.value, retry_after_seconds=5)
-        if refusal is AdmissionRefusal.USER_FULL:
-            return Refused(RefusalKind.TOO_MANY, refusal.value)
-        if refusal is AdmissionRefusal.TOO_FAST:
-            return Refused(RefusalKind.TOO_MANY, refusal.value, self._admission.retry_after_seconds(caller.user_id))
+        refused = self._admit(caller.user_id)
+        if refused is not None:
+            return refused
         try:
             stream = await self._subscriber.subscribe(
                 caller.user_id, categories=categories, last_event_id=last_event_id
             )
         except SubscriberUnavailableError:
             return UNAVAILABLE
+        try:
+            spent_elsewhere = await self._spend(credential)
+        except BaseException:  # cancelled: the client left while its ticket was being redeemed
+            await self._abandon(caller.user_id, stream)
+            raise
+        if spent_elsewhere is not None:
+            await self._abandon(caller.user_id, stream)
+            return spent_elsewhere
         untrack = self._lifetimes.track(caller, stream)
 
         async def release() -> None:
@@ -125,10 +135,10 @@ class OpenStream:
                 case BearerToken(token):
                     principal = await self._credentials.verify(token)
                 case StreamTicket(ticket):
-                    redeemed = await self._tickets.redeem(ticket) if len(ticket) <= MAX_TICKET_LENGTH else None
-                    if redeemed is None:
-                        return unauthenticated("the ticket is invalid, expired or already used")
-                    principal = redeemed
+                    holder = await self._tickets.peek(ticket) if len(ticket) <= MAX_TICKET_LENGTH else None
+                    if holder is None:
+                        return unauthenticated(_UNUSABLE_TICKET)
+                    principal = holder
                 case StreamCookie(token):
                     principal = self._credentials.verify_stream_token(token)
                 case None:
@@ -147,6 +157,31 @@ class OpenStream:
         if principal.not_before is not None and principal.not_before > now:
             return unauthenticated("the token is not valid yet")
         return await live_session(principal, self._revocations)
+
+    def _admit(self, user_id: UUID) -> Refused | None:
+        refusal = self._admission.check(user_id)
+        if refusal is AdmissionRefusal.PROCESS_FULL:
+            return Refused(RefusalKind.UNAVAILABLE, refusal.value, retry_after_seconds=5)
+        if refusal is AdmissionRefusal.USER_FULL:
+            return Refused(RefusalKind.TOO_MANY, refusal.value)
+        if refusal is AdmissionRefusal.TOO_FAST:
+            return Refused(RefusalKind.TOO_MANY, refusal.value, self._admission.retry_after_seconds(user_id))
+        return None
+
+    async def _spend(self, credential: StreamCredential | None) -> Refused | None:
+        """Redeem a ticket for the stream that is opening; a refusal when another open spent it first."""
+        if not isinstance(credential, StreamTicket):
+            return None
+        try:
+            holder = await self._tickets.redeem(credential.ticket)
+        except TicketStoreUnavailableError:
+            return UNAVAILABLE
+        return None if holder is not None else unauthenticated(_UNUSABLE_TICKET)
+
+    async def _abandon(self, user_id: UUID, stream: EventStream) -> None:
+        """A stream admitted and subscribed does not open after all: nothing of it may stay counted."""
+        self._admission.cancel(user_id)
+        await stream.aclose()
 
 
 @attrs.frozen

@@ -3,12 +3,14 @@
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from presentation.body_send import offer_body_send, server_send
+from presentation.transport import connection_dropper
 
 logger = logging.getLogger(__name__)
 
@@ -17,15 +19,19 @@ class SendTimeout:
     """ASGI middleware: end any response whose ``send`` has not completed within ``seconds``.
 
     uvicorn applies TCP back-pressure, so writing to a client that stopped
-    reading (or whose connection is half-open) blocks forever. Ending the
-    response makes the server drop the connection and releases the stream's
-    subscription. Heartbeats make sure even an idle stream writes often enough
-    for this to notice.
+    reading (or whose connection is half-open) blocks forever. The connection
+    is dropped at once (:func:`~presentation.transport.connection_dropper`):
+    its unsent bytes could never be delivered, and the server and the response
+    see a client that left, so the stream's subscription is released and the
+    cut-off is one warning of Herald's, not an application error of the
+    server's. Served by another server, the request is cancelled instead.
+    Heartbeats make sure even an idle stream writes often enough for this to
+    notice.
 
     A timer per send would cost more than the send on a busy stream, so a
     send only records when it started; one watchdog task per process looks
     every ``seconds / 4`` for sends blocked longer than ``seconds`` and
-    cancels their requests. A client is therefore cut off between ``seconds``
+    cuts their clients off. A client is therefore cut off between ``seconds``
     and ``1.25 * seconds`` after it stopped taking data.
     """
 
@@ -33,10 +39,11 @@ class SendTimeout:
         self._seconds = seconds
         self._blocked: dict[asyncio.Task[Any], float] = {}
         self._stalled: set[asyncio.Task[Any]] = set()
+        self._droppers: dict[asyncio.Task[Any], Callable[[], None]] = {}
         self._watchdog: asyncio.Task[None] | None = None
 
     def __call__(self, app: ASGIApp) -> ASGIApp:
-        blocked, stalled = self._blocked, self._stalled
+        blocked, stalled, droppers = self._blocked, self._stalled, self._droppers
 
         async def with_send_timeout(scope: Scope, receive: Receive, send: Send) -> None:
             task = asyncio.current_task()
@@ -58,15 +65,20 @@ class SendTimeout:
             raw = server_send(scope)
             if raw is not None:
                 offer_body_send(scope, timed(raw))
+            dropper = connection_dropper(scope)
+            if dropper is not None:
+                droppers[task] = dropper
 
             try:
                 await app(scope, receive, timed(send))
             except asyncio.CancelledError:
                 if task not in stalled or task.uncancel() > 0:
                     raise  # not (only) ours: a shutdown or another cancellation goes on
-                logger.warning("%s: the client took no data for %g s; disconnected", scope["path"], self._seconds)
             finally:
-                stalled.discard(task)
+                droppers.pop(task, None)
+                if task in stalled:
+                    stalled.discard(task)
+                    logger.warning("%s: the client took no data for %g s; disconnected", scope["path"], self._seconds)
 
         return with_send_timeout
 
@@ -89,4 +101,8 @@ class SendTimeout:
             for task, since in list(self._blocked.items()):
                 if since < deadline and task not in self._stalled:
                     self._stalled.add(task)
-                    task.cancel()
+                    dropper = self._droppers.get(task)
+                    if dropper is None:
+                        task.cancel()
+                    else:
+                        dropper()

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_SECRET
-from tests.integration.helpers import data, eventually, process_bearer
+from tests.integration.helpers import announce, data, eventually, process_bearer
+from tests.integration.test_hostile_process import stalled_socket
 from tests.support.processes import herald_process
 from tests.support.streams import StreamReader
 
@@ -103,3 +104,37 @@ def test_an_invalid_configuration_is_reported_as_json_in_production(tmp_path: Pa
     [entry] = entries(result.stderr + result.stdout)
     assert entry["level"] == "error"
     assert "HERALD_JWT_SECRET is required" in str(entry["event"])
+
+
+async def test_a_stalled_client_cut_off_by_the_send_timeout_is_one_warning_of_heralds_own(tmp_path: Path) -> None:
+    env = {
+        "HERALD_ENV": "production",
+        "HERALD_JWT_SECRET": TEST_SECRET,
+        "HERALD_SSE_SEND_TIMEOUT_SECONDS": "1",
+        "HERALD_SSE_MAX_STREAMS_PER_USER": "1",  # the next stream opens only once the stalled one is released
+    }
+    admin = process_bearer(uuid.uuid4(), "admin")
+    stall = "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nX-Request-ID: stalled-req-1\r\n\r\n"
+    with herald_process(env, tmp_path / "herald.log") as herald:
+        stalled = stalled_socket(herald.port, stall.format(admin["Authorization"]).encode())
+        try:
+            async with httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+
+                async def flooded_until_cut_off() -> bool:
+                    # Announcements reach every stream; the stalled one stops taking them.
+                    await announce(client, admin, "x" * 2000)
+                    return "took no data" in herald.log()
+
+                await eventually(flooded_until_cut_off, timeout=30, step=0)
+                async with StreamReader(client, "/api/v1/events", headers=admin) as stream:
+                    assert stream.response is not None
+                    assert stream.response.status_code == 200, "the stalled stream was not released"
+                marker = await client.get("/health", headers={"X-Request-ID": "after-the-stall"})
+                assert marker.status_code == 200
+                await eventually(lambda: "after-the-stall" in herald.log())
+        finally:
+            stalled.close()
+    logged = entries(herald.log())
+    [warning] = [e for e in logged if "took no data" in str(e["event"])]
+    assert (warning["level"], warning["request_id"]) == ("warning", "stalled-req-1")
+    assert not [e for e in logged if e["level"] in ("error", "critical")], "an error-level line was logged"

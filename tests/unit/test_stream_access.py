@@ -1,8 +1,10 @@
 """The use cases of the stream's edge, with hand-written fakes for their ports: no HTTP, no Redis, no timers."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import attrs
 import pytest
@@ -68,6 +70,7 @@ class FakeTickets:
 
     def __init__(self, *, down: bool = False) -> None:
         self.down = down
+        self.down_on_redeem = False
         self.tickets: dict[str, Principal] = {}
 
     async def issue(self, principal: Principal) -> str:
@@ -77,8 +80,13 @@ class FakeTickets:
         self.tickets[ticket] = principal
         return ticket
 
-    async def redeem(self, ticket: str) -> Principal | None:
+    async def peek(self, ticket: str) -> Principal | None:
         if self.down:
+            raise TicketStoreUnavailableError
+        return self.tickets.get(ticket)
+
+    async def redeem(self, ticket: str) -> Principal | None:
+        if self.down or self.down_on_redeem:
             raise TicketStoreUnavailableError
         return self.tickets.pop(ticket, None)
 
@@ -104,9 +112,14 @@ class FakeRevocations:
 @attrs.define
 class FakeAdmission:
     refusal: AdmissionRefusal | None = None
+    counted: int = 0
 
     def check(self, user_id: uuid.UUID) -> AdmissionRefusal | None:
+        self.counted += self.refusal is None
         return self.refusal
+
+    def cancel(self, user_id: uuid.UUID) -> None:
+        self.counted -= 1
 
     def retry_after_seconds(self, user_id: uuid.UUID) -> int:
         return 7
@@ -129,14 +142,17 @@ class FakeStream:
 class FakeSubscriber:
     down: bool = False
     calls: list[tuple[uuid.UUID, frozenset[SSECategory] | None, str | None]] = attrs.Factory(list)
+    streams: list[FakeStream] = attrs.Factory(list)
 
     async def subscribe(
         self, user_id: uuid.UUID, *, categories: frozenset[SSECategory] | None = None, last_event_id: str | None = None
     ) -> EventStream:
+        await asyncio.sleep(0)  # a real broker answers later: concurrent opens overlap here
         if self.down:
             raise SubscriberUnavailableError("down")
         self.calls.append((user_id, categories, last_event_id))
-        return FakeStream()
+        self.streams.append(FakeStream())
+        return self.streams[-1]
 
     async def is_ready(self) -> bool:
         return not self.down
@@ -255,6 +271,72 @@ async def test_an_unreachable_broker_or_ticket_store_is_unavailable_with_retry_a
         assert isinstance(outcome, Refused)
         assert outcome.kind is RefusalKind.UNAVAILABLE
         assert outcome.retry_after_seconds is not None
+
+
+@pytest.mark.parametrize(
+    "refusing",
+    [
+        *({"admission": FakeAdmission(refusal)} for refusal in AdmissionRefusal),
+        {"subscriber": FakeSubscriber(down=True)},
+    ],
+    ids=[*(refusal.name for refusal in AdmissionRefusal), "broker down"],
+)
+async def test_a_ticket_refused_after_it_was_looked_at_stays_unspent(refusing: dict[str, Any]) -> None:
+    tickets = FakeTickets()
+    ticket = await tickets.issue(ALICE)
+    assert isinstance(await open_stream(tickets=tickets, **refusing)(StreamTicket(ticket)), Refused)
+    assert isinstance(await open_stream(tickets=tickets)(StreamTicket(ticket)), OpenedStream)  # e.g. on another process
+
+
+async def test_of_concurrent_opens_with_one_ticket_one_opens_and_the_others_leave_nothing_counted() -> None:
+    tickets, admission, subscriber = FakeTickets(), FakeAdmission(), FakeSubscriber()
+    ticket = await tickets.issue(ALICE)
+    use_case = open_stream(tickets=tickets, admission=admission, subscriber=subscriber)
+    outcomes = await asyncio.gather(*(use_case(StreamTicket(ticket)) for _ in range(3)))
+    assert len(subscriber.streams) == 3  # all three were admitted and subscribed before one redeemed
+    assert [type(outcome) for outcome in outcomes].count(OpenedStream) == 1
+    spent = Refused(RefusalKind.UNAUTHENTICATED, "the ticket is invalid, expired or already used")
+    assert [outcome for outcome in outcomes if isinstance(outcome, Refused)] == [spent, spent]
+    assert admission.counted == 1
+    assert sorted(stream.closed for stream in subscriber.streams) == [0, 1, 1]
+
+
+async def test_a_ticket_store_failing_at_the_redeem_leaves_nothing_counted() -> None:
+    tickets, admission, subscriber = FakeTickets(), FakeAdmission(), FakeSubscriber()
+    ticket = await tickets.issue(ALICE)
+    tickets.down_on_redeem = True
+    outcome = await open_stream(tickets=tickets, admission=admission, subscriber=subscriber)(StreamTicket(ticket))
+    assert isinstance(outcome, Refused)
+    assert outcome.kind is RefusalKind.UNAVAILABLE
+    assert admission.counted == 0
+    assert [stream.closed for stream in subscriber.streams] == [1]
+
+
+class StuckTickets(FakeTickets):
+    """A store whose redeem never answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.redeeming = asyncio.Event()
+
+    async def redeem(self, ticket: str) -> Principal | None:
+        self.redeeming.set()
+        await asyncio.Event().wait()
+        return None
+
+
+async def test_a_client_leaving_while_its_ticket_is_redeemed_leaves_nothing_counted() -> None:
+    tickets, admission, subscriber = StuckTickets(), FakeAdmission(), FakeSubscriber()
+    ticket = await tickets.issue(ALICE)
+    opening = asyncio.create_task(
+        open_stream(tickets=tickets, admission=admission, subscriber=subscriber)(StreamTicket(ticket))
+    )
+    await tickets.redeeming.wait()
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    assert admission.counted == 0
+    assert [stream.closed for stream in subscriber.streams] == [1]
 
 
 async def test_authenticate_an_api_caller() -> None:

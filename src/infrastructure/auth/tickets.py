@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from redis.asyncio import Redis
@@ -43,8 +44,13 @@ class MemoryTicketStore:
             self._tickets.popitem(last=False)
         return ticket
 
+    async def peek(self, ticket: str) -> Principal | None:
+        return self._unexpired(self._tickets.get(_fingerprint(ticket)))
+
     async def redeem(self, ticket: str) -> Principal | None:
-        entry = self._tickets.pop(_fingerprint(ticket), None)
+        return self._unexpired(self._tickets.pop(_fingerprint(ticket), None))
+
+    def _unexpired(self, entry: tuple[datetime, Principal] | None) -> Principal | None:
         if entry is None or entry[0] < self._clock.now():
             return None
         return entry[1]
@@ -83,10 +89,16 @@ class RedisTicketStore:
             raise TicketStoreUnavailableError(type(error).__name__) from error
         return ticket
 
+    async def peek(self, ticket: str) -> Principal | None:
+        return await self._read(self._client.get, ticket)
+
     async def redeem(self, ticket: str) -> Principal | None:
+        return await self._read(self._client.getdel, ticket)  # atomic: a ticket opens one stream only
+
+    async def _read(self, command: Callable[[str], Awaitable[bytes | str | None]], ticket: str) -> Principal | None:
         try:
             async with redis_wait(self._timeout):
-                raw = await self._client.getdel(self._key(ticket))  # atomic: a ticket opens one stream only
+                raw = await command(self._key(ticket))
         except REDIS_FAILURE as error:
             raise TicketStoreUnavailableError(type(error).__name__) from error
         return None if raw is None else self._wire_format.loads(raw, Principal)

@@ -32,6 +32,10 @@ class StreamAdmission:
             return AdmissionRefusal.TOO_FAST
         return None
 
+    def cancel(self, user_id: UUID) -> None:
+        """Uncount an admitted open that did not happen; the caps count registered streams, so only the rate."""
+        self._opens.give_back(user_id)
+
     def retry_after_seconds(self, user_id: UUID) -> int:
         """Seconds until the user's next open would be allowed by the rate."""
         return self._opens.retry_after_seconds(user_id)

@@ -31,6 +31,13 @@ class PerUserRate:
             self._buckets.popitem(last=False)  # the longest-idle user, whose bucket is full again anyway
         return True
 
+    def give_back(self, user_id: UUID) -> None:
+        """Undo a :meth:`take` whose action did not happen after all."""
+        bucket = self._buckets.get(user_id)
+        if bucket is not None:
+            tokens, last = bucket
+            self._buckets[user_id] = (min(self._capacity, tokens + 1.0), last)
+
     def retry_after_seconds(self, user_id: UUID) -> int:
         """Seconds until the user's next action would be allowed."""
         tokens, _ = self._buckets.get(user_id, (self._capacity, 0.0))

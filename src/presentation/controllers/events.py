@@ -87,6 +87,8 @@ class EventsController(Controller):
 
         The subscription is registered before the response starts, so an
         event published right after the client sees the headers is not missed.
+        The input is validated before the credential is looked at: a 400
+        leaves a ticket unspent.
         """
         del ticket  # read by stream_credential; declared here for validation and the schema
         wanted = parse_categories(categories)
