@@ -265,3 +265,20 @@ def test_the_api_and_the_stream_are_rate_and_connection_limited_with_429() -> No
     assert any(d.startswith("limit_conn herald_streams ") for d in stream)
     assert any(d.startswith("limit_req zone=herald_api ") for d in api)
     assert any(d.startswith("limit_conn herald_api_connections ") for d in api)
+
+
+def test_compose_refuses_to_start_without_a_database_password() -> None:
+    text = (ROOT / "compose.yaml").read_text()
+    assert "HERALD_DATABASE_PASSWORD:-" not in text  # no fallback password
+    postgres, herald = COMPOSE["services"]["postgres"], COMPOSE["services"]["herald"]
+    assert postgres["environment"]["POSTGRES_PASSWORD"].startswith("${HERALD_DATABASE_PASSWORD:?")
+    assert "${HERALD_DATABASE_PASSWORD:?" in herald["environment"]["HERALD_DATABASE_URL"]
+
+
+def test_metrics_are_exposed_to_the_compose_network_only() -> None:
+    herald = COMPOSE["services"]["herald"]
+    assert herald["environment"]["HERALD_METRICS_HOST"] == "0.0.0.0"  # noqa: S104 - inside the container
+    assert "9180" in herald["expose"]
+    assert "ports" not in herald
+    assert "9180" not in NGINX_CONF
+    assert "HERALD_METRICS_PORT=9180" in dict(final_stage())["ENV"]
