@@ -49,7 +49,9 @@ class HeraldServer(uvicorn.Server):
     their last bytes, and requests whose bodies never finish, are cut off when
     the grace period is over, so the process exits in time whatever they do;
     closing the adapters after that is bounded on its own (a second at most
-    for a publisher whose Redis does not answer).
+    for a publisher whose Redis does not answer). The metrics listener
+    (:mod:`presentation.metrics_listener`) opens after the app has started and
+    closes first.
     """
 
     def __init__(
@@ -76,7 +78,11 @@ class HeraldServer(uvicorn.Server):
         except OSError as error:
             logger.error("%s", error)
             sys.exit(1)  # as uvicorn does when the public port is taken
-        await super().startup(sockets)
+        try:
+            await super().startup(sockets)
+        except BaseException:  # uvicorn exits when the app or the public port fails: free the metrics port too
+            await self.metrics.stop()
+            raise
         if self.started:
             await self.metrics.start(await resolve(self._container.metrics))
         if self._tune_gc:
