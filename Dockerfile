@@ -20,7 +20,8 @@ ENV PATH=/opt/herald/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     HERALD_ENV=production \
     HERALD_HOST=0.0.0.0 \
-    HERALD_PORT=8000
+    HERALD_PORT=8000 \
+    HERALD_METRICS_PORT=9180
 RUN groupadd --system --gid 10001 herald \
     && useradd --system --uid 10001 --gid herald --no-create-home --shell /usr/sbin/nologin herald \
     && mkdir -p /var/lib/herald && chown 10001:10001 /var/lib/herald
@@ -29,7 +30,9 @@ COPY --from=build /opt/herald /opt/herald
 WORKDIR /var/lib/herald
 # Numeric, so runtimes that check for a non-root user (runAsNonRoot) can verify it.
 USER 10001:10001
-EXPOSE 8000
+# 8000: the API, the stream and the page (behind the proxy); 9180: GET /metrics for Prometheus, bound to
+# loopback unless HERALD_METRICS_HOST names the container's interface (compose.yaml does). Never publish 9180.
+EXPOSE 8000 9180
 # The slim image has no curl: Python's urllib fails (exit 1) on a refused connection or a non-2xx answer.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request as r; r.urlopen('http://127.0.0.1:8000/health', timeout=2)"]

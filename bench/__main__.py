@@ -67,6 +67,7 @@ class Target:
     name: str
     port: int
     env: dict[str, str]
+    metrics_port: int = field(default_factory=free_port)
     server: subprocess.Popen[bytes] | None = None
     results: dict[str, Any] = field(default_factory=dict)
 
@@ -145,7 +146,7 @@ async def http_get(port: int, path: str) -> bytes:
 
 
 async def server_counters(port: int) -> dict[str, float]:
-    """Herald's own view, from ``/metrics``: streams ended by reason, reconnects, events delivered."""
+    """Herald's own view, from its metrics listener: streams ended by reason, reconnects, events delivered."""
     text = (await http_get(port, "/metrics")).decode()
     wanted = ("herald_streams_ended_total", "herald_redis_reconnects_total", "herald_events_delivered_total")
     counters: dict[str, float] = {}
@@ -265,7 +266,7 @@ async def measure(target: Target, options: Options, users: list[uuid.UUID], toke
         }
         seq += offered
         if target.name == "herald":
-            results["server_counters"] = await server_counters(port)
+            results["server_counters"] = await server_counters(target.metrics_port)
         for client in clients:
             client.close()
         await asyncio.sleep(options.settle)
@@ -352,7 +353,9 @@ async def measure_replay(port: int, publisher: Publisher, rounds: int, seq: int)
 @contextlib.contextmanager
 def serving(target: Target) -> Any:
     target.server = subprocess.Popen(
-        [sys.executable, "-m", "bench.serve", target.name, str(target.port)], env=target.env, cwd=ROOT
+        [sys.executable, "-m", "bench.serve", target.name, str(target.port)],
+        env={**target.env, "HERALD_METRICS_PORT": str(target.metrics_port)},
+        cwd=ROOT,
     )
     try:
         yield target

@@ -155,6 +155,10 @@ class Settings:
     """Bind address of ``herald run``."""
     port: int = number(8000, at_least=0, at_most=65535)
     """Bind port of ``herald run``."""
+    metrics_host: str = text("127.0.0.1")
+    """Bind address of the Prometheus listener: loopback, or an interface only the scraper reaches."""
+    metrics_port: int = number(9180, at_least=0, at_most=65535)
+    """Port of ``GET /metrics``, apart from the public port, so a proxy that fronts Herald never serves metrics."""
     public_url: str | None = attrs.field(default=None, metadata={_READER: _public_url})
     """Where clients reach the service (behind a proxy, say): the server named in the AsyncAPI document."""
     database_url: str = attrs.field(
@@ -306,7 +310,10 @@ class Settings:
             if "jwt_secret" not in values:
                 raise SettingsError("HERALD_JWT_SECRET is required when HERALD_ENV=production")
             _refuse_cleartext_provider(values)
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.metrics_port == settings.port != 0:
+            raise SettingsError("HERALD_METRICS_PORT must differ from HERALD_PORT: metrics are never served publicly")
+        return settings
 
 
 def _refuse_cleartext_provider(values: Mapping[str, object]) -> None:

@@ -17,7 +17,6 @@ from presentation.controllers.asyncapi import asyncapi
 from presentation.controllers.dev_tokens import DevTokensController
 from presentation.controllers.events import EventsController
 from presentation.controllers.health import health
-from presentation.controllers.metrics import metrics
 from presentation.controllers.page import demo_page
 from presentation.controllers.reports import ReportsController
 from presentation.controllers.sessions import SessionsController
@@ -65,7 +64,6 @@ def create_app(container: Container | None = None) -> Litestar:
         AnnouncementsController,
         SessionsController,
         health,
-        metrics,
         demo_page,
         asyncapi,
     ]

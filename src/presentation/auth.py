@@ -20,6 +20,8 @@ from presentation.refusals import refuse
 
 #: HttpOnly cookie holding a stream-only token; EventSource sends it on every reconnect.
 STREAM_COOKIE = "herald_stream"
+#: Query parameter of the single-use stream ticket (its name as Litestar decodes it).
+TICKET_PARAMETER = "ticket"
 #: Where the composition root puts the ``Authenticate`` use case for the guard (guards get no injection).
 AUTHENTICATE = "authenticate"
 _PRINCIPAL = "herald.principal"
@@ -70,7 +72,7 @@ def stream_credential(request: Request[Any, Any, Any]) -> StreamCredential | Non
     cookie is there, and refused (saying why) when it is all there is.
     """
     authorization = _authorization(request)
-    ticket = request.query_params.get("ticket")
+    ticket = request.query_params.get(TICKET_PARAMETER)
     cookie = request.cookies.get(STREAM_COOKIE)
     if authorization is not None and (authorization[0] == "bearer" or (ticket is None and not cookie)):
         bearer = _bearer(request)

@@ -35,5 +35,4 @@ def container_dependencies(container: Container) -> dict[str, Provide]:
         "token_issuer": _provide(container.token_service),
         "identity_provider": _provide(container.identity_provider),
         "asyncapi_document": _provide(container.asyncapi_document),
-        "metrics": _provide(container.metrics),
     }

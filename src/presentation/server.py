@@ -4,17 +4,19 @@ import asyncio
 import logging
 import math
 import socket
+import sys
 import time
 
 import uvicorn
 
-from infrastructure.container import Container
+from infrastructure.container import Container, resolve
 from infrastructure.settings import Settings
 from infrastructure.streams.inbox import EndReason
 from infrastructure.streams.signals import EndNotice, end_frame
 from presentation.app import create_app
 from presentation.body_send import expose_server_send
 from presentation.gc_policy import tune_for_long_lived_streams
+from presentation.metrics_listener import MetricsListener
 from presentation.transport import LimitedHttpToolsProtocol, TransportLimits
 
 logger = logging.getLogger(__name__)
@@ -47,26 +49,49 @@ class HeraldServer(uvicorn.Server):
     their last bytes, and requests whose bodies never finish, are cut off when
     the grace period is over, so the process exits in time whatever they do;
     closing the adapters after that is bounded on its own (a second at most
-    for a publisher whose Redis does not answer).
+    for a publisher whose Redis does not answer). The metrics listener
+    (:mod:`presentation.metrics_listener`) opens after the app has started and
+    closes first.
     """
 
     def __init__(
-        self, config: uvicorn.Config, container: Container, *, grace_seconds: float, tune_gc: bool = False
+        self,
+        config: uvicorn.Config,
+        container: Container,
+        *,
+        grace_seconds: float,
+        metrics_address: tuple[str, int],
+        tune_gc: bool = False,
     ) -> None:
         super().__init__(config)
         self._container = container
         self._grace = grace_seconds
+        self._metrics_address = metrics_address
         self._tune_gc = tune_gc
         self._cancelled = _CancelledRequests()
         self._cut = 0
+        self.metrics: MetricsListener | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
+        try:
+            self.metrics = MetricsListener(*self._metrics_address)
+        except OSError as error:
+            logger.error("%s", error)
+            sys.exit(1)  # as uvicorn does when the public port is taken
+        try:
+            await super().startup(sockets)
+        except BaseException:  # uvicorn exits when the app or the public port fails: free the metrics port too
+            await self.metrics.stop()
+            raise
+        if self.started:
+            await self.metrics.start(await resolve(self._container.metrics))
         if self._tune_gc:
             tune_for_long_lived_streams()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         started = time.monotonic()
+        if self.metrics is not None:
+            await self.metrics.stop()
         logging.getLogger("uvicorn.error").addFilter(self._cancelled)
         hub = self._container.stream_hub()
         streams = hub.open_streams
@@ -104,12 +129,20 @@ class HeraldServer(uvicorn.Server):
 
 
 def build_server(
-    container: Container, *, host: str, port: int, log_level: str = "info", tune_gc: bool = True
+    container: Container,
+    *,
+    host: str,
+    port: int,
+    metrics_port: int | None = None,
+    log_level: str = "info",
+    tune_gc: bool = True,
 ) -> HeraldServer:
-    """A server for ``create_app(container)`` on ``host:port`` (port 0 picks a free one).
+    """A server for ``create_app(container)`` on ``host:port`` (port 0 picks a free one), and its metrics listener.
 
-    ``tune_gc`` applies :mod:`presentation.gc_policy` once started; a test
-    process that starts many servers in turn leaves it off.
+    The metrics listener binds ``HERALD_METRICS_HOST`` on ``metrics_port``
+    (``HERALD_METRICS_PORT`` unless given). ``tune_gc`` applies
+    :mod:`presentation.gc_policy` once started; a test process that starts
+    many servers in turn leaves it off.
     """
     settings: Settings = container.settings()
     limits = TransportLimits(
@@ -128,4 +161,11 @@ def build_server(
         timeout_keep_alive=round(settings.http_keepalive_seconds),
         proxy_headers=False,
     )
-    return HeraldServer(config, container, grace_seconds=settings.shutdown_grace_seconds, tune_gc=tune_gc)
+    metrics_address = (settings.metrics_host, settings.metrics_port if metrics_port is None else metrics_port)
+    return HeraldServer(
+        config,
+        container,
+        grace_seconds=settings.shutdown_grace_seconds,
+        metrics_address=metrics_address,
+        tune_gc=tune_gc,
+    )

@@ -1,4 +1,4 @@
-"""``/metrics`` tells what happened, in Prometheus' text format."""
+"""``/metrics``, on the metrics listener, tells what happened in Prometheus' text format."""
 
 import uuid
 
@@ -7,13 +7,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.api.conftest import TokenFactory
 from tests.integration.helpers import eventually
+from tests.support.server import RunningHerald
 from tests.support.streams import StreamReader
 
 Metrics = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-async def scrape(client: httpx.AsyncClient) -> Metrics:
-    response = await client.get("/metrics")
+async def scrape(client: httpx.AsyncClient, metrics_url: str) -> Metrics:
+    response = await client.get(metrics_url)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     return {
@@ -23,12 +24,14 @@ async def scrape(client: httpx.AsyncClient) -> Metrics:
     }
 
 
-async def test_metrics_follow_streams_events_and_resumes(client: httpx.AsyncClient, auth: TokenFactory) -> None:
+async def test_metrics_follow_streams_events_and_resumes(
+    herald: RunningHerald, client: httpx.AsyncClient, auth: TokenFactory
+) -> None:
     user = uuid.uuid4()
     async with StreamReader(client, "/api/v1/events", headers=auth(user)) as stream:
         await client.post("/api/v1/reports", json={"title": "measured"}, headers=auth(user))
         await stream.wait_for_count(5)
-        during = await scrape(client)
+        during = await scrape(client, herald.metrics_url)
     resume = {**auth(user), "Last-Event-ID": stream.events[1].id}
     async with StreamReader(client, "/api/v1/events", headers=resume) as resumed:
         await resumed.wait_for_count(3)
@@ -36,7 +39,7 @@ async def test_metrics_follow_streams_events_and_resumes(client: httpx.AsyncClie
 
     async def both_released() -> bool:  # a stream is released a moment after its close
         nonlocal after
-        after = await scrape(client)
+        after = await scrape(client, herald.metrics_url)
         return after.get(("herald_streams_ended_total", (("reason", "client_gone"),))) == 2
 
     await eventually(both_released)

@@ -245,6 +245,40 @@ def test_upstream_connections_are_http_1_1_without_a_connection_header() -> None
 
 def test_the_access_log_never_holds_a_query_string() -> None:
     log_format = NGINX_CONF[NGINX_CONF.index("log_format") : NGINX_CONF.index("access_log")]
-    assert "$uri" in log_format
+    assert '"path":"$herald_logged_path"' in log_format  # $uri cut at its first ? ; or = (it is decoded)
+    assert 'map $uri $herald_logged_path {\n        "~^(?<herald_path_head>[^?;=]*)"' in NGINX_CONF
     for variable in ("$request ", '$request"', "$request_uri", "$args", "$query_string", "$arg_"):
         assert variable not in log_format
+
+
+def test_the_error_log_starts_above_every_error_a_request_can_cause() -> None:
+    http = NGINX_CONF[NGINX_CONF.index("http {") :]
+    assert "error_log /dev/stderr crit;" in directives(http[: http.index("server {")])  # nginx quotes request lines
+    assert "error_log" not in http[http.index("server {") :]  # no location logs lower
+
+
+def test_the_api_and_the_stream_are_rate_and_connection_limited_with_429() -> None:
+    server = directives(NGINX_CONF)
+    assert {"limit_req_status 429;", "limit_conn_status 429;"} <= server
+    stream, api = directives(location("/api/v1/events")), directives(NGINX_CONF[NGINX_CONF.index("location / {") :])
+    assert any(d.startswith("limit_req zone=herald_stream_opens ") for d in stream)
+    assert any(d.startswith("limit_conn herald_streams ") for d in stream)
+    assert any(d.startswith("limit_req zone=herald_api ") for d in api)
+    assert any(d.startswith("limit_conn herald_api_connections ") for d in api)
+
+
+def test_compose_refuses_to_start_without_a_database_password() -> None:
+    text = (ROOT / "compose.yaml").read_text()
+    assert "HERALD_DATABASE_PASSWORD:-" not in text  # no fallback password
+    postgres, herald = COMPOSE["services"]["postgres"], COMPOSE["services"]["herald"]
+    assert postgres["environment"]["POSTGRES_PASSWORD"].startswith("${HERALD_DATABASE_PASSWORD:?")
+    assert "${HERALD_DATABASE_PASSWORD:?" in herald["environment"]["HERALD_DATABASE_URL"]
+
+
+def test_metrics_are_exposed_to_the_compose_network_only() -> None:
+    herald = COMPOSE["services"]["herald"]
+    assert herald["environment"]["HERALD_METRICS_HOST"] == "0.0.0.0"  # the container's own interface
+    assert "9180" in herald["expose"]
+    assert "ports" not in herald
+    assert "9180" not in NGINX_CONF
+    assert "HERALD_METRICS_PORT=9180" in dict(final_stage())["ENV"]

@@ -80,7 +80,7 @@ async def test_no_credential_reaches_the_log_and_sigterm_ends_within_the_grace(t
         ).encode()
         sockets += [stalled_socket(herald.port, slow_body) for _ in range(SLOW_BODIES)]
         async with httpx.AsyncClient(base_url=herald.base_url, timeout=30) as client:
-            await wait_for_open_streams(client, FLOODED + IDLE)
+            await wait_for_open_streams(client, herald.metrics_url, FLOODED + IDLE)
             # Flood the first hundred until their sockets are full (the others take only reports).
             for n in range(200):
                 response = await client.post(
@@ -105,10 +105,10 @@ async def test_no_credential_reaches_the_log_and_sigterm_ends_within_the_grace(t
     print(f"summary: {summary['event']}")
 
 
-async def wait_for_open_streams(client: httpx.AsyncClient, count: int) -> None:
+async def wait_for_open_streams(client: httpx.AsyncClient, metrics_url: str, count: int) -> None:
     async with asyncio.timeout(30):
         while True:
-            metrics = (await client.get("/metrics")).text
+            metrics = (await client.get(metrics_url)).text
             [line] = [m for m in metrics.splitlines() if m.startswith("herald_open_streams ")]
             if float(line.split()[1]) >= count:
                 return

@@ -112,7 +112,7 @@ async def test_a_redis_restart_loses_nothing_and_duplicates_nothing(
                 resets = [data(e) for e in reader.events if e.event == "stream.reset"]
                 assert not resets, f"stream {index}: {resets} {[e.id for e in reader.events][:8]}"
                 assert len({e.id for e in reader.events}) == len(reader.events)
-            metrics = (await client.get("/metrics")).text
+            metrics = (await client.get(herald.metrics_url)).text
             reconnects = subscriber.channels.reconnects
         finally:
             await asyncio.gather(*(reader.close() for reader in readers))
@@ -153,7 +153,7 @@ async def test_ephemeral_events_that_wait_too_long_are_dropped_and_counted_while
         await eventually(lambda: publisher.stats.dropped == 3, timeout=10)
         await eventually(lambda: relay.stats.backlog == 2, timeout=10)
         assert publisher.waiting == 0
-        metrics = (await client.get("/metrics")).text
+        metrics = (await client.get(herald.metrics_url)).text
         assert 'herald_events_dropped_total{type="report.progress"} 3.0' in metrics
         assert "herald_outbox_backlog 2.0" in metrics
         assert "Redis stayed unreachable for 0.3 s (3 dropped in total)" in caplog.text

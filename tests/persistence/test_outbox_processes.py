@@ -103,7 +103,7 @@ async def test_a_process_killed_after_its_commit_has_its_events_delivered_once_b
 
 
 def published_by(process: HeraldProcess) -> float:
-    metrics = httpx.get(f"{process.base_url}/metrics", timeout=5).text
+    metrics = httpx.get(process.metrics_url, timeout=5).text
     found = re.search(r"^herald_outbox_published_total (\S+)$", metrics, flags=re.MULTILINE)
     assert found, metrics
     return float(found[1])

@@ -204,6 +204,10 @@ class HeraldProcess:
     def __init__(self, env: dict[str, str], log_path: Path, *, command: list[str] | None = None) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.metrics_port = free_port()
+        while self.metrics_port == self.port:
+            self.metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         # A database of its own beside its log, unless the test names one (never a file in the working directory).
         database = f"sqlite:///{log_path.parent / f'herald-{self.port}.sqlite3'}"
         self._env = {
@@ -212,6 +216,8 @@ class HeraldProcess:
             **env,
             "HERALD_PORT": str(self.port),
             "HERALD_HOST": "127.0.0.1",
+            "HERALD_METRICS_PORT": str(self.metrics_port),
+            "HERALD_METRICS_HOST": "127.0.0.1",
         }
         self._log_path = log_path
         self._command = command or [sys.executable, "-m", "presentation", "run"]

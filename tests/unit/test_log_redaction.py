@@ -5,9 +5,13 @@ import logging
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from litestar._parsers import parse_query_string
 
 from infrastructure.settings import LogFormat
-from presentation.log_redaction import redact
+from presentation.auth import TICKET_PARAMETER
+from presentation.log_redaction import CREDENTIAL_NAMES, redact
 from tests.support.logs import render
 from tests.support.tokens import forged
 
@@ -100,3 +104,60 @@ def test_an_access_line_keeps_its_fields_with_the_ticket_redacted() -> None:
     entry = json.loads(render("json", access_line(f"/api/v1/events?categories=reports&ticket={TICKET}")))
     assert TICKET not in json.dumps(entry)
     assert entry["path"] == "/api/v1/events?categories=reports&ticket=[redacted]"
+
+
+# --- every spelling of a credential's name -----------------------------------------------------
+
+
+def spelled(name: str, choices: list[int]) -> str:
+    """``name`` with each character written plainly, percent-escaped (either case), or escaped twice."""
+    forms = (
+        lambda c: c,
+        lambda c: f"%{ord(c):02X}",
+        lambda c: f"%{ord(c):02x}",
+        lambda c: f"%25{ord(c):02X}",
+    )
+    return "".join(forms[choice](c) for c, choice in zip(name, choices, strict=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(sorted(CREDENTIAL_NAMES)),
+    choices=st.lists(st.integers(0, 3), min_size=16, max_size=16),
+    separator=st.sampled_from(["=", "%3D", "%3d"]),
+    before=st.sampled_from(["?", "?a=1&", "?a=1;", "?a=1%26", "?ticket=x&", " ", "'", "; "]),
+    upper=st.booleans(),
+)
+def test_a_credential_is_redacted_however_its_name_is_spelled(
+    name: str, choices: list[int], separator: str, before: str, upper: bool
+) -> None:
+    text = f"GET /api/v1/events{before}{spelled(name.upper() if upper else name, choices)}{separator}{TICKET}&x=1"
+    assert TICKET not in redact(text), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    choices=st.lists(st.integers(0, 2), min_size=6, max_size=6),
+    before=st.sampled_from(["", "a=1&", "ticket=other&", "a=1;b=2&"]),
+    after=st.sampled_from(["", "&last_event_id=%01", "&categories=reports"]),
+)
+def test_whatever_name_the_app_reads_as_the_ticket_is_redacted(choices: list[int], before: str, after: str) -> None:
+    query = f"{before}{spelled(TICKET_PARAMETER, choices)}={TICKET}{after}"
+    assert (TICKET_PARAMETER, TICKET) in parse_query_string(query.encode())  # the app takes it as the ticket
+    assert TICKET not in redact(f"/api/v1/events?{query}")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{{'ticket': '{TICKET}'}}",  # a parsed query in a repr
+        f"(('ticket', '{TICKET}'),)",
+        f'{{"ticket": "{TICKET}"}}',
+        f"/api/v1/events%3Fticket%3D{TICKET}",  # decoded by nobody: a path
+        f"/api/v1/events?a=1%26ticket%3D{TICKET}",  # Litestar reads the name a&ticket: redacted all the same
+        f"/api/v1/events;ticket={TICKET}",
+    ],
+    ids=["dict", "tuple", "json", "escaped-path", "escaped-separators", "path-parameter"],
+)
+def test_credentials_in_reprs_paths_and_escaped_separators_are_redacted(text: str) -> None:
+    assert TICKET not in redact(text)

@@ -73,3 +73,15 @@ def test_the_log_level_is_read_case_insensitively() -> None:
 def test_bad_logging_values_name_the_variable(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(environ)
+
+
+def test_metrics_listen_on_loopback_apart_from_the_public_port_by_default() -> None:
+    settings = Settings.from_env({})
+    assert (settings.metrics_host, settings.metrics_port) == ("127.0.0.1", 9180)
+    assert settings.metrics_port != settings.port
+    assert Settings.from_env({"HERALD_METRICS_HOST": "10.0.0.5", "HERALD_METRICS_PORT": "9300"}).metrics_port == 9300
+
+
+def test_the_metrics_port_may_not_be_the_public_port() -> None:
+    with pytest.raises(SettingsError, match="HERALD_METRICS_PORT must differ from HERALD_PORT"):
+        Settings.from_env({"HERALD_PORT": "9000", "HERALD_METRICS_PORT": "9000"})
