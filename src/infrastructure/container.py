@@ -203,8 +203,15 @@ class Container(containers.DeclarativeContainer):
         step_delay_seconds=settings.provided.report_step_seconds,
         lease_seconds=settings.provided.report_lease_seconds,
     )
+    report_rate = providers.Singleton(PerUserRate, per_minute=settings.provided.reports_per_minute)
     request_report = providers.Singleton(
-        RequestReport, units=units_of_work, generate=generate_report, tasks=tasks, clock=clock
+        RequestReport,
+        units=units_of_work,
+        generate=generate_report,
+        tasks=tasks,
+        clock=clock,
+        rate=report_rate,
+        max_unfinished=settings.provided.reports_unfinished_per_user,
     )
     resume_stalled_reports = providers.Singleton(
         ResumeStalledReports, units=units_of_work, generate=generate_report, tasks=tasks, clock=clock
