@@ -141,7 +141,7 @@ async def test_a_report_requested_while_paging_does_not_shift_the_pages(
     headers = auth(owner)
     first = (await client.get("/api/v1/reports", params={"limit": 3}, headers=headers)).json()
     await request(client, headers, "meanwhile")
-    second = (await client.get("/api/v1/reports", params={"limit": 3, "cursor": first["next"]}, headers=headers))
+    second = await client.get("/api/v1/reports", params={"limit": 3, "cursor": first["next"]}, headers=headers)
     assert [report["report_id"] for report in second.json()["reports"]] == newest_first[3:6]
 
 
