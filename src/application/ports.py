@@ -138,7 +138,7 @@ class StreamAdmission(Protocol):
 
 
 class UserRate(Protocol):
-    """A per-user rate of some action (stream tickets)."""
+    """A per-user rate of some action (stream tickets, report requests)."""
 
     def take(self, user_id: UUID) -> bool:
         """True (and one action counted) when the user may act now."""

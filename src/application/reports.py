@@ -9,14 +9,22 @@ interruptions. No report stays in progress for ever.
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
 import attrs
 
-from application.ports import BackgroundTasks, Clock, ReportRenderer
-from application.unit_of_work import ConcurrentUpdateError, Lease, StorageUnavailableError, UnitOfWorkFactory
+from application.ports import BackgroundTasks, Clock, ReportRenderer, UserRate
+from application.refusals import RefusalKind, Refused
+from application.unit_of_work import (
+    ConcurrentUpdateError,
+    Lease,
+    ReportKey,
+    StorageUnavailableError,
+    UnitOfWorkFactory,
+)
 from domain.events import ReportEvent
 from domain.ids import new_event_id
 from domain.model import Report
@@ -67,6 +75,11 @@ class GenerateReport:
     def lease(self, holder: str) -> Lease:
         """A lease for ``holder`` from now."""
         return Lease(holder=holder, until=self._clock.now() + self._lease)
+
+    @property
+    def seconds_per_report(self) -> int:
+        """About how long one report takes (whole seconds, at least one): when one more may be requested."""
+        return max(1, math.ceil(self._step_delay * len(self._steps)))
 
     async def __call__(self, report_id: UUID, holder: str) -> None:
         """Generate on from the last saved step while ``holder`` keeps the lease.
@@ -136,20 +149,44 @@ def _fail(reason: str) -> Transition:
 
 
 class RequestReport:
-    """Accept a report request now (saved, with its ``ReportRequested``), generate it in the background."""
+    """Accept a report request now (saved, with its ``ReportRequested``), generate it in the background.
+
+    One user cannot grow the database or the generation work without bound:
+    requests are limited by a per-user rate, and a user has at most
+    ``max_unfinished`` reports waiting or being generated (finished ones do
+    not count: they cost storage only, at the rate's pace).
+    """
 
     def __init__(
-        self, units: UnitOfWorkFactory, generate: GenerateReport, tasks: BackgroundTasks, clock: Clock
+        self,
+        units: UnitOfWorkFactory,
+        generate: GenerateReport,
+        tasks: BackgroundTasks,
+        clock: Clock,
+        *,
+        rate: UserRate,
+        max_unfinished: int,
     ) -> None:
         self._units = units
         self._generate = generate
         self._tasks = tasks
         self._clock = clock
+        self._rate = rate
+        self._max_unfinished = max_unfinished
 
-    async def __call__(self, owner_id: UUID, title: str) -> UUID:
-        """Save the report and start its generation; return the report's id."""
+    async def __call__(self, owner_id: UUID, title: str) -> UUID | Refused:
+        """Save the report and start its generation; return the report's id, or why not."""
+        if not self._rate.take(owner_id):
+            retry_after = self._rate.retry_after_seconds(owner_id)
+            return Refused(RefusalKind.TOO_MANY, "too many report requests from this user; slow down", retry_after)
         holder = str(new_event_id())
         async with self._units() as uow:
+            if await uow.reports.count_unfinished(owner_id, up_to=self._max_unfinished) >= self._max_unfinished:
+                detail = (
+                    f"this user already has {self._max_unfinished} unfinished reports, the most allowed; "
+                    "request another when one has finished"
+                )
+                return Refused(RefusalKind.TOO_MANY, detail, self._generate.seconds_per_report)
             report, event = Report.request(owner_id, title, now=self._clock.now())
             await uow.reports.add(report, lease=self._generate.lease(holder))
             uow.record(event)
@@ -196,15 +233,18 @@ class ResumeStalledReports:
 
 @attrs.frozen
 class ReportsSnapshot:
-    """The caller's reports, and the stream position to continue from without a gap.
+    """The caller's reports (one page of them), and the stream position to continue from without a gap.
 
     The position is read before the reports: every event up to it is
     reflected in them (events are published only after their commit), and a
-    later one that is too is recognised by its version.
+    later one that is too is recognised by its version. Of several pages,
+    the first page's position is the one that continues them all.
     """
 
     position: str | None
     reports: Sequence[Report]
+    next: ReportKey | None = None
+    """Where the following page starts; None on the last page."""
 
 
 class ReadReports:
@@ -214,12 +254,13 @@ class ReadReports:
         self._units = units
         self._subscriber = subscriber
 
-    async def all(self, owner_id: UUID) -> ReportsSnapshot:
-        """Every report of ``owner_id``, newest first."""
+    async def page(self, owner_id: UUID, *, limit: int, after: ReportKey | None = None) -> ReportsSnapshot:
+        """Up to ``limit`` reports of ``owner_id``, newest first, after ``after`` (None: from the newest)."""
         position = await self._subscriber.position(owner_id)
         async with self._units() as uow:
-            reports = await uow.reports.of_owner(owner_id)
-        return ReportsSnapshot(position=position, reports=reports)
+            reports = await uow.reports.of_owner(owner_id, limit=limit + 1, after=after)
+        following = ReportKey.of(reports[limit - 1]) if len(reports) > limit else None
+        return ReportsSnapshot(position=position, reports=reports[:limit], next=following)
 
     async def one(self, owner_id: UUID, report_id: UUID) -> ReportsSnapshot | None:
         """The report, if it is ``owner_id``'s (someone else's is as absent as a missing one)."""

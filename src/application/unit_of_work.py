@@ -34,6 +34,21 @@ class Lease:
     until: datetime
 
 
+@attrs.frozen
+class ReportKey:
+    """Where a report sits in its owner's list, newest first: a page goes on after its last report's key.
+
+    A report requested later never moves the ones after a key, as an offset would.
+    """
+
+    requested_at: datetime
+    report_id: UUID
+
+    @classmethod
+    def of(cls, report: Report) -> "ReportKey":
+        return cls(report.requested_at, report.report_id)
+
+
 class ReportRepository(Protocol):
     """Reports, read and written inside a unit of work."""
 
@@ -41,8 +56,17 @@ class ReportRepository(Protocol):
         """The report, or None."""
         ...
 
-    async def of_owner(self, owner_id: UUID) -> Sequence[Report]:
-        """The owner's reports, newest first."""
+    async def of_owner(self, owner_id: UUID, *, limit: int, after: ReportKey | None = None) -> Sequence[Report]:
+        """Up to ``limit`` of the owner's reports, newest first, starting after ``after`` (None: the newest)."""
+        ...
+
+    async def count_unfinished(self, owner_id: UUID, *, up_to: int) -> int:
+        """How many of the owner's reports are not finished, counted up to ``up_to`` at most.
+
+        Where the database runs transactions side by side, it also holds the
+        owner's turn until this unit of work ends: two requests of one owner
+        never both count the same number and both add a report.
+        """
         ...
 
     async def add(self, report: Report, *, lease: Lease) -> None:

@@ -31,6 +31,7 @@ from infrastructure.persistence.outbox import Outbox
 from infrastructure.persistence.relay import OutboxRelay
 from infrastructure.persistence.unit_of_work import SqlUnitsOfWork
 from infrastructure.resources import (
+    claim_database_file,
     open_database,
     open_identity_provider,
     open_redis_client,
@@ -186,8 +187,12 @@ class Container(containers.DeclarativeContainer):
     credentials = providers.Singleton(AccessCredentials, own=token_service, provider=identity_provider)
 
     # State and durable events: one database, the outbox in it, and the relay that empties it.
+    database_claim = providers.Resource(claim_database_file, url=settings.provided.database_url)
     database = providers.Resource(
-        open_database, url=settings.provided.database_url, pool_size=settings.provided.database_pool_size
+        open_database,
+        url=settings.provided.database_url,
+        pool_size=settings.provided.database_pool_size,
+        claim=database_claim,
     )
     outbox = providers.Singleton(Outbox, registry=registry, wire_format=wire_format)
     units_of_work = providers.Singleton(SqlUnitsOfWork, database=database, box=outbox, bus=event_bus, clock=clock)
@@ -203,8 +208,15 @@ class Container(containers.DeclarativeContainer):
         step_delay_seconds=settings.provided.report_step_seconds,
         lease_seconds=settings.provided.report_lease_seconds,
     )
+    report_rate = providers.Singleton(PerUserRate, per_minute=settings.provided.reports_per_minute)
     request_report = providers.Singleton(
-        RequestReport, units=units_of_work, generate=generate_report, tasks=tasks, clock=clock
+        RequestReport,
+        units=units_of_work,
+        generate=generate_report,
+        tasks=tasks,
+        clock=clock,
+        rate=report_rate,
+        max_unfinished=settings.provided.reports_unfinished_per_user,
     )
     resume_stalled_reports = providers.Singleton(
         ResumeStalledReports, units=units_of_work, generate=generate_report, tasks=tasks, clock=clock

@@ -4,7 +4,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -24,6 +25,7 @@ from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.persistence.database import Database
+from infrastructure.persistence.file_claim import claimed
 from infrastructure.persistence.relay import OutboxRelay
 from infrastructure.redis_errors import REDIS_FAILURE
 from infrastructure.settings import Settings
@@ -55,8 +57,17 @@ async def open_task_supervisor() -> AsyncIterator[TaskSupervisor]:
     await supervisor.aclose()
 
 
-async def open_database(url: str, pool_size: int) -> AsyncIterator[Database]:
-    """The database, its schema brought up to date before anything uses it."""
+def claim_database_file(url: str) -> Iterator[Path | None]:
+    """This process's hold on a SQLite file (None for other databases), for as long as the container runs."""
+    with claimed(url) as database_file:
+        yield database_file
+
+
+async def open_database(url: str, pool_size: int, claim: Path | None) -> AsyncIterator[Database]:
+    """The database, its schema brought up to date before anything uses it.
+
+    ``claim`` is the SQLite file this process holds: the database opens only after it was claimed.
+    """
     database = Database(url, pool_size=pool_size)
     try:
         await database.migrate()

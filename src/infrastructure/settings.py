@@ -258,6 +258,10 @@ class Settings:
     """Delay between the sample report's progress events."""
     report_lease_seconds: float = number(15.0, at_least=0.1)
     """A report whose generating process stopped is taken over by another after this long (keep it above a step)."""
+    reports_per_minute: int = number(30, at_least=1)
+    """Report requests one user may make per minute on one process (bursts up to the same number); more get 429."""
+    reports_unfinished_per_user: int = number(20, at_least=1)
+    """Reports one user may have waiting or being generated at once, across every process; more get 429."""
 
     @property
     def broker_kind(self) -> Literal["memory", "redis"]:

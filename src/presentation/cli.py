@@ -13,6 +13,7 @@ from pathlib import Path
 from domain.registry import REGISTRY
 from infrastructure.asyncapi import PayloadSchemaError, asyncapi_json
 from infrastructure.container import Container
+from infrastructure.persistence.file_claim import DatabaseInUseError
 from infrastructure.settings import LogFormat, Settings, SettingsError, log_format_from_env
 from presentation.catalogue import catalogue_markdown
 from presentation.logging_setup import configure_logging
@@ -29,6 +30,13 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_format, settings.log_level)
     container = Container()
     container.settings.override(settings)
+    try:
+        # Before serving, so a second process on the same SQLite file says why and stops, instead of failing
+        # its start-up with a traceback; the claim is held until the container shuts down.
+        container.database_claim()
+    except DatabaseInUseError as error:
+        logging.getLogger("herald").error("cannot start: %s", error)
+        return 1
     server = build_server(
         container, host=args.host or settings.host, port=args.port if args.port is not None else settings.port
     )

@@ -33,7 +33,7 @@ async def test_a_report_reaches_its_owner_in_order_and_nobody_else(
         assert report_sequence(mine.events) == REPORT_SEQUENCE
         assert {data(e)["report_id"] for e in mine.events} == {report_id}
         assert [data(e)["percent"] for e in mine.of_type("report.progress")] == [25, 50, 75]
-        ids = [int(e.id.split("-")[1]) for e in mine.events]
+        ids = [tuple(int(part) for part in e.id.split("-")[1].split("_")) for e in mine.events]
         assert ids == sorted(set(ids))
         # An announcement is a fence: once it arrives, anything of the report would have arrived too.
         await client.post("/api/v1/announcements", json={"message": "fence"}, headers=auth(roles=["admin"]))

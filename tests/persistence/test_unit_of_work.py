@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from application.unit_of_work import ConcurrentUpdateError, Lease
+from application.unit_of_work import ConcurrentUpdateError, Lease, ReportKey
 from domain.events import ReportProgressed
 from domain.model import Report
 from domain.ports import EventStream
@@ -47,7 +47,7 @@ async def commit_report(units: SqlUnitsOfWork, owner: uuid.UUID, title: str) -> 
 
 async def stored(units: SqlUnitsOfWork, owner: uuid.UUID) -> list[str]:
     async with units() as uow:
-        return [report.title for report in await uow.reports.of_owner(owner)]
+        return [report.title for report in await uow.reports.of_owner(owner, limit=100)]
 
 
 async def outbox_rows(container: Container) -> int:
@@ -144,3 +144,25 @@ async def test_every_committed_event_is_published_once_in_commit_order(container
         await commit_report(units, owner, title)
     seen = await take_until(stream, lambda m: m.data["title"] == titles[-1])
     assert [m.data["title"] for m in seen] == titles
+
+
+async def test_pages_of_reports_requested_at_the_same_moment_hold_each_report_once(container: Container) -> None:
+    units = await resolve(container.units_of_work)
+    owner, moment = uuid.uuid4(), SteppingClock().now()
+    async with units() as uow:
+        for n in range(5):
+            report, _ = Report.request(owner, f"r{n}", now=moment)
+            await uow.reports.add(report, lease=LEASE)
+        await uow.commit()
+    pages, after = [], None
+    while True:
+        async with units() as uow:
+            page = await uow.reports.of_owner(owner, limit=2, after=after)
+        if not page:
+            break
+        pages.append([report.report_id for report in page])
+        after = ReportKey.of(page[-1])
+    assert [len(page) for page in pages] == [2, 2, 1]
+    every = [report_id for page in pages for report_id in page]
+    assert every == sorted(every, reverse=True)  # the same moment: the id decides, newest first
+    assert len(set(every)) == 5

@@ -255,6 +255,11 @@ class HeraldProcess:
     def log(self) -> str:
         return self._log_path.read_text(errors="replace")
 
+    @property
+    def exit_code(self) -> int | None:
+        """The code the process exited with (after a failed :meth:`start`, say); None while it runs."""
+        return None if self._process is None else self._process.poll()
+
 
 @contextlib.contextmanager
 def herald_process(env: dict[str, str], log_path: Path) -> Iterator[HeraldProcess]:

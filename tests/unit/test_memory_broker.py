@@ -43,6 +43,11 @@ async def take(stream: EventStream, count: int) -> list[tuple[str, str, dict[str
     return result
 
 
+def positions(messages: list[tuple[str, str, dict[str, object]]]) -> list[tuple[int, int]]:
+    """Each message's (user log, broadcast log) position."""
+    return [tuple(int(part) for part in message_id.split("-")[1].split("_")) for _, message_id, _ in messages]  # type: ignore[misc]
+
+
 def numbers(messages: list[tuple[str, str, dict[str, object]]]) -> list[object]:
     return [data.get("n") for kind, _, data in messages if kind == "test.event"]
 
@@ -75,7 +80,7 @@ async def test_resume_delivers_exactly_what_was_missed_in_order(hub: StreamHub) 
     await broker.publish(event(user, 7))
     replay = await take(resumed, 4)
     assert numbers(replay) == [4, 5, 6, 7]
-    ids = [int(message_id.split("-")[1]) for _, message_id, _ in seen + replay]
+    ids = positions(seen + replay)
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
 
@@ -105,13 +110,19 @@ async def test_an_id_older_than_retention_yields_a_reset_then_what_is_left(hub: 
     assert messages[0][0] == "stream.reset"
     assert messages[0][2]["reason"] == "retention_exceeded"
     assert numbers(messages) == [5, 6, 7]
-    ids = [int(message_id.split("-")[1]) for _, message_id, _ in messages]
+    ids = positions(messages)
     assert ids == sorted(ids)
 
 
 @pytest.mark.parametrize(
     ("last_event_id", "reason"),
-    [("not-a-position", "malformed"), ("00000000-1", "unknown_position"), ("{epoch}-999999", "unknown_position")],
+    [
+        ("not-a-position", "malformed"),
+        ("{epoch}-1", "malformed"),
+        ("00000000-1_0", "unknown_position"),
+        ("{epoch}-9999999999999999999_0", "unknown_position"),
+        ("{epoch}-0_999999", "unknown_position"),
+    ],
 )
 async def test_ids_the_broker_did_not_issue_yield_a_reset(hub: StreamHub, last_event_id: str, reason: str) -> None:
     broker = make_broker(hub)
@@ -127,7 +138,7 @@ async def test_with_retention_off_resume_is_an_explicit_reset(hub: StreamHub) ->
     broker = make_broker(hub, retention=0)
     user = uuid.uuid4()
     await broker.publish(event(user, 1))
-    resumed = await broker.subscribe(user, last_event_id=f"{broker._epoch}-1")
+    resumed = await broker.subscribe(user, last_event_id=f"{broker._epoch}-1_0")
     [(kind, _, data)] = await take(resumed, 1)
     assert (kind, data["reason"]) == ("stream.reset", "retention_disabled")
 
@@ -136,12 +147,56 @@ async def test_a_user_whose_history_was_evicted_gets_a_reset(hub: StreamHub) -> 
     broker = make_broker(hub, max_users=2)
     first_user = uuid.uuid4()
     await broker.publish(event(first_user, 1))
-    position = f"{broker._epoch}-0"
+    position = f"{broker._epoch}-0_0"
     for _ in range(3):
         await broker.publish(event(uuid.uuid4(), 2))
     resumed = await broker.subscribe(first_user, last_event_id=position)
     [(kind, _, data)] = await take(resumed, 1)
     assert (kind, data["reason"]) == ("stream.reset", "retention_exceeded")
+
+
+async def test_one_users_positions_do_not_move_with_another_users_events(hub: StreamHub) -> None:
+    broker = make_broker(hub)
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    stream = await broker.subscribe(alice)
+    await broker.publish(event(alice, 1))
+    before = await broker.position(alice)
+    for n in range(5):
+        await broker.publish(event(bob, n))
+    await broker.publish_to_users(event(None, 6), [bob])
+    assert await broker.position(alice) == before
+    await broker.publish(event(alice, 2))
+    [first, second] = positions(await take(stream, 2))
+    assert (second[0] - first[0], second[1]) == (1, first[1])
+
+
+async def test_a_broadcast_moves_every_users_broadcast_position_alike(hub: StreamHub) -> None:
+    broker = make_broker(hub)
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    alice_stream, bob_stream = await broker.subscribe(alice), await broker.subscribe(bob)
+    await broker.publish(event(alice, 1))
+    await broker.broadcast(event(None, 2, SYSTEM))
+    [_, (alice_user, alice_broadcast)] = positions(await take(alice_stream, 2))
+    [(_, bob_broadcast)] = positions(await take(bob_stream, 1))
+    assert alice_broadcast == bob_broadcast == 1
+    resumed = await broker.subscribe(alice, last_event_id=f"{broker._epoch}-{alice_user}_{alice_broadcast}")
+    await broker.publish(event(alice, 3))
+    assert numbers(await take(resumed, 1)) == [3]
+
+
+async def test_a_resume_from_a_forgotten_log_is_a_reset_not_a_silent_gap(hub: StreamHub) -> None:
+    broker = make_broker(hub, max_users=1)
+    alice = uuid.uuid4()
+    stream = await broker.subscribe(alice)
+    await broker.publish(event(alice, 1))
+    [(_, seen, _)] = await take(stream, 1)
+    await stream.aclose()
+    await broker.publish(event(alice, 2))  # missed by the client...
+    await broker.publish(event(uuid.uuid4(), 99))  # ...and forgotten with alice's log
+    await broker.publish(event(alice, 3))
+    messages = await take(await broker.subscribe(alice, last_event_id=seen), 2)
+    assert (messages[0][0], messages[0][2]["reason"]) == ("stream.reset", "retention_exceeded")
+    assert numbers(messages) == [3]
 
 
 async def test_a_client_that_stops_reading_is_ended_not_buffered_forever(hub: StreamHub) -> None:

@@ -44,7 +44,7 @@ async def test_requested_progress_then_completed_each_saved_with_its_version(
         assert [m.data["version"] for m in seen] == [1, 2, 3, 4, 5]
         assert [m.data["percent"] for m in seen if m.event == "report.progress"] == [25, 50, 75]
         assert {m.data["report_id"] for m in seen} == {str(report_id)}
-        snapshot = await (await resolve(container.read_reports)).all(owner)
+        snapshot = await (await resolve(container.read_reports)).page(owner, limit=10)
         [report] = snapshot.reports
         assert (report.status, report.version, report.percent) == (ReportStatus.COMPLETED, 5, 100)
         assert report.download_url == seen[-1].data["download_url"]
@@ -62,7 +62,7 @@ async def test_a_renderer_error_becomes_report_failed_and_is_stored(make_contain
         await (await resolve(container.request_report))(owner, "Q3")
         seen = await take_until(stream, finished)
         assert (seen[-1].event, seen[-1].data["reason"]) == ("report.failed", "disk full")
-        [report] = (await (await resolve(container.read_reports)).all(owner)).reports
+        [report] = (await (await resolve(container.read_reports)).page(owner, limit=10)).reports
         assert (report.status, report.failure) == (ReportStatus.FAILED, "disk full")
     finally:
         await stop(container)
@@ -102,7 +102,7 @@ async def test_a_report_left_by_a_stopped_process_is_finished_by_the_next(
         seen = await take_until(stream, finished)
         assert seen[-1].event == "report.completed"
         assert {m.data["report_id"] for m in seen} == {str(report_id)}
-        [report] = (await (await resolve(second.read_reports)).all(owner)).reports
+        [report] = (await (await resolve(second.read_reports)).page(owner, limit=10)).reports
         assert (report.status, report.version) == (ReportStatus.COMPLETED, 5)
     finally:
         await stop(second)

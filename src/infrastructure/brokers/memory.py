@@ -3,61 +3,37 @@
 import heapq
 import re
 import secrets
-from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator, Sequence
-from typing import NamedTuple
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 import attrs
 
 from domain.ports import DeliveryAttempt
 from domain.sse import SSECategory, SSEEvent
-from infrastructure.sse.framing import encode_json_message
+from infrastructure.brokers.memory_log import Entry, Log
+from infrastructure.sse.framing import encode_id_line, encode_json_body
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import InboxEventStream
 from infrastructure.streams.signals import ResetReason, reset_frame
 
-_CURSOR = re.compile(r"([0-9a-f]{8})-(\d{1,18})")
-
-
-class _Entry(NamedTuple):
-    seq: int
-    category: SSECategory
-    frame: bytes
-    event_id: UUID  # with the type, what a repeated delivery is recognised by
-    event_type: str
-
-
-class _Log:
-    """The last events of one audience and the highest position it has dropped."""
-
-    __slots__ = ("dropped_up_to", "entries")
-
-    def __init__(self, capacity: int) -> None:
-        self.entries: deque[_Entry] = deque(maxlen=capacity)
-        self.dropped_up_to = 0
-
-    def append(self, entry: _Entry) -> None:
-        if len(self.entries) == self.entries.maxlen:
-            self.dropped_up_to = self.entries[0].seq
-        self.entries.append(entry)
-
-    def after(self, seq: int) -> Iterator[_Entry]:
-        return (entry for entry in self.entries if entry.seq > seq)
-
-    def holds(self, event: SSEEvent) -> bool:
-        return any(entry.event_id == event.event_id and entry.event_type == event.event_type for entry in self.entries)
+_POSITION = re.compile(r"([0-9a-f]{8})-(\d{1,19})_(\d{1,19})")
 
 
 class InMemoryBroker:
     """Publisher and subscriber for a single process: the embedded default.
 
-    Positions are ``<epoch>-<sequence>``: one counter orders every user's
-    events and the broadcasts, so one id resumes both; the epoch changes on
-    every start, so an id from a previous run is recognised as unknown
-    instead of being misread. Each event is encoded once, whatever the number
-    of streams that receive it.
+    A position is ``<epoch>-<user>_<broadcast>``: where the client is in its
+    own user's log and in the broadcast log, as the Redis broker's cursor. Each
+    user's log counts on its own, so a user's ids move with that user's events
+    and the broadcasts everyone sees, never with other users' activity. A
+    user's log starts counting at the time it is made (nanoseconds since the
+    start), so a log made again after its user was forgotten continues above
+    every id the forgotten one gave. The epoch changes on every start, so an id
+    from a previous run is recognised as unknown instead of being misread. Each
+    event is encoded once; only its ``id:`` line is per user.
 
     Args:
         retention: events kept per user (and for broadcasts) for resume; 0 turns resume off.
@@ -71,10 +47,11 @@ class InMemoryBroker:
         self._retention = retention
         self._max_users = max_retained_users
         self._epoch = secrets.token_hex(4)
-        self._seq = 0
-        self._user_logs: OrderedDict[UUID, _Log] = OrderedDict()
-        self._broadcast_log = _Log(max(retention, 1))
-        self._forgotten_up_to = 0
+        self._started_ns = time.monotonic_ns()
+        self._order = 0  # across every log, never shown: how a replay interleaves a user's log and the broadcasts
+        self._user_logs: OrderedDict[UUID, Log] = OrderedDict()
+        self._broadcast_log = Log(retention, start=0, floor=0)
+        self._forgotten_up_to = 0  # the highest position a forgotten user's log had reached
 
     # -- publisher -------------------------------------------------------
     async def publish(self, event: SSEEvent) -> None:
@@ -113,66 +90,90 @@ class InMemoryBroker:
         return InboxEventStream(inbox)
 
     async def position(self, user_id: UUID) -> str | None:
-        return self._cursor(self._seq) if self._retention else None
+        return self._cursor(*self._head(user_id)) if self._retention else None
 
     async def is_ready(self) -> bool:
         return True
 
     # -- internals -------------------------------------------------------
-    def _cursor(self, seq: int) -> str:
-        return f"{self._epoch}-{seq}"
+    def _cursor(self, user_seq: int, broadcast_seq: int) -> str:
+        return f"{self._epoch}-{user_seq}_{broadcast_seq}"
+
+    def _now(self) -> int:
+        """A user position that follows every id given so far to a user without a log."""
+        return max(time.monotonic_ns() - self._started_ns, self._forgotten_up_to)
+
+    def _head(self, user_id: UUID) -> tuple[int, int]:
+        """Where a client that has received everything up to now is, without making the user a log."""
+        log = self._user_logs.get(user_id)
+        return (log.seq if log is not None else self._now()), self._broadcast_log.seq
 
     def _append(self, user_id: UUID | None, event: SSEEvent) -> None:
-        self._seq += 1
-        seq = self._seq
-        frame = encode_json_message(
-            event=event.event_type, data_json=self._wire_format.data_json(event), event_id=self._cursor(seq)
-        )
+        log = self._log_for(user_id)
+        log.seq += 1
+        self._order += 1
+        body = encode_json_body(event=event.event_type, data_json=self._wire_format.data_json(event))
         if self._retention:
-            self._log_for(user_id).append(_Entry(seq, event.category, frame, event.event_id, event.event_type))
-        streams = self._hub.deliver(user_id, event.category, frame)
+            log.keep(Entry(self._order, log.seq, event.category, body, event.event_id, event.event_type))
+        recipients = self._hub.users() if user_id is None else (user_id,)
+        streams = 0
+        for recipient in recipients:
+            id_line = encode_id_line(self._cursor(*self._head(recipient)))
+            streams += self._hub.deliver(recipient, event.category, id_line + body)
         self._hub.stats.fanned_out(event.event_type, streams, event.occurred_at)
 
-    def _log_for(self, user_id: UUID | None) -> _Log:
+    def _log_for(self, user_id: UUID | None) -> Log:
         if user_id is None:
             return self._broadcast_log
         log = self._user_logs.get(user_id)
         if log is None:
-            log = self._user_logs[user_id] = _Log(self._retention)
+            # Any id below the forgotten positions may have been followed by events that are gone now.
+            log = Log(self._retention, start=self._now(), floor=self._forgotten_up_to)
+            self._user_logs[user_id] = log
             if len(self._user_logs) > self._max_users:
                 _, evicted = self._user_logs.popitem(last=False)
-                if evicted.entries:
-                    self._forgotten_up_to = max(self._forgotten_up_to, evicted.entries[-1].seq)
+                self._forgotten_up_to = max(self._forgotten_up_to, evicted.seq)
         else:
             self._user_logs.move_to_end(user_id)
         return log
 
     def _replay(self, user_id: UUID, categories: frozenset[SSECategory] | None, last_event_id: str) -> list[bytes]:
         user_log = self._user_logs.get(user_id)
-        match = _CURSOR.fullmatch(last_event_id)
-        reason: ResetReason | None = None
-        after = 0
+        user_head, broadcast_head = self._head(user_id)
         if not self._retention:
-            reason = ResetReason.RETENTION_DISABLED
-        elif match is None:
-            reason = ResetReason.MALFORMED
-        elif match[1] != self._epoch or int(match[2]) > self._seq:
-            reason = ResetReason.UNKNOWN_POSITION
+            return [reset_frame(ResetReason.RETENTION_DISABLED, self._cursor(user_head, broadcast_head))]
+        user_floor = user_log.floor if user_log is not None else self._forgotten_up_to
+        broadcast_floor = self._broadcast_log.floor
+        match = _POSITION.fullmatch(last_event_id)
+        reason: ResetReason | None
+        if match is None:
+            user_after, broadcast_after, reason = user_floor, broadcast_floor, ResetReason.MALFORMED
+        elif match[1] != self._epoch:
+            user_after, broadcast_after, reason = user_floor, broadcast_floor, ResetReason.UNKNOWN_POSITION
         else:
-            after = int(match[2])
-            user_floor = user_log.dropped_up_to if user_log is not None else self._forgotten_up_to
-            if after < max(user_floor, self._broadcast_log.dropped_up_to):
-                reason = ResetReason.RETENTION_EXCEEDED
-                after = 0
-        entries = [
-            entry
-            for entry in heapq.merge(
-                user_log.after(after) if user_log is not None else (), self._broadcast_log.after(after)
-            )
-            if categories is None or entry.category in categories
-        ]
-        frames = [entry.frame for entry in entries]
-        if reason is not None:
-            signal_seq = entries[0].seq - 1 if entries else self._seq
-            frames.insert(0, reset_frame(reason, self._cursor(signal_seq)))
+            user_after, user_reason = _checked(int(match[2]), user_floor, user_head)
+            broadcast_after, broadcast_reason = _checked(int(match[3]), broadcast_floor, broadcast_head)
+            reason = user_reason or broadcast_reason
+        frames = [reset_frame(reason, self._cursor(user_after, broadcast_after))] if reason is not None else []
+        merged = heapq.merge(
+            ((entry, True) for entry in (user_log.after(user_after) if user_log is not None else ())),
+            ((entry, False) for entry in self._broadcast_log.after(broadcast_after)),
+        )
+        for entry, from_user_log in merged:
+            if categories is not None and entry.category not in categories:
+                continue
+            if from_user_log:
+                user_after = entry.seq
+            else:
+                broadcast_after = entry.seq
+            frames.append(encode_id_line(self._cursor(user_after, broadcast_after)) + entry.body)
         return frames
+
+
+def _checked(after: int, floor: int, head: int) -> tuple[int, ResetReason | None]:
+    """Where to replay one log from for a client at ``after``, and why that is not ``after`` (None: it is)."""
+    if after > head:
+        return floor, ResetReason.UNKNOWN_POSITION
+    if after < floor:
+        return floor, ResetReason.RETENTION_EXCEEDED
+    return after, None

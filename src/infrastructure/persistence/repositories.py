@@ -5,10 +5,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from application.unit_of_work import ConcurrentUpdateError, Lease
+from application.unit_of_work import ConcurrentUpdateError, Lease, ReportKey
 from domain.model import Announcement, Report, ReportStatus
 from infrastructure.persistence.tables import announcements, reports
 
@@ -38,6 +38,12 @@ def _report(row: Row[Any]) -> Report:
     return Report(status=ReportStatus(values["status"]), **{name: values[name] for name in _REPORT_FIELDS})
 
 
+#: The statuses a report is generated in: what a user's quota of unfinished reports counts.
+_UNFINISHED = tuple(status.value for status in ReportStatus if not status.is_final)
+#: First key of PostgreSQL's two-key advisory locks (a space apart from single-key ones) taken per report owner.
+_OWNER_LOCK_SPACE = 0x5245_504F
+
+
 def _lease_columns(report: Report, lease: Lease) -> dict[str, Any]:
     # A finished report is leased to nobody: nothing is left to generate.
     if report.status.is_final:
@@ -56,13 +62,35 @@ class SqlReports:
         row = (await self._connection.execute(select(reports).where(reports.c.report_id == report_id))).first()
         return _report(row) if row is not None else None
 
-    async def of_owner(self, owner_id: UUID) -> Sequence[Report]:
+    async def of_owner(self, owner_id: UUID, *, limit: int, after: ReportKey | None = None) -> Sequence[Report]:
         query = (
             select(reports)
             .where(reports.c.owner_id == owner_id)
             .order_by(reports.c.requested_at.desc(), reports.c.report_id.desc())
+            .limit(limit)
         )
+        if after is not None:  # the keyset: strictly older, or as old with a smaller id
+            query = query.where(
+                or_(
+                    reports.c.requested_at < after.requested_at,
+                    and_(reports.c.requested_at == after.requested_at, reports.c.report_id < after.report_id),
+                )
+            )
         return [_report(row) for row in await self._connection.execute(query)]
+
+    async def count_unfinished(self, owner_id: UUID, *, up_to: int) -> int:
+        if self._locks_rows:  # SQLite runs one transaction at a time; PostgreSQL needs the owner's turn
+            owner_key = int.from_bytes(owner_id.bytes[-4:], "big", signed=True)  # random in v4 and v7 ids
+            await self._connection.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :owner)"), {"space": _OWNER_LOCK_SPACE, "owner": owner_key}
+            )
+        unfinished = (
+            select(reports.c.report_id)
+            .where(reports.c.owner_id == owner_id, reports.c.status.in_(_UNFINISHED))
+            .limit(up_to)
+            .subquery()
+        )
+        return int((await self._connection.execute(select(func.count()).select_from(unfinished))).scalar_one())
 
     async def add(self, report: Report, *, lease: Lease) -> None:
         await self._connection.execute(insert(reports).values(**_report_row(report), **_lease_columns(report, lease)))

@@ -7,13 +7,20 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotFoundException
-from litestar.params import JSONBody, PathParameter
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from application.principal import Principal
+from application.refusals import Refused
 from application.reports import ReadReports, RequestReport
 from domain.model import Report
 from presentation.auth import authenticated, provide_principal
+from presentation.page_cursor import BadCursorError, decode_cursor, encode_cursor
+from presentation.refusals import refuse
+
+#: Reports in a page of the list when the client does not say, and the most it may ask for.
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
 
 
 class ReportRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -46,11 +53,14 @@ class ReportView(msgspec.Struct):
 
 
 class ReportList(msgspec.Struct):
-    """The caller's reports, newest first, and the stream position that continues them without a gap."""
+    """A page of the caller's reports, newest first, and the stream position that continues them without a gap."""
 
     position: str | None
-    """Open ``/api/v1/events`` with this as ``Last-Event-ID`` (or ``?last_event_id=``); null: resume is off."""
+    """Open ``/api/v1/events`` with this as ``Last-Event-ID`` (or ``?last_event_id=``); null: resume is off.
+    Of several pages, stream on from the first page's position."""
     reports: list[ReportView]
+    next: str | None
+    """Pass as ``?cursor=`` for the following page (older reports); null on the last page."""
 
 
 class ReportSnapshot(msgspec.Struct):
@@ -90,17 +100,36 @@ class ReportsController(Controller):
         principal: NamedDependency[Principal],
         request_report: NamedDependency[RequestReport],
     ) -> ReportAccepted:
-        """Answer at once; ``report.*`` events follow on the caller's stream."""
-        report_id = await request_report(principal.user_id, data.title.strip() or data.title)
-        return ReportAccepted(report_id=report_id)
+        """Answer at once; ``report.*`` events follow on the caller's stream. 429 with ``Retry-After`` when the
+        caller requests too fast, or already has as many unfinished reports as allowed."""
+        accepted = await request_report(principal.user_id, data.title.strip() or data.title)
+        if isinstance(accepted, Refused):
+            refuse(accepted)
+        return ReportAccepted(report_id=accepted)
 
-    @get("/", summary="The caller's reports, and where to stream on from", cache=False)
+    @get("/", summary="The caller's reports, a page at a time, and where to stream on from", cache=False)
     async def list_reports(
-        self, principal: NamedDependency[Principal], read_reports: NamedDependency[ReadReports]
+        self,
+        principal: NamedDependency[Principal],
+        read_reports: NamedDependency[ReadReports],
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="reports in the page")] = (
+            DEFAULT_PAGE_SIZE
+        ),
+        cursor: Annotated[
+            str | None, QueryParameter(min_length=1, max_length=128, description="the `next` of the previous page")
+        ] = None,
     ) -> ReportList:
         """Load this, then open the stream from ``position``: every later change arrives, none is missed."""
-        snapshot = await read_reports.all(principal.user_id)
-        return ReportList(position=snapshot.position, reports=[_view(report) for report in snapshot.reports])
+        try:
+            after = decode_cursor(cursor) if cursor is not None else None
+        except BadCursorError:
+            raise ValidationException(detail="cursor is not one this service gave: pass a page's `next`") from None
+        snapshot = await read_reports.page(principal.user_id, limit=limit, after=after)
+        return ReportList(
+            position=snapshot.position,
+            reports=[_view(report) for report in snapshot.reports],
+            next=encode_cursor(snapshot.next) if snapshot.next is not None else None,
+        )
 
     @get("/{report_id:uuid}", summary="One of the caller's reports, and where to stream on from", cache=False)
     async def get_report(
