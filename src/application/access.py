@@ -3,14 +3,10 @@
 from datetime import timedelta
 
 from application.ports import Clock, Credentials, RevocationUnavailableError, SessionRevocations
-from application.principal import CredentialError, CredentialsUnavailableError, Principal
+from application.principal import CredentialError, CredentialsUnavailableError, Principal, session_id_problem
 from application.refusals import UNAVAILABLE, RefusalKind, Refused, keys_unavailable, unauthenticated
 
 ADMIN_ROLE = "admin"
-
-#: How long an administrator's revocation of another session is kept: longer
-#: than any access token Herald issues lives.
-FOREIGN_SESSION_HORIZON = timedelta(days=1)
 
 
 async def live_session(principal: Principal, revocations: SessionRevocations) -> Principal | Refused:
@@ -41,19 +37,31 @@ class RevokeSession:
     """Log a session out everywhere: its tokens are refused and its streams end, on every process.
 
     A caller may revoke its own session; the ``admin`` role may revoke any.
+    The revocation lasts ``lasts`` from now: as long as the session could
+    still hand out tokens (a refresh gives a new token with the same ``sid``)
+    and those tokens live. Tokens are taken ``leeway`` past their ``exp``,
+    so the revocation lasts that much longer, and never ends before the
+    caller's own token could pass.
     """
 
-    def __init__(self, revocations: SessionRevocations, clock: Clock) -> None:
+    def __init__(self, revocations: SessionRevocations, clock: Clock, *, lasts: timedelta, leeway: timedelta) -> None:
         self._revocations = revocations
         self._clock = clock
+        self._lasts = lasts
+        self._leeway = leeway
 
     async def __call__(self, caller: Principal, session_id: str) -> Refused | None:
+        problem = session_id_problem(session_id)
+        if problem is not None:
+            return Refused(RefusalKind.INVALID, problem)
         own = session_id == caller.session_id
         if not own and not caller.has_role(ADMIN_ROLE):
             return Refused(RefusalKind.FORBIDDEN, f"only your own session, or any with the {ADMIN_ROLE!r} role")
-        until = caller.expires_at if own else self._clock.now() + FOREIGN_SESSION_HORIZON
+        until = self._clock.now() + self._lasts
+        if own:
+            until = max(until, caller.expires_at)
         try:
-            await self._revocations.revoke(session_id, until=until)
+            await self._revocations.revoke(session_id, until=until + self._leeway)
         except RevocationUnavailableError:
             return UNAVAILABLE
         return None

@@ -98,7 +98,7 @@ class RevocationUnavailableError(Exception):
 
 @runtime_checkable
 class SessionRevocations(Protocol):
-    """Revoked login sessions (``sid`` claims) until their tokens would have expired anyway."""
+    """Revoked login sessions (``sid`` claims), each until no token of it can pass any more."""
 
     async def revoke(self, session_id: str, *, until: datetime) -> None:
         """Revoke ``session_id`` on every process, or raise :class:`RevocationUnavailableError` and change nothing."""

@@ -5,6 +5,25 @@ from uuid import UUID
 
 import attrs
 
+#: Longest session id taken, in characters: room for any provider's ``sid``, and a bound on what one
+#: revocation stores.
+SESSION_ID_MAX_LENGTH = 255
+
+
+def session_id_problem(session_id: str) -> str | None:
+    """Why ``session_id`` cannot name a login session (None: it can).
+
+    A session id is printable text: letters, digits, punctuation, symbols and
+    the plain space, in any script, but no control, format or separator
+    characters and no lone surrogates, which could not be stored or logged
+    as written; and no ``/``, which ``DELETE /api/v1/sessions/{sid}`` could not address.
+    """
+    if not 0 < len(session_id) <= SESSION_ID_MAX_LENGTH:
+        return f"a session id is 1 to {SESSION_ID_MAX_LENGTH} characters long"
+    if not session_id.isprintable() or "/" in session_id:
+        return "a session id is printable text without '/'"
+    return None
+
 
 class CredentialError(Exception):
     """The credential is missing, malformed, expired or not ours; the message is safe to show the caller."""

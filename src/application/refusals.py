@@ -8,6 +8,8 @@ import attrs
 class RefusalKind(enum.Enum):
     """What the caller can do about a refusal."""
 
+    INVALID = "invalid"
+    """The request itself is malformed: correct it."""
     UNAUTHENTICATED = "unauthenticated"
     """Present a valid credential (sign in again)."""
     FORBIDDEN = "forbidden"

@@ -8,6 +8,7 @@ Tests replace any provider with ``container.<name>.override(...)``.
 """
 
 import inspect
+from datetime import timedelta
 from typing import Any, TypeVar, cast
 
 from dependency_injector import containers, providers
@@ -171,6 +172,7 @@ class Container(containers.DeclarativeContainer):
             client=redis_client,
             keys=redis_keys,
             subscriber=redis_subscriber,
+            wire_format=wire_format,
             timeout_seconds=settings.provided.redis_timeout_seconds,
         ),
     )
@@ -256,7 +258,13 @@ class Container(containers.DeclarativeContainer):
     )
     issue_ticket = providers.Singleton(IssueTicket, tickets=ticket_store, rate=ticket_rate)
     issue_stream_cookie = providers.Singleton(IssueStreamCookie, credentials=credentials, clock=clock)
-    revoke_session = providers.Singleton(RevokeSession, revocations=session_revocations, clock=clock)
+    revoke_session = providers.Singleton(
+        RevokeSession,
+        revocations=session_revocations,
+        clock=clock,
+        lasts=providers.Callable(timedelta, seconds=settings.provided.session_revocation_seconds),
+        leeway=providers.Callable(timedelta, seconds=settings.provided.jwt_leeway_seconds),
+    )
 
 
 async def resolve(provider: "providers.Provider[T]") -> T:

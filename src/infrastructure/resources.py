@@ -20,7 +20,7 @@ from domain.ports import EventBusProtocol
 from domain.registry import EventRegistry
 from infrastructure.auth.oidc import OidcTokenVerifier
 from infrastructure.auth.provider_keys import ProviderKeys
-from infrastructure.auth.sessions import RedisSessionRevocations
+from infrastructure.auth.sessions import RedisSessionRevocations, SessionRevoked
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.brokers.redis.subscriber import RedisSubscriber
@@ -313,9 +313,11 @@ async def open_redis_subscriber(
 
 
 async def open_redis_revocations(
-    client: Redis, keys: RedisKeys, subscriber: RedisSubscriber, *, timeout_seconds: float
+    client: Redis, keys: RedisKeys, subscriber: RedisSubscriber, wire_format: WireFormat, *, timeout_seconds: float
 ) -> AsyncIterator[RedisSessionRevocations]:
     """Revocations shared through Redis; this process hears them on its pub/sub connection."""
-    revocations = RedisSessionRevocations(client, keys, timeout_seconds=timeout_seconds)
-    subscriber.listen(revocations.channel, revocations.on_control_message, after_reconnect=revocations.resync)
+    revocations = RedisSessionRevocations(client, keys, wire_format, timeout_seconds=timeout_seconds)
+    subscriber.listen(
+        revocations.channel, SessionRevoked, revocations.on_control_message, after_reconnect=revocations.resync
+    )
     yield revocations

@@ -7,6 +7,7 @@ from litestar.exceptions import HTTPException
 from application.refusals import RefusalKind, Refused
 
 STATUS = {
+    RefusalKind.INVALID: 400,
     RefusalKind.UNAUTHENTICATED: 401,
     RefusalKind.FORBIDDEN: 403,
     RefusalKind.TOO_MANY: 429,

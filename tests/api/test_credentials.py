@@ -11,6 +11,7 @@ from infrastructure.container import Container
 from tests.api.conftest import TokenFactory
 from tests.support.clock import SteppingClock
 from tests.support.server import RunningHerald, serve
+from tests.support.sessions import check_a_logout_outlasts_every_token_of_its_session
 from tests.support.streams import StreamReader, finished_report
 
 
@@ -90,6 +91,16 @@ async def test_an_admin_may_revoke_any_session(herald: RunningHerald, client: ht
     sid = tokens.verify(victim).session_id
     assert (await client.delete(f"/api/v1/sessions/{sid}", headers=admin)).status_code == 204
     assert (await client.get("/api/v1/events", headers={"Authorization": f"Bearer {victim}"})).status_code == 401
+
+
+async def test_a_logout_outlasts_the_token_that_asked_and_every_refreshed_token_of_the_session(
+    make_container: Callable[..., Container],
+) -> None:
+    container = make_container(jwt_leeway_seconds=4)
+    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+        await check_a_logout_outlasts_every_token_of_its_session(
+            client, [client], container.token_service(), leeway_seconds=4
+        )
 
 
 async def test_a_stream_ends_when_its_credential_expires(herald: RunningHerald, client: httpx.AsyncClient) -> None:

@@ -69,13 +69,18 @@ def own_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 
 
 @pytest.fixture
-def two_processes(redis_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[tuple[HeraldProcess, ...]]:
-    """Two ``herald run`` processes sharing one Redis (and a JWT secret), as behind a load balancer."""
-    env = {
+def process_env(redis_url: str, redis_prefix: str) -> dict[str, str]:
+    """The environment of a ``herald run`` process on the test's Redis, accepting the tests' tokens."""
+    return {
         "HERALD_REDIS_URL": redis_url,
         "HERALD_REDIS_PREFIX": redis_prefix,
         "HERALD_JWT_SECRET": TEST_SECRET,
         "HERALD_REPORT_STEP_SECONDS": "0.05",
     }
-    with herald_process(env, tmp_path / "a.log") as a, herald_process(env, tmp_path / "b.log") as b:
+
+
+@pytest.fixture
+def two_processes(process_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[HeraldProcess, ...]]:
+    """Two ``herald run`` processes sharing one Redis (and a JWT secret), as behind a load balancer."""
+    with herald_process(process_env, tmp_path / "a.log") as a, herald_process(process_env, tmp_path / "b.log") as b:
         yield a, b

@@ -364,16 +364,42 @@ def test_the_stream_cookie_lives_as_long_as_the_credential() -> None:
     assert issued.max_age_seconds == 3600
 
 
+LASTS, LEEWAY = timedelta(days=31), timedelta(seconds=10)
+
+
+def revoke_session(revocations: FakeRevocations) -> RevokeSession:
+    return RevokeSession(revocations, FixedClock(), lasts=LASTS, leeway=LEEWAY)
+
+
 async def test_a_session_is_revoked_by_its_owner_or_an_admin_only() -> None:
     revocations = FakeRevocations()
-    revoke = RevokeSession(revocations, FixedClock())
+    revoke = revoke_session(revocations)
     assert await revoke(ALICE, "alice-1") is None
-    assert revocations.revoked["alice-1"] == ALICE.expires_at  # until the token would have expired anyway
     forbidden = await revoke(ALICE, "someone-else")
     assert isinstance(forbidden, Refused)
     assert forbidden.kind is RefusalKind.FORBIDDEN
     assert await revoke(ADMIN, "someone-else") is None
-    assert revocations.revoked["someone-else"] == NOW + timedelta(days=1)
-    down = await RevokeSession(FakeRevocations(down=True), FixedClock())(ALICE, "alice-1")
+    down = await revoke_session(FakeRevocations(down=True))(ALICE, "alice-1")
     assert isinstance(down, Refused)
     assert down.kind is RefusalKind.UNAVAILABLE
+
+
+async def test_a_revocation_lasts_as_long_as_the_session_could_hand_out_tokens_and_they_pass() -> None:
+    revocations = FakeRevocations()
+    revoke = revoke_session(revocations)
+    await revoke(ALICE, "alice-1")
+    await revoke(ADMIN, "someone-else")
+    assert revocations.revoked == {"alice-1": NOW + LASTS + LEEWAY, "someone-else": NOW + LASTS + LEEWAY}
+    # A logging-out token that outlives the setting keeps its session revoked until it can no longer pass.
+    long_lived = attrs.evolve(ALICE, expires_at=NOW + LASTS * 2)
+    await revoke(long_lived, "alice-1")
+    assert revocations.revoked["alice-1"] == long_lived.expires_at + LEEWAY
+
+
+@pytest.mark.parametrize("session_id", ["", "s" * 256, "line\nbreak", "a/b", "zero\u200bwidth", "lone \ud800"])
+async def test_a_session_id_that_cannot_be_one_is_refused_as_invalid(session_id: str) -> None:
+    revocations = FakeRevocations()
+    refused = await revoke_session(revocations)(ADMIN, session_id)
+    assert isinstance(refused, Refused)
+    assert refused.kind is RefusalKind.INVALID
+    assert revocations.revoked == {}

@@ -9,7 +9,7 @@ from uuid import UUID, uuid5
 import jwt
 
 from application.access import ADMIN_ROLE
-from application.principal import CredentialError, Principal
+from application.principal import CredentialError, Principal, session_id_problem
 
 #: Namespace of the user ids derived from subjects that are not UUIDs. Fixed for good: changing it
 #: would give every such user a new id (their logs, streams and records would no longer match).
@@ -102,7 +102,7 @@ def principal_from_claims(
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
         raise CredentialError("the token's roles claim is malformed")
     session_id = claims.get("sid")
-    if session_id is not None and not isinstance(session_id, str):
+    if session_id is not None and (not isinstance(session_id, str) or session_id_problem(session_id)):
         raise CredentialError("the token's sid claim is malformed")
     expires_at = _instant(claims["exp"], "expiry")
     not_before = None if claims.get("nbf") is None else _instant(claims["nbf"], "not-before time")

@@ -1,11 +1,13 @@
 """Session revocation that every process hears, and streams that end when their credential does."""
 
 import asyncio
+import heapq
 import logging
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+import attrs
 from redis.asyncio import Redis
 
 from application.ports import RevocationListener, RevocationUnavailableError, SessionRevocations
@@ -14,6 +16,7 @@ from domain.ports import EventStream
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.redis_deadline import redis_wait
 from infrastructure.redis_errors import REDIS_FAILURE
+from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.signals import EndNotice, end_frame
 
 logger = logging.getLogger(__name__)
@@ -24,6 +27,8 @@ class MemorySessionRevocations:
 
     def __init__(self) -> None:
         self._revoked: dict[str, float] = {}
+        #: (until, session id), soonest first: expired revocations are swept from the front.
+        self._expiries: list[tuple[float, str]] = []
         self._listeners: list[RevocationListener] = []
         self._watched: Callable[[], Iterable[str]] = tuple
 
@@ -37,11 +42,15 @@ class MemorySessionRevocations:
         return until is not None and until >= time.time()
 
     def _remember(self, session_id: str, until: float) -> None:
-        """Record a revocation; expired ones are swept here, where writes are rare."""
+        """Record a revocation (the later end wins); expired ones are swept here, where writes are rare."""
         now = time.time()
-        for sid in [sid for sid, expiry in self._revoked.items() if expiry < now]:
-            del self._revoked[sid]
+        while self._expiries and self._expiries[0][0] < now:
+            expired, sid = heapq.heappop(self._expiries)
+            if self._revoked.get(sid) == expired:
+                del self._revoked[sid]
+        until = max(until, self._revoked.get(session_id, until))
         self._revoked[session_id] = until
+        heapq.heappush(self._expiries, (until, session_id))
 
     def listen(self, listener: RevocationListener) -> None:
         self._listeners.append(listener)
@@ -54,26 +63,38 @@ class MemorySessionRevocations:
             listener(session_id)
 
 
+@attrs.frozen(kw_only=True)
+class SessionRevoked:
+    """The control channel's announcement of a revocation (JSON: no session id can split it)."""
+
+    session_id: str
+    until: datetime
+
+
 #: KEYS: the revoked session's key. ARGV: its expiry (Unix ms), the revocation channel, the message.
 #: The key and the shard channel share a hash tag, so this runs on a cluster as on a single Redis.
+#: A revocation already in force that ends later is kept (PEXPIRETIME: -2 when there is none).
 _REVOKE_SCRIPT = """
-redis.call('SET', KEYS[1], '1', 'PXAT', ARGV[1])
+if tonumber(ARGV[1]) > redis.call('PEXPIRETIME', KEYS[1]) then
+    redis.call('SET', KEYS[1], '1', 'PXAT', ARGV[1])
+end
 redis.call('SPUBLISH', ARGV[2], ARGV[3])
 """
 
 
 class RedisSessionRevocations(MemorySessionRevocations):
-    """Revocations in Redis: stored until the session would expire, announced on a control channel.
+    """Revocations in Redis: stored for as long as they last, announced on a control channel.
 
     A revocation is recorded in Redis first and takes effect here only once
     Redis has it: a logout during an outage fails (503) and changes nothing,
     so every process agrees and the client's retry succeeds once Redis is back.
     """
 
-    def __init__(self, client: Redis, keys: RedisKeys, *, timeout_seconds: float) -> None:
+    def __init__(self, client: Redis, keys: RedisKeys, wire_format: WireFormat, *, timeout_seconds: float) -> None:
         super().__init__()
         self._client = client
         self._keys = keys
+        self._wire_format = wire_format
         self._timeout = timeout_seconds
         self.channel = keys.revocation_channel
         self._revoke = client.register_script(_REVOKE_SCRIPT)
@@ -84,7 +105,11 @@ class RedisSessionRevocations(MemorySessionRevocations):
             async with redis_wait(self._timeout):
                 await self._revoke(
                     keys=[self._keys.revoked_session(session_id)],
-                    args=[expires_ms, self.channel, f"{session_id} {until.timestamp()}".encode()],
+                    args=[
+                        expires_ms,
+                        self.channel,
+                        self._wire_format.dumps(SessionRevoked(session_id=session_id, until=until)),
+                    ],
                 )
         except REDIS_FAILURE as error:
             # One script: either both commands ran or neither. A reply lost after it ran
@@ -116,14 +141,10 @@ class RedisSessionRevocations(MemorySessionRevocations):
             if await self.is_revoked(session_id):
                 self._notify(session_id)
 
-    def on_control_message(self, data: bytes) -> None:
+    def on_control_message(self, message: SessionRevoked) -> None:
         """Delivered by the subscriber's pub/sub connection for :attr:`channel`."""
-        session_id, _, until = data.decode(errors="replace").partition(" ")
-        try:
-            self._remember(session_id, float(until))
-        except ValueError:
-            return
-        self._notify(session_id)
+        self._remember(message.session_id, message.until.timestamp())
+        self._notify(message.session_id)
 
 
 class StreamLifetimes:

@@ -28,7 +28,10 @@ class SessionsController(Controller):
         """Your own session (log out), or any session with the ``admin`` role.
 
         Every process ends that session's streams with a ``stream.end`` event,
-        and its tokens are refused from then on.
+        and every token of that session is refused from then on, refreshed ones
+        included, for ``HERALD_SESSION_REVOCATION_SECONDS`` (and never less than
+        the caller's own token could pass). A session id that cannot be one
+        (see docs/architecture/security.md) gets 400.
         """
         refused = await revoke_session(principal, session_id)
         if refused is not None:

@@ -4,8 +4,10 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from uuid import UUID
 
+from cattrs import BaseValidationError
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
@@ -25,6 +27,8 @@ from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import EndReason, InboxEventStream
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 #: How long a catch-up after an outage keeps trying before the stream is ended (its client then resumes by
@@ -88,16 +92,29 @@ class RedisSubscriber:
     def listen(
         self,
         channel: bytes,
-        callback: Callable[[bytes], None],
+        kind: type[T],
+        callback: Callable[[T], None],
         *,
         after_reconnect: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Also deliver ``channel``'s messages to ``callback`` (control messages such as revocations).
 
+        Every message on such a channel is a ``kind`` in the wire format's JSON,
+        which no field's content can split or reshape; one that is not (a
+        process of another version, say) is logged and skipped.
         Messages published while the connection was down are lost; ``after_reconnect``
         is awaited after each reconnect so the listener can look up what it missed.
         """
-        self._listeners[channel] = callback
+
+        def deliver(data: bytes) -> None:
+            try:
+                message = self._wire_format.loads(data, kind)
+            except (ValueError, TypeError, BaseValidationError) as error:
+                logger.warning("skipped a message on %s that is not a %s (%s)", channel.decode(), kind.__name__, error)
+                return
+            callback(message)
+
+        self._listeners[channel] = deliver
         if after_reconnect is not None:
             self._after_reconnect.append(after_reconnect)
         self.channels.want(channel)
