@@ -58,13 +58,18 @@ clients: $(STAMP) ## regenerate the TypeScript client from the registry's AsyncA
 # servers on ports of its own; PYTEST_WORKERS=0 runs them in this process. Four on two cores: most tests
 # wait (on a server, a timeout, a browser) more than they compute.
 PYTEST_WORKERS ?= 4
+# Each worker imports the same modules: let them share compiled (and assertion-rewritten) bytecode even
+# where the environment turns writing it off, or every worker compiles everything again on every run.
+unexport PYTHONDONTWRITEBYTECODE
 
 pytest: $(STAMP) ## the whole pytest suite (PYTEST_ARGS="-k invoice.paid" for a selection)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # While editing: everything but the tests that start processes of their own (servers, Herald, a browser).
+# Those left wait on loopback more than they compute, and start nothing that competes for the cores: more workers.
+CHECK_WORKERS ?= 6
 check: lint types layers ## lint, types, layers and every test that starts no process, in under a minute
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not spawns" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(CHECK_WORKERS) --dist worksteal -m "not spawns" $(PYTEST_ARGS)
 
 test: lint types layers pytest ## everything CI runs: before you push
 

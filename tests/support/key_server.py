@@ -1,6 +1,8 @@
 """A real OpenID Connect key server on loopback: a discovery document and a JWKS, with keys made per run."""
 
+import collections
 import contextlib
+import functools
 import json
 import threading
 import time
@@ -17,24 +19,35 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519Pri
 
 
 class SigningKey:
-    """A private key the provider signs with, and its public half as a JWK."""
+    """A private key the provider signs with, and its public half as a JWK.
 
-    def __init__(self, algorithm: str) -> None:
+    The ``generation``-th key of an algorithm is made once per test process and shared by every
+    key server (an RSA key takes a while to make); each key server's keys still differ, and each
+    key gets a ``kid`` of its own.
+    """
+
+    def __init__(self, algorithm: str, generation: int = 0) -> None:
         self.algorithm = algorithm
         self.kid = uuid.uuid4().hex[:12]
-        self.private: PrivateKey
+        self.private = _private_key(algorithm, generation)
         if algorithm == "RS256":
-            self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             jwk = RSAAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
         elif algorithm == "ES256":
-            self.private = ec.generate_private_key(ec.SECP256R1())
             jwk = ECAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        elif algorithm == "EdDSA":
-            self.private = ed25519.Ed25519PrivateKey.generate()
-            jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
         else:
-            raise ValueError(algorithm)
+            jwk = OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
         self.jwk: dict[str, Any] = {**jwk, "kid": self.kid, "use": "sig"}
+
+
+@functools.cache
+def _private_key(algorithm: str, generation: int) -> PrivateKey:
+    if algorithm == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if algorithm == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if algorithm == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    raise ValueError(algorithm)
 
 
 #: Served as they are: bytes as the body, anything else as JSON.
@@ -51,6 +64,7 @@ class KeyServer:
 
     def __init__(self) -> None:
         self.keys: list[SigningKey] = []
+        self._published: collections.Counter[str] = collections.Counter()  # withdrawn keys too
         self.jwks_fetches = 0
         self.down = False
         self.discovery: Document | None = None
@@ -84,10 +98,12 @@ class KeyServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.issuer = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll: shutdown() waits for the loop's next look, which is every test's teardown.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def publish(self, algorithm: str) -> SigningKey:
-        key = SigningKey(algorithm)
+        key = SigningKey(algorithm, generation=self._published[algorithm])
+        self._published[algorithm] += 1
         self.keys.append(key)
         return key
 
