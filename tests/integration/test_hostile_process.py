@@ -31,8 +31,15 @@ FLOODED, IDLE, SLOW_BODIES = 100, 900, 500
 
 
 def stalled_socket(port: int, request: bytes) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port))
+    """A client that sends ``request`` and never reads: its connection takes little before it is full.
+
+    Set before connecting, since both sides size their buffers then: a small receive window, and a
+    small segment size, which keeps the server's send buffer (sized in segments) small too.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    sock.connect(("127.0.0.1", port))
     sock.sendall(request)
     return sock
 
