@@ -1,6 +1,6 @@
 """Use cases of access: who is calling (a live session's token), and logging a session out."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from application.ports import Clock, Credentials, RevocationUnavailableError, SessionRevocations
 from application.principal import CredentialError, CredentialsUnavailableError, Principal, session_id_problem
@@ -61,7 +61,11 @@ class RevokeSession:
         if own:
             until = max(until, caller.expires_at)
         try:
-            await self._revocations.revoke(session_id, until=until + self._leeway)
+            until += self._leeway
+        except OverflowError:  # a token that lives until the end of the calendar: so does its revocation
+            until = datetime.max.replace(tzinfo=UTC)
+        try:
+            await self._revocations.revoke(session_id, until=until)
         except RevocationUnavailableError:
             return UNAVAILABLE
         return None

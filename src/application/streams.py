@@ -112,6 +112,7 @@ class OpenStream:
                 caller.user_id, categories=categories, last_event_id=last_event_id
             )
         except SubscriberUnavailableError:
+            self._admission.cancel(caller.user_id)  # not opened: the retry must not find its rate spent
             return UNAVAILABLE
         try:
             spent_elsewhere = await self._spend(credential)

@@ -214,7 +214,7 @@ class Settings:
     """The provider's role that grants Herald's ``admin`` role (announcements, revoking others' sessions)."""
     jwt_leeway_seconds: float = number(10.0, at_least=0, at_most=300)
     """Clock skew allowed on ``exp`` and ``nbf`` of API calls (a stream opens on the token's own times)."""
-    session_revocation_seconds: int = number(2_678_400, at_least=3600)
+    session_revocation_seconds: int = number(2_678_400, at_least=3600, at_most=3_153_600_000)
     """How long a revoked session stays revoked: the provider's longest session plus its access tokens'
     lifetime (the default covers a 30-day session and day-long tokens; at least Herald's own hour-long tokens)."""
     jwks_cache_seconds: float = number(300.0, at_least=0)

@@ -216,10 +216,11 @@ def test_no_secret_is_committed() -> None:
 # --- nginx.conf ---------------------------------------------------------------------------------
 
 
-def location(path: str) -> str:
-    match = re.search(r"location = " + re.escape(path) + r" \{(?P<body>[^}]*)\}", NGINX_CONF)
-    assert match is not None, path
-    return match["body"]
+def location(match: str) -> str:
+    """The body of the ``location`` block whose match is written ``match`` (``= /path``, ``~ regex``)."""
+    found = re.search(r"location " + re.escape(match) + r" \{(?P<body>[^}]*)\}", NGINX_CONF)
+    assert found is not None, match
+    return found["body"]
 
 
 def directives(block: str) -> set[str]:
@@ -227,7 +228,7 @@ def directives(block: str) -> set[str]:
 
 
 def test_the_stream_location_is_unbuffered_uncompressed_and_long_lived() -> None:
-    stream = directives(location("/api/v1/events"))
+    stream = directives(location("~ ^/api/v1/events/*$"))
     assert {
         "proxy_buffering off;",
         "proxy_cache off;",
@@ -260,7 +261,10 @@ def test_the_error_log_starts_above_every_error_a_request_can_cause() -> None:
 def test_the_api_and_the_stream_are_rate_and_connection_limited_with_429() -> None:
     server = directives(NGINX_CONF)
     assert {"limit_req_status 429;", "limit_conn_status 429;"} <= server
-    stream, api = directives(location("/api/v1/events")), directives(NGINX_CONF[NGINX_CONF.index("location / {") :])
+    stream, api = (
+        directives(location("~ ^/api/v1/events/*$")),
+        directives(NGINX_CONF[NGINX_CONF.index("location / {") :]),
+    )
     assert any(d.startswith("limit_req zone=herald_stream_opens ") for d in stream)
     assert any(d.startswith("limit_conn herald_streams ") for d in stream)
     assert any(d.startswith("limit_req zone=herald_api ") for d in api)

@@ -7,6 +7,7 @@ proxy's own rate limits refuse a flood with 429 without logging its requests.
 """
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.conftest import TEST_SECRET
 from tests.deploy.test_deployment_topology import nginx
 from tests.integration.helpers import eventually, process_bearer
 from tests.support.processes import HeraldProcess, herald_process
+from tests.support.streams import StreamReader
 
 pytestmark = [pytest.mark.needs("nginx"), pytest.mark.spawns, pytest.mark.timeout(120)]
 
@@ -143,3 +145,19 @@ async def test_the_proxy_limits_a_flood_with_429_and_logs_none_of_its_requests(
         assert 429 in statuses, statuses
         assert statuses <= {401, 429}, statuses
     assert secret not in proxy_log.read_text()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events/", "/api/v1/events//", "/api/v1/events%2F"])
+async def test_every_spelling_of_the_stream_path_gets_the_streams_limits(
+    herald: HeraldProcess, tmp_path: Path, path: str
+) -> None:
+    """Held open 30 at once: within the streams' 100 connections, beyond the API's 20 (which refuse with 429)."""
+    with nginx([herald.port], tmp_path) as entry:
+        async with (
+            httpx.AsyncClient(base_url=entry, timeout=30, limits=httpx.Limits(max_connections=40)) as client,
+            contextlib.AsyncExitStack() as held,
+        ):
+            readers = [StreamReader(client, path, headers=process_bearer(uuid.uuid4())) for _ in range(30)]
+            await asyncio.gather(*(held.enter_async_context(reader) for reader in readers))
+            statuses = [reader.response.status_code if reader.response is not None else None for reader in readers]
+    assert statuses == [200] * 30, statuses

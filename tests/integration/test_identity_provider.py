@@ -322,6 +322,8 @@ WRONG_KEY_SETS: dict[str, Document] = {
     "not JSON": b"<html>down for maintenance</html>",
     "not UTF-8": b"\xff\xfe{",
     "empty": b"",
+    "nested too deeply": b"[" * 100_000,
+    "too large": b'{"keys": [' + b'{"kty": "oct", "kid": "padding"},' * 40_000 + b"{}]}",
     "no usable key": {
         "keys": [
             {"kty": "RSA", "kid": "missing-members"},
@@ -394,6 +396,8 @@ async def test_a_provider_document_of_any_wrong_shape_is_a_failed_read_that_says
     assert 1 <= refused.value.retry_after_seconds <= REFRESH
     assert keys.state["keys"] == 0
     assert keys.state["last_error"], keys.state
+    if shape in ("too large", "nested too deeply"):  # refused as such, before it is taken apart
+        assert shape.split()[-1] in keys.state["last_error"], keys.state
 
 
 #: Through HTTP (the 503, /health, no error logged): two shapes of each document stand for the rest.

@@ -394,6 +394,9 @@ async def test_a_revocation_lasts_as_long_as_the_session_could_hand_out_tokens_a
     long_lived = attrs.evolve(ALICE, expires_at=NOW + LASTS * 2)
     await revoke(long_lived, "alice-1")
     assert revocations.revoked["alice-1"] == long_lived.expires_at + LEEWAY
+    endless = attrs.evolve(ALICE, session_id="alice-2", expires_at=datetime.max.replace(tzinfo=UTC))
+    await revoke(endless, "alice-2")
+    assert revocations.revoked["alice-2"] == endless.expires_at  # no further than the calendar goes
 
 
 @pytest.mark.parametrize("session_id", ["", "s" * 256, "line\nbreak", "a/b", "zero\u200bwidth", "lone \ud800"])
@@ -403,3 +406,13 @@ async def test_a_session_id_that_cannot_be_one_is_refused_as_invalid(session_id:
     assert isinstance(refused, Refused)
     assert refused.kind is RefusalKind.INVALID
     assert revocations.revoked == {}
+
+
+async def test_a_broker_down_at_the_subscribe_leaves_nothing_counted() -> None:
+    tickets, admission = FakeTickets(), FakeAdmission()
+    ticket = await tickets.issue(ALICE)
+    use_case = open_stream(tickets=tickets, admission=admission, subscriber=FakeSubscriber(down=True))
+    outcome = await use_case(StreamTicket(ticket))
+    assert isinstance(outcome, Refused)
+    assert outcome.kind is RefusalKind.UNAVAILABLE
+    assert admission.counted == 0  # the client's retry is not refused as too fast

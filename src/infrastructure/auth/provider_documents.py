@@ -20,6 +20,8 @@ def parsed(body: bytes, what: str) -> object:
         return json.loads(body)
     except ValueError:  # not UTF-8, or not JSON
         raise ProviderDocumentError(f"the {what} is not JSON") from None
+    except RecursionError:  # nested deeper than the parser goes
+        raise ProviderDocumentError(f"the {what} is nested too deeply") from None
 
 
 def jwks_uri_of(document: object, *, issuer: str, https_only: bool) -> str:

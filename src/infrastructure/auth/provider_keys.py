@@ -15,6 +15,9 @@ from infrastructure.auth.provider_documents import ProviderDocumentError, jwks_u
 
 logger = logging.getLogger(__name__)
 
+#: Key sets hold a few keys of a few hundred bytes each; a document far beyond that is not one.
+MAX_DOCUMENT_BYTES = 1 << 20
+
 
 class ProviderKeys:
     """The provider's public keys by ``kid``, from its JWKS.
@@ -140,14 +143,22 @@ class ProviderKeys:
 
     async def _fetch(self) -> dict[str, jwt.PyJWK]:
         url = self._jwks_url or await self._discover()
-        response = await self._client.get(url)
-        response.raise_for_status()
-        return signing_keys(parsed(response.content, "key set"), self._algorithms)
+        return signing_keys(parsed(await self._body(url, "key set"), "key set"), self._algorithms)
 
     async def _discover(self) -> str:
         assert self._issuer is not None
-        response = await self._client.get(f"{self._issuer.rstrip('/')}/.well-known/openid-configuration")
-        response.raise_for_status()
-        document = parsed(response.content, "discovery document")
+        url = f"{self._issuer.rstrip('/')}/.well-known/openid-configuration"
+        document = parsed(await self._body(url, "discovery document"), "discovery document")
         self._jwks_url = jwks_uri_of(document, issuer=self._issuer, https_only=self._https_only)
         return self._jwks_url
+
+    async def _body(self, url: str, what: str) -> bytes:
+        """The document at ``url``, read no further than any real provider's would reach."""
+        async with self._client.stream("GET", url) as response:
+            response.raise_for_status()
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_DOCUMENT_BYTES:
+                    raise ProviderDocumentError(f"the {what} is larger than {MAX_DOCUMENT_BYTES} bytes")
+        return bytes(body)
