@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -446,6 +447,17 @@ async def test_a_key_set_turning_to_the_wrong_shape_keeps_the_keys_held_and_says
         assert (await client.get("/health")).json()["identity_provider_keys"]["last_error"] is None
 
 
+@contextlib.asynccontextmanager
+async def just_after_a_read(provider: KeyServer) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of Herald that has just read the key set (for a token of a key it holds) and may not again
+    for ``REFRESH`` seconds."""
+    container = container_for(provider, jwks_refresh_seconds=REFRESH)
+    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+        held = bearer(provider.token(provider.keys[0]))
+        assert (await client.post("/api/v1/events/tickets", headers=held)).status_code == 201
+        yield client
+
+
 async def _status(client: httpx.AsyncClient, token: str, expected: int) -> bool:
     answer = await client.post("/api/v1/events/tickets", headers=bearer(token))
     return answer.status_code == expected
@@ -454,11 +466,7 @@ async def _status(client: httpx.AsyncClient, token: str, expected: int) -> bool:
 async def test_a_key_published_just_after_a_read_is_try_again_until_the_next_read_never_invalid(
     provider: KeyServer,
 ) -> None:
-    container = container_for(provider, jwks_refresh_seconds=REFRESH)
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
-        assert (
-            await client.post("/api/v1/events/tickets", headers=bearer(provider.token(provider.keys[0])))
-        ).status_code == 201
+    async with just_after_a_read(provider) as client:
         rotated = provider.publish("RS256")
         token = provider.token(rotated)
         answers: list[httpx.Response] = []
@@ -477,11 +485,7 @@ async def test_a_key_published_just_after_a_read_is_try_again_until_the_next_rea
 async def test_while_the_provider_is_down_a_key_not_held_is_try_again_even_just_after_a_read(
     provider: KeyServer,
 ) -> None:
-    container = container_for(provider, jwks_refresh_seconds=REFRESH)
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
-        assert (
-            await client.post("/api/v1/events/tickets", headers=bearer(provider.token(provider.keys[0])))
-        ).status_code == 201
+    async with just_after_a_read(provider) as client:
         provider.down = True
         token = provider.token(provider.publish("ES256"))
         assert_try_again(await client.post("/api/v1/events/tickets", headers=bearer(token)))
