@@ -21,7 +21,7 @@ from domain.registry import REGISTRY
 from infrastructure.asyncapi import asyncapi_json
 from infrastructure.auth import TokenService
 from infrastructure.auth.credentials import AccessCredentials
-from infrastructure.auth.sessions import MemorySessionRevocations, StreamLifetimes
+from infrastructure.auth.sessions import StreamLifetimes
 from infrastructure.auth.tickets import MemoryTicketStore, RedisTicketStore
 from infrastructure.brokers.memory import InMemoryBroker
 from infrastructure.brokers.redis.keys import RedisKeys
@@ -35,6 +35,7 @@ from infrastructure.resources import (
     claim_database_file,
     open_database,
     open_identity_provider,
+    open_memory_revocations,
     open_redis_client,
     open_redis_publisher,
     open_redis_revocations,
@@ -163,10 +164,18 @@ class Container(containers.DeclarativeContainer):
             timeout_seconds=settings.provided.redis_timeout_seconds,
         ),
     )
+    # State: one database (the reports, the outbox, and revocations when there is no Redis).
+    database_claim = providers.Resource(claim_database_file, url=settings.provided.database_url)
+    database = providers.Resource(
+        open_database,
+        url=settings.provided.database_url,
+        pool_size=settings.provided.database_pool_size,
+        claim=database_claim,
+    )
     ticket_rate = providers.Singleton(PerUserRate, per_minute=settings.provided.sse_tickets_per_minute)
     session_revocations = providers.Selector(
         settings.provided.broker_kind,
-        memory=providers.Singleton(MemorySessionRevocations),
+        memory=providers.Resource(open_memory_revocations, database=database),
         redis=providers.Resource(
             open_redis_revocations,
             client=redis_client,
@@ -188,14 +197,7 @@ class Container(containers.DeclarativeContainer):
     identity_provider = providers.Resource(open_identity_provider, settings=settings)
     credentials = providers.Singleton(AccessCredentials, own=token_service, provider=identity_provider)
 
-    # State and durable events: one database, the outbox in it, and the relay that empties it.
-    database_claim = providers.Resource(claim_database_file, url=settings.provided.database_url)
-    database = providers.Resource(
-        open_database,
-        url=settings.provided.database_url,
-        pool_size=settings.provided.database_pool_size,
-        claim=database_claim,
-    )
+    # Durable events: the outbox in the database, and the relay that empties it.
     outbox = providers.Singleton(Outbox, registry=registry, wire_format=wire_format)
     units_of_work = providers.Singleton(SqlUnitsOfWork, database=database, box=outbox, bus=event_bus, clock=clock)
     outbox_relay = providers.Singleton(OutboxRelay, database=database, box=outbox, handler=sse_handler, clock=clock)

@@ -20,13 +20,14 @@ from domain.ports import EventBusProtocol
 from domain.registry import EventRegistry
 from infrastructure.auth.oidc import OidcTokenVerifier
 from infrastructure.auth.provider_keys import ProviderKeys
-from infrastructure.auth.sessions import RedisSessionRevocations, SessionRevoked
+from infrastructure.auth.sessions import MemorySessionRevocations, RedisSessionRevocations, SessionRevoked
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.persistence.database import Database
 from infrastructure.persistence.file_claim import claimed
 from infrastructure.persistence.relay import OutboxRelay
+from infrastructure.persistence.revocations import StoredRevocations
 from infrastructure.redis_errors import REDIS_FAILURE
 from infrastructure.settings import Settings
 from infrastructure.sse.handler import SSEEventHandler
@@ -74,6 +75,13 @@ async def open_database(url: str, pool_size: int, claim: Path | None) -> AsyncIt
         yield database
     finally:
         await database.aclose()
+
+
+async def open_memory_revocations(database: Database) -> AsyncIterator[MemorySessionRevocations]:
+    """Revocations without Redis: checked in memory, kept in the database so that a restart keeps them."""
+    revocations = MemorySessionRevocations(StoredRevocations(database))
+    await revocations.recall()
+    yield revocations
 
 
 #: How long a loop of background work may take to finish its round when the service stops.

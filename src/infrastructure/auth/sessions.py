@@ -14,6 +14,7 @@ from application.ports import RevocationListener, RevocationUnavailableError, Se
 from application.principal import Principal
 from domain.ports import EventStream
 from infrastructure.brokers.redis.keys import RedisKeys
+from infrastructure.persistence.revocations import StoredRevocations
 from infrastructure.redis_deadline import redis_wait
 from infrastructure.redis_errors import REDIS_FAILURE
 from infrastructure.sse.wire_format import WireFormat
@@ -23,9 +24,10 @@ logger = logging.getLogger(__name__)
 
 
 class MemorySessionRevocations:
-    """Revocations of one process (the embedded default)."""
+    """Revocations of one process (the embedded default), kept in ``store`` across restarts when given."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: StoredRevocations | None = None) -> None:
+        self._store = store
         self._revoked: dict[str, float] = {}
         #: (until, session id), soonest first: expired revocations are swept from the front.
         self._expiries: list[tuple[float, str]] = []
@@ -33,8 +35,16 @@ class MemorySessionRevocations:
         self._watched: Callable[[], Iterable[str]] = tuple
 
     async def revoke(self, session_id: str, *, until: datetime) -> None:
+        if self._store is not None:
+            await self._store.save(session_id, until)  # stored first: a failure changes nothing (503)
         self._remember(session_id, until.timestamp())
         self._notify(session_id)
+
+    async def recall(self) -> None:
+        """Take in the revocations stored before this process started."""
+        if self._store is not None:
+            for session_id, until in await self._store.unexpired():
+                self._remember(session_id, until.timestamp())
 
     async def is_revoked(self, session_id: str) -> bool:
         # Checked on every authenticated request: one lookup, no sweep.

@@ -119,3 +119,12 @@ outbox = Table(
     ),
     Index(None, "published_at"),
 )
+
+#: Sessions logged out without Redis: kept in the database so that a restart does not forget them.
+revoked_sessions = Table(
+    "revoked_sessions",
+    metadata,
+    Column("session_id", String(255), primary_key=True),
+    Column("revoked_until", UtcDateTime(), nullable=False),
+    Index(None, "revoked_until"),
+)
