@@ -38,8 +38,6 @@ def _report(row: Row[Any]) -> Report:
     return Report(status=ReportStatus(values["status"]), **{name: values[name] for name in _REPORT_FIELDS})
 
 
-#: The statuses a report is generated in: what a user's quota of unfinished reports counts.
-_UNFINISHED = tuple(status.value for status in ReportStatus if not status.is_final)
 #: First key of PostgreSQL's two-key advisory locks (a space apart from single-key ones) taken per report owner.
 _OWNER_LOCK_SPACE = 0x5245_504F
 
@@ -86,7 +84,8 @@ class SqlReports:
             )
         unfinished = (
             select(reports.c.report_id)
-            .where(reports.c.owner_id == owner_id, reports.c.status.in_(_UNFINISHED))
+            # Only unfinished reports are leased (_lease_columns): the condition of their own index.
+            .where(reports.c.owner_id == owner_id, reports.c.lease_holder.is_not(None))
             .limit(up_to)
             .subquery()
         )

@@ -83,6 +83,13 @@ reports = Table(
         postgresql_where=text("lease_holder IS NOT NULL"),
         sqlite_where=text("lease_holder IS NOT NULL"),
     ),
+    # A user's unfinished reports (only they are leased), counted by the quota however many are finished.
+    Index(
+        "ix_reports_unfinished_owner",
+        "owner_id",
+        postgresql_where=text("lease_holder IS NOT NULL"),
+        sqlite_where=text("lease_holder IS NOT NULL"),
+    ),
 )
 
 announcements = Table(

@@ -1,4 +1,4 @@
-"""Revoked sessions, for a process without Redis.
+"""Revoked sessions, for a process without Redis; unfinished reports by owner, for the quota.
 
 Revision ID: 0002
 Revises: 0001
@@ -25,9 +25,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("revoked_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_revoked_sessions_revoked_until"), ["revoked_until"], unique=False)
+    with op.batch_alter_table("reports", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_reports_unfinished_owner",
+            ["owner_id"],
+            unique=False,
+            postgresql_where=sa.text("lease_holder IS NOT NULL"),
+            sqlite_where=sa.text("lease_holder IS NOT NULL"),
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("reports", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_reports_unfinished_owner",
+            postgresql_where=sa.text("lease_holder IS NOT NULL"),
+            sqlite_where=sa.text("lease_holder IS NOT NULL"),
+        )
     with op.batch_alter_table("revoked_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_revoked_sessions_revoked_until"))
 
