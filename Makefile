@@ -67,9 +67,10 @@ pytest: $(STAMP) ## the whole pytest suite (PYTEST_ARGS="-k invoice.paid" for a 
 
 # While editing: everything but the tests that start processes of their own (servers, Herald, a browser).
 # Those left wait on loopback more than they compute, and start nothing that competes for the cores: more workers.
+# Property tests try fewer examples here (tests/conftest.py's "check" profile); make test tries them all.
 CHECK_WORKERS ?= 6
 check: lint types layers ## lint, types, layers and every test that starts no process, in under a minute
-	$(BIN)/python -m pytest -n $(CHECK_WORKERS) --dist worksteal -m "not spawns" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(CHECK_WORKERS) --dist worksteal -m "not spawns" --hypothesis-profile=check $(PYTEST_ARGS)
 
 test: lint types layers pytest ## everything CI runs: before you push
 

@@ -19,6 +19,8 @@ TEST_SECRET = "test-secret-" + "x" * 32
 # Timings are not what the property tests check, and these machines are noisy:
 # no per-example deadline, so a slow first example never fails the suite.
 hypothesis_settings.register_profile("herald", deadline=None, print_blob=True)
+# The inner loop (make check): fewer examples of each property; make test and CI run the full count.
+hypothesis_settings.register_profile("check", parent=hypothesis_settings.get_profile("herald"), max_examples=25)
 hypothesis_settings.load_profile("herald")
 
 
