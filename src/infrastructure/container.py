@@ -28,11 +28,11 @@ from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.clock import SystemClock
 from infrastructure.event_bus import InProcessEventBus
 from infrastructure.metrics import metrics_registry
+from infrastructure.persistence.file_claim import claimed
 from infrastructure.persistence.outbox import Outbox
 from infrastructure.persistence.relay import OutboxRelay
 from infrastructure.persistence.unit_of_work import SqlUnitsOfWork
 from infrastructure.resources import (
-    claim_database_file,
     open_database,
     open_identity_provider,
     open_memory_revocations,
@@ -165,7 +165,8 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     # State: one database (the reports, the outbox, and revocations when there is no Redis).
-    database_claim = providers.Resource(claim_database_file, url=settings.provided.database_url)
+    # This process's hold on a SQLite file (None for other databases), for as long as the container runs.
+    database_claim = providers.Resource(claimed, url=settings.provided.database_url)
     database = providers.Resource(
         open_database,
         url=settings.provided.database_url,

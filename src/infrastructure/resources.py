@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -25,7 +25,6 @@ from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.brokers.redis.publisher import RedisPublisher
 from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.persistence.database import Database
-from infrastructure.persistence.file_claim import claimed
 from infrastructure.persistence.relay import OutboxRelay
 from infrastructure.persistence.revocations import StoredRevocations
 from infrastructure.redis_errors import REDIS_FAILURE
@@ -56,12 +55,6 @@ async def open_task_supervisor() -> AsyncIterator[TaskSupervisor]:
     supervisor = TaskSupervisor()
     yield supervisor
     await supervisor.aclose()
-
-
-def claim_database_file(url: str) -> Iterator[Path | None]:
-    """This process's hold on a SQLite file (None for other databases), for as long as the container runs."""
-    with claimed(url) as database_file:
-        yield database_file
 
 
 async def open_database(url: str, pool_size: int, claim: Path | None) -> AsyncIterator[Database]:

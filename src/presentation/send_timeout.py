@@ -39,7 +39,7 @@ class SendTimeout:
         self._seconds = seconds
         self._blocked: dict[asyncio.Task[Any], float] = {}
         self._stalled: set[asyncio.Task[Any]] = set()
-        self._droppers: dict[asyncio.Task[Any], Callable[[], None]] = {}
+        self._droppers: dict[asyncio.Task[Any], Callable[[], object]] = {}
         self._watchdog: asyncio.Task[None] | None = None
 
     def __call__(self, app: ASGIApp) -> ASGIApp:
@@ -65,9 +65,8 @@ class SendTimeout:
             raw = server_send(scope)
             if raw is not None:
                 offer_body_send(scope, timed(raw))
-            dropper = connection_dropper(scope)
-            if dropper is not None:
-                droppers[task] = dropper
+            # Herald's own server drops the connection (the client is gone, nothing logged); another, cancel.
+            droppers[task] = connection_dropper(scope) or task.cancel
 
             try:
                 await app(scope, receive, timed(send))
@@ -101,8 +100,4 @@ class SendTimeout:
             for task, since in list(self._blocked.items()):
                 if since < deadline and task not in self._stalled:
                     self._stalled.add(task)
-                    dropper = self._droppers.get(task)
-                    if dropper is None:
-                        task.cancel()
-                    else:
-                        dropper()
+                    self._droppers[task]()
