@@ -1,8 +1,11 @@
 """Why a use case at the edge said no: typed outcomes the edge turns into HTTP responses."""
 
 import enum
+from uuid import UUID
 
 import attrs
+
+from application.ports import UserRate
 
 
 class RefusalKind(enum.Enum):
@@ -27,6 +30,13 @@ class Refused:
     kind: RefusalKind
     detail: str
     retry_after_seconds: int | None = None
+
+
+def over_rate(rate: UserRate, user_id: UUID, detail: str) -> Refused | None:
+    """None when ``rate`` lets ``user_id`` act now (and counts it); else ``detail``, with when to retry."""
+    if rate.take(user_id):
+        return None
+    return Refused(RefusalKind.TOO_MANY, detail, rate.retry_after_seconds(user_id))
 
 
 def unauthenticated(detail: str) -> Refused:

@@ -17,7 +17,7 @@ from uuid import UUID
 import attrs
 
 from application.ports import BackgroundTasks, Clock, ReportRenderer, UserRate
-from application.refusals import RefusalKind, Refused
+from application.refusals import RefusalKind, Refused, over_rate
 from application.unit_of_work import (
     ConcurrentUpdateError,
     Lease,
@@ -176,9 +176,8 @@ class RequestReport:
 
     async def __call__(self, owner_id: UUID, title: str) -> UUID | Refused:
         """Save the report and start its generation; return the report's id, or why not."""
-        if not self._rate.take(owner_id):
-            retry_after = self._rate.retry_after_seconds(owner_id)
-            return Refused(RefusalKind.TOO_MANY, "too many report requests from this user; slow down", retry_after)
+        if too_fast := over_rate(self._rate, owner_id, "too many report requests from this user; slow down"):
+            return too_fast
         holder = str(new_event_id())
         async with self._units() as uow:
             if await uow.reports.count_unfinished(owner_id, up_to=self._max_unfinished) >= self._max_unfinished:

@@ -30,7 +30,7 @@ from application.ports import (
     UserRate,
 )
 from application.principal import CredentialError, CredentialsUnavailableError, Principal
-from application.refusals import UNAVAILABLE, RefusalKind, Refused, keys_unavailable, unauthenticated
+from application.refusals import UNAVAILABLE, RefusalKind, Refused, keys_unavailable, over_rate, unauthenticated
 from domain.ports import EventStream, SSESubscriberProtocol, SubscriberUnavailableError
 from domain.sse import SSECategory
 
@@ -201,9 +201,8 @@ class IssueTicket:
         self._rate = rate
 
     async def __call__(self, caller: Principal) -> TicketIssued | Refused:
-        if not self._rate.take(caller.user_id):
-            retry_after = self._rate.retry_after_seconds(caller.user_id)
-            return Refused(RefusalKind.TOO_MANY, "too many stream tickets for this user; slow down", retry_after)
+        if too_fast := over_rate(self._rate, caller.user_id, "too many stream tickets for this user; slow down"):
+            return too_fast
         try:
             ticket = await self._tickets.issue(caller)
         except TicketStoreUnavailableError:

@@ -393,7 +393,7 @@ async def test_a_provider_document_of_any_wrong_shape_is_a_failed_read_that_says
             refresh_seconds=REFRESH,
         )
         with pytest.raises(CredentialsUnavailableError) as refused:
-            await keys.key(provider.keys[0].kid, issued_at=time.time())
+            await keys.key(provider.keys[0].kid, issued_at=time.time)
     assert 1 <= refused.value.retry_after_seconds <= REFRESH
     assert keys.state["keys"] == 0
     assert keys.state["last_error"], keys.state

@@ -51,7 +51,7 @@ class OidcTokenVerifier:
         algorithm, kid = header.get("alg"), header.get("kid")
         if algorithm not in self._algorithms or not isinstance(kid, str) or not 0 < len(kid) <= 256:
             raise CredentialError("the token is invalid")
-        key = await self._keys.key(kid, issued_at=_issued_at(token))
+        key = await self._keys.key(kid, issued_at=lambda: _issued_at(token))
         if key.algorithm_name != algorithm:
             raise CredentialError("the token is invalid")
         claims = verified_claims(

@@ -79,12 +79,13 @@ class ProviderKeys:
         age = None if self._read_at is None else round(self._clock() - self._read_at, 1)
         return {"keys": len(self._keys), "age_seconds": age, "last_error": self._failure}
 
-    async def key(self, kid: str, *, issued_at: float | None = None) -> jwt.PyJWK:
+    async def key(self, kid: str, *, issued_at: Callable[[], float | None] = lambda: None) -> jwt.PyJWK:
         """The key ``kid``; ``CredentialError`` if the provider has no such key, or
         ``CredentialsUnavailableError`` if that cannot be known yet.
 
-        ``issued_at`` is the token's ``iat`` (None when it has none): a key
-        set read before then may not hold its key yet.
+        ``issued_at`` gives the token's ``iat`` (None when it has none): a key
+        set read before then may not hold its key yet. Asked only for a kid
+        that is still missing, so a token of a held key costs nothing more.
         """
         asked_at = self._clock()
         if kid not in self._keys or self._stale(asked_at):
@@ -99,14 +100,15 @@ class ProviderKeys:
     def _stale(self, now: float) -> bool:
         return self._read_at is None or now - self._read_at > self._cache_seconds
 
-    def _read_since(self, asked_at: float, issued_at: float | None) -> bool:
+    def _read_since(self, asked_at: float, issued_at: Callable[[], float | None]) -> bool:
         """Whether a key set read after the token was issued (or during this request) is held."""
         if self._read_at is None or self._read_at_wall is None:
             return False
         if self._read_at >= asked_at:
             return True
         # ``iat`` is in whole seconds: a token of second ``t`` may have been signed up to a second later.
-        return issued_at is not None and self._read_at_wall >= issued_at + 1 + self._skew
+        issued = issued_at()
+        return issued is not None and self._read_at_wall >= issued + 1 + self._skew
 
     def _why_not_known(self) -> str:
         if self._failure is not None:
