@@ -16,6 +16,7 @@ from uuid import UUID
 
 from application.principal import Principal
 from domain.ports import EventStream
+from domain.sse import Group
 
 
 class BackgroundTasks(Protocol):
@@ -155,3 +156,23 @@ class StreamLifetimes(Protocol):
     def track(self, principal: Principal, stream: EventStream) -> Callable[[], None]:
         """Watch ``stream``; call the returned function when the stream is over."""
         ...
+
+
+@runtime_checkable
+class WatchAccess(Protocol):
+    """Whether a caller may watch a group (``?watch=<kind>:<id>``): the application's rule for one kind."""
+
+    async def may_watch(self, caller: Principal, group: Group) -> bool:
+        """True when ``caller`` may receive ``group``'s events; False is answered like a missing resource."""
+        ...
+
+
+@runtime_checkable
+class Memberships(Protocol):
+    """Takes a user out of a group on every open stream, in order with the group's events."""
+
+    async def end(self, user_id: UUID, group: Group) -> None:
+        """``user_id``'s open streams stop receiving ``group`` after every event published to it so far.
+
+        Each such stream is told which of its groups ended (``stream.unwatched``).
+        """

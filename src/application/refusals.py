@@ -17,6 +17,8 @@ class RefusalKind(enum.Enum):
     """Present a valid credential (sign in again)."""
     FORBIDDEN = "forbidden"
     """This caller may not do this at all."""
+    NOT_FOUND = "not_found"
+    """No such resource, as far as this caller may know (one it may not see is answered the same)."""
     TOO_MANY = "too_many"
     """Slow down; try again later."""
     UNAVAILABLE = "unavailable"

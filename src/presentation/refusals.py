@@ -10,6 +10,7 @@ STATUS = {
     RefusalKind.INVALID: 400,
     RefusalKind.UNAUTHENTICATED: 401,
     RefusalKind.FORBIDDEN: 403,
+    RefusalKind.NOT_FOUND: 404,
     RefusalKind.TOO_MANY: 429,
     RefusalKind.UNAVAILABLE: 503,
 }

@@ -5,6 +5,7 @@ from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from domain.sse.categories import SSECategory
+from domain.sse.groups import Group
 
 
 class SubscriberUnavailableError(Exception):
@@ -39,19 +40,23 @@ class SSESubscriberProtocol(Protocol):
         *,
         categories: frozenset[SSECategory] | None = None,
         last_event_id: str | None = None,
+        groups: frozenset[Group] = frozenset(),
     ) -> EventStream:
         """Register the stream at once (so nothing published afterwards is missed).
 
         Args:
-            user_id: the authenticated user; only their events and broadcasts arrive.
+            user_id: the authenticated user; only their events, broadcasts and
+                the events of ``groups`` arrive.
             categories: only these categories; ``None`` for all.
             last_event_id: resume strictly after this id. An id the subscriber
                 cannot resume from yields a ``stream.reset`` signal event first.
+            groups: the groups the stream is a member of (its tenant's, the
+                resources it watches), each already allowed by the caller's use case.
         """
         ...
 
-    async def position(self, user_id: UUID) -> str | None:
-        """The ``Last-Event-ID`` that resumes ``user_id``'s stream right after everything published so far.
+    async def position(self, user_id: UUID, groups: frozenset[Group] = frozenset()) -> str | None:
+        """The ``Last-Event-ID`` that resumes ``user_id``'s stream (in ``groups``) right after everything so far.
 
         A client that loads state after asking for this and then opens its
         stream from it misses nothing; None when resume is off (no retention).

@@ -9,6 +9,7 @@ import attrs
 from domain.events.base import DomainEvent
 from domain.sse.audience import AudienceExtractor, Everyone, UserField, user_field
 from domain.sse.categories import SSECategory
+from domain.sse.groups import GroupField
 
 #: Lower-case dotted names such as ``report.progress``: they go into the
 #: ``event:`` line of the stream, so nothing that could break a line is allowed.
@@ -30,7 +31,12 @@ class DomainToSSEMapping:
         category: the category clients filter by.
         description: one sentence for the event catalogue.
         user_id_extractor: who receives it; defaults to the event's ``user_id``
-            field. Use ``user_field("owner_id")`` or ``to_everyone``.
+            field. Use ``user_field("owner_id")`` or ``to_everyone``; None
+            with a ``group_extractor`` addresses the group alone.
+        group_extractor: also (or only) the members of a group, named by a
+            field of the event: ``to_group(GroupKind.REPORT, field="report_id")``.
+            One write per event however many members the group has; a stream
+            that is both the user and a member receives the event once.
         payload_extractor: the payload; ``None`` means every field of the event
             except its envelope (``event_id``, ``occurred_at``).
         payload_type: required with a ``payload_extractor``: an attrs class
@@ -54,7 +60,8 @@ class DomainToSSEMapping:
     sse_event_type: str
     category: SSECategory
     description: str
-    user_id_extractor: AudienceExtractor = attrs.field(factory=lambda: user_field("user_id"))
+    user_id_extractor: AudienceExtractor | None = attrs.field(factory=lambda: user_field("user_id"))
+    group_extractor: GroupField | None = None
     payload_extractor: PayloadExtractor | None = None
     payload_type: type | None = None
     shares_domain_event: bool = False
@@ -69,3 +76,16 @@ class DomainToSSEMapping:
         """The event field that names the recipient, when the extractor declares one."""
         extractor = self.user_id_extractor
         return extractor.name if isinstance(extractor, UserField) else None
+
+    def receivers(self) -> str:
+        """Who receives the event, in words (for the catalogue and the AsyncAPI document)."""
+        if self.is_broadcast:
+            return "every connected user"
+        parts = []
+        if self.user_id_extractor is not None:
+            field = self.audience_field()
+            parts.append(f"the user in {field!r}" if field is not None else "the users the mapping names")
+        if self.group_extractor is not None:
+            group = self.group_extractor
+            parts.append(f"the members of the {group.kind.value} group in {group.field!r}")
+        return " and ".join(parts)

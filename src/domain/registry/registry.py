@@ -8,7 +8,9 @@ import attrs
 
 from domain.events.base import ENVELOPE_FIELDS, DomainEvent
 from domain.registry.mapping import RESERVED_PREFIX, SSE_EVENT_TYPE_PATTERN, DomainToSSEMapping
+from domain.sse.audience import UserField
 from domain.sse.categories import SSECategory
+from domain.sse.groups import GroupField, GroupKind
 
 
 class RegistryError(ValueError):
@@ -112,13 +114,33 @@ def _entry_problems(mapping: DomainToSSEMapping) -> Iterator[str]:
     if not mapping.description.strip():
         yield f"{where}: a description is required for the event catalogue"
     yield from _payload_type_problems(mapping, where)
-    field = mapping.audience_field()
     field_names = {a.name for a in attrs.fields(mapping.domain_event)}
+    field = mapping.audience_field()
     if field is not None and field not in field_names:
         yield (
             f"{where}: {mapping.domain_event.__name__} has no field {field!r} to address the event; "
             f"pass user_id_extractor=user_field(<field>) or to_everyone"
         )
+    yield from _group_problems(mapping, where, field_names)
+
+
+def _group_problems(mapping: DomainToSSEMapping, where: str, field_names: set[str]) -> Iterator[str]:
+    group = mapping.group_extractor
+    if group is None:
+        if mapping.user_id_extractor is None:
+            yield f"{where}: it addresses nobody; pass a user_id_extractor, a group_extractor, or both"
+        return
+    if not isinstance(group, GroupField):
+        yield f"{where}: group_extractor must be to_group(<GroupKind>, field=<field>), got {group!r}"
+        return
+    if not isinstance(group.kind, GroupKind):
+        valid = ", ".join(k.value for k in GroupKind)
+        yield f"{where}: unknown group kind {group.kind!r}; valid kinds: {valid}"
+    if group.field not in field_names:
+        yield f"{where}: {mapping.domain_event.__name__} has no field {group.field!r} to name the group"
+    if mapping.user_id_extractor is not None and not isinstance(mapping.user_id_extractor, UserField):
+        # One user beside the group is what lets a stream that is both receive the event once.
+        yield f"{where}: with a group, the user must be one field (user_field(<field>)) or None"
 
 
 def _payload_type_problems(mapping: DomainToSSEMapping, where: str) -> Iterator[str]:

@@ -1,4 +1,4 @@
-"""The SSE event model: events, categories and audiences."""
+"""The SSE event model: events, categories, audiences and groups."""
 
 from domain.sse.audience import (
     BROADCAST,
@@ -12,6 +12,7 @@ from domain.sse.audience import (
 )
 from domain.sse.categories import SSECategory
 from domain.sse.event import SSEEvent
+from domain.sse.groups import Group, GroupField, GroupKind, group_id_problem, to_group
 
 __all__ = [
     "BROADCAST",
@@ -19,9 +20,14 @@ __all__ = [
     "AudienceExtractor",
     "Broadcast",
     "Everyone",
+    "Group",
+    "GroupField",
+    "GroupKind",
     "SSECategory",
     "SSEEvent",
     "UserField",
+    "group_id_problem",
     "to_everyone",
+    "to_group",
     "user_field",
 ]

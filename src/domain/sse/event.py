@@ -9,11 +9,12 @@ import attrs
 
 from domain.ids import new_event_id, utc_now
 from domain.sse.categories import SSECategory
+from domain.sse.groups import Group
 
 
 @attrs.frozen(kw_only=True)
 class SSEEvent:
-    """One event for one user (``user_id``) or for everyone (``user_id`` is None).
+    """One event for one user (``user_id``), for a group, for both, or for everyone (neither).
 
     ``data`` holds JSON-ready values only (str, int, float, bool, None, lists
     and string-keyed mappings of those); the publisher never has to guess how
@@ -24,10 +25,11 @@ class SSEEvent:
     category: SSECategory
     data: Mapping[str, Any]
     user_id: UUID | None
+    group: Group | None = None
     event_id: UUID = attrs.field(factory=new_event_id)
     occurred_at: datetime = attrs.field(factory=utc_now)
 
     @property
     def is_broadcast(self) -> bool:
         """True when every user receives this event."""
-        return self.user_id is None
+        return self.user_id is None and self.group is None
