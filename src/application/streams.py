@@ -36,6 +36,11 @@ from domain.sse import SSECategory
 
 #: Longer tickets are refused without a look-up: Herald's own are far shorter.
 MAX_TICKET_LENGTH = 128
+#: The longest ``Last-Event-ID`` taken: room for the id of a stream in its tenant's group and
+#: ``MAX_WATCHES_CEILING`` watched groups, whichever broker wrote it (a property test holds both to it).
+MAX_LAST_EVENT_ID_LENGTH = 512
+#: The most groups a stream may watch, whatever ``HERALD_SSE_MAX_WATCHES`` says.
+MAX_WATCHES_CEILING = 16
 _UNUSABLE_TICKET = "the ticket is invalid, expired or already used"
 
 

@@ -16,7 +16,7 @@ import orjson
 from domain.events import ENVELOPE_FIELDS, DomainEvent
 from domain.registry import DomainToSSEMapping, EventRegistry
 from domain.registry.mapping import RESERVED_PREFIX, SSE_EVENT_TYPE_PATTERN
-from domain.sse import BROADCAST, Broadcast, SSECategory, SSEEvent
+from domain.sse import BROADCAST, Broadcast, Group, SSECategory, SSEEvent
 from herald_contracts.deny_list import DEFAULT_SECRET_NAMES, secret_keys
 from herald_contracts.errors import ContractViolation
 from herald_contracts.json_safety import json_problems
@@ -44,7 +44,8 @@ def check_category(mapping: DomainToSSEMapping) -> None:
 
 
 def check_target_user(mapping: DomainToSSEMapping, event: DomainEvent, *, wire_format: WireFormat = _WIRE) -> None:
-    """The event goes to the user its declared field names (or to everyone), and the SSE event says so."""
+    """The event goes to the user its declared field names (or to everyone), and to the group its
+    group field names, and the SSE event says so."""
     field = mapping.audience_field()
     if field is not None:
         attribute = attrs.fields_dict(attrs.resolve_types(mapping.domain_event)).get(field)
@@ -54,10 +55,12 @@ def check_target_user(mapping: DomainToSSEMapping, event: DomainEvent, *, wire_f
         if field in ENVELOPE_FIELDS:
             _fail(mapping, "target user", f"user_field({field!r}) names the event's envelope, not a user")
     try:
-        audience: object = mapping.user_id_extractor(event)
+        audience: object = mapping.user_id_extractor(event) if mapping.user_id_extractor is not None else None
     except Exception as error:
         _fail(mapping, "target user", f"the audience extractor raised {type(error).__name__}: {error}")
-    if mapping.is_broadcast:
+    if mapping.user_id_extractor is None:
+        pass  # the group alone: checked below
+    elif mapping.is_broadcast:
         if audience is not BROADCAST:
             _fail(mapping, "target user", f"to_everyone returned {audience!r}, not BROADCAST")
     elif field is not None:
@@ -71,6 +74,24 @@ def check_target_user(mapping: DomainToSSEMapping, event: DomainEvent, *, wire_f
         _fail(mapping, "target user", f"SSEEvent.user_id is {sse.user_id!r}, expected {expected_user!r}")
     if (sse.event_type, sse.category) != (mapping.sse_event_type, mapping.category):
         _fail(mapping, "target user", f"the SSE event is {sse.event_type!r} in {sse.category!r}")
+    _check_group(mapping, event, sse)
+
+
+def _check_group(mapping: DomainToSSEMapping, event: DomainEvent, sse: SSEEvent) -> None:
+    extractor = mapping.group_extractor
+    if extractor is None:
+        if sse.group is not None:
+            _fail(mapping, "target group", f"SSEEvent.group is {sse.group}, but the mapping names no group")
+        return
+    attribute = attrs.fields_dict(attrs.resolve_types(mapping.domain_event)).get(extractor.field)
+    declared = attribute.type if attribute is not None else "a missing field"
+    if declared not in (UUID, str):
+        _fail(mapping, "target group", f"to_group(field={extractor.field!r}) names a field typed {declared!r}")
+    if extractor.field in ENVELOPE_FIELDS:
+        _fail(mapping, "target group", f"to_group(field={extractor.field!r}) names the event's envelope")
+    expected = Group(extractor.kind, str(getattr(event, extractor.field)))
+    if sse.group != expected:
+        _fail(mapping, "target group", f"SSEEvent.group is {sse.group}, expected {expected}")
 
 
 def check_payload_shape(mapping: DomainToSSEMapping, event: DomainEvent, *, wire_format: WireFormat = _WIRE) -> None:

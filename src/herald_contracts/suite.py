@@ -3,12 +3,14 @@
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.events import DomainEvent
 from domain.registry import DomainToSSEMapping, EventRegistry
+from domain.sse.groups import GROUP_ID_PATTERN
 from herald_contracts import checks
 from herald_contracts.deny_list import DEFAULT_SECRET_NAMES
 from herald_contracts.strategies import EventStrategies, FieldKey
@@ -55,7 +57,9 @@ class MappingContracts:
         self.allowed_keys = frozenset(allowed_keys)
         self.wire_format = wire_format or WireFormat()
         self.settings = hypothesis_settings or settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-        self._strategies = EventStrategies(strategies, field_strategies)
+        # A group's id field that is text gets valid group ids, unless the fork says otherwise.
+        group_ids = {key: st.from_regex(GROUP_ID_PATTERN, fullmatch=True) for key in _text_group_fields(registry)}
+        self._strategies = EventStrategies(strategies, {**group_ids, **(field_strategies or {})})
 
     def events_of(self, cls: type[E]) -> st.SearchStrategy[E]:
         """Instances of ``cls`` from its field types; raises ``StrategyError`` naming a field it cannot build."""
@@ -112,3 +116,16 @@ class MappingContracts:
                 m, e, secret_names=self.secret_names, allowed_keys=self.allowed_keys, wire_format=wire
             ),
         }
+
+
+def _text_group_fields(registry: EventRegistry) -> list[FieldKey]:
+    """The ``str`` fields that name a mapping's group (a UUID field needs no help)."""
+    keys = []
+    for mapping in registry:
+        group = mapping.group_extractor
+        if group is None:
+            continue
+        attribute = attrs.fields_dict(attrs.resolve_types(mapping.domain_event)).get(group.field)
+        if attribute is not None and attribute.type is str:
+            keys.append((mapping.domain_event, group.field))
+    return keys

@@ -1,6 +1,6 @@
 """The event catalogue as Markdown, generated from the registry (never written by hand)."""
 
-from domain.registry import EventRegistry
+from domain.registry import DomainToSSEMapping, EventRegistry
 
 HEADER = """# Event catalogue
 
@@ -17,7 +17,7 @@ def catalogue_markdown(registry: EventRegistry) -> str:
     """One row per mapping, in registry order."""
     rows = []
     for mapping in registry:
-        audience = "everyone" if mapping.is_broadcast else f"`{mapping.audience_field() or 'custom'}`"
+        audience = _audience(mapping)
         rows.append(
             f"| `{mapping.sse_event_type}` | `{mapping.category.value}` | {audience} "
             f"| `{mapping.domain_event.__name__}` | {mapping.description} |"
@@ -25,3 +25,14 @@ def catalogue_markdown(registry: EventRegistry) -> str:
     stats = registry.statistics()
     footer = f"\n{stats.mappings} mappings from {stats.domain_event_classes} domain event classes.\n"
     return HEADER + "\n".join(rows) + "\n" + footer
+
+
+def _audience(mapping: DomainToSSEMapping) -> str:
+    if mapping.is_broadcast:
+        return "everyone"
+    parts = []
+    if mapping.user_id_extractor is not None:
+        parts.append(f"`{mapping.audience_field() or 'custom'}`")
+    if (group := mapping.group_extractor) is not None:
+        parts.append(f"{group.kind.value} group `{group.field}`")
+    return " + ".join(parts)

@@ -6,9 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from application.streams import MAX_LAST_EVENT_ID_LENGTH, MAX_WATCHES_CEILING
+from domain.sse import Group, GroupKind
+from domain.sse.groups import GROUP_ID_PATTERN
 from herald_contracts import parse_sse
-from infrastructure.brokers.redis.keys import Cursor, Position
+from infrastructure.brokers.redis.keys import ORIGIN, Cursor, Position
 from infrastructure.sse.framing import UnsafeFieldError, encode_id_line, encode_json_message
+from infrastructure.streams.group_ids import group_order
 
 JSON = st.recursive(
     st.none()
@@ -64,4 +68,31 @@ def test_a_cursors_id_line_is_the_checked_encoding_of_its_id(a: int, b: int, c: 
     """The per-delivery shortcut writes exactly what the checked encoder writes, and parses back."""
     cursor = Cursor(Position(a, b), Position(c, d))
     assert cursor.id_line() == encode_id_line(str(cursor))
-    assert Cursor.parse(str(cursor)) == cursor
+    assert Cursor.parse(str(cursor)) == (cursor, True)
+
+
+GROUP_IDS = st.from_regex(GROUP_ID_PATTERN, fullmatch=True)
+GROUPS = st.frozensets(
+    st.builds(Group, st.sampled_from(GroupKind), GROUP_IDS), min_size=1, max_size=MAX_WATCHES_CEILING + 1
+)
+#: Redis Stream ids by its clock: milliseconds until the year 9999, and sequences within a millisecond.
+REDIS_POSITIONS = st.builds(Position, st.integers(0, 253_402_300_799_999), st.integers(0, 36**4 - 1))
+
+
+@given(REDIS_POSITIONS, REDIS_POSITIONS, GROUPS, st.data())
+def test_a_cursor_in_groups_parses_back_for_its_groups_only(
+    user: Position, broadcast: Position, groups: frozenset[Group], data: st.DataObject
+) -> None:
+    """Ids of streams in groups are checked encodings, read back for the same groups, and within the id limit."""
+    order = group_order(groups)
+    positions = tuple(data.draw(REDIS_POSITIONS) for _ in order.groups)
+    cursor = Cursor(user, broadcast, positions, order)
+    text = str(cursor)
+    assert cursor.id_line() == encode_id_line(text)
+    assert len(text) <= MAX_LAST_EVENT_ID_LENGTH
+    assert Cursor.parse(text, order) == (cursor, True)
+    other = group_order(groups ^ {Group(GroupKind.TENANT, "another")})
+    parsed = Cursor.parse(text, other)
+    assert parsed is not None
+    assert parsed[1] is False
+    assert parsed[0].groups == (ORIGIN,) * len(other.groups)

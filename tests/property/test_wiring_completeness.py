@@ -6,10 +6,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.registry import REGISTRY
-from herald_contracts.strategies import EventStrategies
+from herald_contracts import MappingContracts
 from infrastructure.container import Container, resolve, start, stop
 
-STRATEGIES = EventStrategies()
+#: The kit's strategies: what it generates for every mapping (a group's id field gets valid ids).
+STRATEGIES = MappingContracts(REGISTRY)
 
 
 async def test_every_mapped_class_is_subscribed(make_container: Callable[..., Container]) -> None:

@@ -1,6 +1,6 @@
 """Domain events: immutable, past-tense facts raised by use cases."""
 
-from domain.events.announcements import AnnouncementPublished
+from domain.events.announcements import AnnouncementPublished, TenantAnnouncementPublished
 from domain.events.base import ENVELOPE_FIELDS, DomainEvent
 from domain.events.reports import (
     ReportCompleted,
@@ -19,4 +19,5 @@ __all__ = [
     "ReportFailed",
     "ReportProgressed",
     "ReportRequested",
+    "TenantAnnouncementPublished",
 ]

@@ -10,13 +10,16 @@ from domain.events import (
     ReportFailed,
     ReportProgressed,
     ReportRequested,
+    TenantAnnouncementPublished,
 )
 from domain.registry.mapping import DomainToSSEMapping
 from domain.registry.registry import EventRegistry
-from domain.sse import SSECategory, to_everyone, user_field
+from domain.sse import GroupKind, SSECategory, to_everyone, to_group, user_field
 
 REPORTS = SSECategory.REPORTS
 OWNER = user_field("owner_id")
+#: Everyone watching the report (``?watch=report:<id>``), besides its owner.
+WATCHERS = to_group(GroupKind.REPORT, field="report_id")
 
 REGISTRY = EventRegistry(
     [
@@ -24,15 +27,17 @@ REGISTRY = EventRegistry(
             domain_event=ReportRequested,
             sse_event_type="report.requested",
             category=REPORTS,
-            description="The owner's report was accepted and is queued.",
+            description="A report was accepted and is queued (to its owner and its watchers).",
             user_id_extractor=OWNER,
+            group_extractor=WATCHERS,
         ),
         DomainToSSEMapping(
             domain_event=ReportProgressed,
             sse_event_type="report.progress",
             category=REPORTS,
-            description="The owner's report finished another generation step.",
+            description="A report finished another generation step (to its owner and its watchers).",
             user_id_extractor=OWNER,
+            group_extractor=WATCHERS,
             # The next step, or the outcome, supersedes it: not worth an outbox row per tick.
             ephemeral=True,
         ),
@@ -40,15 +45,17 @@ REGISTRY = EventRegistry(
             domain_event=ReportCompleted,
             sse_event_type="report.completed",
             category=REPORTS,
-            description="The owner's report is ready to download.",
+            description="A report is ready to download (to its owner and its watchers).",
             user_id_extractor=OWNER,
+            group_extractor=WATCHERS,
         ),
         DomainToSSEMapping(
             domain_event=ReportFailed,
             sse_event_type="report.failed",
             category=REPORTS,
-            description="Generation of the owner's report failed.",
+            description="Generation of a report failed (to its owner and its watchers).",
             user_id_extractor=OWNER,
+            group_extractor=WATCHERS,
         ),
         DomainToSSEMapping(
             domain_event=AnnouncementPublished,
@@ -56,6 +63,14 @@ REGISTRY = EventRegistry(
             category=SSECategory.SYSTEM,
             description="An administrator's message to every user.",
             user_id_extractor=to_everyone,
+        ),
+        DomainToSSEMapping(
+            domain_event=TenantAnnouncementPublished,
+            sse_event_type="tenant.announcement",
+            category=SSECategory.SYSTEM,
+            description="An administrator's message to every member of their tenant.",
+            user_id_extractor=None,
+            group_extractor=to_group(GroupKind.TENANT, field="tenant"),
         ),
     ]
 )

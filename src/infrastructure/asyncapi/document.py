@@ -175,13 +175,11 @@ def payload_schema(mapping: DomainToSSEMapping, schemas: SchemaBuilder) -> JsonS
 
 
 def _event_message(mapping: DomainToSSEMapping, schemas: SchemaBuilder) -> JsonSchema:
-    audience = "everyone" if mapping.is_broadcast else (mapping.audience_field() or "custom")
     return {
         "name": mapping.sse_event_type,
         "title": mapping.sse_event_type,
         "summary": mapping.description,
-        "description": f"Category `{mapping.category.value}`; sent to "
-        + ("every user." if mapping.is_broadcast else f"the user named by `{audience}`."),
+        "description": f"Category `{mapping.category.value}`; sent to {mapping.receivers()}.",
         "contentType": "application/json",
         "tags": [{"name": mapping.category.value}],
         "headers": _sse_fields(mapping.sse_event_type, resumable=True),
@@ -191,7 +189,20 @@ def _event_message(mapping: DomainToSSEMapping, schemas: SchemaBuilder) -> JsonS
             where=f"SSE event {mapping.sse_event_type!r}",
         ),
         "x-herald-category": mapping.category.value,
-        "x-herald-audience": audience,
+        "x-herald-audience": _audience(mapping),
+    }
+
+
+def _audience(mapping: DomainToSSEMapping) -> JsonSchema:
+    """Who receives the event: everyone, or a user (the field naming them) and a group (its kind and field)."""
+    if mapping.is_broadcast:
+        return {"everyone": True, "user": None, "group": None}
+    user = None if mapping.user_id_extractor is None else (mapping.audience_field() or "custom")
+    group = mapping.group_extractor
+    return {
+        "everyone": False,
+        "user": user,
+        "group": None if group is None else {"kind": group.kind.value, "field": group.field},
     }
 
 

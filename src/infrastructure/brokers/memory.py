@@ -4,73 +4,75 @@ import heapq
 import re
 import secrets
 import time
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from uuid import UUID
 
 import attrs
 
 from domain.ports import DeliveryAttempt
-from domain.sse import SSECategory, SSEEvent
-from infrastructure.brokers.memory_log import Entry, Log
+from domain.sse import Group, SSECategory, SSEEvent
+from infrastructure.brokers.memory_log import Entry, Log, Logs
 from infrastructure.sse.framing import encode_id_line, encode_json_body
 from infrastructure.sse.wire_format import WireFormat
+from infrastructure.streams.group_ids import from36, group_order, section, split_id, to36
 from infrastructure.streams.hub import StreamHub
-from infrastructure.streams.inbox import InboxEventStream
-from infrastructure.streams.signals import ResetReason, reset_frame
+from infrastructure.streams.inbox import Inbox, InboxEventStream
+from infrastructure.streams.signals import UNWATCHED_EVENT_TYPE, ResetReason, reset_frame
 
 _POSITION = re.compile(r"([0-9a-f]{8})-(\d{1,19})_(\d{1,19})")
+
+#: Where a replayed entry comes from, when not from a group's log (a group's is its index in the stream's order).
+_USER_LOG, _BROADCAST_LOG = -1, -2
 
 
 class InMemoryBroker:
     """Publisher and subscriber for a single process: the embedded default.
 
-    A position is ``<epoch>-<user>_<broadcast>``: where the client is in its
-    own user's log and in the broadcast log, as the Redis broker's cursor. Each
-    user's log counts on its own, so a user's ids move with that user's events
-    and the broadcasts everyone sees, never with other users' activity. A
-    user's log starts counting at the time it is made (nanoseconds since the
-    start), so a log made again after its user was forgotten continues above
-    every id the forgotten one gave. The epoch changes on every start, so an id
-    from a previous run is recognised as unknown instead of being misread. Each
-    event is encoded once; only its ``id:`` line is per user.
+    A position is ``<epoch>-<user>_<broadcast>``, followed for a stream in
+    groups by each group's position (see :mod:`~infrastructure.streams.group_ids`):
+    where the client is in its own user's log, the broadcast log and each
+    group's log, as the Redis broker's cursor. Each log counts on its own, so
+    a user's ids move with the events that user receives, never with other
+    users' activity. The epoch changes on every start, so an id from a
+    previous run is recognised as unknown instead of being misread. Each
+    event is encoded once; only its ``id:`` line is per user (per stream, for
+    a stream in groups).
 
     Args:
-        retention: events kept per user (and for broadcasts) for resume; 0 turns resume off.
-        max_retained_users: users whose history is kept; the least recently
-            addressed user's history is dropped first, so memory stays bounded.
+        retention: events kept per user, per group and for broadcasts, for resume; 0 turns resume off.
+        max_retained_users: users (and, apart, groups) whose history is kept; the least recently
+            addressed one's history is dropped first, so memory stays bounded.
     """
 
     def __init__(self, hub: StreamHub, wire_format: WireFormat, *, retention: int, max_retained_users: int) -> None:
         self._hub = hub
         self._wire_format = wire_format
         self._retention = retention
-        self._max_users = max_retained_users
         self._epoch = secrets.token_hex(4)
-        self._started_ns = time.monotonic_ns()
-        self._order = 0  # across every log, never shown: how a replay interleaves a user's log and the broadcasts
-        self._user_logs: OrderedDict[UUID, Log] = OrderedDict()
+        started_ns = time.monotonic_ns()
+        self._order = 0  # across every log, never shown: how a replay interleaves the logs
+        self._users: Logs[UUID] = Logs(retention, bound=max_retained_users, started_ns=started_ns)
+        self._groups: Logs[Group] = Logs(retention, bound=max_retained_users, started_ns=started_ns)
         self._broadcast_log = Log(retention, start=0, floor=0)
-        self._forgotten_up_to = 0  # the highest position a forgotten user's log had reached
 
     # -- publisher -------------------------------------------------------
     async def publish(self, event: SSEEvent) -> None:
-        self._append(event.user_id, event)
+        self._append(event)
 
     async def publish_to_users(self, event: SSEEvent, user_ids: Iterable[UUID]) -> None:
         for user_id in user_ids:
-            self._append(user_id, attrs.evolve(event, user_id=user_id))
+            self._append(attrs.evolve(event, user_id=user_id, group=None))
 
     async def broadcast(self, event: SSEEvent) -> None:
-        self._append(None, attrs.evolve(event, user_id=None))
+        self._append(attrs.evolve(event, user_id=None, group=None))
 
     async def publish_now(self, events: Sequence[SSEEvent], attempt: DeliveryAttempt) -> None:
-        # A retry skips what its log already holds (within retention: without it, nothing is kept to compare).
+        # A retry skips what its logs already hold (within retention: without it, nothing is kept to compare).
         retry = attempt.first_tried_at is not None
         for event in events:
-            if retry and self._retention and self._log_for(event.user_id).holds(event):
+            if retry and self._retention and all(log.holds(event) for log in self._logs_of(event)):
                 continue
-            self._append(event.user_id, event)
+            self._append(event)
 
     # -- subscriber ------------------------------------------------------
     async def subscribe(
@@ -79,95 +81,169 @@ class InMemoryBroker:
         *,
         categories: frozenset[SSECategory] | None = None,
         last_event_id: str | None = None,
+        groups: frozenset[Group] = frozenset(),
     ) -> InboxEventStream:
         # Registering and computing the replay without an await in between
         # means no event can fall between them: nothing lost, nothing twice.
-        inbox = self._hub.open(user_id, categories)
+        inbox = self._hub.open(user_id, categories, groups)
         if last_event_id is not None:
-            replay = self._replay(user_id, categories, last_event_id)
+            replay = self._replay(inbox, last_event_id)
             inbox.push_replay(replay)
             self._hub.stats.resumed(len(replay))
         return InboxEventStream(inbox)
 
-    async def position(self, user_id: UUID) -> str | None:
-        return self._cursor(*self._head(user_id)) if self._retention else None
+    async def position(self, user_id: UUID, groups: frozenset[Group] = frozenset()) -> str | None:
+        if not self._retention:
+            return None
+        heads = [self._groups.head(group) for group in group_order(groups).groups] if groups else []
+        return self._position(self._users.head(user_id), self._broadcast_log.seq, groups, heads)
 
     async def is_ready(self) -> bool:
         return True
 
     # -- internals -------------------------------------------------------
-    def _cursor(self, user_seq: int, broadcast_seq: int) -> str:
-        return f"{self._epoch}-{user_seq}_{broadcast_seq}"
+    def _position(self, user_seq: int, broadcast_seq: int, groups: frozenset[Group], group_seqs: list[int]) -> str:
+        base = f"{self._epoch}-{user_seq}_{broadcast_seq}"
+        return base + section(group_order(groups), map(to36, group_seqs)) if groups else base
 
-    def _now(self) -> int:
-        """A user position that follows every id given so far to a user without a log."""
-        return max(time.monotonic_ns() - self._started_ns, self._forgotten_up_to)
+    def _stream_position(self, inbox: Inbox) -> str:
+        """Where a stream that has received everything up to now is."""
+        groups = inbox.groups
+        heads = [self._groups.head(group) for group in group_order(groups).groups] if groups else []
+        return self._position(self._users.head(inbox.user_id), self._broadcast_log.seq, groups, heads)
 
-    def _head(self, user_id: UUID) -> tuple[int, int]:
-        """Where a client that has received everything up to now is, without making the user a log."""
-        log = self._user_logs.get(user_id)
-        return (log.seq if log is not None else self._now()), self._broadcast_log.seq
+    def _logs_of(self, event: SSEEvent) -> list[Log]:
+        """The logs an event is written to: its user's and its group's, or the broadcast log."""
+        logs = []
+        if event.user_id is not None:
+            logs.append(self._users.log_for(event.user_id))
+        if event.group is not None:
+            logs.append(self._groups.log_for(event.group))
+        return logs or [self._broadcast_log]
 
-    def _append(self, user_id: UUID | None, event: SSEEvent) -> None:
-        log = self._log_for(user_id)
-        log.seq += 1
-        self._order += 1
+    def _append(self, event: SSEEvent) -> None:
         body = encode_json_body(event=event.event_type, data_json=self._wire_format.data_json(event))
-        if self._retention:
-            log.keep(Entry(self._order, log.seq, event.category, body, event.event_id, event.event_type))
-        recipients = self._hub.users() if user_id is None else (user_id,)
-        streams = 0
-        for recipient in recipients:
-            id_line = encode_id_line(self._cursor(*self._head(recipient)))
-            streams += self._hub.deliver(recipient, event.category, id_line + body)
+        left = UUID(event.data["user_id"]) if event.event_type == UNWATCHED_EVENT_TYPE else None
+        for log in self._logs_of(event):  # every log first: a stream reached through one has its place in both
+            log.seq += 1
+            self._order += 1
+            if self._retention:
+                user = left or event.user_id
+                log.keep(Entry(self._order, log.seq, event.category, body, event.event_id, event.event_type, user))
+        if event.is_broadcast:
+            streams = self._fan_out(self._hub.all_streams(), event.category, body)
+        else:
+            streams = self._fan_out(self._hub.streams_of(event.user_id), event.category, body) if event.user_id else 0
+            if event.group is not None and left is not None:
+                streams += self._unwatch(event.group, left, body)
+            elif event.group is not None:
+                # A stream of the event's user has it from the user's log already.
+                streams += self._fan_out(self._hub.members(event.group), event.category, body, event.user_id)
         self._hub.stats.fanned_out(event.event_type, streams, event.occurred_at)
 
-    def _log_for(self, user_id: UUID | None) -> Log:
-        if user_id is None:
-            return self._broadcast_log
-        log = self._user_logs.get(user_id)
-        if log is None:
-            # Any id below the forgotten positions may have been followed by events that are gone now.
-            log = Log(self._retention, start=self._now(), floor=self._forgotten_up_to)
-            self._user_logs[user_id] = log
-            if len(self._user_logs) > self._max_users:
-                _, evicted = self._user_logs.popitem(last=False)
-                self._forgotten_up_to = max(self._forgotten_up_to, evicted.seq)
-        else:
-            self._user_logs.move_to_end(user_id)
-        return log
+    def _fan_out(
+        self, inboxes: Iterable[Inbox], category: SSECategory, body: bytes, skip_user: UUID | None = None
+    ) -> int:
+        plain_ids: dict[UUID, bytes] = {}  # a stream in no group has its user's id: made once per user
+        pushed = 0
+        for inbox in inboxes:
+            if inbox.user_id == skip_user or not inbox.wants(category):
+                continue
+            if inbox.groups:
+                id_line = encode_id_line(self._stream_position(inbox))
+            else:
+                id_line = plain_ids.get(inbox.user_id) or plain_ids.setdefault(
+                    inbox.user_id, encode_id_line(self._stream_position(inbox))
+                )
+            inbox.push(id_line + body)
+            pushed += 1
+        return pushed
 
-    def _replay(self, user_id: UUID, categories: frozenset[SSECategory] | None, last_event_id: str) -> list[bytes]:
-        user_log = self._user_logs.get(user_id)
-        user_head, broadcast_head = self._head(user_id)
+    def _unwatch(self, group: Group, user_id: UUID, body: bytes) -> int:
+        """``user_id``'s streams leave ``group``, each told so with its id after the group is gone from it."""
+        told = 0
+        for inbox in self._hub.members(group):
+            if inbox.user_id == user_id and self._hub.leave(inbox, group):
+                inbox.push(encode_id_line(self._stream_position(inbox)) + body)
+                told += 1
+        return told
+
+    def _replay(self, inbox: Inbox, last_event_id: str) -> list[bytes]:
         if not self._retention:
-            return [reset_frame(ResetReason.RETENTION_DISABLED, self._cursor(user_head, broadcast_head))]
-        user_floor = user_log.floor if user_log is not None else self._forgotten_up_to
-        broadcast_floor = self._broadcast_log.floor
-        match = _POSITION.fullmatch(last_event_id)
+            return [reset_frame(ResetReason.RETENTION_DISABLED, self._stream_position(inbox))]
+        user_id, groups = inbox.user_id, inbox.groups
+        order = group_order(groups).groups if groups else ()
+        user_floor, broadcast_floor = self._users.floor(user_id), self._broadcast_log.floor
+        group_floors = [self._groups.floor(group) for group in order]
+        base, fingerprint, parts = split_id(last_event_id)
+        match = _POSITION.fullmatch(base)
         reason: ResetReason | None
         if match is None:
-            user_after, broadcast_after, reason = user_floor, broadcast_floor, ResetReason.MALFORMED
+            user_after, broadcast_after, group_after, reason = (
+                user_floor,
+                broadcast_floor,
+                group_floors,
+                ResetReason.MALFORMED,
+            )
         elif match[1] != self._epoch:
-            user_after, broadcast_after, reason = user_floor, broadcast_floor, ResetReason.UNKNOWN_POSITION
+            user_after, broadcast_after, group_after = user_floor, broadcast_floor, group_floors
+            reason = ResetReason.UNKNOWN_POSITION
         else:
-            user_after, user_reason = _checked(int(match[2]), user_floor, user_head)
-            broadcast_after, broadcast_reason = _checked(int(match[3]), broadcast_floor, broadcast_head)
-            reason = user_reason or broadcast_reason
-        frames = [reset_frame(reason, self._cursor(user_after, broadcast_after))] if reason is not None else []
-        merged = heapq.merge(
-            ((entry, True) for entry in (user_log.after(user_after) if user_log is not None else ())),
-            ((entry, False) for entry in self._broadcast_log.after(broadcast_after)),
-        )
-        for entry, from_user_log in merged:
-            if categories is not None and entry.category not in categories:
+            user_after, user_reason = _checked(int(match[2]), user_floor, self._users.head(user_id))
+            broadcast_after, broadcast_reason = _checked(int(match[3]), broadcast_floor, self._broadcast_log.seq)
+            group_after, group_reason = self._group_starts(order, group_floors, fingerprint, parts)
+            reason = user_reason or broadcast_reason or group_reason
+        frames = []
+        if reason is not None:
+            frames.append(reset_frame(reason, self._position(user_after, broadcast_after, groups, group_after)))
+        for entry, source in self._merged(user_id, order, user_after, broadcast_after, group_after):
+            if source >= 0:
+                group_after[source] = entry.seq
+                # A leave before the stream opened is not its own (the stream was allowed in since),
+                # and an event also sent to this user is replayed from the user's log.
+                if entry.event_type == UNWATCHED_EVENT_TYPE or entry.user == user_id:
+                    continue
+            if not inbox.wants(entry.category):
                 continue
-            if from_user_log:
+            if source == _USER_LOG:
                 user_after = entry.seq
-            else:
+            elif source == _BROADCAST_LOG:
                 broadcast_after = entry.seq
-            frames.append(encode_id_line(self._cursor(user_after, broadcast_after)) + entry.body)
+            id_line = encode_id_line(self._position(user_after, broadcast_after, groups, group_after))
+            frames.append(id_line + entry.body)
         return frames
+
+    def _group_starts(
+        self, order: tuple[Group, ...], floors: list[int], fingerprint: str | None, parts: list[str]
+    ) -> tuple[list[int], ResetReason | None]:
+        """Where to replay each group's log from, and why that is not where the id says (None: it is)."""
+        if not order:
+            return [], None
+        heads = [self._groups.head(group) for group in order]
+        if fingerprint != group_order(frozenset(order)).fingerprint or len(parts) != len(order):
+            return heads, ResetReason.GROUPS_CHANGED  # the id does not say where the client is in these groups
+        starts, reason = [], None
+        for part, floor, head in zip(parts, floors, heads, strict=True):
+            after = from36(part)
+            start, why = (floor, ResetReason.MALFORMED) if after is None else _checked(after, floor, head)
+            starts.append(start)
+            reason = reason or why
+        return starts, reason
+
+    def _merged(
+        self, user_id: UUID, order: tuple[Group, ...], user_after: int, broadcast_after: int, group_after: list[int]
+    ) -> Iterator[tuple[Entry, int]]:
+        """Every retained entry after the positions, in publish order, with the log it comes from."""
+        user_log = self._users.get(user_id)
+        sources = [
+            ((entry, _USER_LOG) for entry in (user_log.after(user_after) if user_log is not None else ())),
+            ((entry, _BROADCAST_LOG) for entry in self._broadcast_log.after(broadcast_after)),
+        ]
+        for index, group in enumerate(order):
+            log = self._groups.get(group)
+            if log is not None:
+                sources.append((entry, index) for entry in log.after(group_after[index]))
+        return heapq.merge(*sources)
 
 
 def _checked(after: int, floor: int, head: int) -> tuple[int, ResetReason | None]:

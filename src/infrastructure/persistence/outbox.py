@@ -12,6 +12,7 @@ each user's events still leave in the order they were committed.
 
 import asyncio
 import contextlib
+import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -90,9 +91,12 @@ class Outbox:
         self._pending.clear()
 
     def _partition(self, event: DomainEvent) -> int:
-        # One recipient: that user's partition. Broadcasts and several recipients: partition 0.
+        # One recipient: that user's partition; a group alone: the group's. Broadcasts and sets: partition 0.
+        mapping = self._registry.mappings_for(type(event))[0]
         try:
-            audience: Any = self._registry.mappings_for(type(event))[0].user_id_extractor(event)
+            if mapping.user_id_extractor is None and mapping.group_extractor is not None:
+                return zlib.crc32(str(mapping.group_extractor(event)).encode()) % PARTITIONS
+            audience: Any = mapping.user_id_extractor(event) if mapping.user_id_extractor is not None else None
         except Exception:  # the relay meets the same error, and reports the event as undeliverable
             return 0
         return audience.int % PARTITIONS if isinstance(audience, UUID) else 0

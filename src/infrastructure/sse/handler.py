@@ -24,17 +24,20 @@ class AudienceError(TypeError):
 
 @attrs.frozen
 class Delivery:
-    """An SSE event and who receives it, before it is published."""
+    """An SSE event and who receives it, before it is published.
+
+    ``audience`` is None for an event addressed to its group alone (``event.group``).
+    """
 
     event: SSEEvent
-    audience: Audience
+    audience: Audience | None
 
     def addressed(self) -> list[SSEEvent]:
-        """One SSE event per recipient log: the user's, or the broadcast's (``user_id`` None)."""
+        """The SSE events to publish: one for a user and its group, or the group, or everyone; one per user of a set."""
         audience = self.audience
         if isinstance(audience, Broadcast):
             return [attrs.evolve(self.event, user_id=None)]
-        if isinstance(audience, UUID):
+        if audience is None or isinstance(audience, UUID):
             return [self.event]
         return [attrs.evolve(self.event, user_id=user) for user in sorted(audience)]
 
@@ -124,7 +127,12 @@ class SSEEventHandler:
 
     def transform(self, mapping: DomainToSSEMapping, event: DomainEvent) -> Delivery:
         """Build the SSE event for ``mapping``; raises when an extractor fails."""
-        audience = _checked_audience(mapping.user_id_extractor(event))
+        extractor = mapping.user_id_extractor
+        audience = _checked_audience(extractor(event)) if extractor is not None else None
+        group = mapping.group_extractor(event) if mapping.group_extractor is not None else None
+        if group is not None and not (audience is None or isinstance(audience, UUID)):
+            # The registry allows only a user field beside a group; a hand-made extractor may still misbehave.
+            raise AudienceError(f"beside a group, the audience must be one user, got {type(audience).__name__}")
         if mapping.payload_extractor is None:
             data = self._wire_format.default_payload(event)
         else:
@@ -134,6 +142,7 @@ class SSEEventHandler:
             category=mapping.category,
             data=data,
             user_id=audience if isinstance(audience, UUID) else None,
+            group=group,
             # Derived from the domain event, so delivering it again yields the same SSE event, byte for byte:
             # what lets a broker recognise a repeat.
             event_id=event.event_id
@@ -147,7 +156,7 @@ class SSEEventHandler:
         audience = delivery.audience
         if isinstance(audience, Broadcast):
             await self._publisher.broadcast(delivery.event)
-        elif isinstance(audience, UUID):
+        elif audience is None or isinstance(audience, UUID):
             await self._publisher.publish(delivery.event)
         else:
             await self._publisher.publish_to_users(delivery.event, audience)
@@ -156,7 +165,7 @@ class SSEEventHandler:
 def _log_published(event: DomainEvent, delivery: Delivery) -> None:
     if not logger.isEnabledFor(logging.DEBUG):
         return
-    audience = _describe(delivery.audience)
+    audience = _describe(delivery)
     logger.debug(
         "published %s as %s to %s (SSE event %s)",
         type(event).__name__,
@@ -183,9 +192,10 @@ def _checked_audience(audience: object) -> Audience:
     raise AudienceError(msg)
 
 
-def _describe(audience: Audience) -> str:
+def _describe(delivery: Delivery) -> str:
+    audience, group = delivery.audience, delivery.event.group
     if isinstance(audience, Broadcast):
         return "everyone"
-    if isinstance(audience, UUID):
-        return f"user {audience}"
-    return f"{len(audience)} users"
+    users = f"user {audience}" if isinstance(audience, UUID) else f"{len(audience)} users" if audience else ""
+    groups = f"group {group}" if group is not None else ""
+    return " and ".join(part for part in (users, groups) if part)

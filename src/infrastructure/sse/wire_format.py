@@ -36,6 +36,10 @@ class RelayedEvent:
     category: SSECategory
     data_json: bytes
     occurred_at: datetime
+    user_id: str | None = None
+    """The user it is addressed to, besides its group (a group's streams of that user skip the group's copy)."""
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+    """The payload, as read (what the stream's own signals carry is read from it)."""
 
 
 class WireFormat:
@@ -103,4 +107,6 @@ class WireFormat:
             category=SSECategory(fields["category"]),
             data_json=_data_json(data, event_id, occurred_at),
             occurred_at=datetime.fromisoformat(occurred_at),
+            user_id=fields.get("user_id"),
+            data=data,
         )

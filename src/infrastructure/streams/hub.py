@@ -1,4 +1,4 @@
-"""The open streams of this process, indexed by user, with heartbeats and shutdown."""
+"""The open streams of this process, indexed by user and by group, with heartbeats and shutdown."""
 
 import asyncio
 import contextlib
@@ -6,7 +6,7 @@ import contextvars
 from collections.abc import Callable
 from uuid import UUID
 
-from domain.sse import SSECategory
+from domain.sse import Group, SSECategory
 from infrastructure.sse.framing import HEARTBEAT
 from infrastructure.streams.inbox import EndReason, Inbox
 from infrastructure.streams.stats import StreamStats
@@ -26,8 +26,8 @@ class StreamHub:
     streams a slice at a time: heartbeating thousands of streams in one pass
     would hold every event behind thousands of writes (measured in
     docs/performance.md). A broker adapter that
-    subscribes per user (Redis) calls :meth:`watch` to hear when a user's first
-    local stream opens and their last one closes.
+    subscribes per user and per group (Redis) calls :meth:`watch` to hear when
+    a user's (or a group's) first local stream opens and the last one closes.
 
     Args:
         inbox_capacity: frames a stream may have queued before it is ended.
@@ -44,12 +44,14 @@ class StreamHub:
         self._capacity = inbox_capacity
         self._heartbeat_seconds = heartbeat_seconds
         self._by_user: dict[UUID, set[Inbox]] = {}
+        self._by_group: dict[Group, set[Inbox]] = {}
         self._all: set[Inbox] = set()
         #: Heartbeat slices: a new stream joins the next one, and one slice is visited per tick.
         self._slices: list[set[Inbox]] = [set() for _ in range(HEARTBEAT_SLICES)]
         self._next_slice = 0
         self._slice_of: dict[Inbox, int] = {}
         self._watcher: Callable[[UUID, bool], None] | None = None
+        self._group_watcher: Callable[[Group, bool], None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
 
     @property
@@ -57,9 +59,15 @@ class StreamHub:
         """How many streams this process holds."""
         return len(self._all)
 
-    def watch(self, watcher: Callable[[UUID, bool], None]) -> None:
-        """Call ``watcher(user_id, True)`` on a user's first local stream, ``(user_id, False)`` after the last."""
+    def watch(
+        self, watcher: Callable[[UUID, bool], None], group_watcher: Callable[[Group, bool], None] | None = None
+    ) -> None:
+        """Call ``watcher(user_id, True)`` on a user's first local stream, ``(user_id, False)`` after the last.
+
+        ``group_watcher`` hears the same of each group's local members.
+        """
         self._watcher = watcher
+        self._group_watcher = group_watcher
 
     def streams_of(self, user_id: UUID) -> tuple[Inbox, ...]:
         """The user's open streams here."""
@@ -69,14 +77,22 @@ class StreamHub:
         """Every open stream here."""
         return tuple(self._all)
 
+    def members(self, group: Group) -> tuple[Inbox, ...]:
+        """The open streams here that are in ``group``."""
+        return tuple(self._by_group.get(group, ()))
+
     def users(self) -> frozenset[UUID]:
         """Users with at least one open stream here."""
         return frozenset(self._by_user)
 
-    def open(self, user_id: UUID, categories: frozenset[SSECategory] | None) -> Inbox:
-        """Register a new stream; it receives every frame delivered from now on."""
+    def open(
+        self, user_id: UUID, categories: frozenset[SSECategory] | None, groups: frozenset[Group] = frozenset()
+    ) -> Inbox:
+        """Register a new stream (in ``groups``); it receives every frame delivered from now on."""
         self._ensure_heartbeats()
-        inbox = Inbox(user_id, categories, self._capacity, self._forget)
+        inbox = Inbox(user_id, categories, self._capacity, self._forget, groups)
+        for group in groups:
+            self._join(inbox, group)
         inbox.active = True  # it is about to send its headers and ``retry:``: no heartbeat on the first visit
         self.stats.opened += 1
         streams = self._by_user.get(user_id)
@@ -101,6 +117,14 @@ class StreamHub:
                 pushed += 1
         return pushed
 
+    def leave(self, inbox: Inbox, group: Group) -> bool:
+        """Take the stream out of ``group``; False when it was not in it."""
+        if group not in inbox.groups:
+            return False
+        inbox.groups = inbox.groups - {group}
+        self._part(inbox, group)
+        return True
+
     def end_all(self, reason: EndReason, farewell: bytes | None = None) -> None:
         """End every open stream (used on shutdown), after ``farewell`` if given."""
         for inbox in tuple(self._all):
@@ -122,6 +146,8 @@ class StreamHub:
         slice_index = self._slice_of.pop(inbox, None)
         if slice_index is not None:
             self._slices[slice_index].discard(inbox)
+        for group in inbox.groups:
+            self._part(inbox, group)
         streams = self._by_user.get(inbox.user_id)
         if streams is None:
             return
@@ -130,6 +156,24 @@ class StreamHub:
             del self._by_user[inbox.user_id]
             if self._watcher is not None:
                 self._watcher(inbox.user_id, False)
+
+    def _join(self, inbox: Inbox, group: Group) -> None:
+        members = self._by_group.get(group)
+        if members is None:
+            members = self._by_group[group] = set()
+            if self._group_watcher is not None:
+                self._group_watcher(group, True)
+        members.add(inbox)
+
+    def _part(self, inbox: Inbox, group: Group) -> None:
+        members = self._by_group.get(group)
+        if members is None or inbox not in members:
+            return
+        members.discard(inbox)
+        if not members:
+            del self._by_group[group]
+            if self._group_watcher is not None:
+                self._group_watcher(group, False)
 
     def _ensure_heartbeats(self) -> None:
         if self._heartbeat_task is None or self._heartbeat_task.done():

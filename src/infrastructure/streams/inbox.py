@@ -5,7 +5,7 @@ import enum
 from collections.abc import AsyncIterator, Callable, Iterable
 from uuid import UUID
 
-from domain.sse import SSECategory
+from domain.sse import Group, SSECategory
 
 #: Queued frames are joined into writes of about this size at most.
 MAX_CHUNK_BYTES = 64 * 1024
@@ -40,6 +40,7 @@ class Inbox:
         "adapter_state",
         "categories",
         "end_reason",
+        "groups",
         "user_id",
     )
 
@@ -49,9 +50,12 @@ class Inbox:
         categories: frozenset[SSECategory] | None,
         capacity: int,
         on_close: Callable[["Inbox"], None],
+        groups: frozenset[Group] = frozenset(),
     ) -> None:
         self.user_id = user_id
         self.categories = categories
+        #: The groups whose events reach this stream; one leaves when its membership ends.
+        self.groups = groups
         self.end_reason: EndReason | None = None
         self.active = False
         #: Whatever the broker adapter keeps per stream (the Redis adapter: its resume cursor).

@@ -1,14 +1,17 @@
 """Events the stream itself emits, outside the registry (reserved ``stream.`` prefix)."""
 
 import enum
+from uuid import UUID
 
 import orjson
 
 from domain.ids import new_event_id, utc_now
+from domain.sse import Group, SSECategory, SSEEvent
 from infrastructure.sse.framing import encode_json_body, encode_json_message
 
 RESET_EVENT_TYPE = "stream.reset"
 END_EVENT_TYPE = "stream.end"
+UNWATCHED_EVENT_TYPE = "stream.unwatched"
 
 
 class ResetReason(enum.Enum):
@@ -22,6 +25,8 @@ class ResetReason(enum.Enum):
     """The id is not one this service hands out."""
     RETENTION_DISABLED = "retention_disabled"
     """Nothing is kept, so nothing can be replayed."""
+    GROUPS_CHANGED = "groups_changed"
+    """The stream is in other groups than the id was given for: it goes on live in each of them."""
 
 
 def reset_frame(reason: ResetReason, cursor: str) -> bytes:
@@ -49,3 +54,21 @@ def end_frame(notice: EndNotice) -> bytes:
     """The ``stream.end`` message. It has no ``id:``, so the client's last id stays the last event it got."""
     data = {"reason": notice.value, "event_id": str(new_event_id()), "occurred_at": utc_now().isoformat()}
     return encode_json_body(event=END_EVENT_TYPE, data_json=orjson.dumps(data))
+
+
+def unwatched_event(user_id: UUID, group: Group) -> SSEEvent:
+    """The ``stream.unwatched`` event: ``user_id`` left ``group``.
+
+    It is published to the group itself, so it takes its place among the
+    group's events: every process applies it after the events published
+    before it and before those published after, live, after a lost pub/sub
+    connection and on replay alike. Only the streams of ``user_id`` receive it
+    (whatever their category filter), and they leave the group with it.
+    """
+    return SSEEvent(
+        event_type=UNWATCHED_EVENT_TYPE,
+        category=SSECategory.SYSTEM,
+        data={"kind": group.kind.value, "id": group.id, "user_id": str(user_id)},
+        user_id=None,
+        group=group,
+    )

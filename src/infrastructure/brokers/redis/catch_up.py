@@ -1,29 +1,32 @@
 """Catching a stream up from the logs: when it opens, when it resumes, and after a Redis outage."""
 
+import asyncio
 import heapq
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from domain.sse import Group
 from infrastructure.brokers.redis.history import LogReader, ReplayGapError
 from infrastructure.brokers.redis.keys import ORIGIN, Cursor, Position, RedisKeys
-from infrastructure.brokers.redis.subscription import Subscription
+from infrastructure.brokers.redis.subscription import BROADCAST_LOG, USER_LOG, Subscription, group_message
 from infrastructure.sse.framing import encode_json_body
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.signals import ResetReason, reset_frame
 
 logger = logging.getLogger(__name__)
 
-Tagged = tuple[Position, bool, bytes]
+Tagged = tuple[Position, str | Group, bytes]
 
 
 class CatchUp:
     """Replays what a stream missed, then releases the live messages it held meanwhile.
 
     Args:
-        unbroken_since: the pub/sub's token for unbroken live delivery on a
-            subscription's channels (None during a break); a catch-up that saw
-            it change, or saw none, keeps holding, because the catch-up after
-            the break follows and continues from its cursor.
+        channels_of: the channels a subscription's stream hears.
+        unbroken_since: the pub/sub's token for unbroken live delivery on
+            channels (None during a break); a catch-up that saw it change, or
+            saw none, keeps holding, because the catch-up after the break
+            follows and continues from its cursor.
     """
 
     def __init__(
@@ -33,28 +36,31 @@ class CatchUp:
         wire_format: WireFormat,
         *,
         retention: int,
-        unbroken_since: Callable[[Subscription], int | None],
+        channels_of: Callable[[Subscription], tuple[bytes, ...]],
+        unbroken_since: Callable[[tuple[bytes, ...]], int | None],
     ) -> None:
         self._history = history
         self._keys = keys
         self._wire_format = wire_format
         self._retention = retention
+        self._channels_of = channels_of
         self._unbroken_since = unbroken_since
 
     async def start_at_the_end(self, subscription: Subscription) -> None:
-        """A new stream: nothing to replay; its cursor starts after the last event of both logs."""
+        """A new stream: nothing to replay; its cursor starts after the last event of every log it reads."""
         await self._holding_live(subscription, lambda: self._frames_from_the_end(subscription))
 
     async def resume(self, subscription: Subscription, last_event_id: str) -> int:
         """A reconnecting client: replay what it missed after ``last_event_id``; return how many messages."""
-        return await self._holding_live(
-            subscription, lambda: self._frames_after(subscription, Cursor.parse(last_event_id))
-        )
+        parsed = Cursor.parse(last_event_id, subscription.cursor.order)
+        return await self._holding_live(subscription, lambda: self._frames_after(subscription, parsed, leaves=False))
 
     async def catch_up(self, subscription: Subscription) -> int:
         """After a Redis outage: replay what was published after the stream's own cursor."""
         # The cursor is read once the lock is held: a catch-up queued behind another starts where it ended.
-        return await self._holding_live(subscription, lambda: self._frames_after(subscription, subscription.cursor))
+        return await self._holding_live(
+            subscription, lambda: self._frames_after(subscription, (subscription.cursor, True), leaves=True)
+        )
 
     async def _holding_live(self, subscription: Subscription, read: Callable[[], Awaitable[list[bytes]]]) -> int:
         """Hold live messages while the frames are read, queue them, then release what was held.
@@ -64,7 +70,9 @@ class CatchUp:
         """
         async with subscription.lock:
             subscription.hold()
-            unbroken = self._unbroken_since(subscription)
+            # The channels as the read starts: a leave the replay applies must not look like a break.
+            channels = self._channels_of(subscription)
+            unbroken = self._unbroken_since(channels)
             cursor = subscription.cursor
             try:
                 replay = await read()
@@ -72,77 +80,129 @@ class CatchUp:
                 subscription.cursor = cursor
                 raise
             subscription.inbox.push_replay(replay)
-            if unbroken is not None and self._unbroken_since(subscription) == unbroken:
+            if unbroken is not None and self._unbroken_since(channels) == unbroken:
                 subscription.release()
             return len(replay)
 
+    def _logs(self, subscription: Subscription) -> list[tuple[str | Group, str]]:
+        """The logs the stream reads, as (log, key): its user's, the broadcasts', then its groups' in cursor order."""
+        keys = self._keys
+        order = subscription.cursor.order
+        logs: list[tuple[str | Group, str]] = [
+            (USER_LOG, keys.user_log(subscription.inbox.user_id)),
+            (BROADCAST_LOG, keys.broadcast_log),
+        ]
+        if order is not None:
+            logs += [(group, keys.group_log(group)) for group in order.groups]
+        return logs
+
     async def _frames_from_the_end(self, subscription: Subscription) -> list[bytes]:
         if self._retention:
-            heads = await self._history.heads(self._keys.user_log(subscription.inbox.user_id), self._keys.broadcast_log)
-            subscription.cursor = Cursor(*heads)
+            heads = await self._history.heads(*(key for _, key in self._logs(subscription)))
+            subscription.cursor = subscription.cursor._replace(
+                user=heads[0], broadcast=heads[1], groups=tuple(heads[2:])
+            )
         return []
 
-    async def _frames_after(self, subscription: Subscription, cursor: Cursor | None) -> list[bytes]:
+    async def _frames_after(
+        self, subscription: Subscription, parsed: tuple[Cursor, bool] | None, *, leaves: bool
+    ) -> list[bytes]:
         if not self._retention:
             # Nothing to replay from: say so, since something may have been missed.
             return [reset_frame(ResetReason.RETENTION_DISABLED, "")]
-        user_key = self._keys.user_log(subscription.inbox.user_id)
-        broadcast_key = self._keys.broadcast_log
-        start, reason = await self._start(subscription, cursor, user_key, broadcast_key)
+        logs = self._logs(subscription)
+        start, reason = await self._start(subscription, parsed, logs)
         for _ in range(3):
             subscription.cursor = start
             try:
-                replayed = [frame async for frame in self._replay(subscription, user_key, broadcast_key)]
+                replayed = [frame async for frame in self._replay(subscription, logs, leaves=leaves)]
             except ReplayGapError as gap:  # trimmed while we read: what followed the position is gone
                 reason = ResetReason.RETENTION_EXCEEDED
-                start = start._replace(user=ORIGIN) if gap.key == user_key else start._replace(broadcast=ORIGIN)
+                start = _from_origin(start, [log for log, key in logs if key == gap.key])
                 continue
             signal = [reset_frame(reason, str(start))] if reason is not None else []
             return signal + replayed
-        raise ReplayGapError(user_key)
+        raise ReplayGapError(logs[0][1])
 
     async def _start(
-        self, subscription: Subscription, cursor: Cursor | None, user_key: str, broadcast_key: str
+        self, subscription: Subscription, parsed: tuple[Cursor, bool] | None, logs: list[tuple[str | Group, str]]
     ) -> tuple[Cursor, ResetReason | None]:
-        if cursor is None:
-            return Cursor(ORIGIN, ORIGIN), ResetReason.MALFORMED
-        user_reason = await self._history.check(user_key, cursor.user)
-        broadcast_reason = await self._history.check(broadcast_key, cursor.broadcast)
-        if user_reason or broadcast_reason:
+        order = subscription.cursor.order
+        groups = len(order.groups) if order is not None else 0
+        if parsed is None:
+            return Cursor(ORIGIN, ORIGIN, (ORIGIN,) * groups, order), ResetReason.MALFORMED
+        cursor, groups_known = parsed
+        changed: ResetReason | None = None
+        if not groups_known:
+            # The id does not say where the client is in these groups: it goes on live in each.
+            heads = await self._history.heads(*(key for _, key in logs[2:]))
+            cursor, changed = cursor._replace(groups=tuple(heads)), ResetReason.GROUPS_CHANGED
+        checked: list[tuple[str | Group, Position]] = [(USER_LOG, cursor.user), (BROADCAST_LOG, cursor.broadcast)]
+        if groups_known and order is not None:
+            checked += list(zip(order.groups, cursor.groups, strict=True))
+        reasons = await asyncio.gather(
+            *(self._history.check(key, position) for (_, key), (_, position) in zip(logs, checked, strict=False))
+        )
+        failed = [log for (log, _), why in zip(checked, reasons, strict=True) if why is not None]
+        if failed:
             logger.info(
-                "stream of user %s cannot resume exactly after %s (user log: %s, broadcast log: %s)",
+                "stream of user %s cannot resume exactly after %s (%s)",
                 subscription.inbox.user_id,
                 cursor,
-                user_reason and user_reason.value,
-                broadcast_reason and broadcast_reason.value,
+                ", ".join(f"{log}: {why.value}" for (log, _), why in zip(checked, reasons, strict=True) if why),
             )
-        start = Cursor(ORIGIN if user_reason else cursor.user, ORIGIN if broadcast_reason else cursor.broadcast)
-        return start, user_reason or broadcast_reason
+        return _from_origin(cursor, failed), next((why for why in reasons if why is not None), changed)
 
-    async def _replay(self, subscription: Subscription, user_key: str, broadcast_key: str) -> AsyncIterator[bytes]:
+    async def _replay(
+        self, subscription: Subscription, logs: list[tuple[str | Group, str]], *, leaves: bool
+    ) -> AsyncIterator[bytes]:
         cursor = subscription.cursor
+        positions = [cursor.user, cursor.broadcast, *cursor.groups]
         merged = _merge(
-            _tagged(self._history.after(user_key, cursor.user), from_user_log=True),
-            _tagged(self._history.after(broadcast_key, cursor.broadcast), from_user_log=False),
+            *(
+                _tagged(self._history.after(key, position), log)
+                for (log, key), position in zip(logs, positions, strict=True)
+            )
         )
-        async for position, from_user_log, payload in merged:
+        async for position, log, payload in merged:
             try:
                 event = self._wire_format.relay(payload)
             except Exception:
                 # One entry this version cannot read (written by a newer one, say) must not block resume.
                 logger.exception("skipped an unreadable entry at %s during replay", position)
-                subscription.advance(position, from_user_log=from_user_log)
+                subscription.advance(position, log)
+                continue
+            body = encode_json_body(event=event.event_type, data_json=event.data_json)
+            if isinstance(log, Group):
+                frame = subscription.group_frame(group_message(log, position, event, body), log, leaves=leaves)
+                if frame is not None:
+                    yield frame
                 continue
             if not subscription.inbox.wants(event.category):
                 continue
-            subscription.advance(position, from_user_log=from_user_log)
-            body = encode_json_body(event=event.event_type, data_json=event.data_json)
+            subscription.advance(position, log)
             yield subscription.cursor.id_line() + body
 
 
-async def _tagged(entries: AsyncIterator[tuple[Position, bytes]], *, from_user_log: bool) -> AsyncIterator[Tagged]:
+def _from_origin(cursor: Cursor, logs: list[str | Group]) -> Cursor:
+    """``cursor`` with the position in each of ``logs`` back at the origin (replay all that is retained)."""
+    if not logs:
+        return cursor
+    order = cursor.order
+    groups = tuple(
+        ORIGIN if order is not None and order.groups[i] in logs else position
+        for i, position in enumerate(cursor.groups)
+    )
+    return cursor._replace(
+        user=ORIGIN if USER_LOG in logs else cursor.user,
+        broadcast=ORIGIN if BROADCAST_LOG in logs else cursor.broadcast,
+        groups=groups,
+    )
+
+
+async def _tagged(entries: AsyncIterator[tuple[Position, bytes]], log: str | Group) -> AsyncIterator[Tagged]:
     async for position, payload in entries:
-        yield position, from_user_log, payload
+        yield position, log, payload
 
 
 async def _merge(*sources: AsyncIterator[Tagged]) -> AsyncIterator[Tagged]:

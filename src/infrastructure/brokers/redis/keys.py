@@ -1,11 +1,15 @@
 """Names of Herald's Redis keys and channels (hash-tagged so they shard), and the positions stored in them."""
 
 import re
+import zlib
 from typing import NamedTuple
 from uuid import UUID
 
 import attrs
 from redis.crc import key_slot
+
+from domain.sse import Group
+from infrastructure.streams.group_ids import GroupOrder, section, split_id, to36
 
 
 class Position(NamedTuple):
@@ -28,37 +32,71 @@ class Position(NamedTuple):
 ORIGIN = Position(0, 0)
 
 _CURSOR = re.compile(r"(\d{1,20})-(\d{1,20})_(\d{1,20})-(\d{1,20})")
+_GROUP_POSITION = re.compile(r"([0-9a-z]{1,13})(?:-([0-9a-z]{1,13}))?")
 #: Both parts of a Redis Stream entry id are unsigned 64-bit integers.
 _MAX_PART = 2**64 - 1
 
 
-class Cursor(NamedTuple):
-    """What a client has seen: a position in its user log and one in the broadcast log.
+def group_position_text(position: Position) -> str:
+    """A position in a group's log as the id writes it: base 36, the sequence only when it is not 0."""
+    return to36(position.ms) if not position.seq else f"{to36(position.ms)}-{to36(position.seq)}"
 
-    It is the SSE ``id:``, written ``<user position>_<broadcast position>``.
+
+def parse_group_position(text: str) -> Position | None:
+    """The position :func:`group_position_text` wrote; None when ``text`` is not one."""
+    match = _GROUP_POSITION.fullmatch(text)
+    if match is None:
+        return None
+    ms, seq = int(match[1], 36), int(match[2] or "0", 36)
+    return Position(ms, seq) if max(ms, seq) <= _MAX_PART else None
+
+
+class Cursor(NamedTuple):
+    """What a client has seen: a position in its user log, one in the broadcast log, and one in each group's.
+
+    It is the SSE ``id:``, written ``<user position>_<broadcast position>``,
+    then, for a stream in groups, the groups' section
+    (:mod:`~infrastructure.streams.group_ids`) with ``groups`` in ``order``.
     """
 
     user: Position
     broadcast: Position
+    groups: tuple[Position, ...] = ()
+    order: GroupOrder | None = None
 
     @classmethod
-    def parse(cls, raw: str) -> "Cursor | None":
-        """The cursor in ``raw``, or None when it is not one."""
-        match = _CURSOR.fullmatch(raw)
+    def parse(cls, raw: str, order: GroupOrder | None = None) -> "tuple[Cursor, bool] | None":
+        """The cursor in ``raw`` for a stream in ``order``'s groups, and whether its groups' positions are known.
+
+        None when ``raw`` is not a cursor at all. When the id was given for
+        other groups (or none), the groups' positions are ``ORIGIN`` and the
+        flag is False: the id does not say where the client is in them.
+        """
+        base, fingerprint, parts = split_id(raw)
+        match = _CURSOR.fullmatch(base)
         if match is None:
             return None
-        parts = [int(part) for part in match.groups()]
-        if max(parts) > _MAX_PART:  # no entry id Redis could have issued
+        numbers = [int(part) for part in match.groups()]
+        if max(numbers) > _MAX_PART:  # no entry id Redis could have issued
             return None
-        return cls(Position(parts[0], parts[1]), Position(parts[2], parts[3]))
+        user, broadcast = Position(numbers[0], numbers[1]), Position(numbers[2], numbers[3])
+        if order is None:
+            return cls(user, broadcast), True
+        groups = [parse_group_position(part) for part in parts]
+        if fingerprint != order.fingerprint or len(groups) != len(order.groups) or None in groups:
+            return cls(user, broadcast, (ORIGIN,) * len(order.groups), order), False
+        return cls(user, broadcast, tuple(p for p in groups if p is not None), order), True
 
     def __str__(self) -> str:
-        return f"{self.user}_{self.broadcast}"
+        text = f"{self.user}_{self.broadcast}"
+        return text + section(self.order, map(group_position_text, self.groups)) if self.order else text
 
     def id_line(self) -> bytes:
-        """The ``id:`` line of the SSE message at this cursor (digits only: nothing to escape)."""
+        """The ``id:`` line of the SSE message at this cursor (digits, letters and ``-_.``: nothing to escape)."""
         user, broadcast = self.user, self.broadcast
-        return f"id: {user.ms}-{user.seq}_{broadcast.ms}-{broadcast.seq}\n".encode()
+        if self.order is None:
+            return f"id: {user.ms}-{user.seq}_{broadcast.ms}-{broadcast.seq}\n".encode()
+        return f"id: {self}\n".encode()
 
 
 #: Slots of a Redis Cluster (every key and shard channel hashes to one of them).
@@ -113,6 +151,10 @@ class RedisKeys:
         """The hash tag of the user's partition."""
         return self.partition_tags[user_id.int % PARTITIONS]
 
+    def group_tag(self, group: Group) -> str:
+        """The hash tag of the group's partition: groups spread over the partitions as users do."""
+        return self.partition_tags[zlib.crc32(str(group).encode()) % PARTITIONS]
+
     def attempt_fence(self, attempt: str, tag: str) -> str:
         """Set by a retry: the publish attempt ``attempt`` was taken over and must do nothing if it still runs.
 
@@ -133,6 +175,12 @@ class RedisKeys:
 
     def user_channel(self, user_id: UUID) -> bytes:
         return f"{self.prefix}:{{{self.user_tag(user_id)}}}:live:user:{user_id}".encode()
+
+    def group_log(self, group: Group) -> str:
+        return f"{self.prefix}:{{{self.group_tag(group)}}}:log:group:{group}"
+
+    def group_channel(self, group: Group) -> bytes:
+        return f"{self.prefix}:{{{self.group_tag(group)}}}:live:group:{group}".encode()
 
     def ticket(self, fingerprint: str) -> str:
         """A stream ticket, named by its hash (the ticket itself is never stored).

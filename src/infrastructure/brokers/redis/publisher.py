@@ -29,8 +29,8 @@ _BATCH = 200
 class RedisPublisher:
     """``SSEPublisherProtocol`` on Redis.
 
-    Each event becomes one message per audience log (a user's, or the
-    broadcast log), sent by the lane of that log's slot
+    Each event becomes one message per audience log (its user's and its
+    group's, or the broadcast log), sent by the lane of that log's slot
     (:class:`~infrastructure.brokers.redis.publish_lane.PublishLane`: batches,
     order, retries). A single Redis takes any mix of slots in one call, so
     there it is one lane for everything; on a cluster each slot has its own,
@@ -79,16 +79,14 @@ class RedisPublisher:
         return self.stats.waiting
 
     async def publish(self, event: SSEEvent) -> None:
-        if event.is_broadcast:
-            await self.broadcast(event)
-        else:
-            await self._send([self._message(event.user_id, event)])
+        await self._send(self._messages(event))
 
     async def publish_to_users(self, event: SSEEvent, user_ids: Iterable[UUID]) -> None:
-        await self._send([self._message(user, attrs.evolve(event, user_id=user)) for user in user_ids])
+        copies = (attrs.evolve(event, user_id=user, group=None) for user in user_ids)
+        await self._send([message for copy in copies for message in self._messages(copy)])
 
     async def broadcast(self, event: SSEEvent) -> None:
-        await self._send([self._message(None, attrs.evolve(event, user_id=None))])
+        await self._send(self._messages(attrs.evolve(event, user_id=None, group=None)))
 
     async def publish_now(self, events: Sequence[SSEEvent], attempt: DeliveryAttempt) -> None:
         """Outside the lanes: the caller (the outbox relay) holds the events and retries them itself.
@@ -99,10 +97,9 @@ class RedisPublisher:
         tried_at_ms = int(attempt.first_tried_at.timestamp() * 1000) if attempt.first_tried_at is not None else 0
         by_tag: dict[str, list[OutgoingMessage]] = {}
         for event in events:
-            message = attrs.evolve(
-                self._message(event.user_id, event), tried_at_ms=tried_at_ms, attempts=attempt.earlier
-            )
-            by_tag.setdefault(message.tag, []).append(message)
+            for message in self._messages(event):
+                retry = attrs.evolve(message, tried_at_ms=tried_at_ms, attempts=attempt.earlier)
+                by_tag.setdefault(retry.tag, []).append(retry)
         # Slots side by side; each slot's messages in order.
         written = await asyncio.gather(*(self._execute(group, attempt.token) for group in by_tag.values()))
         self.stats.published += sum(written)
@@ -111,16 +108,31 @@ class RedisPublisher:
         """Try once more to deliver what waits, then count the rest as dropped; bounded in time."""
         await asyncio.gather(*(lane.aclose(within_seconds=within_seconds) for lane in self._lanes.values()))
 
-    def _message(self, user_id: UUID | None, event: SSEEvent) -> OutgoingMessage:
-        keys = self._keys
-        if user_id is None:
-            log, channel = keys.broadcast_log, keys.broadcast_channel
-        else:
-            log, channel = keys.user_log(user_id), keys.user_channel(user_id)
-        # On a cluster each slot gets a lane (and calls) of its own; a single Redis takes any batch in one.
-        tag = keys.broadcast_tag if user_id is None or not self._per_slot else keys.user_tag(user_id)
+    def _messages(self, event: SSEEvent) -> list[OutgoingMessage]:
+        """One message per log the event goes to: its user's and its group's, or the broadcasts'.
+
+        On a cluster each slot gets a lane (and calls) of its own; a single Redis takes any batch in one.
+        """
+        keys, per_slot = self._keys, self._per_slot
         payload = self._wire_format.dumps_event(event)
-        return OutgoingMessage(tag, log, channel, payload, time.monotonic(), event.event_type)
+        queued_at = time.monotonic()
+        if event.is_broadcast:
+            return [
+                OutgoingMessage(
+                    keys.broadcast_tag, keys.broadcast_log, keys.broadcast_channel, payload, queued_at, event.event_type
+                )
+            ]
+        messages = []
+        if (user := event.user_id) is not None:
+            tag = keys.user_tag(user) if per_slot else keys.broadcast_tag
+            messages.append(
+                OutgoingMessage(tag, keys.user_log(user), keys.user_channel(user), payload, queued_at, event.event_type)
+            )
+        if (group := event.group) is not None:
+            tag = keys.group_tag(group) if per_slot else keys.broadcast_tag
+            log, channel = keys.group_log(group), keys.group_channel(group)
+            messages.append(OutgoingMessage(tag, log, channel, payload, queued_at, event.event_type))
+        return messages
 
     async def _send(self, messages: Sequence[OutgoingMessage]) -> None:
         if not messages:

@@ -13,16 +13,23 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
 from domain.ports import SubscriberUnavailableError
-from domain.sse import SSECategory
+from domain.sse import Group, SSECategory
 from infrastructure.brokers.redis.catch_up import CatchUp
 from infrastructure.brokers.redis.history import LogReader
 from infrastructure.brokers.redis.keys import Cursor, Position, RedisKeys
 from infrastructure.brokers.redis.shards import ShardedChannels
-from infrastructure.brokers.redis.subscription import LiveMessage, Subscription
+from infrastructure.brokers.redis.subscription import (
+    BROADCAST_LOG,
+    USER_LOG,
+    LiveMessage,
+    Subscription,
+    group_message,
+)
 from infrastructure.redis_deadline import redis_wait
 from infrastructure.redis_errors import REDIS_FAILURE
 from infrastructure.sse.framing import encode_json_body
 from infrastructure.sse.wire_format import WireFormat
+from infrastructure.streams.group_ids import group_order
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import EndReason, InboxEventStream
 
@@ -40,8 +47,11 @@ class RedisSubscriber:
     """``SSESubscriberProtocol`` on Redis, for many processes on many hosts.
 
     Each message is decoded and SSE-encoded once per process; each stream
-    adds only its ``id:`` line (its position in the user's log and in the
-    broadcast log). Resuming, and catching up after a Redis outage, follow
+    adds only its ``id:`` line (its position in the user's log, the
+    broadcast log and each of its groups' logs). A group's events come from
+    one channel per group, subscribed while a local stream is in the group:
+    publishing to a group costs the same however many members it has.
+    Resuming, and catching up after a Redis outage, follow
     one procedure: hold live messages, confirm the subscription, replay the
     logs strictly after the client's positions, then release the held
     messages, skipping those already replayed.
@@ -81,13 +91,19 @@ class RedisSubscriber:
         self.channels.want(keys.broadcast_channel)  # for as long as the process runs
         self._logs = LogReader(client)
         self._catch_up = CatchUp(
-            self._logs, keys, wire_format, retention=retention, unbroken_since=self._unbroken_since
+            self._logs,
+            keys,
+            wire_format,
+            retention=retention,
+            channels_of=lambda s: self._channels_of(s.inbox.user_id, s.inbox.groups),
+            unbroken_since=self.channels.unbroken_since,
         )
         self._listeners: dict[bytes, Callable[[bytes], None]] = {}
         #: The user of each channel with a local stream: a look-up per live message, not a parse.
         self._users_by_channel: dict[bytes, UUID] = {}
+        self._groups_by_channel: dict[bytes, Group] = {}
         self._after_reconnect: list[Callable[[], Awaitable[None]]] = []
-        hub.watch(self._on_user_presence)
+        hub.watch(self._on_user_presence, self._on_group_presence)
 
     def listen(
         self,
@@ -126,15 +142,17 @@ class RedisSubscriber:
     async def aclose(self) -> None:
         await self.channels.aclose()
 
-    async def position(self, user_id: UUID) -> str | None:
+    async def position(self, user_id: UUID, groups: frozenset[Group] = frozenset()) -> str | None:
         if not self._retention:
             return None
+        order = group_order(groups) if groups else None
+        group_logs = [self._keys.group_log(group) for group in order.groups] if order is not None else []
         try:
             async with redis_wait(self._subscribe_seconds):
-                heads = await self._logs.heads(self._keys.user_log(user_id), self._keys.broadcast_log)
+                heads = await self._logs.heads(self._keys.user_log(user_id), self._keys.broadcast_log, *group_logs)
         except REDIS_FAILURE as error:
             raise SubscriberUnavailableError(f"Redis is unavailable ({type(error).__name__})") from error
-        return str(Cursor(*heads))
+        return str(Cursor(heads[0], heads[1], tuple(heads[2:]), order))
 
     async def is_ready(self) -> bool:
         if not self.channels.is_connected():
@@ -150,15 +168,16 @@ class RedisSubscriber:
         *,
         categories: frozenset[SSECategory] | None = None,
         last_event_id: str | None = None,
+        groups: frozenset[Group] = frozenset(),
     ) -> InboxEventStream:
-        inbox = self._hub.open(user_id, categories)
-        subscription = Subscription(inbox)
+        inbox = self._hub.open(user_id, categories, groups)
+        subscription = Subscription(inbox, self._hub.leave)
         inbox.adapter_state = subscription
         try:
             # One bound for the whole subscription, within what the request has left for Redis.
             async with redis_wait(self._subscribe_seconds):
-                await self.channels.wait_subscribed(self._keys.user_channel(user_id))
-                await self.channels.wait_subscribed(self._keys.broadcast_channel)
+                for channel in self._channels_of(inbox.user_id, groups):
+                    await self.channels.wait_subscribed(channel)
                 if last_event_id is None:
                     await self._catch_up.start_at_the_end(subscription)
                 else:
@@ -183,46 +202,66 @@ class RedisSubscriber:
             self._users_by_channel.pop(channel, None)
             self.channels.unwant(channel)
 
+    def _on_group_presence(self, group: Group, present: bool) -> None:
+        channel = self._keys.group_channel(group)
+        if present:
+            self._groups_by_channel[channel] = group
+            self.channels.want(channel)
+        else:
+            self._groups_by_channel.pop(channel, None)
+            self.channels.unwant(channel)
+
+    def _channels_of(self, user_id: UUID, groups: frozenset[Group]) -> tuple[bytes, ...]:
+        keys = self._keys
+        return (keys.user_channel(user_id), keys.broadcast_channel, *(keys.group_channel(g) for g in groups))
+
     def _on_message(self, channel: bytes, data: bytes) -> None:
         listener = self._listeners.get(channel)
         if listener is not None:
             listener(data)
             return
+        log: str | Group
         if channel == self._keys.broadcast_channel:
             targets = self._hub.all_streams()
-            from_user_log = False
-        else:
-            user_id = self._users_by_channel.get(channel)
-            if user_id is None:  # its last local stream closed since Redis sent it
-                return
+            log = BROADCAST_LOG
+        elif (user_id := self._users_by_channel.get(channel)) is not None:
             targets = self._hub.streams_of(user_id)
-            from_user_log = True
+            log = USER_LOG
+        elif (group := self._groups_by_channel.get(channel)) is not None:
+            targets = self._hub.members(group)
+            log = group
+        else:  # its last local stream closed since Redis sent it
+            return
         raw_position, _, payload = data.partition(b"\n")
+        position = Position.parse(raw_position) if raw_position else None
         try:
             event = self._wire_format.relay(payload)
             body = encode_json_body(event=event.event_type, data_json=event.data_json)
+            message = (
+                LiveMessage(log, position, event.category, body)
+                if isinstance(log, str)
+                else group_message(log, position, event, body)
+            )
         except Exception:
             logger.exception("undecodable message on a Herald channel; skipped")
             return
-        position = Position.parse(raw_position) if raw_position else None
-        message = LiveMessage(from_user_log, position, event.category, body)
         for inbox in targets:
             subscription = inbox.adapter_state
             if isinstance(subscription, Subscription):
                 subscription.offer(message, self._hold_limit)
         self._hub.stats.fanned_out(event.event_type, len(targets), event.occurred_at)
 
-    def _unbroken_since(self, subscription: Subscription) -> int | None:
-        channels = (self._keys.user_channel(subscription.inbox.user_id), self._keys.broadcast_channel)
-        return self.channels.unbroken_since(channels)
-
     def _subscriptions_on(self, channels: frozenset[bytes] | None) -> list[Subscription]:
         """The streams that listen on any of ``channels`` (None: on any channel)."""
         if channels is None or self._keys.broadcast_channel in channels:
-            inboxes = list(self._hub.all_streams())
+            inboxes = set(self._hub.all_streams())
         else:
-            users = (self._users_by_channel.get(channel) for channel in channels)
-            inboxes = [inbox for user in users if user is not None for inbox in self._hub.streams_of(user)]
+            inboxes = set()
+            for channel in channels:
+                if (user := self._users_by_channel.get(channel)) is not None:
+                    inboxes.update(self._hub.streams_of(user))
+                elif (group := self._groups_by_channel.get(channel)) is not None:
+                    inboxes.update(self._hub.members(group))
         return [s for s in (inbox.adapter_state for inbox in inboxes) if isinstance(s, Subscription)]
 
     def _on_disconnected(self, channels: frozenset[bytes] | None) -> None:

@@ -4,20 +4,41 @@ That is what the client has seen (its cursor) and what waits while it catches up
 """
 
 import asyncio
+from collections.abc import Callable
 from typing import NamedTuple
+from uuid import UUID
 
-from domain.sse import SSECategory
+from domain.sse import Group, SSECategory
 from infrastructure.brokers.redis.keys import ORIGIN, Cursor, Position
+from infrastructure.sse.wire_format import RelayedEvent
+from infrastructure.streams.group_ids import group_order
 from infrastructure.streams.inbox import EndReason, Inbox
+from infrastructure.streams.signals import UNWATCHED_EVENT_TYPE
+
+#: The logs a message comes from, besides a group's (a :class:`~domain.sse.Group`); compared by identity.
+USER_LOG = "user"
+BROADCAST_LOG = "broadcast"
 
 
 class LiveMessage(NamedTuple):
-    """One live message, decoded and encoded once for the whole process (a tuple: one is made per message)."""
+    """One message, decoded and encoded once for the whole process (a tuple: one is made per message)."""
 
-    from_user_log: bool
+    log: str | Group
     position: Position | None
     category: SSECategory
     body: bytes
+    also_user: UUID | None = None
+    """Of a group's message: the user it also went to, whose streams have it from their own log."""
+    left: UUID | None = None
+    """Of a group's ``stream.unwatched``: the user who left the group."""
+
+
+def group_message(group: Group, position: Position | None, event: RelayedEvent, body: bytes) -> LiveMessage:
+    """A message of ``group``'s log, with whom it concerns beside the group."""
+    if event.event_type == UNWATCHED_EVENT_TYPE:
+        return LiveMessage(group, position, event.category, body, left=UUID(event.data["user_id"]))
+    also_user = UUID(event.user_id) if event.user_id is not None else None
+    return LiveMessage(group, position, event.category, body, also_user)
 
 
 class Subscription:
@@ -26,13 +47,23 @@ class Subscription:
     ``lock`` serialises catch-ups: a reconnect may ask for one while the
     stream's first one still runs, and the second must start from where the
     first ended.
+
+    Args:
+        leave: takes the stream out of a group (the hub's index); called when
+            its user's ``stream.unwatched`` arrives.
     """
 
-    __slots__ = ("cursor", "held", "inbox", "lock")
+    __slots__ = ("cursor", "held", "inbox", "leave", "lock")
 
-    def __init__(self, inbox: Inbox) -> None:
+    def __init__(self, inbox: Inbox, leave: Callable[[Inbox, Group], bool]) -> None:
         self.inbox = inbox
-        self.cursor = Cursor(ORIGIN, ORIGIN)
+        self.leave = leave
+        groups = inbox.groups
+        if groups:
+            order = group_order(groups)
+            self.cursor = Cursor(ORIGIN, ORIGIN, (ORIGIN,) * len(order.groups), order)
+        else:
+            self.cursor = Cursor(ORIGIN, ORIGIN)
         self.held: list[LiveMessage] | None = []
         self.lock = asyncio.Lock()
 
@@ -55,24 +86,73 @@ class Subscription:
         else:
             self.inbox.end(EndReason.SLOW_CLIENT)
 
-    def advance(self, position: Position, *, from_user_log: bool) -> bool:
-        """Move the cursor past ``position``; False when the client has it already."""
+    def advance(self, position: Position, log: str | Group) -> bool:
+        """Move the cursor past ``position`` in ``log``; False when the client has it already (or not that log)."""
         cursor = self.cursor
-        if from_user_log:
+        if log is USER_LOG:
             if position <= cursor.user:
                 return False
-            self.cursor = Cursor(position, cursor.broadcast)
-        else:
+            self.cursor = cursor._replace(user=position)
+        elif log is BROADCAST_LOG:
             if position <= cursor.broadcast:
                 return False
-            self.cursor = Cursor(cursor.user, position)
+            self.cursor = cursor._replace(broadcast=position)
+        elif isinstance(log, Group):
+            index = cursor.order.index.get(log) if cursor.order is not None else None
+            if index is None or position <= cursor.groups[index]:
+                return False
+            groups = cursor.groups
+            self.cursor = cursor._replace(groups=(*groups[:index], position, *groups[index + 1 :]))
+        else:
+            return False
         return True
 
     def deliver(self, message: LiveMessage) -> None:
         """Push unless filtered out or already sent (replay and live overlap during catch-up)."""
+        if isinstance(message.log, Group):
+            frame = self.group_frame(message, message.log, leaves=True)
+            if frame is not None:
+                self.inbox.push(frame)
+            return
         if not self.inbox.wants(message.category):
             return
         if message.position is None:  # retention off: no positions, no ids
             self.inbox.push(message.body)
-        elif self.advance(message.position, from_user_log=message.from_user_log):
+        elif self.advance(message.position, message.log):
             self.inbox.push(self.cursor.id_line() + message.body)
+
+    def group_frame(self, message: LiveMessage, group: Group, *, leaves: bool) -> bytes | None:
+        """The frame of a group's message for this stream, its cursor moved past it; None when it gets none.
+
+        The group's copy of an event also sent to this stream's user is
+        skipped: the user's log delivers it. A ``stream.unwatched`` is
+        delivered to its own user's streams only, which leave the group with
+        it when ``leaves`` (live, and catching up after a lost connection; a
+        resume skips the leaves before the stream was let in).
+        """
+        if group not in self.inbox.groups:
+            return None
+        if message.position is not None and not self.advance(message.position, group):
+            return None
+        if message.left is not None:
+            return self._left(group, message) if leaves and message.left == self.inbox.user_id else None
+        if message.also_user == self.inbox.user_id or not self.inbox.wants(message.category):
+            return None
+        return message.body if message.position is None else self.cursor.id_line() + message.body
+
+    def _left(self, group: Group, message: LiveMessage) -> bytes | None:
+        """Leave ``group``; the ``stream.unwatched`` frame's ``id:`` is the cursor without it."""
+        if not self.leave(self.inbox, group):
+            return None
+        cursor = self.cursor
+        groups = self.inbox.groups
+        if not groups:
+            self.cursor = Cursor(cursor.user, cursor.broadcast)
+        else:
+            old = cursor.order
+            assert old is not None
+            order = group_order(groups)
+            self.cursor = Cursor(
+                cursor.user, cursor.broadcast, tuple(cursor.groups[old.index[g]] for g in order.groups), order
+            )
+        return message.body if message.position is None else self.cursor.id_line() + message.body
