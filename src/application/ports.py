@@ -62,8 +62,8 @@ class Credentials(Protocol):
 class TokenIssuer(Protocol):
     """Issues access tokens (development tokens; in production an identity provider does this)."""
 
-    def issue(self, user_id: UUID, roles: Iterable[str] = ()) -> str:
-        """A signed access token for ``user_id`` in a new session."""
+    def issue(self, user_id: UUID, roles: Iterable[str] = (), *, tenant: str | None = None) -> str:
+        """A signed access token for ``user_id`` in a new session, of ``tenant``'s organisation when given."""
         ...
 
 

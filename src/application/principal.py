@@ -1,9 +1,12 @@
 """Who is calling, once a credential has been verified."""
 
 from datetime import datetime
+from typing import TypeGuard
 from uuid import UUID
 
 import attrs
+
+from domain.sse import group_id_problem
 
 #: Longest session id taken, in characters: room for any provider's ``sid``, and a bound on what one
 #: revocation stores.
@@ -23,6 +26,15 @@ def session_id_problem(session_id: str) -> str | None:
     if not session_id.isprintable() or "/" in session_id:
         return "a session id is printable text without '/'"
     return None
+
+
+#: What a tenant is, in words: it names the tenant's group, so it is a group id.
+TENANT_RULE = "1 to 64 characters of letters, digits, '_', '.' and '-'"
+
+
+def is_tenant(value: object) -> TypeGuard[str]:
+    """True when ``value`` can be a caller's tenant: text that names a group (see ``group_id_problem``)."""
+    return isinstance(value, str) and group_id_problem(value) is None
 
 
 class CredentialError(Exception):
@@ -48,6 +60,9 @@ class Principal:
     """The ``sid`` claim: the login session, which can be revoked as a whole."""
     not_before: datetime | None = None
     """The ``nbf`` claim: a stream does not open before it (API calls allow for clock skew)."""
+    tenant: str | None = None
+    """The organisation the caller belongs to; its tenant group's events reach the caller's streams. Always a
+    group id (:func:`is_tenant`): checked where a token's claims are read."""
 
     def has_role(self, role: str) -> bool:
         """True when the credential grants ``role``."""

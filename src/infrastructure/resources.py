@@ -187,6 +187,7 @@ async def open_identity_provider(settings: Settings) -> AsyncIterator[OidcTokenV
             user_claim=settings.oidc_user_claim,
             roles_claim=settings.oidc_roles_claim,
             admin_role=settings.oidc_admin_role,
+            tenant_claim=settings.oidc_tenant_claim,
         )
 
 

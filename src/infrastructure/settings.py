@@ -212,6 +212,14 @@ class Settings:
     """Where the roles are: a dotted path (``realm_access.roles``, ``permissions``, ``cognito:groups``)."""
     oidc_admin_role: str = text("admin", pattern=r"[A-Za-z0-9_:./-]{1,128}", means="a role name")
     """The provider's role that grants Herald's ``admin`` role (announcements, revoking others' sessions)."""
+    oidc_tenant_claim: str | None = text(
+        None,
+        pattern=r"(?=.{1,256}\Z)[^\s.]+(?:\.[^\s.]+)*",
+        means="a claim name or a dotted path like org_id, organization.id or https://example.com/tenant "
+        "(no empty part, no spaces)",
+    )
+    """Where provider tokens name the caller's tenant: a claim name, tried whole first (``org_id``,
+    ``https://example.com/tenant``), else a dotted path (``organization.id``); unset: no tenant."""
     jwt_leeway_seconds: float = number(10.0, at_least=0, at_most=300)
     """Clock skew allowed on ``exp`` and ``nbf`` of API calls (a stream opens on the token's own times)."""
     session_revocation_seconds: int = number(2_678_400, at_least=3600, at_most=3_153_600_000)

@@ -585,3 +585,53 @@ async def test_with_an_identity_provider_the_development_token_route_is_not_serv
     async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
         minted = await client.post("/api/v1/dev/tokens", json={"user_id": str(uuid.uuid4())})
     assert minted.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("tenant_claim", "claims"),
+    [
+        ("https://example.com/tenant", {"https://example.com/tenant": "acme", "https://example": {"com/tenant": "x"}}),
+        ("organization.id", {"organization": {"id": "acme", "name": "Acme Ltd"}}),
+    ],
+    ids=["namespaced name", "nested path"],
+)
+async def test_the_tenant_claim_is_found_by_a_namespaced_name_or_a_nested_path(
+    provider: KeyServer, tenant_claim: str, claims: dict[str, Any]
+) -> None:
+    container = container_for(provider, oidc_tenant_claim=tenant_claim)
+    await start(container)
+    try:
+        credentials = await resolve(container.credentials)
+        for key in provider.keys:
+            assert (await credentials.verify(provider.token(key, **claims))).tenant == "acme", key.algorithm
+        assert (await credentials.verify(provider.token(provider.keys[0]))).tenant is None  # no such claim
+    finally:
+        await stop(container)
+
+
+async def test_without_a_tenant_claim_setting_provider_tokens_carry_no_tenant(
+    provider: KeyServer, credentials: AccessCredentials
+) -> None:
+    assert (await credentials.verify(provider.token(provider.keys[0], tenant="acme"))).tenant is None
+
+
+async def test_a_provider_tenant_that_cannot_name_a_group_is_a_401_and_a_good_one_reaches_the_ticket(
+    provider: KeyServer,
+) -> None:
+    container = container_for(provider, oidc_tenant_claim="organization.id")
+    key = provider.keys[0]
+    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+        for value in ["ac me", "x" * 65, 42, ["acme"]]:
+            token = provider.token(key, organization={"id": value})
+            refused = await client.post("/api/v1/events/tickets", headers=bearer(token))
+            assert refused.status_code == 401, value
+            assert refused.json()["detail"] == (
+                "the token's tenant claim must be 1 to 64 characters of letters, digits, '_', '.' and '-'"
+            )
+        issued = await client.post(
+            "/api/v1/events/tickets", headers=bearer(provider.token(key, organization={"id": "acme"}))
+        )
+        assert issued.status_code == 201
+        held = await (await resolve(herald.container.ticket_store)).peek(issued.json()["ticket"])
+    assert held is not None
+    assert held.tenant == "acme"

@@ -85,3 +85,15 @@ def test_metrics_listen_on_loopback_apart_from_the_public_port_by_default() -> N
 def test_the_metrics_port_may_not_be_the_public_port() -> None:
     with pytest.raises(SettingsError, match="HERALD_METRICS_PORT must differ from HERALD_PORT"):
         Settings.from_env({"HERALD_PORT": "9000", "HERALD_METRICS_PORT": "9000"})
+
+
+@pytest.mark.parametrize("claim", ["org_id", "tenant", "organization.id", "https://example.com/tenant"])
+def test_the_tenant_claim_is_a_claim_name_or_a_dotted_path(claim: str) -> None:
+    assert Settings.from_env({}).oidc_tenant_claim is None  # unset: no tenant from the provider
+    assert Settings.from_env({"HERALD_OIDC_TENANT_CLAIM": claim}).oidc_tenant_claim == claim
+
+
+@pytest.mark.parametrize("claim", [" ", ".", "organization..id", ".org_id", "org_id.", "org id", "x" * 257])
+def test_a_tenant_claim_with_an_empty_part_or_a_space_is_refused(claim: str) -> None:
+    with pytest.raises(SettingsError, match="HERALD_OIDC_TENANT_CLAIM must be a claim name or a dotted path"):
+        Settings.from_env({"HERALD_OIDC_TENANT_CLAIM": claim})

@@ -59,3 +59,24 @@ def test_stream_tokens_only_open_streams(tokens: TokenService) -> None:
         tokens.verify(stream)
     with pytest.raises(CredentialError):
         tokens.verify_stream_token(access)
+
+
+def test_a_token_carries_its_users_tenant_and_a_token_without_one_has_none(tokens: TokenService) -> None:
+    assert tokens.verify(tokens.issue(uuid.uuid4(), tenant="acme.eu-1")).tenant == "acme.eu-1"
+    assert tokens.verify(tokens.issue(uuid.uuid4())).tenant is None
+
+
+def test_a_stream_token_keeps_the_tenant_of_the_access_token_it_came_from(tokens: TokenService) -> None:
+    access = tokens.verify(tokens.issue(uuid.uuid4(), tenant="acme"))
+    assert tokens.verify_stream_token(tokens.issue_stream_token(access)).tenant == "acme"
+
+
+@pytest.mark.parametrize("tenant", ["", "ac me", "acme/eu", "é", "x" * 65, 42, ["acme"], {"id": "acme"}, True])
+def test_a_tenant_claim_that_cannot_name_a_group_is_refused(tokens: TokenService, tenant: object) -> None:
+    with pytest.raises(CredentialError, match="tenant claim must be 1 to 64 characters of letters, digits"):
+        tokens.verify(forged(SECRET, tenant=tenant))
+
+
+def test_no_token_is_issued_with_a_tenant_verification_would_refuse(tokens: TokenService) -> None:
+    with pytest.raises(ValueError, match="a tenant is 1 to 64 characters"):
+        tokens.issue(uuid.uuid4(), tenant="acme\n")

@@ -1,4 +1,4 @@
-"""From a verified token's claims to the principal: the user id, the roles, the session and the expiry."""
+"""From a verified token's claims to the principal: the user id, the roles, the tenant, the session and the expiry."""
 
 import contextlib
 import re
@@ -9,7 +9,7 @@ from uuid import UUID, uuid5
 import jwt
 
 from application.access import ADMIN_ROLE
-from application.principal import CredentialError, Principal, session_id_problem
+from application.principal import TENANT_RULE, CredentialError, Principal, is_tenant, session_id_problem
 
 #: Namespace of the user ids derived from subjects that are not UUIDs. Fixed for good: changing it
 #: would give every such user a new id (their logs, streams and records would no longer match).
@@ -73,6 +73,7 @@ def principal_from_claims(
     *,
     user_claim: str = "sub",
     roles_path: str = "roles",
+    tenant_path: str | None = None,
     any_subject: bool = False,
     admin_role: str = ADMIN_ROLE,
 ) -> Principal:
@@ -88,6 +89,10 @@ def principal_from_claims(
     place for roles can be named: ``roles``, ``realm_access.roles``
     (Keycloak), ``resource_access.<client>.roles``, ``permissions`` (Auth0),
     ``cognito:groups`` (Cognito). A missing path means no roles.
+
+    ``tenant_path`` is where the caller's tenant is, found as :func:`claim_at`
+    finds it (Herald's own tokens: ``tenant``); a missing path means no
+    tenant, and None (the default) means the tokens name none.
     """
     subject = claims.get(user_claim)
     if not isinstance(subject, str):
@@ -96,7 +101,7 @@ def principal_from_claims(
         user_id = user_id_of(subject, str(claims.get("iss", ""))) if any_subject else UUID(subject)
     except ValueError:
         raise CredentialError(f"the token's subject ({user_claim}) is not a user id") from None
-    roles = _at(claims, roles_path)
+    roles = claim_at(claims, roles_path)
     if roles is None:
         roles = []
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
@@ -110,8 +115,19 @@ def principal_from_claims(
     if admin_role != ADMIN_ROLE:
         granted = (granted - {ADMIN_ROLE}) | ({ADMIN_ROLE} if admin_role in granted else frozenset())
     return Principal(
-        user_id=user_id, roles=granted, expires_at=expires_at, session_id=session_id, not_before=not_before
+        user_id=user_id,
+        roles=granted,
+        expires_at=expires_at,
+        session_id=session_id,
+        not_before=not_before,
+        tenant=None if tenant_path is None else _tenant(claim_at(claims, tenant_path)),
     )
+
+
+def _tenant(value: object) -> str | None:
+    if value is None or is_tenant(value):
+        return value
+    raise CredentialError(f"the token's tenant claim must be {TENANT_RULE}")
 
 
 def _instant(value: Any, what: str) -> datetime:
@@ -121,7 +137,15 @@ def _instant(value: Any, what: str) -> datetime:
         raise CredentialError(f"the token's {what} is out of range") from None
 
 
-def _at(claims: dict[str, Any], path: str) -> object:
+def claim_at(claims: dict[str, Any], path: str) -> object:
+    """The claim ``path`` names (None: none): a top-level claim of that exact name, else a walk of nested objects.
+
+    A whole name comes first, so that a namespaced claim such as
+    ``https://example.com/tenant`` or ``example.com.tenant`` is found as
+    itself; ``organization.id`` is otherwise the ``id`` inside ``organization``.
+    """
+    if path in claims:
+        return claims[path]
     value: object = claims
     for part in path.split("."):
         if not isinstance(value, dict) or part not in value:

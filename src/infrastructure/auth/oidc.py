@@ -27,6 +27,7 @@ class OidcTokenVerifier:
         user_claim: str,
         roles_claim: str,
         admin_role: str,
+        tenant_claim: str | None,
     ) -> None:
         if not algorithms or not algorithms <= ASYMMETRIC:
             raise ValueError(f"provider tokens must use asymmetric algorithms ({', '.join(sorted(ASYMMETRIC))})")
@@ -38,6 +39,7 @@ class OidcTokenVerifier:
         self._user_claim = user_claim
         self._roles_claim = roles_claim
         self._admin_role = admin_role
+        self._tenant_claim = tenant_claim
 
     @property
     def keys(self) -> ProviderKeys:
@@ -67,6 +69,7 @@ class OidcTokenVerifier:
             claims,
             user_claim=self._user_claim,
             roles_path=self._roles_claim,
+            tenant_path=self._tenant_claim,
             any_subject=True,
             admin_role=self._admin_role,
         )

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import jwt
 
-from application.principal import Principal
+from application.principal import TENANT_RULE, Principal, is_tenant
 from infrastructure.auth.claims import principal_from_claims, verified_claims
 
 
@@ -46,14 +46,22 @@ class TokenService:
         *,
         lifetime_seconds: float | None = None,
         session_id: str | None = None,
+        tenant: str | None = None,
     ) -> str:
-        """A signed access token for ``user_id`` in a new session (development tokens and tests)."""
+        """A signed access token for ``user_id`` in a new session (development tokens and tests).
+
+        ``tenant`` is the organisation the user belongs to; ``ValueError`` when it is not one a token
+        may carry (verification would refuse the token).
+        """
+        if tenant is not None and not is_tenant(tenant):
+            raise ValueError(f"a tenant is {TENANT_RULE}")
         lifetime = timedelta(seconds=self._lifetime if lifetime_seconds is None else lifetime_seconds)
         principal = Principal(
             user_id=user_id,
             roles=frozenset(roles),
             expires_at=datetime.now(UTC) + lifetime,
             session_id=session_id or secrets.token_urlsafe(12),
+            tenant=tenant,
         )
         return self._sign(principal, self._audience)
 
@@ -84,6 +92,8 @@ class TokenService:
         }
         if principal.session_id is not None:
             claims["sid"] = principal.session_id
+        if principal.tenant is not None:
+            claims["tenant"] = principal.tenant  # a stream token keeps it: its stream is in the tenant's group
         if principal.not_before is not None:
             claims["nbf"] = principal.not_before  # so the stream cookie opens no stream before its token would
         return jwt.encode(claims, self._secret, algorithm=self.ALGORITHMS[0])
@@ -98,4 +108,4 @@ class TokenService:
             leeway=self._leeway,
             required=["sub", "exp", "iss", "aud"],
         )
-        return principal_from_claims(claims)
+        return principal_from_claims(claims, tenant_path="tenant")

@@ -9,8 +9,13 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from application.ports import TokenIssuer
+from application.principal import TENANT_RULE
+from domain.sse.groups import GROUP_ID_PATTERN
 
 Role = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")]
+Tenant = Annotated[
+    str, msgspec.Meta(pattern=rf"^{GROUP_ID_PATTERN.pattern}\Z", description=f"the organisation: {TENANT_RULE}")
+]
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -18,6 +23,7 @@ class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
 
     user_id: UUID
     roles: Annotated[list[Role], msgspec.Meta(max_length=16)] = []
+    tenant: Tenant | None = None
 
 
 class TokenResponse(msgspec.Struct):
@@ -36,4 +42,4 @@ class DevTokensController(Controller):
     @post("/", status_code=200, summary="Issue a development token")
     async def issue(self, data: JSONBody[TokenRequest], token_issuer: NamedDependency[TokenIssuer]) -> TokenResponse:
         """Anyone can become anyone here: that is why production does not have this route."""
-        return TokenResponse(access_token=token_issuer.issue(data.user_id, data.roles))
+        return TokenResponse(access_token=token_issuer.issue(data.user_id, data.roles, tenant=data.tenant))
