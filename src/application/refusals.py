@@ -19,6 +19,8 @@ class RefusalKind(enum.Enum):
     """This caller may not do this at all."""
     NOT_FOUND = "not_found"
     """No such resource, as far as this caller may know (one it may not see is answered the same)."""
+    CONFLICT = "conflict"
+    """The resource's state does not allow it: change that first (waiting does not help)."""
     TOO_MANY = "too_many"
     """Slow down; try again later."""
     UNAVAILABLE = "unavailable"

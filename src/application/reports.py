@@ -18,9 +18,11 @@ import attrs
 
 from application.ports import BackgroundTasks, Clock, ReportRenderer, UserRate
 from application.refusals import RefusalKind, Refused, over_rate
+from application.report_shares import report_group
 from application.unit_of_work import (
     ConcurrentUpdateError,
     Lease,
+    ReportAccess,
     ReportKey,
     StorageUnavailableError,
     UnitOfWorkFactory,
@@ -247,7 +249,7 @@ class ReportsSnapshot:
 
 
 class ReadReports:
-    """Snapshots of the caller's reports, for a client to load before it streams."""
+    """Snapshots of the caller's reports (and of one shared with them), for a client to load before it streams."""
 
     def __init__(self, units: UnitOfWorkFactory, subscriber: SSESubscriberProtocol) -> None:
         self._units = units
@@ -261,11 +263,24 @@ class ReadReports:
         following = ReportKey.of(reports[limit - 1]) if len(reports) > limit else None
         return ReportsSnapshot(position=position, reports=reports[:limit], next=following)
 
-    async def one(self, owner_id: UUID, report_id: UUID) -> ReportsSnapshot | None:
-        """The report, if it is ``owner_id``'s (someone else's is as absent as a missing one)."""
-        position = await self._subscriber.position(owner_id)
+    async def one(self, user_id: UUID, report_id: UUID) -> ReportsSnapshot | None:
+        """The report, if it is ``user_id``'s or shared with them (any other is as absent as a missing one).
+
+        The position is that of the stream that brings the report's events to
+        the caller: the owner's own, a sharee's when it watches the report.
+        """
+        async with self._units() as uow:
+            access = await uow.reports.access(report_id, user_id)
+        if access is None:
+            return None
+        if access is ReportAccess.OWNER:
+            position = await self._subscriber.position(user_id)
+        else:
+            position = await self._subscriber.position(user_id, groups=frozenset({report_group(report_id)}))
         async with self._units() as uow:
             report = await uow.reports.get(report_id)
-        if report is None or report.owner_id != owner_id:
+            if access is ReportAccess.SHAREE:  # the share may have ended meanwhile
+                access = await uow.reports.access(report_id, user_id)
+        if report is None or access is None:
             return None
         return ReportsSnapshot(position=position, reports=(report,))

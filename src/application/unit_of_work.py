@@ -6,6 +6,7 @@ is published before the commit. How the events then reach their streams is
 the unit of work's business (the transactional outbox), not the use case's.
 """
 
+import enum
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -49,11 +50,24 @@ class ReportKey:
         return cls(report.requested_at, report.report_id)
 
 
+class ReportAccess(enum.Enum):
+    """How a user may see a report."""
+
+    OWNER = "owner"
+    """It is theirs: they may read it, watch it and say who else may."""
+    SHAREE = "sharee"
+    """Its owner shared it with them: they may read it and watch it."""
+
+
 class ReportRepository(Protocol):
     """Reports, read and written inside a unit of work."""
 
     async def get(self, report_id: UUID) -> Report | None:
         """The report, or None."""
+        ...
+
+    async def access(self, report_id: UUID, user_id: UUID) -> ReportAccess | None:
+        """How ``user_id`` may see the report; None when not at all, or when there is no such report."""
         ...
 
     async def of_owner(self, owner_id: UUID, *, limit: int, after: ReportKey | None = None) -> Sequence[Report]:
@@ -86,6 +100,31 @@ class ReportRepository(Protocol):
         ...
 
 
+class ReportShareRepository(Protocol):
+    """The users a report is shared with, beside its owner."""
+
+    async def count(self, report_id: UUID) -> int:
+        """How many users the report is shared with.
+
+        Where the database runs transactions side by side, it also holds the
+        report's turn until this unit of work ends: two shares of one report
+        never both count the same number and both add a user.
+        """
+        ...
+
+    async def add(self, report_id: UUID, user_id: UUID, *, now: datetime) -> bool:
+        """Share the report with ``user_id``; False, and nothing changed, when it already was."""
+        ...
+
+    async def remove(self, report_id: UUID, user_id: UUID) -> bool:
+        """Stop sharing the report with ``user_id``; False when it was not shared with them."""
+        ...
+
+    async def users(self, report_id: UUID, *, limit: int) -> Sequence[UUID]:
+        """Up to ``limit`` users the report is shared with, the longest shared first."""
+        ...
+
+
 class AnnouncementRepository(Protocol):
     """Announcements, kept so they can be shown again."""
 
@@ -98,6 +137,7 @@ class UnitOfWork(Protocol):
     events, :meth:`commit`. Leaving the block without a commit rolls everything back and publishes nothing."""
 
     reports: ReportRepository
+    shares: ReportShareRepository
     announcements: AnnouncementRepository
 
     async def __aenter__(self) -> Self: ...

@@ -10,14 +10,17 @@ Tests replace any provider with ``container.<name>.override(...)``.
 import inspect
 from datetime import timedelta
 from typing import Any, TypeVar, cast
+from uuid import UUID
 
 from dependency_injector import containers, providers
 
 from application.access import Authenticate, RevokeSession
 from application.announcements import PublishAnnouncement
+from application.report_shares import ListReportShares, ReportWatchAccess, ShareReport, UnshareReport
 from application.reports import GenerateReport, LinkRenderer, ReadReports, RequestReport, ResumeStalledReports
 from application.streams import IssueStreamCookie, IssueTicket, OpenStream
 from domain.registry import REGISTRY
+from domain.sse import Group
 from infrastructure.asyncapi import asyncapi_json
 from infrastructure.auth import TokenService
 from infrastructure.auth.credentials import AccessCredentials
@@ -56,6 +59,13 @@ from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.rate import PerUserRate
 
 T = TypeVar("T")
+
+
+class _NoMemberships:  # TODO(t24): the broker's Memberships
+    """Placeholder ``Memberships``: ends nothing (an unshared user's streams stop at their next reconnect)."""
+
+    async def end(self, user_id: UUID, group: Group) -> None:
+        return None
 
 
 class Container(containers.DeclarativeContainer):
@@ -232,6 +242,15 @@ class Container(containers.DeclarativeContainer):
         every_seconds=providers.Callable(lambda lease: lease / 2, settings.provided.report_lease_seconds),
     )
     read_reports = providers.Singleton(ReadReports, units=units_of_work, subscriber=subscriber)
+    memberships = providers.Singleton(_NoMemberships)  # TODO(t24): the broker's Memberships
+    share_report = providers.Singleton(
+        ShareReport, units=units_of_work, clock=clock, max_shares=settings.provided.report_shares_max
+    )
+    unshare_report = providers.Singleton(UnshareReport, units=units_of_work, memberships=memberships)
+    list_report_shares = providers.Singleton(
+        ListReportShares, units=units_of_work, max_shares=settings.provided.report_shares_max
+    )
+    report_watch_access = providers.Singleton(ReportWatchAccess, units=units_of_work)
     publish_announcement = providers.Singleton(PublishAnnouncement, units=units_of_work, clock=clock)
 
     metrics = providers.Singleton(

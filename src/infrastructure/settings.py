@@ -273,6 +273,8 @@ class Settings:
     """Report requests one user may make per minute on one process (bursts up to the same number); more get 429."""
     reports_unfinished_per_user: int = number(20, at_least=1)
     """Reports one user may have waiting or being generated at once, across every process; more get 429."""
+    report_shares_max: int = number(100, at_least=1, at_most=10_000, why="the list of a report's shares is one answer")
+    """Users one report may be shared with; sharing with one more gets 409."""
 
     @property
     def broker_kind(self) -> Literal["memory", "redis"]:

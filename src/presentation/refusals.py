@@ -11,6 +11,7 @@ STATUS = {
     RefusalKind.UNAUTHENTICATED: 401,
     RefusalKind.FORBIDDEN: 403,
     RefusalKind.NOT_FOUND: 404,
+    RefusalKind.CONFLICT: 409,
     RefusalKind.TOO_MANY: 429,
     RefusalKind.UNAVAILABLE: 503,
 }

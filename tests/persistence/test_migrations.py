@@ -33,6 +33,7 @@ async def test_the_migrations_upgrade_an_empty_database_to_the_model_and_downgra
                 "announcements",
                 "outbox",
                 "revoked_sessions",
+                "report_shares",
             }
             assert await connection.run_sync(differences) == []
             await connection.run_sync(downgrade)

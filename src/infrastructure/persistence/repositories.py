@@ -5,12 +5,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, and_, func, insert, or_, select, text, update
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from application.unit_of_work import ConcurrentUpdateError, Lease, ReportKey
+from application.unit_of_work import ConcurrentUpdateError, Lease, ReportAccess, ReportKey
 from domain.model import Announcement, Report, ReportStatus
-from infrastructure.persistence.tables import announcements, reports
+from infrastructure.persistence.tables import announcements, report_shares, reports
 
 _REPORT_FIELDS = (
     "report_id",
@@ -59,6 +60,20 @@ class SqlReports:
     async def get(self, report_id: UUID) -> Report | None:
         row = (await self._connection.execute(select(reports).where(reports.c.report_id == report_id))).first()
         return _report(row) if row is not None else None
+
+    async def access(self, report_id: UUID, user_id: UUID) -> ReportAccess | None:
+        share = and_(report_shares.c.report_id == reports.c.report_id, report_shares.c.user_id == user_id)
+        query = (
+            select(reports.c.owner_id, report_shares.c.user_id.label("sharee_id"))
+            .select_from(reports.outerjoin(report_shares, share))
+            .where(reports.c.report_id == report_id)
+        )
+        row = (await self._connection.execute(query)).first()
+        if row is None:
+            return None
+        if row.owner_id == user_id:
+            return ReportAccess.OWNER
+        return ReportAccess.SHAREE if row.sharee_id is not None else None
 
     async def of_owner(self, owner_id: UUID, *, limit: int, after: ReportKey | None = None) -> Sequence[Report]:
         query = (
@@ -124,6 +139,45 @@ class SqlReports:
             .returning(*reports.c)
         )
         return [(_report(row), int(row.claims)) for row in await self._connection.execute(statement)]
+
+
+class SqlReportShares:
+    """``ReportShareRepository`` on one connection, inside its unit of work's transaction."""
+
+    def __init__(self, connection: AsyncConnection, *, locks_rows: bool) -> None:
+        self._connection = connection
+        self._locks_rows = locks_rows
+
+    async def count(self, report_id: UUID) -> int:
+        if self._locks_rows:  # the report's turn; FOR NO KEY UPDATE lets a share's foreign key check pass
+            turn = select(reports.c.report_id).where(reports.c.report_id == report_id).with_for_update(key_share=True)
+            await self._connection.execute(turn)
+        query = select(func.count()).select_from(report_shares).where(report_shares.c.report_id == report_id)
+        return int((await self._connection.execute(query)).scalar_one())
+
+    async def add(self, report_id: UUID, user_id: UUID, *, now: datetime) -> bool:
+        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(report_shares)
+            .values(report_id=report_id, user_id=user_id, shared_at=now)
+            .on_conflict_do_nothing(index_elements=[report_shares.c.report_id, report_shares.c.user_id])
+        )
+        return bool((await self._connection.execute(statement)).rowcount == 1)
+
+    async def remove(self, report_id: UUID, user_id: UUID) -> bool:
+        statement = delete(report_shares).where(
+            report_shares.c.report_id == report_id, report_shares.c.user_id == user_id
+        )
+        return bool((await self._connection.execute(statement)).rowcount == 1)
+
+    async def users(self, report_id: UUID, *, limit: int) -> Sequence[UUID]:
+        query = (
+            select(report_shares.c.user_id)
+            .where(report_shares.c.report_id == report_id)
+            .order_by(report_shares.c.shared_at, report_shares.c.user_id)
+            .limit(limit)
+        )
+        return list((await self._connection.execute(query)).scalars())
 
 
 class SqlAnnouncements:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -28,6 +29,7 @@ metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
         "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
         "pk": "pk_%(table_name)s",
     }
 )
@@ -90,6 +92,16 @@ reports = Table(
         postgresql_where=text("lease_holder IS NOT NULL"),
         sqlite_where=text("lease_holder IS NOT NULL"),
     ),
+)
+
+#: Who besides its owner may read and watch a report. A share goes with its report.
+report_shares = Table(
+    "report_shares",
+    metadata,
+    Column("report_id", Uuid(), ForeignKey(reports.c.report_id, ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Uuid(), primary_key=True),
+    Column("shared_at", UtcDateTime(), nullable=False),
+    Index(None, "user_id"),
 )
 
 announcements = Table(

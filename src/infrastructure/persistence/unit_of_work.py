@@ -13,7 +13,7 @@ from domain.events import DomainEvent
 from domain.ports import EventBusProtocol
 from infrastructure.persistence.database import Database, is_outage, unavailable
 from infrastructure.persistence.outbox import Outbox
-from infrastructure.persistence.repositories import SqlAnnouncements, SqlReports
+from infrastructure.persistence.repositories import SqlAnnouncements, SqlReports, SqlReportShares
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class SqlUnitOfWork:
             raise unavailable(type(error).__name__) from error
         self._connection = connection
         self.reports = SqlReports(connection, locks_rows=self._database.is_postgresql)
+        self.shares = SqlReportShares(connection, locks_rows=self._database.is_postgresql)
         self.announcements = SqlAnnouncements(connection)
         return self
 

@@ -1,17 +1,19 @@
-"""``/api/v1/reports``: request a report, and read the caller's reports with where to stream on from."""
+"""``/api/v1/reports``: request a report, read the caller's reports with where to stream on from, share one."""
 
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from application.principal import Principal
 from application.refusals import Refused
+from application.report_shares import ListReportShares, ShareReport, UnshareReport
 from application.reports import ReadReports, RequestReport
 from domain.model import Report
 from presentation.auth import authenticated, provide_principal
@@ -37,7 +39,7 @@ class ReportAccepted(msgspec.Struct):
 
 
 class ReportView(msgspec.Struct):
-    """A report as its owner sees it."""
+    """A report as its owner, and whoever it is shared with, sees it."""
 
     report_id: UUID
     title: str
@@ -68,6 +70,26 @@ class ReportSnapshot(msgspec.Struct):
 
     position: str | None
     report: ReportView
+
+
+class ShareRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Body of a share: who may read and watch the report from now on."""
+
+    user_id: UUID
+
+
+class ReportShare(msgspec.Struct):
+    """The report is shared with the user."""
+
+    report_id: UUID
+    user_id: UUID
+
+
+class ReportShares(msgspec.Struct):
+    """The users a report is shared with, the longest shared first."""
+
+    report_id: UUID
+    user_ids: list[UUID]
 
 
 def _view(report: Report) -> ReportView:
@@ -131,15 +153,76 @@ class ReportsController(Controller):
             next=encode_cursor(snapshot.next) if snapshot.next is not None else None,
         )
 
-    @get("/{report_id:uuid}", summary="One of the caller's reports, and where to stream on from", cache=False)
+    @get(
+        "/{report_id:uuid}",
+        summary="A report of the caller's or shared with them, and where to stream on from",
+        cache=False,
+    )
     async def get_report(
         self,
         report_id: Annotated[UUID, PathParameter()],
         principal: NamedDependency[Principal],
         read_reports: NamedDependency[ReadReports],
     ) -> ReportSnapshot:
-        """404 for a report that is not the caller's, as for one that does not exist."""
+        """404 for a report that is neither the caller's nor shared with them, as for one that does not exist.
+
+        A user it is shared with streams on from ``position`` watching the report (``?watch=report:<id>``).
+        """
         snapshot = await read_reports.one(principal.user_id, report_id)
         if snapshot is None:
             raise NotFoundException(detail="no such report")
         return ReportSnapshot(position=snapshot.position, report=_view(snapshot.reports[0]))
+
+    @post(
+        "/{report_id:uuid}/shares",
+        status_code=201,
+        summary="Share a report with a user",
+        responses={200: ResponseSpec(ReportShare, description="The report already was shared with the user")},
+    )
+    async def share_report(
+        self,
+        report_id: Annotated[UUID, PathParameter()],
+        data: JSONBody[ShareRequest],
+        principal: NamedDependency[Principal],
+        share_report: NamedDependency[ShareReport],
+    ) -> Response[ReportShare]:
+        """The owner lets the user read the report and watch it (``?watch=report:<id>``).
+
+        201 when the share is new, 200 when the report already was shared with
+        the user (a retry is safe). 404 for a report the caller may not see,
+        403 for one merely shared with them, 400 for the owner themselves, 409
+        beyond ``HERALD_REPORT_SHARES_MAX`` users.
+        """
+        shared = await share_report(principal, report_id, data.user_id)
+        if isinstance(shared, Refused):
+            refuse(shared)
+        return Response(ReportShare(report_id=report_id, user_id=data.user_id), status_code=201 if shared else 200)
+
+    @delete("/{report_id:uuid}/shares/{user_id:uuid}", status_code=204, summary="Stop sharing a report with a user")
+    async def unshare_report(
+        self,
+        report_id: Annotated[UUID, PathParameter()],
+        user_id: Annotated[UUID, PathParameter()],
+        principal: NamedDependency[Principal],
+        unshare_report: NamedDependency[UnshareReport],
+    ) -> None:
+        """The user may no longer read or watch the report; their open streams stop receiving it.
+
+        204 whether or not the report was shared with the user (a retry is safe); refused as a share is.
+        """
+        refused = await unshare_report(principal, report_id, user_id)
+        if refused is not None:
+            refuse(refused)
+
+    @get("/{report_id:uuid}/shares", summary="Who a report is shared with", cache=False)
+    async def list_report_shares(
+        self,
+        report_id: Annotated[UUID, PathParameter()],
+        principal: NamedDependency[Principal],
+        list_report_shares: NamedDependency[ListReportShares],
+    ) -> ReportShares:
+        """For the owner only (403 for a user it is shared with, 404 for anyone else)."""
+        users = await list_report_shares(principal, report_id)
+        if isinstance(users, Refused):
+            refuse(users)
+        return ReportShares(report_id=report_id, user_ids=list(users))
