@@ -4,15 +4,21 @@ Opening a stream is the service's main policy: a credential (bearer token,
 single-use ticket or stream cookie) names the caller; the caller's session
 must be live and its credential unexpired; admission limits how many streams
 a user and the process hold and how fast a user opens them; the subscription
-starts at the resume position, with the categories asked for; the stream
-lives until its credential expires or its session is revoked.
+starts at the resume position, with the categories asked for, in the caller's
+tenant's group and in each group it watches that the application lets it see;
+the stream lives until its credential expires or its session is revoked.
+
+A watch is allowed after the subscription is registered, not before: a
+membership that ends after the check is ended on the stream by the
+``stream.unwatched`` that follows it in the group, and one that ended before
+fails the check, so no moment is left in between.
 
 A ticket is spent only by a stream that opens: it is looked at to name the
 caller, and redeemed once the subscription is registered, so a refusal (a
 limit, an unavailable broker) leaves it for a retry on another process.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from uuid import UUID
 
 import attrs
@@ -28,11 +34,13 @@ from application.ports import (
     TicketStore,
     TicketStoreUnavailableError,
     UserRate,
+    WatchAccess,
 )
 from application.principal import CredentialError, CredentialsUnavailableError, Principal
 from application.refusals import UNAVAILABLE, RefusalKind, Refused, keys_unavailable, over_rate, unauthenticated
+from application.unit_of_work import StorageUnavailableError
 from domain.ports import EventStream, SSESubscriberProtocol, SubscriberUnavailableError
-from domain.sse import SSECategory
+from domain.sse import Group, GroupKind, SSECategory
 
 #: Longer tickets are refused without a look-up: Herald's own are far shorter.
 MAX_TICKET_LENGTH = 128
@@ -89,7 +97,11 @@ class OpenStream:
         subscriber: SSESubscriberProtocol,
         lifetimes: StreamLifetimes,
         clock: Clock,
+        watch_access: Mapping[GroupKind, WatchAccess] | None = None,
+        max_watches: int = MAX_WATCHES_CEILING,
     ) -> None:
+        self._watch_access = dict(watch_access or {})
+        self._max_watches = min(max_watches, MAX_WATCHES_CEILING)
         self._credentials = credentials
         self._tickets = tickets
         self._revocations = revocations
@@ -104,21 +116,34 @@ class OpenStream:
         *,
         categories: frozenset[SSECategory] | None = None,
         last_event_id: str | None = None,
+        watches: Collection[Group] = (),
     ) -> OpenedStream | Refused:
         """The subscription is registered before this returns: nothing published afterwards is missed."""
+        watched = frozenset(watches)
+        if (unwatchable := self._unwatchable(watched)) is not None:
+            return unwatchable  # before the credential is looked at: a ticket stays unspent
         caller = await self._caller(credential)
         if isinstance(caller, Refused):
             return caller
+        groups = watched | {Group(GroupKind.TENANT, caller.tenant)} if caller.tenant else watched
         refused = self._admit(caller.user_id)
         if refused is not None:
             return refused
         try:
             stream = await self._subscriber.subscribe(
-                caller.user_id, categories=categories, last_event_id=last_event_id
+                caller.user_id, categories=categories, last_event_id=last_event_id, groups=groups
             )
         except SubscriberUnavailableError:
             self._admission.cancel(caller.user_id)  # not opened: the retry must not find its rate spent
             return UNAVAILABLE
+        try:
+            hidden = await self._hidden(caller, watched)
+        except BaseException:
+            await self._abandon(caller.user_id, stream)
+            raise
+        if hidden is not None:
+            await self._abandon(caller.user_id, stream)
+            return hidden
         try:
             spent_elsewhere = await self._spend(credential)
         except BaseException:  # cancelled: the client left while its ticket was being redeemed
@@ -134,6 +159,26 @@ class OpenStream:
             await stream.aclose()
 
         return OpenedStream(stream, release)
+
+    def _unwatchable(self, watched: frozenset[Group]) -> Refused | None:
+        """Why the watches cannot be asked for by anyone (None: they can)."""
+        if len(watched) > self._max_watches:
+            return Refused(RefusalKind.INVALID, f"a stream may watch at most {self._max_watches} groups")
+        for group in watched:
+            if group.kind not in self._watch_access:
+                kinds = ", ".join(sorted(kind.value for kind in self._watch_access)) or "none"
+                return Refused(RefusalKind.INVALID, f"{group.kind.value} groups cannot be watched; watchable: {kinds}")
+        return None
+
+    async def _hidden(self, caller: Principal, watched: frozenset[Group]) -> Refused | None:
+        """A refusal when the caller may not see one of the watched groups (answered as if it did not exist)."""
+        try:
+            for group in sorted(watched, key=str):
+                if not await self._watch_access[group.kind].may_watch(caller, group):
+                    return Refused(RefusalKind.NOT_FOUND, f"there is no {group.kind.value} {group.id} to watch")
+        except StorageUnavailableError:
+            return UNAVAILABLE
+        return None
 
     async def _caller(self, credential: StreamCredential | None) -> Principal | Refused:
         try:

@@ -10,7 +10,6 @@ Tests replace any provider with ``container.<name>.override(...)``.
 import inspect
 from datetime import timedelta
 from typing import Any, TypeVar, cast
-from uuid import UUID
 
 from dependency_injector import containers, providers
 
@@ -20,7 +19,7 @@ from application.report_shares import ListReportShares, ReportWatchAccess, Share
 from application.reports import GenerateReport, LinkRenderer, ReadReports, RequestReport, ResumeStalledReports
 from application.streams import IssueStreamCookie, IssueTicket, OpenStream
 from domain.registry import REGISTRY
-from domain.sse import Group
+from domain.sse import GroupKind
 from infrastructure.asyncapi import asyncapi_json
 from infrastructure.auth import TokenService
 from infrastructure.auth.credentials import AccessCredentials
@@ -56,16 +55,10 @@ from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.admission import StreamAdmission
 from infrastructure.streams.hub import StreamHub
+from infrastructure.streams.memberships import GroupLeaves
 from infrastructure.streams.rate import PerUserRate
 
 T = TypeVar("T")
-
-
-class _NoMemberships:  # TODO(t24): the broker's Memberships
-    """Placeholder ``Memberships``: ends nothing (an unshared user's streams stop at their next reconnect)."""
-
-    async def end(self, user_id: UUID, group: Group) -> None:
-        return None
 
 
 class Container(containers.DeclarativeContainer):
@@ -242,7 +235,7 @@ class Container(containers.DeclarativeContainer):
         every_seconds=providers.Callable(lambda lease: lease / 2, settings.provided.report_lease_seconds),
     )
     read_reports = providers.Singleton(ReadReports, units=units_of_work, subscriber=subscriber)
-    memberships = providers.Singleton(_NoMemberships)  # TODO(t24): the broker's Memberships
+    memberships = providers.Singleton(GroupLeaves, publisher=publisher)
     share_report = providers.Singleton(
         ShareReport, units=units_of_work, clock=clock, max_shares=settings.provided.report_shares_max
     )
@@ -277,6 +270,9 @@ class Container(containers.DeclarativeContainer):
         subscriber=subscriber,
         lifetimes=stream_lifetimes,
         clock=clock,
+        # The kinds of group a client may watch, each with the use case that says who may see one.
+        watch_access=providers.Dict({GroupKind.REPORT: report_watch_access}),
+        max_watches=settings.provided.sse_max_watches,
     )
     issue_ticket = providers.Singleton(IssueTicket, tickets=ticket_store, rate=ticket_rate)
     issue_stream_cookie = providers.Singleton(IssueStreamCookie, credentials=credentials, clock=clock)

@@ -247,6 +247,10 @@ class Settings:
     """How long a stream ticket stays valid (it is also single-use)."""
     sse_max_streams_per_user: int = number(20, at_least=1)
     """Open streams one user may hold on one process; more get 429."""
+    sse_max_watches: int = number(
+        16, at_least=0, at_most=16, why="a stream's id holds a position per watched group, within Last-Event-ID's limit"
+    )
+    """Groups one stream may watch (``?watch=<kind>:<id>``); more get 400. 0 turns watching off."""
     sse_max_streams: int = number(20_000, at_least=1)
     """Open streams one process holds; more get 503 (the load balancer tries another)."""
     sse_opens_per_minute: int = number(60, at_least=1)

@@ -1,14 +1,12 @@
 """``/api/v1/reports/{id}/shares`` over real HTTP: only the owner shares, a retry is safe, a report has a limit."""
 
 import asyncio
-import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 
-from infrastructure.brokers.memory import InMemoryBroker
 from infrastructure.container import Container
 from tests.api.test_report_limits import assert_problem
 from tests.support.server import serve
@@ -147,14 +145,6 @@ async def test_every_share_route_wants_a_credential(api: tuple[httpx.AsyncClient
         assert_problem(answer, 401)
 
 
-_BROKER_TAKES_GROUPS = "groups" in inspect.signature(InMemoryBroker.position).parameters
-
-
-@pytest.mark.xfail(
-    not _BROKER_TAKES_GROUPS,
-    reason="the embedded broker's position() does not take groups yet (t24: the brokers' change)",
-    strict=True,
-)
 async def test_a_user_the_report_is_shared_with_reads_it_until_it_is_unshared(
     api: tuple[httpx.AsyncClient, Auth],
 ) -> None:

@@ -12,16 +12,16 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import HeaderParameter, QueryParameter
 
 from application.refusals import Refused
-from application.streams import OpenStream
+from application.streams import MAX_LAST_EVENT_ID_LENGTH, OpenStream
 from domain.registry import EventRegistry
-from domain.sse import SSECategory
+from domain.sse import Group, SSECategory
 from presentation.auth import stream_credential
 from presentation.refusals import refuse
 from presentation.sse_response import SSEResponse
 
 #: Ids this service hands out are short printable ASCII; anything else is refused
 #: before it reaches a broker (and is never echoed back).
-_LAST_EVENT_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_LAST_EVENT_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_LAST_EVENT_ID_LENGTH}}}")
 _VALID_CATEGORIES = ", ".join(sorted(c.value for c in SSECategory))
 
 #: Headers every stream carries: no caching, no proxy buffering (nginx honours
@@ -50,8 +50,21 @@ def choose_last_event_id(header: str | None, query: str | None) -> str | None:
     if value is None or value == "":
         return None
     if not _LAST_EVENT_ID.fullmatch(value):
-        raise ValidationException(detail="Last-Event-ID is malformed: expected at most 128 printable ASCII characters")
+        raise ValidationException(
+            detail=f"Last-Event-ID is malformed: expected at most {MAX_LAST_EVENT_ID_LENGTH} printable ASCII characters"
+        )
     return value
+
+
+def parse_watches(raw: list[str] | None) -> frozenset[Group]:
+    """``?watch=report:<id>`` (repeatable) → the groups; a malformed one is a 400 naming it (cut short)."""
+    groups = set()
+    for text in raw or ():
+        try:
+            groups.add(Group.parse(text))
+        except ValueError as error:
+            raise ValidationException(detail=f"watch {text[:80]!r} is not a group: {error}") from None
+    return frozenset(groups)
 
 
 #: Longer query strings are refused before anything parses them; Herald's own
@@ -82,6 +95,14 @@ class EventsController(Controller):
         last_event_id_query: Annotated[str | None, QueryParameter(name="last_event_id", max_length=4096)] = None,
         last_event_id_header: Annotated[str | None, HeaderParameter(name="last-event-id", max_length=4096)] = None,
         ticket: Annotated[str | None, QueryParameter(name="ticket")] = None,
+        watch: Annotated[
+            list[str] | None,
+            QueryParameter(
+                name="watch",
+                description="A group to receive the events of, as <kind>:<id> (report:<uuid>); repeatable, "
+                "up to HERALD_SSE_MAX_WATCHES. One the caller may not see answers 404.",
+            ),
+        ] = None,
     ) -> SSEResponse:
         """Replay after ``Last-Event-ID`` when given, then live events until either side closes.
 
@@ -93,7 +114,10 @@ class EventsController(Controller):
         del ticket  # read by stream_credential; declared here for validation and the schema
         wanted = parse_categories(categories)
         last_event_id = choose_last_event_id(last_event_id_header, last_event_id_query)
-        opened = await open_stream(stream_credential(request), categories=wanted, last_event_id=last_event_id)
+        watches = parse_watches(watch)
+        opened = await open_stream(
+            stream_credential(request), categories=wanted, last_event_id=last_event_id, watches=watches
+        )
         if isinstance(opened, Refused):
             refuse(opened)
         return SSEResponse(
@@ -114,6 +138,7 @@ class EventsController(Controller):
                 "category": m.category.value,
                 "description": m.description,
                 "broadcast": m.is_broadcast,
+                "group": m.group_extractor.kind.value if m.group_extractor is not None else None,
             }
             for m in registry
         ]
