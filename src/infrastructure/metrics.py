@@ -94,7 +94,7 @@ class HeraldCollector(Collector):
             )
             yield _by_label(
                 "herald_events_dropped",
-                "SSE events dropped after Redis stayed down, by type",
+                "SSE event messages (one per log it went to) dropped after Redis stayed down, by type",
                 "type",
                 publisher.dropped_by_type,
             )

@@ -148,15 +148,16 @@ async def test_ephemeral_events_that_wait_too_long_are_dropped_and_counted_while
         assert isinstance(publisher, RedisPublisher)
         own_redis.stop()
         # One report: its three progress ticks are ephemeral (held in memory), its other two events durable.
+        # Each tick is two messages, for the owner's log and for the report's watchers' log.
         response = await client.post("/api/v1/reports", json={"title": "t"}, headers=bearer(container))
         assert response.status_code == 202
-        await eventually(lambda: publisher.stats.dropped == 3, timeout=10)
+        await eventually(lambda: publisher.stats.dropped == 6, timeout=10)
         await eventually(lambda: relay.stats.backlog == 2, timeout=10)
         assert publisher.waiting == 0
         metrics = (await client.get(herald.metrics_url)).text
-        assert 'herald_events_dropped_total{type="report.progress"} 3.0' in metrics
+        assert 'herald_events_dropped_total{type="report.progress"} 6.0' in metrics
         assert "herald_outbox_backlog 2.0" in metrics
-        assert "Redis stayed unreachable for 0.3 s (3 dropped in total)" in caplog.text
+        assert "Redis stayed unreachable for 0.3 s (6 dropped in total)" in caplog.text
         health = await client.get("/health")
         assert health.status_code == 503
         assert health.json()["broker"] == {"kind": "redis", "ready": False}

@@ -9,13 +9,10 @@ import pytest
 from infrastructure.container import Container
 from tests.api.test_watches import (
     Auth,
-    requested,
-    shared,
     test_a_watcher_gets_the_whole_report_from_its_snapshot_and_its_owner_each_event_once,
     test_an_unshared_watcher_is_told_and_gets_nothing_more_of_the_report,
 )
 from tests.support.server import serve
-from tests.support.streams import StreamReader
 
 __all__ = [
     "test_a_watcher_gets_the_whole_report_from_its_snapshot_and_its_owner_each_event_once",

@@ -30,7 +30,7 @@ from application.streams import (
     TicketIssued,
 )
 from domain.ports import EventStream, SubscriberUnavailableError
-from domain.sse import SSECategory
+from domain.sse import Group, SSECategory
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 USER = uuid.uuid4()
@@ -145,7 +145,12 @@ class FakeSubscriber:
     streams: list[FakeStream] = attrs.Factory(list)
 
     async def subscribe(
-        self, user_id: uuid.UUID, *, categories: frozenset[SSECategory] | None = None, last_event_id: str | None = None
+        self,
+        user_id: uuid.UUID,
+        *,
+        categories: frozenset[SSECategory] | None = None,
+        last_event_id: str | None = None,
+        groups: frozenset[Group] = frozenset(),
     ) -> EventStream:
         await asyncio.sleep(0)  # a real broker answers later: concurrent opens overlap here
         if self.down:
