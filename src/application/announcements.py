@@ -1,23 +1,29 @@
-"""Use case: an administrator publishes a message to every user."""
+"""Use case: an administrator publishes a message to every user, or to the members of their tenant."""
 
 from uuid import UUID
 
 from application.ports import Clock
 from application.unit_of_work import UnitOfWorkFactory
-from domain.events import AnnouncementPublished
+from domain.events import AnnouncementPublished, TenantAnnouncementPublished
 from domain.model import Announcement
 
 
 class PublishAnnouncement:
-    """Save the announcement with its ``AnnouncementPublished``; who may call this is decided at the edge."""
+    """Save the announcement with its event; who may call this is decided at the edge.
+
+    ``tenant`` (the author's own, from their identity) keeps it to that
+    tenant's members: one write to the tenant's group, however many they are.
+    """
 
     def __init__(self, units: UnitOfWorkFactory, clock: Clock) -> None:
         self._units = units
         self._clock = clock
 
-    async def __call__(self, author_id: UUID, message: str) -> AnnouncementPublished:
+    async def __call__(
+        self, author_id: UUID, message: str, *, tenant: str | None = None
+    ) -> AnnouncementPublished | TenantAnnouncementPublished:
         async with self._units() as uow:
-            announcement, event = Announcement.publish(author_id, message, now=self._clock.now())
+            announcement, event = Announcement.publish(author_id, message, now=self._clock.now(), tenant=tenant)
             await uow.announcements.add(announcement)
             uow.record(event)
             await uow.commit()

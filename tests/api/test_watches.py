@@ -132,3 +132,43 @@ async def test_an_unshared_watcher_is_told_and_gets_nothing_more_of_the_report(
     last_watching = next(event.id for event in reversed(watcher.events[:unwatched]) if event.id)
     again = await client.get(f"{watch}&last_event_id={last_watching}", headers=auth(sharee))
     assert_problem(again, 404, "no report")
+
+
+async def test_a_tenant_announcement_reaches_the_announcers_tenant_only(
+    make_container: Callable[..., Container],
+) -> None:
+    container = make_container()
+    tokens = container.token_service()
+
+    def auth(user: uuid.UUID, *, tenant: str | None, roles: tuple[str, ...] = ()) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens.issue(user, roles, tenant=tenant)}"}
+
+    admin = auth(uuid.uuid4(), tenant="acme", roles=("admin",))
+    async with (
+        serve(container) as running,
+        httpx.AsyncClient(base_url=running.base_url, timeout=10) as client,
+        StreamReader(client, "/api/v1/events", headers=auth(uuid.uuid4(), tenant="acme")) as acme,
+        StreamReader(client, "/api/v1/events", headers=auth(uuid.uuid4(), tenant="globex")) as globex,
+        StreamReader(client, "/api/v1/events", headers=auth(uuid.uuid4(), tenant=None)) as nobody,
+    ):
+        scoped = await client.post(
+            "/api/v1/announcements", json={"message": "acme only", "scope": "tenant"}, headers=admin
+        )
+        assert scoped.status_code == 202, scoped.text
+        await acme.wait_until(lambda events: any(e.event == "tenant.announcement" for e in events))
+        everyone = await client.post("/api/v1/announcements", json={"message": "fence"}, headers=admin)
+        assert everyone.status_code == 202
+        for reader in (acme, globex, nobody):
+            await reader.wait_until(lambda events: any(e.event == "system.announcement" for e in events))
+        assert [e.event for e in acme.events] == ["tenant.announcement", "system.announcement"]
+        assert data(acme.events[0])["message"] == "acme only"
+        assert data(acme.events[0])["tenant"] == "acme"
+        assert [e.event for e in globex.events] == ["system.announcement"]
+        assert [e.event for e in nobody.events] == ["system.announcement"]
+        without_tenant = {"Authorization": f"Bearer {tokens.issue(uuid.uuid4(), ('admin',))}"}
+        refused = await client.post(
+            "/api/v1/announcements", json={"message": "x", "scope": "tenant"}, headers=without_tenant
+        )
+        assert_problem(refused, 400, "names a tenant")
+        unknown = await client.post("/api/v1/announcements", json={"message": "x", "scope": "world"}, headers=admin)
+        assert_problem(unknown, 400)

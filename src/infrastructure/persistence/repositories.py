@@ -193,5 +193,6 @@ class SqlAnnouncements:
                 author_id=announcement.author_id,
                 message=announcement.message,
                 published_at=announcement.published_at,
+                tenant=announcement.tenant,
             )
         )

@@ -111,6 +111,7 @@ announcements = Table(
     Column("author_id", Uuid(), nullable=False),
     Column("message", Text(), nullable=False),
     Column("published_at", UtcDateTime(), nullable=False),
+    Column("tenant", String(64), nullable=True),
 )
 
 outbox = Table(
