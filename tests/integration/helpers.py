@@ -16,8 +16,10 @@ from infrastructure.container import Container
 from tests.conftest import TEST_SECRET
 
 
-def bearer(container: Container, user: uuid.UUID | None = None, roles: tuple[str, ...] = ()) -> dict[str, str]:
-    token = container.token_service().issue(user or uuid.uuid4(), roles)
+def bearer(
+    container: Container, user: uuid.UUID | None = None, roles: tuple[str, ...] = (), *, tenant: str | None = None
+) -> dict[str, str]:
+    token = container.token_service().issue(user or uuid.uuid4(), roles, tenant=tenant)
     return {"Authorization": f"Bearer {token}"}
 
 

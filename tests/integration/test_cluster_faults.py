@@ -2,7 +2,9 @@
 
 Manual failover, a killed primary and a moved slot: every event reaches each
 of its owner's streams once and in order, or the stream is told with a
-``stream.reset``; delivery goes on within seconds.
+``stream.reset``; delivery goes on within seconds. Every stream is also in
+one tenant's group, whose events (one write each, fanned out on read) must
+arrive the same way.
 """
 
 import asyncio
@@ -20,7 +22,7 @@ import redis
 from httpx_sse import ServerSentEvent
 from redis.crc import key_slot
 
-from domain.sse import SSECategory, SSEEvent
+from domain.sse import Group, GroupKind, SSECategory, SSEEvent
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.container import Container, resolve
 from tests.conftest import fast_settings
@@ -49,6 +51,14 @@ def numbers_in(events: list[ServerSentEvent]) -> list[int]:
 
 def broadcasts_in(events: list[ServerSentEvent]) -> list[int]:
     return [json.loads(e.data)["b"] for e in events if e.event == "test.b"]
+
+
+def group_events_in(events: list[ServerSentEvent]) -> list[int]:
+    return [json.loads(e.data)["g"] for e in events if e.event == "test.g"]
+
+
+#: The tenant every stream of the traffic belongs to: its group gets an event every fifth turn.
+TENANT = Group(GroupKind.TENANT, "faults")
 
 
 def between_resets(events: list[ServerSentEvent]) -> list[list[int]]:
@@ -143,9 +153,12 @@ class Traffic:
         self.users = [uuid.uuid4() for _ in range(USERS)]
         self.sent: dict[uuid.UUID, int] = dict.fromkeys(self.users, 0)
         self.broadcasts = 0
+        self.group_events = 0
         self.readers = {
             user: [
-                StreamReader(clients[n % 2], "/api/v1/events", headers=bearer(containers[n % 2], user))
+                StreamReader(
+                    clients[n % 2], "/api/v1/events", headers=bearer(containers[n % 2], user, tenant=TENANT.id)
+                )
                 for n in range(STREAMS_PER_USER)
             ]
             for user in self.users
@@ -182,6 +195,12 @@ class Traffic:
                     SSEEvent(event_type="test.b", category=SSECategory.SYSTEM, data=data, user_id=None)
                 )
                 self.broadcasts += 1
+            if turn % 5 == 0:
+                data = {"g": self.group_events}
+                await publisher.publish(
+                    SSEEvent(event_type="test.g", category=SSECategory.SYSTEM, data=data, user_id=None, group=TENANT)
+                )
+                self.group_events += 1
             turn += 1
             await asyncio.sleep(0.002)  # a steady rate, the workload under test
 
@@ -224,13 +243,18 @@ class Traffic:
                         last = self.sent[user] - 1
                         await reader.wait_until(lambda events, last=last: last in numbers_in(events), timeout=30)
                         await reader.wait_until(lambda events: self.broadcasts - 1 in broadcasts_in(events), timeout=30)
+                        await reader.wait_until(
+                            lambda events: self.group_events - 1 in group_events_in(events), timeout=30
+                        )
 
     def assert_broadcasts_exact(self, users: list[uuid.UUID]) -> None:
-        """Each stream of ``users`` received every broadcast once, in order."""
+        """Each stream of ``users`` received every broadcast and every event of the tenant's group once, in order."""
         for user in users:
             for index, reader in enumerate(self.readers[user]):
                 got = broadcasts_in(reader.events)
                 assert got == list(range(self.broadcasts)), f"user {user}, stream {index}: broadcasts {got}"
+                grouped = group_events_in(reader.events)
+                assert grouped == list(range(self.group_events)), f"user {user}, stream {index}: group {grouped}"
 
     def assert_exact(self, users: list[uuid.UUID]) -> None:
         """Each stream of ``users`` received every event of its user and every broadcast once, in order, no reset."""
@@ -280,9 +304,9 @@ async def test_manual_failovers_lose_repeat_and_reset_nothing(cluster: PrivateRe
 
 async def test_a_killed_primary_loses_nothing_silently(cluster: PrivateRedisCluster) -> None:
     async with traffic(cluster) as flow:
-        # A shard without the broadcast log: what it loses, it loses from users' logs only.
-        broadcast_slot = key_slot(flow.keys.broadcast_log.encode())
-        primary, replica = next(p for p in primaries_and_replicas(cluster) if broadcast_slot not in slots_of(p[0]))
+        # A shard without the broadcast log and the group's: what it loses, it loses from users' logs only.
+        shared_slots = {key_slot(flow.keys.broadcast_log.encode()), key_slot(flow.keys.group_log(TENANT).encode())}
+        primary, replica = next(p for p in primaries_and_replicas(cluster) if not shared_slots & slots_of(p[0]))
         slots = slots_of(primary)
         affected = [user for user in flow.users if key_slot(flow.keys.user_log(user).encode()) in slots]
         others = [user for user in flow.users if user not in affected]
