@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from application.streams import MAX_LAST_EVENT_ID_LENGTH
 from domain.sse import SSECategory
 from tests.api.conftest import TokenFactory
 from tests.support.tokens import forged
@@ -36,7 +37,7 @@ async def test_the_stream_refuses_missing_and_bad_credentials(
     [
         ("?categories=no_such_category", {}, f"valid categories: {', '.join(sorted(SSECategory))}"),
         ("?categories=,", {}, "categories must name at least one of"),
-        ("", {"Last-Event-ID": "x" * 200}, "Last-Event-ID is malformed"),
+        ("", {"Last-Event-ID": "x" * (MAX_LAST_EVENT_ID_LENGTH + 1)}, "Last-Event-ID is malformed"),
         ("?last_event_id=%0Aevent:%20admin", {}, "Last-Event-ID is malformed"),
     ],
 )

@@ -88,21 +88,21 @@ class Subscription:
 
     def advance(self, position: Position, log: str | Group) -> bool:
         """Move the cursor past ``position`` in ``log``; False when the client has it already (or not that log)."""
-        cursor = self.cursor
+        # Built directly, not with _replace: this runs for every message and every stream.
+        user, broadcast, groups, order = self.cursor
         if log is USER_LOG:
-            if position <= cursor.user:
+            if position <= user:
                 return False
-            self.cursor = cursor._replace(user=position)
+            self.cursor = Cursor(position, broadcast, groups, order)
         elif log is BROADCAST_LOG:
-            if position <= cursor.broadcast:
+            if position <= broadcast:
                 return False
-            self.cursor = cursor._replace(broadcast=position)
+            self.cursor = Cursor(user, position, groups, order)
         elif isinstance(log, Group):
-            index = cursor.order.index.get(log) if cursor.order is not None else None
-            if index is None or position <= cursor.groups[index]:
+            index = order.index.get(log) if order is not None else None
+            if index is None or position <= groups[index]:
                 return False
-            groups = cursor.groups
-            self.cursor = cursor._replace(groups=(*groups[:index], position, *groups[index + 1 :]))
+            self.cursor = Cursor(user, broadcast, (*groups[:index], position, *groups[index + 1 :]), order)
         else:
             return False
         return True
