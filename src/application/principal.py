@@ -6,7 +6,7 @@ from uuid import UUID
 
 import attrs
 
-from domain.sse import group_id_problem
+from domain.sse import Group, GroupKind, group_id_problem
 
 #: Longest session id taken, in characters: room for any provider's ``sid``, and a bound on what one
 #: revocation stores.
@@ -63,6 +63,11 @@ class Principal:
     tenant: str | None = None
     """The organisation the caller belongs to; its tenant group's events reach the caller's streams. Always a
     group id (:func:`is_tenant`): checked where a token's claims are read."""
+
+    @property
+    def groups(self) -> frozenset[Group]:
+        """The groups every stream of the caller is in, whatever it watches: its tenant's."""
+        return frozenset({Group(GroupKind.TENANT, self.tenant)}) if self.tenant is not None else frozenset()
 
     def has_role(self, role: str) -> bool:
         """True when the credential grants ``role``."""

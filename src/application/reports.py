@@ -31,6 +31,7 @@ from domain.events import ReportEvent
 from domain.ids import new_event_id
 from domain.model import Report
 from domain.ports import SSESubscriberProtocol
+from domain.sse import Group
 
 logger = logging.getLogger(__name__)
 
@@ -255,28 +256,41 @@ class ReadReports:
         self._units = units
         self._subscriber = subscriber
 
-    async def page(self, owner_id: UUID, *, limit: int, after: ReportKey | None = None) -> ReportsSnapshot:
-        """Up to ``limit`` reports of ``owner_id``, newest first, after ``after`` (None: from the newest)."""
-        position = await self._subscriber.position(owner_id)
+    async def page(
+        self,
+        owner_id: UUID,
+        *,
+        limit: int,
+        after: ReportKey | None = None,
+        groups: frozenset[Group] = frozenset(),
+    ) -> ReportsSnapshot:
+        """Up to ``limit`` reports of ``owner_id``, newest first, after ``after`` (None: from the newest).
+
+        ``groups``: those every stream of the caller is in (its tenant's), so the position fits its stream.
+        """
+        position = await self._subscriber.position(owner_id, groups)
         async with self._units() as uow:
             reports = await uow.reports.of_owner(owner_id, limit=limit + 1, after=after)
         following = ReportKey.of(reports[limit - 1]) if len(reports) > limit else None
         return ReportsSnapshot(position=position, reports=reports[:limit], next=following)
 
-    async def one(self, user_id: UUID, report_id: UUID) -> ReportsSnapshot | None:
+    async def one(
+        self, user_id: UUID, report_id: UUID, *, groups: frozenset[Group] = frozenset()
+    ) -> ReportsSnapshot | None:
         """The report, if it is ``user_id``'s or shared with them (any other is as absent as a missing one).
 
         The position is that of the stream that brings the report's events to
-        the caller: the owner's own, a sharee's when it watches the report.
+        the caller (in ``groups``, its tenant's): the owner's own, a sharee's
+        when it watches the report.
         """
         async with self._units() as uow:
             access = await uow.reports.access(report_id, user_id)
         if access is None:
             return None
         if access is ReportAccess.OWNER:
-            position = await self._subscriber.position(user_id)
+            position = await self._subscriber.position(user_id, groups)
         else:
-            position = await self._subscriber.position(user_id, groups=frozenset({report_group(report_id)}))
+            position = await self._subscriber.position(user_id, groups | {report_group(report_id)})
         async with self._units() as uow:
             report = await uow.reports.get(report_id)
             if access is ReportAccess.SHAREE:  # the share may have ended meanwhile

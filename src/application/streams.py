@@ -125,7 +125,7 @@ class OpenStream:
         caller = await self._caller(credential)
         if isinstance(caller, Refused):
             return caller
-        groups = watched | {Group(GroupKind.TENANT, caller.tenant)} if caller.tenant else watched
+        groups = watched | caller.groups
         refused = self._admit(caller.user_id)
         if refused is not None:
             return refused

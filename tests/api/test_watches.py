@@ -172,3 +172,27 @@ async def test_a_tenant_announcement_reaches_the_announcers_tenant_only(
         assert_problem(refused, 400, "names a tenant")
         unknown = await client.post("/api/v1/announcements", json={"message": "x", "scope": "world"}, headers=admin)
         assert_problem(unknown, 400)
+
+
+async def test_a_tenant_members_snapshot_position_resumes_its_stream_without_a_reset(
+    make_container: Callable[..., Container],
+) -> None:
+    """The position a snapshot gives is for the caller's stream, tenant's group included."""
+    container = make_container(report_step_seconds=0.05)
+    tokens = container.token_service()
+    member = uuid.uuid4()
+    headers = {"Authorization": f"Bearer {tokens.issue(member, tenant='acme')}"}
+    async with serve(container) as running, httpx.AsyncClient(base_url=running.base_url, timeout=10) as client:
+        report = await requested(client, lambda user, roles=(): headers, member)
+        for path in ("/api/v1/reports", f"/api/v1/reports/{report}"):
+            snapshot = await client.get(path, headers=headers)
+            assert snapshot.status_code == 200, snapshot.text
+            url = f"/api/v1/events?last_event_id={snapshot.json()['position']}"
+            async with StreamReader(client, url, headers=headers) as stream:
+                following = await requested(client, lambda user, roles=(): headers, member)
+                await stream.wait_until(
+                    lambda events, following=following: any(
+                        data(e).get("report_id") == following for e in events if e.event == "report.completed"
+                    )
+                )
+            assert "stream.reset" not in [event.event for event in stream.events], path

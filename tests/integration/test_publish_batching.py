@@ -68,7 +68,7 @@ def _attempt_and_retry(
     events = [
         SSEEvent(event_type="test.n", category=SSECategory.SYSTEM, data={"n": n}, user_id=user) for n in range(count)
     ]
-    first = [publisher._message(user, event) for event in events]
+    first = [message for event in events for message in publisher._messages(event)]
     return first, [message.tried(token, int(time.time() * 1000)) for message in first]
 
 

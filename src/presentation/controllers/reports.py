@@ -146,7 +146,7 @@ class ReportsController(Controller):
             after = decode_cursor(cursor) if cursor is not None else None
         except BadCursorError:
             raise ValidationException(detail="cursor is not one this service gave: pass a page's `next`") from None
-        snapshot = await read_reports.page(principal.user_id, limit=limit, after=after)
+        snapshot = await read_reports.page(principal.user_id, limit=limit, after=after, groups=principal.groups)
         return ReportList(
             position=snapshot.position,
             reports=[_view(report) for report in snapshot.reports],
@@ -168,7 +168,7 @@ class ReportsController(Controller):
 
         A user it is shared with streams on from ``position`` watching the report (``?watch=report:<id>``).
         """
-        snapshot = await read_reports.one(principal.user_id, report_id)
+        snapshot = await read_reports.one(principal.user_id, report_id, groups=principal.groups)
         if snapshot is None:
             raise NotFoundException(detail="no such report")
         return ReportSnapshot(position=snapshot.position, report=_view(snapshot.reports[0]))
