@@ -1,5 +1,6 @@
 """``GET /api/v1/events?watch=report:<id>`` over real HTTP: who may watch, what a watcher receives, and an unshare."""
 
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -17,9 +18,10 @@ from tests.support.streams import StreamReader
 Auth = Callable[..., dict[str, str]]
 
 
-@pytest.fixture
-async def api(make_container: Callable[..., Container]) -> AsyncIterator[tuple[httpx.AsyncClient, Auth]]:
-    container = make_container(report_step_seconds=0.3, sse_max_watches=3)
+@contextlib.asynccontextmanager
+async def served(make: Callable[..., Container]) -> AsyncIterator[tuple[httpx.AsyncClient, Auth]]:
+    """Herald (from ``make``, with short report steps and three watches at most), a client and its users' tokens."""
+    container = make(report_step_seconds=0.3, sse_max_watches=3)
     tokens = container.token_service()
 
     def auth(user: uuid.UUID, roles: tuple[str, ...] = ()) -> dict[str, str]:
@@ -27,6 +29,12 @@ async def api(make_container: Callable[..., Container]) -> AsyncIterator[tuple[h
 
     async with serve(container) as running, httpx.AsyncClient(base_url=running.base_url, timeout=10) as client:
         yield client, auth
+
+
+@pytest.fixture
+async def api(make_container: Callable[..., Container]) -> AsyncIterator[tuple[httpx.AsyncClient, Auth]]:
+    async with served(make_container) as api:
+        yield api
 
 
 async def requested(client: httpx.AsyncClient, auth: Auth, owner: uuid.UUID) -> str:

@@ -14,6 +14,7 @@ from infrastructure.container import Container, resolve
 from tests.api.test_watches import (
     Auth,
     requested,
+    served,
     shared,
     test_a_watcher_gets_the_whole_report_from_its_snapshot_and_its_owner_each_event_once,
     test_an_unshared_watcher_is_told_and_gets_nothing_more_of_the_report,
@@ -30,14 +31,8 @@ __all__ = [
 
 @pytest.fixture
 async def api(make_redis_container: Callable[..., Container]) -> AsyncIterator[tuple[httpx.AsyncClient, Auth]]:
-    container = make_redis_container(report_step_seconds=0.3, sse_max_watches=3)
-    tokens = container.token_service()
-
-    def auth(user: uuid.UUID, roles: tuple[str, ...] = ()) -> dict[str, str]:
-        return {"Authorization": f"Bearer {tokens.issue(user, roles)}"}
-
-    async with serve(container) as running, httpx.AsyncClient(base_url=running.base_url, timeout=10) as client:
-        yield client, auth
+    async with served(make_redis_container) as api:
+        yield api
 
 
 async def test_a_leave_reaches_a_watcher_on_another_process_across_a_pubsub_drop(
