@@ -17,14 +17,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from application.streams import MAX_LAST_EVENT_ID_LENGTH
 from domain.events import DomainEvent
 from domain.registry import REGISTRY, DomainToSSEMapping, EventRegistry
-from domain.sse import SSECategory, SSEEvent
+from domain.sse import Group, GroupKind, SSECategory, SSEEvent
+from domain.sse.groups import GROUP_ID_PATTERN
 from herald_contracts import MappingContracts, RecordingPublisher, parse_sse
 from infrastructure.asyncapi import asyncapi_document
 from infrastructure.sse.framing import encode_json_message
 from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.sse.wire_format import WireFormat
+from infrastructure.streams.signals import EndNotice, ResetReason, end_frame, reset_frame, unwatched_event
 from tests.support.asyncapi import asyncapi_errors, payload_validator
 
 WIRE = WireFormat()
@@ -146,6 +149,8 @@ def test_a_fork_document_with_every_supported_type_is_valid() -> None:
         "ResetReason",
         "StreamEndPayload",
         "EndNotice",
+        "StreamUnwatchedPayload",
+        "GroupKind",
     }
 
 
@@ -154,6 +159,42 @@ def test_a_fork_document_with_every_supported_type_is_valid() -> None:
 def test_every_supported_type_is_sent_as_its_schema_says(event: InvoiceIssued, mapping: DomainToSSEMapping) -> None:
     sse = SSEEventHandler(FORK, RecordingPublisher(), WIRE).transform(mapping, event).event
     check_delivery(FORK_DOCUMENT, mapping, sse, "0badcafe-1")
+
+
+def check_signal(frame_bytes: bytes) -> None:
+    """A frame of the stream's own, as a client parses it, validates against its message's schemas."""
+    [frame] = parse_sse(frame_bytes)
+    message_schema = REGISTRY_DOCUMENT["components"]["messages"][frame.event]
+    data = json.loads(frame.data)
+    assert list(payload_validator(message_schema["payload"], REGISTRY_DOCUMENT).iter_errors(data)) == [], data
+    fields = {"event": frame.event} | ({"id": frame.id} if frame.id else {})
+    assert list(payload_validator(message_schema["headers"], REGISTRY_DOCUMENT).iter_errors(fields)) == []
+
+
+#: Stream ids as long as the stream takes: printable ASCII without spaces.
+STREAM_IDS = st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=MAX_LAST_EVENT_ID_LENGTH
+)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.uuids(),
+    st.sampled_from(list(GroupKind)),
+    st.from_regex(GROUP_ID_PATTERN, fullmatch=True),
+    STREAM_IDS,
+)
+def test_stream_unwatched_is_sent_as_its_schema_says(user: uuid.UUID, kind: GroupKind, group_id: str, at: str) -> None:
+    body = WIRE.data_json(unwatched_event(user, Group(kind, group_id)))
+    check_signal(encode_json_message(event="stream.unwatched", data_json=body, event_id=at))
+
+
+@given(st.sampled_from(list(ResetReason)), st.sampled_from(list(EndNotice)), STREAM_IDS)
+def test_stream_reset_and_stream_end_are_sent_as_their_schemas_say(
+    reason: ResetReason, notice: EndNotice, at: str
+) -> None:
+    check_signal(reset_frame(reason, at))
+    check_signal(end_frame(notice))
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,10 @@ from typing import Any, Literal, Optional
 import attrs
 import pytest
 
+from application.streams import MAX_LAST_EVENT_ID_LENGTH, MAX_WATCHES_CEILING
 from domain.events import DomainEvent
 from domain.registry import REGISTRY, DomainToSSEMapping, EventRegistry
-from domain.sse import SSECategory
+from domain.sse import Group, GroupKind, SSECategory
 from infrastructure.asyncapi import PayloadSchemaError, SchemaBuilder, asyncapi_document
 from infrastructure.asyncapi.document import (
     CHANNEL,
@@ -29,12 +30,18 @@ from infrastructure.asyncapi.document import (
     server_object,
 )
 from infrastructure.settings import Settings, SettingsError
-from infrastructure.streams.signals import END_EVENT_TYPE, RESET_EVENT_TYPE, EndNotice, ResetReason
+from infrastructure.streams.signals import (
+    END_EVENT_TYPE,
+    RESET_EVENT_TYPE,
+    UNWATCHED_EVENT_TYPE,
+    EndNotice,
+    ResetReason,
+)
 from presentation.cli import main
 from tests.support.asyncapi import asyncapi_errors, resolve_pointer
 
 DOCUMENT = asyncapi_document(REGISTRY)
-SIGNALS = (RESET_EVENT_TYPE, END_EVENT_TYPE)
+SIGNALS = (RESET_EVENT_TYPE, END_EVENT_TYPE, UNWATCHED_EVENT_TYPE)
 
 
 def payload(document: dict[str, Any], event_type: str) -> dict[str, Any]:
@@ -125,6 +132,30 @@ def test_every_mapping_and_every_stream_signal_is_a_message_of_the_operation() -
         assert message["x-herald-category"] == mapping.category.value
         assert message["headers"]["properties"]["event"]["const"] == mapping.sse_event_type
         assert {"event_id", "occurred_at"} <= set(payload(DOCUMENT, mapping.sse_event_type)["required"])
+        assert mapping.receivers() in message["description"]
+
+
+def test_every_event_says_who_receives_it_a_user_a_group_or_everyone() -> None:
+    audience = {name: message.get("x-herald-audience") for name, message in DOCUMENT["components"]["messages"].items()}
+    watchers = {"kind": GroupKind.REPORT.value, "field": "report_id"}
+    assert audience == {
+        "report.requested": {"everyone": False, "user": "owner_id", "group": watchers},
+        "report.progress": {"everyone": False, "user": "owner_id", "group": watchers},
+        "report.completed": {"everyone": False, "user": "owner_id", "group": watchers},
+        "report.failed": {"everyone": False, "user": "owner_id", "group": watchers},
+        "system.announcement": {"everyone": True, "user": None, "group": None},
+        "tenant.announcement": {
+            "everyone": False,
+            "user": None,
+            "group": {"kind": GroupKind.TENANT.value, "field": "tenant"},
+        },
+        # The stream's own signals go to the stream they concern: no audience to state.
+        RESET_EVENT_TYPE: None,
+        END_EVENT_TYPE: None,
+        UNWATCHED_EVENT_TYPE: None,
+    }
+    tenant = DOCUMENT["components"]["messages"]["tenant.announcement"]["description"]
+    assert "the members of the tenant group in 'tenant'" in tenant
 
 
 def test_every_payload_is_a_schema_named_after_its_event_type() -> None:
@@ -169,8 +200,65 @@ def test_the_stream_signals_list_every_reason() -> None:
         "type": "string",
         "enum": [n.value for n in EndNotice],
     }
+    assert "groups_changed" in [r.value for r in ResetReason]  # a watch added or gone: each group goes on live
     assert "id" in messages[RESET_EVENT_TYPE]["headers"]["required"]
     assert "id" not in messages[END_EVENT_TYPE]["headers"]["properties"]  # stream.end keeps the last id
+
+
+def test_stream_unwatched_names_the_group_and_the_user_and_carries_an_id() -> None:
+    message = DOCUMENT["components"]["messages"][UNWATCHED_EVENT_TYPE]
+    schema = payload(DOCUMENT, UNWATCHED_EVENT_TYPE)
+    assert schema["required"] == ["kind", "id", "user_id", "event_id", "occurred_at"]
+    assert schema["additionalProperties"] is False
+    assert resolve_pointer(DOCUMENT, schema["properties"]["kind"]["$ref"]) == {
+        "title": "GroupKind",
+        "type": "string",
+        "enum": [kind.value for kind in GroupKind],
+    }
+    assert schema["properties"]["user_id"]["format"] == "uuid"
+    group_id = re.compile(schema["properties"]["id"]["pattern"])
+    assert group_id.search(str(uuid.uuid4()))
+    assert not group_id.search("")
+    assert not group_id.search("a" * 65)
+    assert message["tags"] == [{"name": "stream"}]
+    assert message["headers"]["required"] == ["event", "id"]  # the stream's position without the group
+
+
+def test_every_id_may_be_as_long_as_a_last_event_id_the_stream_takes() -> None:
+    for name, message in DOCUMENT["components"]["messages"].items():
+        if "id" in message["headers"]["properties"]:
+            assert message["headers"]["properties"]["id"]["maxLength"] == MAX_LAST_EVENT_ID_LENGTH, name
+    http = DOCUMENT["operations"][OPERATION]["bindings"]["http"]
+    assert http["query"]["properties"]["last_event_id"]["maxLength"] == MAX_LAST_EVENT_ID_LENGTH
+    assert http["x-request-headers"]["properties"]["Last-Event-ID"]["maxLength"] == MAX_LAST_EVENT_ID_LENGTH
+
+
+@pytest.mark.parametrize(
+    ("watch", "valid"),
+    [
+        (f"report:{uuid.UUID(int=7)}", True),
+        ("tenant:acme", True),
+        ("report:a.b_c-d", True),
+        ("report:" + "x" * 64, True),
+        ("report:" + "x" * 65, False),
+        ("report:", False),
+        ("report", False),
+        ("team:acme", False),
+        ("report:a b", False),
+        ("report:a:b", False),
+        (" report:a", False),
+    ],
+)
+def test_the_watch_parameter_takes_what_the_stream_reads_as_a_group(watch: str, valid: bool) -> None:
+    schema = DOCUMENT["operations"][OPERATION]["bindings"]["http"]["query"]["properties"]["watch"]
+    assert schema["type"] == "array"
+    assert schema["maxItems"] == MAX_WATCHES_CEILING
+    assert bool(re.search(schema["items"]["pattern"], watch)) is valid
+    try:
+        parsed = str(Group.parse(watch))
+    except ValueError:
+        parsed = None
+    assert (parsed == watch) is valid  # the pattern and the stream's parser agree
 
 
 def test_the_operation_describes_the_http_request_and_its_credentials() -> None:
@@ -182,10 +270,11 @@ def test_the_operation_describes_the_http_request_and_its_credentials() -> None:
     assert [s["$ref"].rsplit("/", 1)[1] for s in operation["security"]] == list(SECURITY_SCHEMES)
     http = operation["bindings"]["http"]
     assert http["method"] == "GET"
-    assert set(http["query"]["properties"]) == {"categories", "last_event_id", "ticket"}
+    assert set(http["query"]["properties"]) == {"categories", "last_event_id", "ticket", "watch"}
     assert all(c.value in http["query"]["properties"]["categories"]["description"] for c in SSECategory)
     assert "Last-Event-ID" in http["x-request-headers"]["properties"]
     assert "Last-Event-ID" in channel["description"]
+    assert "?watch=report:<id>" in channel["description"]
 
 
 def test_a_default_payload_is_every_field_but_the_envelope_plus_the_wire_envelope() -> None:

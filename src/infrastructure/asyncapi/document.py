@@ -7,7 +7,6 @@ its own instead of ``AnonymousSchema_4``.
 
 import copy
 import functools
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,22 +15,17 @@ import orjson
 from domain.events import ENVELOPE_FIELDS
 from domain.registry import DomainToSSEMapping, EventRegistry
 from domain.sse import SSECategory
+from infrastructure.asyncapi.frames import ENVELOPE_SCHEMA, payload_name, sse_fields
+from infrastructure.asyncapi.request import http_binding
 from infrastructure.asyncapi.schemas import JsonSchema, SchemaBuilder
+from infrastructure.asyncapi.signals import STREAM_TAG, signal_messages
 from infrastructure.settings import server_url_problem
-from infrastructure.streams.signals import END_EVENT_TYPE, RESET_EVENT_TYPE, EndNotice, ResetReason
 
 ASYNCAPI_VERSION = "3.0.0"
 STREAM_ADDRESS = "/api/v1/events"
 CHANNEL = "events"
 OPERATION = "sendEvents"
-STREAM_TAG = "stream"
 SERVER = "herald"
-
-#: What the wire format adds to every ``data:`` object (see ``WireFormat.data_json``).
-ENVELOPE_SCHEMA: dict[str, JsonSchema] = {
-    "event_id": {"type": "string", "format": "uuid", "description": "UUIDv7 of this SSE event."},
-    "occurred_at": {"type": "string", "format": "date-time", "description": "When the event was published."},
-}
 
 SECURITY_SCHEMES: dict[str, JsonSchema] = {
     "httpBearerToken": {
@@ -64,7 +58,13 @@ Every event has an `id:`. To resume after a disconnect, reconnect with the
 `Last-Event-ID` request header (or `?last_event_id=` on a fresh connection; the
 header wins): the events missed since are replayed. If the position cannot be
 resumed exactly, the stream starts with `stream.reset`. `stream.end` is the
-last message of a stream the server ends."""
+last message of a stream the server ends.
+
+Besides the user's own events and broadcasts, the stream receives the events
+of its groups: its caller's tenant's, and each one it watches
+(`?watch=report:<id>`, for a report shared with the caller). When the caller
+may no longer see a watched group, `stream.unwatched` says so and nothing more
+of that group follows."""
 
 
 def asyncapi_document(
@@ -82,25 +82,7 @@ def asyncapi_document(
     """
     schemas = SchemaBuilder()
     messages = {m.sse_event_type: _event_message(m, schemas) for m in registry}
-    messages[RESET_EVENT_TYPE] = _signal_message(
-        RESET_EVENT_TYPE,
-        "The client may have missed events and should reload its state.",
-        "The `Last-Event-ID` could not be resumed exactly; `reason` says why. "
-        "It carries an `id:`, so the next reconnect resumes from here.",
-        schemas.reference(ResetReason, RESET_EVENT_TYPE),
-        schemas,
-        resumable=True,
-    )
-    messages[END_EVENT_TYPE] = _signal_message(
-        END_EVENT_TYPE,
-        "The server is ending the stream.",
-        "`credential_expired`: re-authenticate, then reconnect. `session_revoked`: do not reconnect "
-        "with this session. `shutdown`: reconnect (to another instance) with the last id. "
-        "It has no `id:`, so the last id stays that of the last event received.",
-        schemas.reference(EndNotice, END_EVENT_TYPE),
-        schemas,
-        resumable=False,
-    )
+    messages.update(signal_messages(schemas))
     refs = {name: {"$ref": f"#/components/messages/{name}"} for name in messages}
     document = {
         "asyncapi": ASYNCAPI_VERSION,
@@ -128,7 +110,7 @@ def asyncapi_document(
                 "title": "Stream events",
                 "summary": "Herald sends the authenticated user's events; the client opens the stream with GET.",
                 "security": [{"$ref": f"#/components/securitySchemes/{name}"} for name in SECURITY_SCHEMES],
-                "bindings": {"http": _http_binding()},
+                "bindings": {"http": http_binding()},
                 "messages": [{"$ref": f"#/channels/{CHANNEL}/messages/{name}"} for name in messages],
             }
         },
@@ -157,11 +139,6 @@ def server_object(url: str) -> JsonSchema:
     return server
 
 
-def payload_name(sse_event_type: str) -> str:
-    """The component name of an event type's payload: ``report.progress`` is ``ReportProgressPayload``."""
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", sse_event_type)) + "Payload"
-
-
 def payload_schema(mapping: DomainToSSEMapping, schemas: SchemaBuilder) -> JsonSchema:
     """The ``data:`` object of ``mapping``'s events: its payload fields plus the envelope."""
     where = f"{mapping.domain_event.__name__} (SSE event {mapping.sse_event_type!r})"
@@ -182,7 +159,7 @@ def _event_message(mapping: DomainToSSEMapping, schemas: SchemaBuilder) -> JsonS
         "description": f"Category `{mapping.category.value}`; sent to {mapping.receivers()}.",
         "contentType": "application/json",
         "tags": [{"name": mapping.category.value}],
-        "headers": _sse_fields(mapping.sse_event_type, resumable=True),
+        "headers": sse_fields(mapping.sse_event_type, resumable=True),
         "payload": schemas.named(
             payload_name(mapping.sse_event_type),
             {"description": mapping.description, **payload_schema(mapping, schemas)},
@@ -203,78 +180,6 @@ def _audience(mapping: DomainToSSEMapping) -> JsonSchema:
         "everyone": False,
         "user": user,
         "group": None if group is None else {"kind": group.kind.value, "field": group.field},
-    }
-
-
-def _signal_message(
-    name: str, summary: str, description: str, reason: JsonSchema, schemas: SchemaBuilder, *, resumable: bool
-) -> JsonSchema:
-    return {
-        "name": name,
-        "title": name,
-        "summary": summary,
-        "description": description,
-        "contentType": "application/json",
-        "tags": [{"name": STREAM_TAG}],
-        "headers": _sse_fields(name, resumable=resumable),
-        "payload": schemas.named(
-            payload_name(name),
-            {
-                "description": summary,
-                "type": "object",
-                "properties": {"reason": reason, **ENVELOPE_SCHEMA},
-                "required": ["reason", *ENVELOPE_SCHEMA],
-                "additionalProperties": False,
-            },
-            where=f"SSE event {name!r}",
-        ),
-    }
-
-
-def _sse_fields(event_type: str, *, resumable: bool) -> JsonSchema:
-    """The SSE fields of the frame beside ``data:``, as the message's headers."""
-    properties: dict[str, JsonSchema] = {"event": {"type": "string", "const": event_type}}
-    if resumable:
-        properties["id"] = {
-            "type": "string",
-            "maxLength": 128,
-            "description": "The resumable position; send it back as `Last-Event-ID`.",
-        }
-    return {"type": "object", "properties": properties, "required": list(properties)}
-
-
-def _http_binding() -> JsonSchema:
-    categories = ", ".join(f"`{c.value}`" for c in SSECategory)
-    return {
-        "method": "GET",
-        "query": {
-            "type": "object",
-            "properties": {
-                "categories": {
-                    "type": "string",
-                    "maxLength": 512,
-                    "description": f"Comma-separated categories to receive ({categories}); all when absent. "
-                    "An unknown category is a 400.",
-                },
-                "last_event_id": {
-                    "type": "string",
-                    "maxLength": 128,
-                    "description": "Resume after this id on a fresh connection; the `Last-Event-ID` header wins.",
-                },
-                "ticket": {"type": "string", "maxLength": 128, "description": "A single-use stream ticket."},
-            },
-        },
-        "x-request-headers": {
-            "type": "object",
-            "properties": {
-                "Last-Event-ID": {
-                    "type": "string",
-                    "maxLength": 128,
-                    "description": "The `id:` of the last event received: the events after it are replayed.",
-                },
-            },
-        },
-        "bindingVersion": "0.3.0",
     }
 
 
