@@ -16,11 +16,15 @@ from domain.events import DomainEvent
 from domain.registry import REGISTRY, DomainToSSEMapping, EventRegistry
 from domain.sse import SSECategory
 from infrastructure.asyncapi.document import asyncapi_json, payload_name
-from infrastructure.streams.signals import END_EVENT_TYPE, RESET_EVENT_TYPE
+from infrastructure.streams.signals import END_EVENT_TYPE, RESET_EVENT_TYPE, UNWATCHED_EVENT_TYPE
 from tests.support.node import CLIENT, install_client_packages, run, tsc
 
 GENERATED = CLIENT / "src" / "generated"
-EVENT_TYPES = [mapping.sse_event_type for mapping in REGISTRY] + [RESET_EVENT_TYPE, END_EVENT_TYPE]
+EVENT_TYPES = [mapping.sse_event_type for mapping in REGISTRY] + [
+    RESET_EVENT_TYPE,
+    END_EVENT_TYPE,
+    UNWATCHED_EVENT_TYPE,
+]
 
 pytestmark = [pytest.mark.needs("node"), pytest.mark.timeout(600)]
 
@@ -83,11 +87,15 @@ def test_the_example_consumer_compiles_and_a_wrong_one_does_not(workspace: Path)
         "stream.on('report.progress', (payload) => console.log(payload.percentage));\n"
         "stream.on('report.progres', () => undefined);\n"
         "stream.on('stream.end', ({ reason }) => { const gone: 'shutdown' = reason; console.log(gone); });\n"
+        "new HeraldStream({ baseUrl: 'http://localhost:8000', watch: ['team:acme'] });\n"
+        "stream.on('stream.unwatched', ({ group }) => console.log(group));\n"
     )
     errors = tsc("-p", str(workspace), expect_failure=True)
     assert "Property 'percentage' does not exist on type 'ReportProgressPayload'" in errors
     assert "Argument of type '\"report.progres\"' is not assignable" in errors
     assert "Type 'EndNotice' is not assignable to type '\"shutdown\"'" in errors
+    assert "Type '\"team:acme\"' is not assignable to type '`tenant:${string}` | `report:${string}`'" in errors
+    assert "Property 'group' does not exist on type 'StreamUnwatchedPayload'" in errors
 
 
 @attrs.frozen(kw_only=True)

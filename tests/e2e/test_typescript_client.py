@@ -1,5 +1,6 @@
 """The generated TypeScript client in a real browser, against a real Herald: typed events arrive, and when the
-server ends the stream the client reconnects by itself with a fresh ticket, resuming after the last id.
+server ends the stream the client reconnects by itself with a fresh ticket, resuming after the last id; a
+report shared with the user is watched until its owner stops sharing it, and then left out of the reconnect.
 
 The client is compiled with its own ``tsc`` and served to Chromium from Herald's origin (the test answers
 those requests itself), so the stream and the API are the server's own, same-origin, as for an application.
@@ -9,7 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -37,20 +38,26 @@ PAGE = f"""<!doctype html>
 import {{ EVENT_NAMES, HeraldStream }} from '{MOUNT}/src/stream.js';
 
 const query = new URLSearchParams(location.search);
-const token = query.get('token');
+const headers = {{ Authorization: `Bearer ${{query.get('token')}}` }};
 window.received = [];
 window.failures = [];
-const stream = new HeraldStream({{
+// ?auth=cookie: the stream cookie, and EventSource's own reconnects; otherwise a ticket per connection.
+const cookie = query.get('auth') === 'cookie';
+if (cookie) {{
+  const set = await fetch('/api/v1/events/cookie', {{ method: 'POST', headers }});
+  if (!set.ok) throw new Error(`no stream cookie: ${{set.status}}`);
+}}
+const ticket = async () => {{
+  const response = await fetch('/api/v1/events/tickets', {{ method: 'POST', headers }});
+  if (!response.ok) throw new Error(`no ticket: ${{response.status}}`);
+  return (await response.json()).ticket;
+}};
+const stream = window.stream = new HeraldStream({{
   baseUrl: location.origin,
   lastEventId: query.get('position'),
+  watch: query.getAll('watch'),
   retryMs: {RETRY_MS},
-  ticket: async () => {{
-    const response = await fetch('/api/v1/events/tickets', {{
-      method: 'POST', headers: {{ Authorization: `Bearer ${{token}}` }},
-    }});
-    if (!response.ok) throw new Error(`no ticket: ${{response.status}}`);
-    return (await response.json()).ticket;
-  }},
+  ...(cookie ? {{}} : {{ ticket }}),
 }});
 for (const name of EVENT_NAMES) {{
   stream.on(name, (payload, meta) => window.received.push({{ name: meta.name, id: meta.id ?? null, payload }}));
@@ -72,7 +79,8 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def herald(make_container: Callable[..., Container]) -> AsyncIterator[RunningHerald]:
-    async with serve(make_container()) as running:
+    # Report steps slow enough that a report is shared, and its sharee's position read, before it finishes.
+    async with serve(make_container(report_step_seconds=0.2)) as running:
         yield running
 
 
@@ -160,3 +168,57 @@ async def test_the_client_delivers_typed_events_and_resumes_with_a_new_ticket_af
             ids = [e["id"] for e in events if e["id"] is not None]
             assert len(ids) == len(set(ids))
             assert await page.evaluate("window.failures") == []  # the end was expected: no failure reported
+
+
+@pytest.mark.parametrize("auth", ["ticket", "cookie"])
+async def test_the_client_watches_a_shared_report_until_it_is_unshared_then_reconnects_without_it(
+    herald: RunningHerald, compiled: Path, auth: str
+) -> None:
+    owner, sharee = uuid.uuid4(), uuid.uuid4()
+    tokens = herald.container.token_service()
+    as_owner = {"Authorization": f"Bearer {tokens.issue(owner, ['admin'])}"}
+    sharee_token = tokens.issue(sharee)
+    async with httpx.AsyncClient(base_url=herald.base_url, headers=as_owner, timeout=TIMEOUT_SECONDS) as api:
+        report_id = (await api.post("/api/v1/reports", json={"title": "shared"})).json()["report_id"]
+        shared = await api.post(f"/api/v1/reports/{report_id}/shares", json={"user_id": str(sharee)})
+        assert shared.status_code == 201, shared.text
+        # The sharee's snapshot of the report, and the position of a stream that watches it.
+        snapshot = await api.get(f"/api/v1/reports/{report_id}", headers={"Authorization": f"Bearer {sharee_token}"})
+        position = snapshot.json()["position"]
+        async with browse(herald.base_url, ARTIFACTS / f"typescript-client-watch-{auth}.png") as (page, context):
+            await context.route(f"{herald.base_url}{MOUNT}/**", serve_client(compiled))
+            requests: list[Request] = []
+            page.on("request", lambda request: requests.append(request))  # noqa: PLW0108 (Playwright wraps handlers)
+            query = urlencode({"token": sharee_token, "position": position, "watch": f"report:{report_id}"})
+            await page.goto(f"{MOUNT}/page.html?{query}&auth={auth}")
+
+            # 1. The report's events reach the sharee as they reach its owner, typed.
+            events = await wait_for(page, lambda got: any(e["name"] == "report.completed" for e in got))
+            assert {e["payload"]["report_id"] for e in events if e["name"].startswith("report.")} == {report_id}
+            assert await page.evaluate("window.stream.watching") == [f"report:{report_id}"]
+
+            # 2. The owner stops sharing it: the client is told, with an id, and stops watching it.
+            assert (await api.delete(f"/api/v1/reports/{report_id}/shares/{sharee}")).status_code == 204
+            events = await wait_for(page, lambda got: any(e["name"] == "stream.unwatched" for e in got))
+            [unwatched] = [e for e in events if e["name"] == "stream.unwatched"]
+            assert unwatched["payload"] | {"event_id": None, "occurred_at": None} == {
+                "kind": "report",
+                "id": report_id,
+                "user_id": str(sharee),
+                "event_id": None,
+                "occurred_at": None,
+            }
+            assert unwatched["id"] is not None
+            assert await page.evaluate("window.stream.watching") == []
+            assert await page.evaluate("window.stream.lastEventId") == unwatched["id"]
+
+            # 3. The server ends the stream: the client comes back without the watch (a watch of it would be
+            #    refused with 404), from the unwatched's id, and misses nothing published meanwhile.
+            herald.container.stream_hub().end_all(EndReason.SHUTDOWN, end_frame(EndNotice.SHUTDOWN))
+            assert (await api.post("/api/v1/announcements", json={"message": "fence"})).status_code == 202
+            events = await wait_for(page, lambda got: "fence" in announcements(got))
+            first, *again = stream_requests(requests)
+            assert first["watch"] == [f"report:{report_id}"]
+            assert again
+            assert all("watch" not in query for query in again)
+            assert await page.evaluate("window.failures") == []  # nothing was refused

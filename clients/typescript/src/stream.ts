@@ -25,11 +25,21 @@ export interface EventSourceLike {
 
 export type EventSourceFactory = (url: string, init: { withCredentials: boolean }) => EventSourceLike;
 
+/** A group written as `<kind>:<id>`, such as `report:<uuid>`: what `?watch=` takes and `stream.unwatched` names. */
+export type GroupName = `${HeraldEventMap['stream.unwatched']['kind']}:${string}`;
+
 export interface HeraldStreamOptions {
   /** Where Herald is: the AsyncAPI document's server, e.g. `https://events.example.com` (a path prefix is kept). */
   baseUrl: string;
   /** Only events of these categories (all when absent). */
   categories?: readonly string[];
+  /**
+   * Groups whose events the stream receives too (`?watch=`), such as a report shared with the user
+   * (`report:<uuid>`; its `GET /api/v1/reports/{id}` gives the `position` of a stream that watches it). One
+   * the user may not see is refused (404) and retried like any refused connection; one the user stops being
+   * allowed to see ends with `stream.unwatched`, after which the wrapper connects without it.
+   */
+  watch?: readonly GroupName[];
   /**
    * Resume after this position: the `position` of `GET /api/v1/reports` (null there when the server keeps
    * no history: the stream then starts now), or an id kept from an earlier page.
@@ -54,16 +64,20 @@ const MAX_RETRY_MS = 30_000;
  *
  * `stream.reset` means events may have been missed: reload the state it concerns. `stream.end` with
  * `credential_expired` or `session_revoked` closes this stream (authenticate again, then `open()`); with
- * `shutdown` the stream reconnects, resuming after the last id received. When a connection fails (a ticket
- * that cannot be had, a refused or lost stream), `onError` listeners hear of it and the wrapper tries again,
- * waiting twice as long each time, until a connection opens or `close()` is called.
+ * `shutdown` the stream reconnects, resuming after the last id received. `stream.unwatched` removes its group
+ * from `watching`: the next connection leaves it out. When a connection fails (a ticket that cannot be had, a
+ * refused or lost stream), `onError` listeners hear of it and the wrapper tries again, waiting twice as long
+ * each time, until a connection opens or `close()` is called.
  */
 export class HeraldStream {
   readonly #options: HeraldStreamOptions;
   readonly #listeners = new Map<HeraldEventName, Set<(payload: never, meta: never) => void>>();
   readonly #errorListeners = new Set<(error: Error) => void>();
   #source: EventSourceLike | undefined;
+  /** The groups the open connection's URL names: once they are not `#watching`, it must not reconnect by itself. */
+  #sourceWatches = '';
   #lastEventId: string | undefined;
+  #watching: Set<GroupName>;
   #open = false;
   /** Counts connection attempts: an attempt overtaken by a later one (or by close) does nothing more. */
   #attempt = 0;
@@ -74,6 +88,12 @@ export class HeraldStream {
   constructor(options: HeraldStreamOptions) {
     this.#options = options;
     this.#lastEventId = options.lastEventId ?? undefined;
+    this.#watching = new Set(options.watch ?? []);
+  }
+
+  /** The groups the stream watches: those of the `watch` option that no `stream.unwatched` has named since. */
+  get watching(): readonly GroupName[] {
+    return [...this.#watching];
   }
 
   /** The id of the last event received: where a new stream resumes. */
@@ -125,6 +145,7 @@ export class HeraldStream {
     const query = new URLSearchParams();
     if (this.#options.categories !== undefined) query.set('categories', this.#options.categories.join(','));
     if (this.#lastEventId !== undefined) query.set('last_event_id', this.#lastEventId);
+    for (const group of this.#watching) query.append('watch', group);
     if (this.#options.ticket !== undefined) {
       let ticket: string;
       try {
@@ -142,6 +163,7 @@ export class HeraldStream {
       this.#options.eventSource ?? ((address, init) => new EventSource(address, init) as unknown as EventSourceLike);
     const source = make(url, { withCredentials: this.#options.ticket === undefined });
     this.#source = source;
+    this.#sourceWatches = [...this.#watching].join(' ');
     for (const name of EVENT_NAMES) {
       source.addEventListener(name, (event) => {
         if (source === this.#source) this.#receive(name, event);
@@ -159,6 +181,10 @@ export class HeraldStream {
     const id = RESUMABLE[name] && event.lastEventId ? event.lastEventId : undefined;
     if (id !== undefined) this.#lastEventId = id;
     const payload = JSON.parse(event.data) as HeraldEventMap[typeof name];
+    if (name === 'stream.unwatched') {
+      const { kind, id: group } = payload as HeraldEventMap['stream.unwatched'];
+      this.#watching.delete(`${kind}:${group}`); // watching it again would be refused (404)
+    }
     try {
       for (const listener of this.#listeners.get(name) ?? []) {
         try {
@@ -186,6 +212,9 @@ export class HeraldStream {
     } else if (source.readyState === CLOSED) {
       // EventSource gave up: the server refused the stream, or a proxy answered for it.
       this.#retryLater(new Error('the stream was refused; is the stream cookie set and valid?'));
+    } else if (this.#sourceWatches !== [...this.#watching].join(' ')) {
+      // EventSource would reconnect to its own URL, with a group the user may no longer watch: connect anew.
+      this.#retryLater();
     } // otherwise EventSource reconnects by itself, sending the last id as Last-Event-ID
   }
 

@@ -5,37 +5,43 @@ import type { ReportProgressPayload } from './models/ReportProgressPayload';
 import type { ReportCompletedPayload } from './models/ReportCompletedPayload';
 import type { ReportFailedPayload } from './models/ReportFailedPayload';
 import type { SystemAnnouncementPayload } from './models/SystemAnnouncementPayload';
+import type { TenantAnnouncementPayload } from './models/TenantAnnouncementPayload';
 import type { StreamResetPayload } from './models/StreamResetPayload';
 import type { StreamEndPayload } from './models/StreamEndPayload';
+import type { StreamUnwatchedPayload } from './models/StreamUnwatchedPayload';
 
-export type { ReportRequestedPayload, ReportProgressPayload, ReportCompletedPayload, ReportFailedPayload, SystemAnnouncementPayload, StreamResetPayload, StreamEndPayload };
+export type { ReportRequestedPayload, ReportProgressPayload, ReportCompletedPayload, ReportFailedPayload, SystemAnnouncementPayload, TenantAnnouncementPayload, StreamResetPayload, StreamEndPayload, StreamUnwatchedPayload };
 
 /** The path of the stream, after the server's address. */
 export const STREAM_PATH = "/api/v1/events";
 
 /** Every event the stream sends, by its SSE `event:` name, with the type of its `data:` payload. */
 export interface HeraldEventMap {
-  /** The owner's report was accepted and is queued. */
+  /** A report was accepted and is queued (to its owner and its watchers). */
   "report.requested": ReportRequestedPayload;
-  /** The owner's report finished another generation step. */
+  /** A report finished another generation step (to its owner and its watchers). */
   "report.progress": ReportProgressPayload;
-  /** The owner's report is ready to download. */
+  /** A report is ready to download (to its owner and its watchers). */
   "report.completed": ReportCompletedPayload;
-  /** Generation of the owner's report failed. */
+  /** Generation of a report failed (to its owner and its watchers). */
   "report.failed": ReportFailedPayload;
   /** An administrator's message to every user. */
   "system.announcement": SystemAnnouncementPayload;
+  /** An administrator's message to every member of their tenant. */
+  "tenant.announcement": TenantAnnouncementPayload;
   /** The client may have missed events and should reload its state. */
   "stream.reset": StreamResetPayload;
   /** The server is ending the stream. */
   "stream.end": StreamEndPayload;
+  /** The stream receives nothing more of a group it watched. */
+  "stream.unwatched": StreamUnwatchedPayload;
 }
 
 /** The name of an event the stream sends. */
 export type HeraldEventName = keyof HeraldEventMap;
 
 /** Every event name, in the order of the document. */
-export const EVENT_NAMES: readonly HeraldEventName[] = ["report.requested","report.progress","report.completed","report.failed","system.announcement","stream.reset","stream.end"];
+export const EVENT_NAMES: readonly HeraldEventName[] = ["report.requested","report.progress","report.completed","report.failed","system.announcement","tenant.announcement","stream.reset","stream.end","stream.unwatched"];
 
 /** Whether an event carries an `id:` to resume from (`stream.end` does not: the last id stays). */
 export const RESUMABLE: Readonly<Record<HeraldEventName, boolean>> = {
@@ -44,6 +50,8 @@ export const RESUMABLE: Readonly<Record<HeraldEventName, boolean>> = {
   "report.completed": true,
   "report.failed": true,
   "system.announcement": true,
+  "tenant.announcement": true,
   "stream.reset": true,
   "stream.end": false,
+  "stream.unwatched": true,
 };

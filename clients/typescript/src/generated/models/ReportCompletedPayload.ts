@@ -1,7 +1,7 @@
 // Generated from Herald's AsyncAPI document by tools/generate.mjs (Modelina 5.10.1): do not edit.
 
 /**
- * The owner's report is ready to download.
+ * A report is ready to download (to its owner and its watchers).
  */
 interface ReportCompletedPayload {
   'report_id': string;

@@ -1,7 +1,7 @@
 // Generated from Herald's AsyncAPI document by tools/generate.mjs (Modelina 5.10.1): do not edit.
 
 /**
- * Generation of the owner's report failed.
+ * Generation of a report failed (to its owner and its watchers).
  */
 interface ReportFailedPayload {
   'report_id': string;

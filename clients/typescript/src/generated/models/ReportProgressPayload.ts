@@ -1,7 +1,7 @@
 // Generated from Herald's AsyncAPI document by tools/generate.mjs (Modelina 5.10.1): do not edit.
 
 /**
- * The owner's report finished another generation step.
+ * A report finished another generation step (to its owner and its watchers).
  */
 interface ReportProgressPayload {
   'report_id': string;

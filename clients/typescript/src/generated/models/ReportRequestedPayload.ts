@@ -1,7 +1,7 @@
 // Generated from Herald's AsyncAPI document by tools/generate.mjs (Modelina 5.10.1): do not edit.
 
 /**
- * The owner's report was accepted and is queued.
+ * A report was accepted and is queued (to its owner and its watchers).
  */
 interface ReportRequestedPayload {
   'report_id': string;
