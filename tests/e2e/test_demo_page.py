@@ -9,14 +9,12 @@ server behind the page is stopped and another started, the page talks to a relay
 
 import asyncio
 import contextlib
-import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-import attrs
 import httpx
 import pytest
 from playwright.async_api import Page, Request, expect
@@ -24,12 +22,21 @@ from playwright.async_api import Page, Request, expect
 from infrastructure.container import Container
 from infrastructure.streams.inbox import EndReason
 from tests.support.browser import ARTIFACTS, BROWSER_TESTS, browse
+from tests.support.demo_page import (
+    TIMEOUT_SECONDS,
+    LogItem,
+    announcements,
+    client_of,
+    read_log,
+    read_rows,
+    signed_in_as,
+    wait_for_log,
+    wait_until,
+)
 from tests.support.server import RunningHerald, serve
 
 SCREENSHOT = ARTIFACTS / "demo-page.png"
 RESTART_SCREENSHOT = ARTIFACTS / "demo-page-restart.png"
-#: Generous, because a cold browser on a busy machine is slow; never a measurement.
-TIMEOUT_SECONDS = 20.0
 #: Short, so the browser's own reconnect after the server ends the stream comes quickly.
 RETRY_MS = 300
 REPORT_SEQUENCE = ["report.requested", "report.progress", "report.progress", "report.progress", "report.completed"]
@@ -38,21 +45,7 @@ ANNOUNCEMENTS = [f"announcement {n}, published after the stream was ended" for n
 STEP_SECONDS = 0.4
 FINAL = {"completed", "failed"}
 
-T = TypeVar("T")
-
 pytestmark = BROWSER_TESTS
-
-
-@attrs.frozen
-class LogItem:
-    """One ``<li>`` of the page's ``#log``: what the page showed for an event (or a note of its own)."""
-
-    type: str
-    id: str | None
-    data: str
-
-    def json(self) -> dict[str, object]:
-        return json.loads(self.data)  # type: ignore[no-any-return]
 
 
 # -- a browser, clients and a relay --------------------------------------------
@@ -60,21 +53,11 @@ class LogItem:
 
 @asynccontextmanager
 async def browse_as(base_url: str, screenshot: Path, *, user_id: uuid.UUID | None = None) -> AsyncIterator[Page]:
-    """A fresh browser on ``base_url``; with ``user_id`` the page signs in as that user (a tab keeps its
-    user in ``sessionStorage``), so the test can make that user's reports through the API."""
-    script = None if user_id is None else f"sessionStorage.setItem('herald.user', '{user_id}')"
+    """A fresh browser on ``base_url``; with ``user_id`` the page signs in as that user, so the test can make
+    that user's reports through the API."""
+    script = None if user_id is None else signed_in_as(user_id)
     async with browse(base_url, screenshot, init_script=script) as (page, _):
         yield page
-
-
-@asynccontextmanager
-async def client_of(herald: RunningHerald, user_id: uuid.UUID) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client of ``herald`` with a token of ``user_id``, an administrator (as the page's user is)."""
-    token = herald.container.token_service().issue(user_id, ["admin"])
-    async with httpx.AsyncClient(
-        base_url=herald.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT_SECONDS
-    ) as client:
-        yield client
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -159,39 +142,6 @@ async def admin(herald: RunningHerald) -> AsyncIterator[httpx.AsyncClient]:
 # -- helpers -------------------------------------------------------------------
 
 
-async def read_log(page: Page) -> list[LogItem]:
-    """The log oldest first: the page prepends each item, so the DOM order is newest first."""
-    items = await page.locator("#log li").evaluate_all(
-        "items => items.map(li => ({type: li.dataset.type, id: li.dataset.id ?? null,"
-        " data: li.lastElementChild.textContent}))"
-    )
-    return [LogItem(**item) for item in reversed(items)]
-
-
-async def wait_until(read: Callable[[], Awaitable[T]], done: Callable[[T], bool], what: str) -> T:
-    """Poll ``read`` until ``done`` holds of what it returns; on timeout fail with what it returned last."""
-    value: T | None = None
-    try:
-        async with asyncio.timeout(TIMEOUT_SECONDS):
-            while True:
-                value = await read()
-                if done(value):
-                    return value
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        pytest.fail(f"never saw {what}; last saw {value!r}")
-
-
-async def wait_for_log(page: Page, done: Callable[[list[LogItem]], bool], what: str) -> list[LogItem]:
-    """Poll the log until ``done`` holds; on timeout fail with what the log did show."""
-    return await wait_until(lambda: read_log(page), done, f"the log showing {what}")
-
-
-async def read_rows(page: Page) -> list[dict[str, str]]:
-    """The reports the page shows, top to bottom: each row's ``data-*`` attributes."""
-    return await page.locator("#reports li").evaluate_all("rows => rows.map(row => ({...row.dataset}))")  # type: ignore[no-any-return]
-
-
 def rows_of(reports: list[dict[str, Any]]) -> list[dict[str, str]]:
     """The rows the page should show for ``reports``, as ``GET /api/v1/reports`` lists them."""
     return [
@@ -238,11 +188,6 @@ def report_events(log: list[LogItem], report_id: str) -> list[LogItem]:
 def by_version(events: list[LogItem]) -> list[LogItem]:
     """A report's events in the order of its changes, which is not always the order they arrive in."""
     return sorted(events, key=lambda i: cast("int", i.json()["version"]))
-
-
-def announcements(log: list[LogItem]) -> list[str]:
-    """The announced messages, in the order the page received them."""
-    return [str(i.json()["message"]) for i in log if i.type == "system.announcement"]
 
 
 def requested_report(log: list[LogItem]) -> list[LogItem]:

@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from playwright.async_api import BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.support.prerequisites import require
 
@@ -28,26 +28,44 @@ BROWSER_TESTS = [pytest.mark.needs("chromium")]
 
 
 @asynccontextmanager
-async def browse(
-    base_url: str, screenshot: Path, *, init_script: str | None = None
-) -> AsyncIterator[tuple[Page, BrowserContext]]:
-    """A fresh browser on ``base_url``, its page and context; the page's screenshot is saved whatever the
-    outcome, and an uncaught error in the page fails the test."""
+async def chromium() -> AsyncIterator[Browser]:
+    """Headless Chromium, closed when the block ends; open a tab in it for each user with :func:`tab`."""
     require("chromium")
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            context = await browser.new_context(base_url=base_url)
-            if init_script is not None:
-                await context.add_init_script(init_script)
-            page = await context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            try:
-                yield page, context
-            finally:
-                screenshot.parent.mkdir(parents=True, exist_ok=True)
-                await page.screenshot(path=screenshot, full_page=True)
-            assert errors == [], f"the page raised uncaught errors: {errors}"
+            yield browser
         finally:
             await browser.close()
+
+
+@asynccontextmanager
+async def tab(
+    browser: Browser, base_url: str, screenshot: Path, *, init_script: str | None = None
+) -> AsyncIterator[tuple[Page, BrowserContext]]:
+    """A page on ``base_url`` in a context of its own (its own cookies and storage, as another person's
+    browser); its screenshot is saved whatever the outcome, and an uncaught error in the page fails the test."""
+    context = await browser.new_context(base_url=base_url)
+    try:
+        if init_script is not None:
+            await context.add_init_script(init_script)
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        try:
+            yield page, context
+        finally:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=screenshot, full_page=True)
+        assert errors == [], f"the page raised uncaught errors: {errors}"
+    finally:
+        await context.close()
+
+
+@asynccontextmanager
+async def browse(
+    base_url: str, screenshot: Path, *, init_script: str | None = None
+) -> AsyncIterator[tuple[Page, BrowserContext]]:
+    """A fresh browser on ``base_url``, its page and context (see :func:`tab`)."""
+    async with chromium() as browser, tab(browser, base_url, screenshot, init_script=init_script) as opened:
+        yield opened

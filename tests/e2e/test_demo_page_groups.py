@@ -1,0 +1,168 @@
+"""The demo page with groups, two people at once: a report shared from one page is watched live in the other
+until it is unshared, and an administrator's tenant announcement reaches their tenant's pages only.
+
+Each person has a browser context of their own (their own cookies and tab storage) in one headless Chromium.
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.async_api import Page, Request, expect
+
+from infrastructure.container import Container
+from tests.support.browser import ARTIFACTS, BROWSER_TESTS, chromium, tab
+from tests.support.demo_page import (
+    TIMEOUT_SECONDS,
+    LogItem,
+    announcements,
+    read_log,
+    read_rows,
+    signed_in_as,
+    wait_for_log,
+    wait_until,
+)
+from tests.support.server import RunningHerald, serve
+
+pytestmark = BROWSER_TESTS
+
+#: Report steps slow enough that the sharee starts watching while the report is still being made.
+STEP_SECONDS = 1.0
+WAIT_MS = TIMEOUT_SECONDS * 1000
+
+
+@pytest.fixture
+async def herald(make_container: Callable[..., Container]) -> AsyncIterator[RunningHerald]:
+    async with serve(make_container(report_step_seconds=STEP_SECONDS, sse_retry_ms=300)) as running:
+        yield running
+
+
+async def opened(page: Page) -> None:
+    await page.goto("/")
+    await expect(page.locator("#status")).to_have_text("open", timeout=WAIT_MS)
+
+
+def of_report(log: list[LogItem], report_id: str) -> list[LogItem]:
+    return [i for i in log if i.type.startswith("report.") and i.json().get("report_id") == report_id]
+
+
+def notes(log: list[LogItem], kind: str) -> list[str]:
+    """What the page noted of its own doings of ``kind`` (``request sent``, ``shared``, ...)."""
+    return [i.data for i in log if i.type == kind]
+
+
+def stream_queries(requests: list[Request]) -> list[dict[str, list[str]]]:
+    return [parse_qs(urlsplit(r.url).query) for r in requests if urlsplit(r.url).path == "/api/v1/events"]
+
+
+async def test_a_report_shared_on_the_page_is_watched_live_by_the_sharee_until_it_is_unshared(
+    herald: RunningHerald,
+) -> None:
+    owner, sharee = uuid.uuid4(), uuid.uuid4()
+    async with (
+        chromium() as browser,
+        tab(browser, herald.base_url, ARTIFACTS / "demo-page-owner.png", init_script=signed_in_as(owner)) as (a, _),
+        tab(browser, herald.base_url, ARTIFACTS / "demo-page-sharee.png", init_script=signed_in_as(sharee)) as (b, _),
+    ):
+        await opened(a)
+        await opened(b)
+        requests: list[Request] = []
+        b.on("request", lambda request: requests.append(request))  # noqa: PLW0108 (Playwright wraps handlers)
+
+        # 1. The owner requests a report and shares it with the user id the sharee's page shows.
+        await a.fill("#title", "Shared numbers")
+        await a.click("#request-report")
+        log = await wait_for_log(a, lambda log: bool(notes(log, "request sent")), "the report requested")
+        report_id = notes(log, "request sent")[0].removeprefix("report ")
+        sharee_shown = await b.locator("#user").text_content()
+        assert sharee_shown == str(sharee)
+        await a.fill("#share-report", report_id)
+        await a.fill("#share-user", sharee_shown)
+        await a.click("#share")
+        await wait_for_log(a, lambda log: notes(log, "shared") == [f"report {report_id} with {sharee}"], "the share")
+
+        # 2. The sharee watches it: the page streams on with ?watch=report:<id> and the report's events
+        #    arrive live, as on the owner's page, the report's row following them under "Shared with you".
+        await b.fill("#watch-report", report_id)
+        await b.click("#watch")
+        log = await wait_for_log(
+            b, lambda log: any(i.type == "report.completed" for i in of_report(log, report_id)), "the report live"
+        )
+        assert of_report(log, report_id), "the sharee's page got the report's events"
+        assert [i.json()["reason"] for i in log if i.type == "stream.reset"] == ["groups_changed"]
+        assert len(notes(log, "reports loaded")) == 1  # its own reports went on exactly: not loaded again
+        await wait_until(
+            lambda: read_rows(b, "#watched"),
+            lambda rows: [(r["reportId"], r["status"]) for r in rows] == [(report_id, "completed")],
+            "the watched report completed",
+        )
+        assert await read_rows(b) == []  # not among the sharee's own reports
+        assert stream_queries(requests)[-1]["watch"] == [f"report:{report_id}"]
+        owner_rows = await read_rows(a)
+        assert [(r["reportId"], r["status"]) for r in owner_rows] == [(report_id, "completed")]
+
+        # 3. The owner stops sharing it: the sharee's page is told, the watch ends, and its stream goes on
+        #    without it (a watch of it would be refused).
+        watching_requests = len(stream_queries(requests))
+        await a.click("#unshare")
+        log = await wait_for_log(b, lambda log: any(i.type == "stream.unwatched" for i in log), "the watch ending")
+        [unwatched] = [i for i in log if i.type == "stream.unwatched"]
+        assert {k: unwatched.json()[k] for k in ("kind", "id", "user_id")} == {
+            "kind": "report",
+            "id": report_id,
+            "user_id": str(sharee),
+        }
+        assert unwatched.id is not None
+        await wait_until(lambda: read_rows(b, "#watched"), lambda rows: rows == [], "the watched report gone")
+        await expect(b.locator("#no-watched")).to_be_visible()
+        await expect(b.locator("#status")).to_have_text("open", timeout=WAIT_MS)
+        after = stream_queries(requests)[watching_requests:]
+        assert after
+        assert all("watch" not in query for query in after)
+        assert after[0]["last_event_id"] == [unwatched.id]
+
+        # 4. A fence: a broadcast from the owner's page reaches the sharee's stream, reopened without the watch.
+        await a.fill("#message", "after the unshare")
+        await a.click("#announce")
+        log = await wait_for_log(b, lambda log: "after the unshare" in announcements(log), "the fence")
+        assert [i for i in log if i.type == "error"] == []
+
+
+async def signed_in_to(page: Page, tenant: str) -> None:
+    """Sign the page in again as a member of ``tenant``; its stream goes on in the tenant's group."""
+    await page.fill("#tenant", tenant)
+    await page.click("#sign-in")
+    await expect(page.locator("#tenant-now")).to_have_text(tenant, timeout=WAIT_MS)
+    await expect(page.locator("#status")).to_have_text("open", timeout=WAIT_MS)
+
+
+async def test_an_announcement_to_the_admins_tenant_reaches_its_members_pages_only(herald: RunningHerald) -> None:
+    async with (
+        chromium() as browser,
+        tab(browser, herald.base_url, ARTIFACTS / "demo-page-acme.png") as (acme, _),
+        tab(browser, herald.base_url, ARTIFACTS / "demo-page-globex.png") as (globex, _),
+    ):
+        for page, tenant in ((acme, "acme"), (globex, "globex")):
+            await opened(page)
+            await signed_in_to(page, tenant)
+
+        # The acme administrator announces to their tenant; their own page, an acme member's, shows it.
+        await acme.fill("#message", "to acme only")
+        await acme.click("#announce-tenant")
+        await wait_for_log(acme, lambda log: announcements(log, "tenant.announcement") == ["to acme only"], "it")
+
+        # A later marker both pages see: by the time globex shows it, the tenant's announcement would have too.
+        await acme.fill("#message", "to everyone")
+        await acme.click("#announce")
+        for page in (acme, globex):
+            await wait_for_log(page, lambda log: "to everyone" in announcements(log), "the broadcast")
+        acme_log, globex_log = await read_log(acme), await read_log(globex)
+        assert announcements(acme_log, "tenant.announcement") == ["to acme only"]
+        assert announcements(globex_log, "tenant.announcement") == []
+        assert announcements(acme_log) == announcements(globex_log) == ["to everyone"]
+        for log in (acme_log, globex_log):
+            # Joining the tenant's group on a signed-in stream resumed the user's own events exactly.
+            assert [i.json()["reason"] for i in log if i.type == "stream.reset"] == ["groups_changed"]
+            assert len(notes(log, "reports loaded")) == 1
+            assert [i for i in log if i.type == "error"] == []
