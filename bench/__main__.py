@@ -7,23 +7,22 @@ rate, broadcast fan-out, flat-out delivery on fewer streams, replay of a
 client 1,000 events behind (Herald only: the others cannot resume) and the
 publish path's own rate; for Herald also the rate of events raised through
 units of work on PostgreSQL and relayed from the transactional outbox.
+``--matrix`` and ``--groups`` (see :mod:`bench.groups`) measure something else instead.
 Results go to a Markdown table (and JSON beside it).
 """
 
 import argparse
 import asyncio
-import contextlib
 import gc
 import os
 import platform
 import secrets
 import statistics
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,21 @@ import uvloop
 from tests.support.postgres import fresh_database
 from tests.support.processes import free_port
 
+from bench.groups import TENANT, measure_groups
+from bench.harness import (
+    ROOT,
+    Publisher,
+    RunEnvironment,
+    Target,
+    cpu_seconds_of,
+    forget_keys,
+    http_get,
+    percentile,
+    rss_kib,
+    serving,
+    us_per,
+    wait_healthy,
+)
 from bench.loadgen import Recorder, StreamClient, open_streams
 from bench.postgres_server import PRIVATE as PRIVATE_POSTGRES
 from bench.postgres_server import SKIP, postgres_for_bench
@@ -39,7 +53,6 @@ from bench.redis_server import CLUSTER, PRIVATE, cpu_seconds, primaries, redis_f
 from bench.report import render_markdown
 from infrastructure.auth import TokenService
 
-ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("herald", "baseline", "ceiling")
 
 
@@ -60,89 +73,12 @@ class Options:
     postgres_url: str | None = None
     settle: float = 1.0
     """Scales the pauses that let a server settle between measurements (RSS, closed sockets)."""
-
-
-@dataclass
-class Target:
-    name: str
-    port: int
-    env: dict[str, str]
-    metrics_port: int = field(default_factory=free_port)
-    server: subprocess.Popen[bytes] | None = None
-    results: dict[str, Any] = field(default_factory=dict)
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
-
-
-def cpu_seconds_of(pid: int) -> float:
-    """User plus system CPU time the process has used (``/proc/<pid>/stat``), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def us_per(seconds: float, count: int) -> float:
-    """``seconds`` of CPU spread over ``count`` events or streams, in microseconds each."""
-    return seconds * 1e6 / max(1, count)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-class Publisher:
-    """The publisher process of one target, driven over stdin/stdout."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def running(cls, mode: str, env: dict[str, str]) -> AsyncIterator["Publisher"]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.publisher", mode, env=env, cwd=ROOT, stdin=-1, stdout=-1
-        )
-        publisher = cls(process)
-        await publisher._reply()
-        try:
-            yield publisher
-        finally:
-            assert process.stdin is not None
-            process.stdin.write(b'{"op":"quit"}\n')
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), 10)
-            if process.returncode is None:
-                process.kill()
-
-    async def _reply(self) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        line = await self.process.stdout.readline()
-        if not line:
-            raise RuntimeError("the publisher process died")
-        reply: dict[str, Any] = orjson.loads(line)
-        return reply
-
-    async def run(self, **command: Any) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        self.process.stdin.write(orjson.dumps(command) + b"\n")
-        return await self._reply()
-
-
-async def http_get(port: int, path: str) -> bytes:
-    """The whole response (status line, headers, body) to a one-off ``GET path``."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
-    try:
-        return await reader.read()
-    finally:
-        writer.close()
+    groups: bool = False
+    """Instead of the usual run: one event to a tenant's group against the same streams as a set of users."""
+    processes: int = 2
+    """Herald processes the streams are spread over (``groups`` only)."""
+    group_events: int = 20
+    """Events of each kind (``groups`` only)."""
 
 
 async def server_counters(port: int) -> dict[str, float]:
@@ -155,16 +91,6 @@ async def server_counters(port: int) -> dict[str, float]:
             name, _, value = line.rpartition(" ")
             counters[name] = float(value)
     return counters
-
-
-async def wait_healthy(port: int, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            if (await http_get(port, "/health"))[9:12] == b"200":
-                return
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"the server on port {port} did not become healthy")
 
 
 async def drain(recorder: Recorder, expected: int, *, quiet_seconds: float = 2.0, limit_seconds: float = 60.0) -> int:
@@ -350,31 +276,6 @@ async def measure_replay(port: int, publisher: Publisher, rounds: int, seq: int)
     return statistics.median(timings)
 
 
-@contextlib.contextmanager
-def serving(target: Target) -> Any:
-    target.server = subprocess.Popen(
-        [sys.executable, "-m", "bench.serve", target.name, str(target.port)],
-        env={**target.env, "HERALD_METRICS_PORT": str(target.metrics_port)},
-        cwd=ROOT,
-    )
-    try:
-        yield target
-    finally:
-        target.server.terminate()
-        try:
-            target.server.wait(15)
-        except subprocess.TimeoutExpired:
-            target.server.kill()
-
-
-async def forget_keys(redis_url: str, prefix: str) -> None:
-    """Delete this run's keys (never anything else: the Redis may be shared), on every primary."""
-    async with primaries(redis_url) as nodes:
-        for node in nodes:
-            async for key in node.scan_iter(match=f"{prefix}*", count=1000):
-                await node.unlink(key)
-
-
 async def publish_path(publisher: Publisher, options: Options, users: int, seq: int) -> dict[str, float]:
     """Flat out from one process, and the Redis CPU it cost per event (every primary's, summed)."""
     async with primaries(options.redis_url) as nodes:
@@ -430,36 +331,35 @@ async def run(options: Options) -> dict[str, Any]:
     os.environ["HERALD_DATABASE_URL"] = "sqlite+aiosqlite://"
     issuer = TokenService(secret, issuer="herald", audience="herald")
     users = [uuid.uuid4() for _ in range(options.streams)]
-    tokens = [issuer.issue(user, lifetime_seconds=7200) for user in users]
+    tenant = TENANT if options.groups else None  # the usual run's streams are in no group
+    tokens = [issuer.issue(user, lifetime_seconds=7200, tenant=tenant) for user in users]
     users_file = ROOT / "bench" / "results" / f".users-{os.getpid()}"
     users_file.parent.mkdir(parents=True, exist_ok=True)
     users_file.write_text("\n".join(map(str, users)))
     report: dict[str, Any] = {"options": {k: str(v) for k, v in vars(options).items()}, "targets": {}}
     cpu = platform.processor() or platform.machine()
     report["machine"] = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    environment = RunEnvironment(options.redis_url, prefix, secret, users_file, max_streams=options.streams * 2)
     try:
-        for name in options.targets:
-            env = {
-                **os.environ,
-                "PYTHONPATH": f"{ROOT / 'src'}:{ROOT}",
-                "BENCH_REDIS_URL": options.redis_url,
-                "BENCH_PREFIX": f"{prefix}-{name}",
-                "BENCH_JWT_SECRET": secret,
-                "BENCH_USERS_FILE": str(users_file),
-                "HERALD_ENV": "production",
-                "HERALD_REDIS_URL": options.redis_url,
-                "HERALD_REDIS_PREFIX": f"{prefix}-{name}",
-                "HERALD_SSE_MAX_STREAMS": str(options.streams * 2),
-                "HERALD_REDIS_RETENTION_TTL_SECONDS": "600",
-            }
-            target = Target(name, free_port(), env)
+        for name in ["herald"] if options.groups else options.targets:
+            target = Target(name, free_port(), environment.of(name))
             print(f"[bench] {name}: {options.streams} streams ...", file=sys.stderr, flush=True)
-            with serving(target):
-                await wait_healthy(target.port)
-                if options.matrix:
-                    await measure_matrix(target, options, tokens)
-                else:
-                    await measure(target, options, users, tokens)
+            if options.groups:
+                target.results = await measure_groups(
+                    target.env,
+                    tokens,
+                    processes=options.processes,
+                    events=options.group_events,
+                    redis_url=options.redis_url,
+                    settle=options.settle,
+                )
+            else:
+                with serving(target):
+                    await wait_healthy(target.port)
+                    if options.matrix:
+                        await measure_matrix(target, options, tokens)
+                    else:
+                        await measure(target, options, users, tokens)
             report["targets"][name] = target.results
             print(f"[bench] {name}: {orjson.dumps(target.results).decode()}", file=sys.stderr, flush=True)
     finally:
@@ -512,6 +412,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--matrix-streams", default=MATRIX_STREAMS, help=f"streams of the matrix ({MATRIX_STREAMS})")
     parser.add_argument("--matrix-rates", default=MATRIX_RATES, help=f"events/s of the matrix ({MATRIX_RATES})")
     parser.add_argument(
+        "--groups",
+        action="store_true",
+        help="instead of the usual run: one event to a tenant's group of --streams streams spread over --processes "
+        "Herald processes, against the same streams addressed as a set of users and, for reference, a broadcast "
+        "(Herald only)",
+    )
+    parser.add_argument("--processes", type=int, default=2, help="Herald processes of --groups (2)")
+    parser.add_argument(
+        "--group-events", type=int, default=20, help="events of each kind in --groups, taking turns (20; medians shown)"
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get("BENCH_POSTGRES", PRIVATE_POSTGRES),
         help="'private': a PostgreSQL of the bench's own, with its default durability (default); 'none': skip the "
@@ -536,11 +447,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         matrix_streams=_numbers(args.matrix_streams),
         matrix_rates=_numbers(args.matrix_rates),
         settle=args.settle,
+        groups=args.groups,
+        processes=args.processes,
+        group_events=args.group_events,
     )
     unknown = set(options.targets) - set(TARGETS)
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
-    measures_outbox = "herald" in options.targets and not options.matrix
+    if options.groups and (options.processes < 1 or options.group_events < 1):
+        parser.error("--groups needs at least one process and one event of each kind")
+    measures_outbox = "herald" in options.targets and not options.matrix and not options.groups
     with redis_for_bench(args.redis) as url, postgres_for_bench(args.postgres if measures_outbox else SKIP) as pg:
         options.redis_url = url
         options.postgres_url = pg

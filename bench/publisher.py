@@ -18,7 +18,9 @@ this process's CPU until then):
 where ``users`` counts from the start of the list in ``BENCH_USERS_FILE``.
 ``{"op": "broadcast", "seq": 0}``, and for ``herald-outbox`` only
 ``{"op": "backlog", "users": 2000, "count": 20000, "per_commit": 500, "seq": 0}``
-(``count`` events, ``per_commit`` to a unit of work, one unit after another).
+(``count`` events, ``per_commit`` to a unit of work, one unit after another);
+for ``herald`` only, one event to a tenant's group, ``{"op": "group", "tenant": "bench", "seq": 0}``,
+or to a set of users, ``{"op": "users", "users": 10000, "seq": 0}``.
 """
 
 import asyncio
@@ -42,6 +44,8 @@ from bench.events import BENCH_REGISTRY, Ping, PingDurably
 from infrastructure.container import Container, resolve, start, stop
 
 Send = Callable[[UUID | None, int, int], Awaitable[None]]
+#: One event to a tenant's group (a str: the tenant) or to a set of users.
+SendTo = Callable[[str | frozenset[UUID], int, int], Awaitable[None]]
 #: Concurrent publishing tasks when flat out (Herald's publisher batches what they offer together).
 FLAT_OUT_TASKS = 32
 #: How long the relay may publish nothing before :meth:`Sender.settled` gives up on it.
@@ -57,6 +61,8 @@ class Sender:
     settled: Callable[[], Awaitable[None]]
     send_many: Callable[[list[tuple[UUID | None, int, int]]], Awaitable[None]] | None = None
     """Several events from one unit of work (``herald-outbox`` only)."""
+    send_to: SendTo | None = None
+    """One event to a group or a set of users (``herald`` only)."""
 
 
 async def _at_once() -> None:
@@ -69,7 +75,12 @@ async def herald_sender(*, durable: bool = False) -> Sender:
     await start(container)
     if not durable:
         ping = Ping(await resolve(container.event_bus))
-        return Sender(lambda user, sent, seq: ping(user, sent=sent, seq=seq), lambda: stop(container), _at_once)
+        return Sender(
+            lambda user, sent, seq: ping(user, sent=sent, seq=seq),
+            lambda: stop(container),
+            _at_once,
+            send_to=lambda audience, sent, seq: ping.to(audience, sent=sent, seq=seq),
+        )
 
     ping_durably = PingDurably(await resolve(container.units_of_work))
     relay = await resolve(container.outbox_relay)
@@ -197,6 +208,10 @@ async def main() -> None:
                 await sender.send_many([(users[n % len(users)], time.time_ns(), n) for n in range(first, last)])
         elif op == "broadcast":
             await send(None, time.time_ns(), command["seq"])
+            sent = 1
+        elif op in ("group", "users") and sender.send_to is not None:
+            audience = command["tenant"] if op == "group" else frozenset(users)
+            await sender.send_to(audience, time.time_ns(), command["seq"])
             sent = 1
         else:
             break

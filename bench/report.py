@@ -117,10 +117,50 @@ def render_matrix(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: ``--groups``: (label, figure of each kind, format, better).
+GROUP_ROWS = [
+    ("delivery latency p50 (ms)", "p50_ms", "{:,.1f}", "lower"),
+    ("delivery latency p99 (ms)", "p99_ms", "{:,.1f}", "lower"),
+    ("last stream (ms)", "max_ms", "{:,.1f}", "lower"),
+    ("server CPU per delivery (µs, every process)", "server_cpu_us_per_delivery", "{:.1f}", "lower"),
+    ("publish call (ms)", "publish_ms", "{:.1f}", "lower"),
+    ("publishing process CPU per event (ms)", "publisher_cpu_ms", "{:.1f}", "lower"),
+    ("Redis CPU per event (ms)", "redis_cpu_ms", "{:.2f}", "lower"),
+    ("deliveries missed (every event)", "missed", "{:,.0f}", "lower"),
+]
+
+
+def render_groups(report: dict[str, Any]) -> str:
+    """``--groups``: each figure's median over the events, the group's beside the set of users' and everyone's."""
+    options, herald = report["options"], report["targets"]["herald"]
+    group, users, everyone = herald["group"], herald["users"], herald["everyone"]
+    lines = [
+        f"One event to {options['streams']} streams over {options['processes']} Herald processes, addressed to "
+        f"the tenant's group (one write), as a set of {options['streams']} users (a write per user) or to "
+        f"everyone (a broadcast, for reference); {group['events']} events of each kind, taking turns; each cell "
+        "the median over the events. "
+        f"Streams opened in {herald['connect_s']:.1f} s, {herald['connect_failures']} refused or failed; "
+        f"idle, the servers used {herald['idle_server_cpu_ms_per_s']:.0f} ms of CPU per second. "
+        f"Redis: {report.get('redis', 'given by URL')}. Machine: {report['machine']}."
+        + (f" Each figure is the median of {report['runs']} whole runs." if report.get("runs", 1) > 1 else ""),
+        "",
+        "| per event | better | group | set of users | everyone | group / set of users | group / everyone |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, name, fmt, better in GROUP_ROWS:
+        mine, values = group.get(name), [group.get(name), users.get(name), everyone.get(name)]
+        ratios = [_ratio(mine, users.get(name)), _ratio(mine, everyone.get(name))] if name != "missed" else ["", ""]
+        cells = [_cell(value, fmt) for value in values] + ratios
+        lines.append(f"| {label} | {better} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The table; ratios are Herald's value divided by the other's (see the "better" column)."""
     if report["options"].get("matrix") == "True":
         return render_matrix(report)
+    if report["options"].get("groups") == "True":
+        return render_groups(report)
     targets: dict[str, dict[str, Any]] = report["targets"]
     options = report["options"]
     herald = targets.get("herald", {})

@@ -60,3 +60,19 @@ def test_a_tiny_matrix_measures_every_point_for_every_target(tmp_path: Path, sha
             # At this tiny load a target may use less than one clock tick (10 ms) of CPU: 0 is a reading.
             assert figures["cpu_us_per_event"] >= 0, (name, point)
     assert "| 20 streams, 40 events/s |" in output.read_text()
+
+
+def test_a_tiny_group_run_reaches_every_stream_every_way(tmp_path: Path, shared_redis_url: str) -> None:
+    output = tmp_path / "groups.md"
+    arguments = ["--redis", shared_redis_url, "--groups", "--streams", "20", "--processes", "2"]
+    arguments += ["--group-events", "2", "--settle", "0.1", "--output", str(output)]
+    subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=ROOT, check=True, timeout=200)
+
+    herald = json.loads(output.with_suffix(".json").read_text())["targets"]["herald"]
+    assert herald["connect_failures"] == 0
+    for kind in ("group", "users", "everyone"):
+        figures = herald[kind]
+        assert (figures["events"], figures["missed"]) == (2, 0), kind
+        assert figures["p50_ms"] > 0, kind
+        assert figures["server_cpu_us_per_delivery"] >= 0, kind  # under a clock tick at this size: 0 is a reading
+    assert "| delivery latency p99 (ms) |" in output.read_text()
