@@ -136,14 +136,15 @@ class OpenStream:
         except SubscriberUnavailableError:
             self._admission.cancel(caller.user_id)  # not opened: the retry must not find its rate spent
             return UNAVAILABLE
-        try:
-            hidden = await self._hidden(caller, watched)
-        except BaseException:
-            await self._abandon(caller.user_id, stream)
-            raise
-        if hidden is not None:
-            await self._abandon(caller.user_id, stream)
-            return hidden
+        if watched:
+            try:
+                hidden = await self._hidden(caller, watched)
+            except BaseException:
+                await self._abandon(caller.user_id, stream)
+                raise
+            if hidden is not None:
+                await self._abandon(caller.user_id, stream)
+                return hidden
         try:
             spent_elsewhere = await self._spend(credential)
         except BaseException:  # cancelled: the client left while its ticket was being redeemed

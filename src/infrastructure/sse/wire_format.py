@@ -2,11 +2,11 @@
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from uuid import UUID
 
-import attrs
 import orjson
+from cattrs.gen import make_dict_unstructure_fn, override
 from cattrs.preconf.orjson import OrjsonConverter, make_converter
 
 from domain.events import ENVELOPE_FIELDS, DomainEvent
@@ -21,6 +21,10 @@ def _make_converter() -> OrjsonConverter:
     converter.register_structure_hook(UUID, lambda value, _: UUID(value))
     converter.register_unstructure_hook(datetime, datetime.isoformat)
     converter.register_structure_hook(datetime, lambda value, _: datetime.fromisoformat(value))
+    # An event for no group (most of them) says nothing of groups: every process reads less.
+    converter.register_unstructure_hook(
+        SSEEvent, make_dict_unstructure_fn(SSEEvent, converter, group=override(omit_if_default=True))
+    )
     return converter
 
 
@@ -28,17 +32,16 @@ def _data_json(data: Mapping[str, Any], event_id: str, occurred_at: str) -> byte
     return orjson.dumps({**data, "event_id": event_id, "occurred_at": occurred_at})
 
 
-@attrs.frozen
-class RelayedEvent:
-    """What a subscriber needs of a published event to forward it to its streams."""
+class RelayedEvent(NamedTuple):
+    """What a subscriber needs of a published event to forward it to its streams (a tuple: one per message)."""
 
     event_type: str
     category: SSECategory
     data_json: bytes
     occurred_at: datetime
-    user_id: str | None = None
+    user_id: str | None
     """The user it is addressed to, besides its group (a group's streams of that user skip the group's copy)."""
-    data: Mapping[str, Any] = attrs.field(factory=dict)
+    data: Mapping[str, Any]
     """The payload, as read (what the stream's own signals carry is read from it)."""
 
 
@@ -103,10 +106,10 @@ class WireFormat:
         if not (isinstance(event_type, str) and isinstance(data, dict) and isinstance(event_id, str)):
             raise ValueError("not an SSE event written by this wire format")
         return RelayedEvent(
-            event_type=event_type,
-            category=SSECategory(fields["category"]),
-            data_json=_data_json(data, event_id, occurred_at),
-            occurred_at=datetime.fromisoformat(occurred_at),
-            user_id=fields.get("user_id"),
-            data=data,
+            event_type,
+            SSECategory(fields["category"]),
+            _data_json(data, event_id, occurred_at),
+            datetime.fromisoformat(occurred_at),
+            fields.get("user_id"),
+            data,
         )

@@ -108,18 +108,34 @@ class Subscription:
         return True
 
     def deliver(self, message: LiveMessage) -> None:
-        """Push unless filtered out or already sent (replay and live overlap during catch-up)."""
-        if isinstance(message.log, Group):
-            frame = self.group_frame(message, message.log, leaves=True)
+        """Push unless filtered out or already sent (replay and live overlap during catch-up).
+
+        The user's and the broadcasts' messages, what every stream gets, take
+        the shortest way: this runs for every message and every stream.
+        """
+        log, position, category, body = message.log, message.position, message.category, message.body
+        if log is not USER_LOG and log is not BROADCAST_LOG:
+            frame = self.group_frame(message, message.log, leaves=True)  # type: ignore[arg-type]
             if frame is not None:
                 self.inbox.push(frame)
             return
-        if not self.inbox.wants(message.category):
+        inbox = self.inbox
+        if inbox.categories is not None and category not in inbox.categories:
             return
-        if message.position is None:  # retention off: no positions, no ids
-            self.inbox.push(message.body)
-        elif self.advance(message.position, message.log):
-            self.inbox.push(self.cursor.id_line() + message.body)
+        if position is None:  # retention off: no positions, no ids
+            inbox.push(body)
+            return
+        user, broadcast, groups, order = self.cursor
+        if log is USER_LOG:
+            if position <= user:
+                return
+            cursor = Cursor(position, broadcast, groups, order)
+        else:
+            if position <= broadcast:
+                return
+            cursor = Cursor(user, position, groups, order)
+        self.cursor = cursor
+        inbox.push(cursor.id_line() + body)
 
     def group_frame(self, message: LiveMessage, group: Group, *, leaves: bool) -> bytes | None:
         """The frame of a group's message for this stream, its cursor moved past it; None when it gets none.
