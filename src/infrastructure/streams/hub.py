@@ -8,7 +8,7 @@ from uuid import UUID
 
 from domain.sse import Group, SSECategory
 from infrastructure.sse.framing import HEARTBEAT
-from infrastructure.streams.inbox import EndReason, Inbox
+from infrastructure.streams.inbox import NO_GROUPS, EndReason, Inbox
 from infrastructure.streams.stats import StreamStats
 
 #: Heartbeat work is spread over this many ticks per half interval...
@@ -121,7 +121,7 @@ class StreamHub:
         """Take the stream out of ``group``; False when it was not in it."""
         if group not in inbox.groups:
             return False
-        inbox.groups = inbox.groups - {group}
+        inbox.groups = inbox.groups - {group} or NO_GROUPS
         self._part(inbox, group)
         return True
 

@@ -7,6 +7,9 @@ from uuid import UUID
 
 from domain.sse import Group, SSECategory
 
+#: The groups of a stream in none: one object shared by all of them, not one each.
+NO_GROUPS: frozenset[Group] = frozenset()
+
 #: Queued frames are joined into writes of about this size at most.
 MAX_CHUNK_BYTES = 64 * 1024
 
@@ -50,12 +53,12 @@ class Inbox:
         categories: frozenset[SSECategory] | None,
         capacity: int,
         on_close: Callable[["Inbox"], None],
-        groups: frozenset[Group] = frozenset(),
+        groups: frozenset[Group] = NO_GROUPS,
     ) -> None:
         self.user_id = user_id
         self.categories = categories
         #: The groups whose events reach this stream; one leaves when its membership ends.
-        self.groups = groups
+        self.groups = groups or NO_GROUPS
         self.end_reason: EndReason | None = None
         self.active = False
         #: Whatever the broker adapter keeps per stream (the Redis adapter: its resume cursor).

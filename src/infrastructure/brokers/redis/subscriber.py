@@ -171,7 +171,7 @@ class RedisSubscriber:
         groups: frozenset[Group] = frozenset(),
     ) -> InboxEventStream:
         inbox = self._hub.open(user_id, categories, groups)
-        subscription = Subscription(inbox, self._hub.leave)
+        subscription = Subscription(inbox, self._hub)
         inbox.adapter_state = subscription
         try:
             # One bound for the whole subscription, within what the request has left for Redis.

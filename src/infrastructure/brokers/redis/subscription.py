@@ -4,7 +4,6 @@ That is what the client has seen (its cursor) and what waits while it catches up
 """
 
 import asyncio
-from collections.abc import Callable
 from typing import NamedTuple
 from uuid import UUID
 
@@ -12,6 +11,7 @@ from domain.sse import Group, SSECategory
 from infrastructure.brokers.redis.keys import ORIGIN, Cursor, Position
 from infrastructure.sse.wire_format import RelayedEvent
 from infrastructure.streams.group_ids import group_order
+from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import EndReason, Inbox
 from infrastructure.streams.signals import UNWATCHED_EVENT_TYPE
 
@@ -49,15 +49,15 @@ class Subscription:
     first ended.
 
     Args:
-        leave: takes the stream out of a group (the hub's index); called when
-            its user's ``stream.unwatched`` arrives.
+        hub: where the stream leaves a group (the hub's index) when its
+            user's ``stream.unwatched`` arrives.
     """
 
-    __slots__ = ("cursor", "held", "inbox", "leave", "lock")
+    __slots__ = ("cursor", "held", "hub", "inbox", "lock")
 
-    def __init__(self, inbox: Inbox, leave: Callable[[Inbox, Group], bool]) -> None:
+    def __init__(self, inbox: Inbox, hub: StreamHub) -> None:
         self.inbox = inbox
-        self.leave = leave
+        self.hub = hub
         groups = inbox.groups
         if groups:
             order = group_order(groups)
@@ -158,7 +158,7 @@ class Subscription:
 
     def _left(self, group: Group, message: LiveMessage) -> bytes | None:
         """Leave ``group``; the ``stream.unwatched`` frame's ``id:`` is the cursor without it."""
-        if not self.leave(self.inbox, group):
+        if not self.hub.leave(self.inbox, group):
             return None
         cursor = self.cursor
         groups = self.inbox.groups
