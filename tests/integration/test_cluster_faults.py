@@ -297,7 +297,8 @@ async def test_manual_failovers_lose_repeat_and_reset_nothing(cluster: PrivateRe
         await flow.stop()
         flow.assert_exact(flow.users)
     print(
-        f"\nfailovers: {len(resumed_after)}; {sum(flow.sent.values())} events to {len(flow.everyone)} streams; "
+        f"\nfailovers: {len(resumed_after)}; {sum(flow.sent.values())} events to {len(flow.everyone)} streams "
+        f"and {flow.group_events} to the tenant's group, all of them; "
         f"delivery resumed after {[round(s, 2) for s in resumed_after]} s"
     )  # how soon is measured (docs/architecture/redis.md), not promised: delivered_again() waits for it, bounded
 
@@ -346,7 +347,8 @@ async def test_a_killed_primary_loses_nothing_silently(cluster: PrivateRedisClus
     print(
         f"\nkilled primary: replica promoted after {promoted_after:.1f} s; other shards' streams delivered "
         f"within {other_streams_after:.2f} s; the killed shard's streams {resumed_after:.2f} s after promotion; "
-        f"{reset} of {len(affected) * STREAMS_PER_USER} of its streams reset (the rest had lost nothing)"
+        f"{reset} of {len(affected) * STREAMS_PER_USER} of its streams reset (the rest had lost nothing); "
+        f"{flow.group_events} group events reached all {len(flow.everyone)} streams once"
     )
 
 
