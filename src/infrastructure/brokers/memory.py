@@ -192,15 +192,15 @@ class InMemoryBroker:
             user_after, user_reason = _checked(int(match[2]), user_floor, self._users.head(user_id))
             broadcast_after, broadcast_reason = _checked(int(match[3]), broadcast_floor, self._broadcast_log.seq)
             group_after, group_reason = self._group_starts(order, group_floors, fingerprint, parts)
-            reason = user_reason or broadcast_reason or group_reason
+            reason = user_reason or broadcast_reason or group_reason or self._rejoined(user_id, order, group_after)
         frames = []
         if reason is not None:
             frames.append(reset_frame(reason, self._position(user_after, broadcast_after, groups, group_after)))
         for entry, source in self._merged(user_id, order, user_after, broadcast_after, group_after):
             if source >= 0:
                 group_after[source] = entry.seq
-                # A leave before the stream opened is not its own (the stream was allowed in since),
-                # and an event also sent to this user is replayed from the user's log.
+                # Another user's leave is not this stream's, and an event also sent to this user is
+                # replayed from the user's log (its own leaves were passed over: see _rejoined).
                 if entry.event_type == UNWATCHED_EVENT_TYPE or entry.user == user_id:
                     continue
             if not inbox.wants(entry.category):
@@ -212,6 +212,18 @@ class InMemoryBroker:
             id_line = encode_id_line(self._position(user_after, broadcast_after, groups, group_after))
             frames.append(id_line + entry.body)
         return frames
+
+    def _rejoined(self, user_id: UUID, order: tuple[Group, ...], group_after: list[int]) -> ResetReason | None:
+        """Start each group its user left after the id at its head: it was let in again, not in between."""
+        reason = None
+        for index, group in enumerate(order):
+            log = self._groups.get(group)
+            if log is not None and any(
+                entry.event_type == UNWATCHED_EVENT_TYPE and entry.user == user_id
+                for entry in log.after(group_after[index])
+            ):
+                group_after[index], reason = log.seq, ResetReason.GROUPS_CHANGED
+        return reason
 
     def _group_starts(
         self, order: tuple[Group, ...], floors: list[int], fingerprint: str | None, parts: list[str]
@@ -236,14 +248,19 @@ class InMemoryBroker:
         """Every retained entry after the positions, in publish order, with the log it comes from."""
         user_log = self._users.get(user_id)
         sources = [
-            ((entry, _USER_LOG) for entry in (user_log.after(user_after) if user_log is not None else ())),
-            ((entry, _BROADCAST_LOG) for entry in self._broadcast_log.after(broadcast_after)),
+            _tagged(user_log.after(user_after) if user_log is not None else iter(()), _USER_LOG),
+            _tagged(self._broadcast_log.after(broadcast_after), _BROADCAST_LOG),
         ]
         for index, group in enumerate(order):
             log = self._groups.get(group)
             if log is not None:
-                sources.append((entry, index) for entry in log.after(group_after[index]))
+                sources.append(_tagged(log.after(group_after[index]), index))
         return heapq.merge(*sources)
+
+
+def _tagged(entries: Iterator[Entry], source: int) -> Iterator[tuple[Entry, int]]:
+    """``entries`` with the log they come from (a function: a generator expression would bind ``source`` late)."""
+    return ((entry, source) for entry in entries)
 
 
 def _checked(after: int, floor: int, head: int) -> tuple[int, ResetReason | None]:

@@ -26,7 +26,8 @@ class ResetReason(enum.Enum):
     RETENTION_DISABLED = "retention_disabled"
     """Nothing is kept, so nothing can be replayed."""
     GROUPS_CHANGED = "groups_changed"
-    """The stream is in other groups than the id was given for: it goes on live in each of them."""
+    """The stream is in other groups than the id was given for, or its user left one of them after the id
+    and was let in again: it goes on live in those groups, without what they published in between."""
 
 
 def reset_frame(reason: ResetReason, cursor: str) -> bytes:

@@ -112,13 +112,21 @@ class CatchUp:
             return [reset_frame(ResetReason.RETENTION_DISABLED, "")]
         logs = self._logs(subscription)
         start, reason = await self._start(subscription, parsed, logs)
-        for _ in range(3):
+        for _ in range(3 + len(logs)):
             subscription.cursor = start
             try:
                 replayed = [frame async for frame in self._replay(subscription, logs, leaves=leaves)]
             except ReplayGapError as gap:  # trimmed while we read: what followed the position is gone
                 reason = ResetReason.RETENTION_EXCEEDED
                 start = _from_origin(start, [log for log, key in logs if key == gap.key])
+                continue
+            except _RejoinedError as rejoined:  # let in again since: not what the group published in between
+                reason = reason or ResetReason.GROUPS_CHANGED
+                [head] = await self._history.heads(self._keys.group_log(rejoined.group))
+                order = start.order
+                assert order is not None
+                index = order.index[rejoined.group]
+                start = start._replace(groups=(*start.groups[:index], head, *start.groups[index + 1 :]))
                 continue
             signal = [reset_frame(reason, str(start))] if reason is not None else []
             return signal + replayed
@@ -174,7 +182,10 @@ class CatchUp:
                 continue
             body = encode_json_body(event=event.event_type, data_json=event.data_json)
             if isinstance(log, Group):
-                frame = subscription.group_frame(group_message(log, position, event, body), log, leaves=leaves)
+                message = group_message(log, position, event, body)
+                if not leaves and message.left == subscription.inbox.user_id:
+                    raise _RejoinedError(log)
+                frame = subscription.group_frame(message, log, leaves=leaves)
                 if frame is not None:
                     yield frame
                 continue
@@ -182,6 +193,14 @@ class CatchUp:
                 continue
             subscription.advance(position, log)
             yield subscription.cursor.id_line() + body
+
+
+class _RejoinedError(Exception):
+    """A resume met its user's own leave of ``group``: the stream was let in again since, not in between."""
+
+    def __init__(self, group: Group) -> None:
+        super().__init__(str(group))
+        self.group = group
 
 
 def _from_origin(cursor: Cursor, logs: list[str | Group]) -> Cursor:
