@@ -1,8 +1,7 @@
 """The stream path's parts one at a time, in-process: for comparing two versions of Herald side by side.
 
-``python bench/parts.py`` from a checkout's root (with that checkout's
-``src`` on ``PYTHONPATH``) times the parts a user-only stream goes through:
-the Redis subscriber's live path (one message to one stream, and to 100
+``PYTHONPATH=src:. .venv/bin/python bench/parts.py`` from a checkout's root
+times the parts a user-only stream goes through: the Redis subscriber's live path (one message to one stream, and to 100
 streams of one user), its part of opening a stream and of resuming 1,000
 events behind (on a private redis-server), the objects and bytes one open
 stream keeps, and the publishing side's transform and messages. Run it in
@@ -15,7 +14,7 @@ import asyncio
 import contextlib
 import gc
 import inspect
-import sys
+import pathlib
 import time
 import tracemalloc
 import uuid
@@ -49,7 +48,7 @@ def _best(run: Callable[[], float]) -> float:
     return min(run() for _ in range(REPEATS))
 
 
-def live_delivery(streams: int, messages: int = 2000) -> tuple[float, float]:
+async def live_delivery(streams: int, messages: int = 2000) -> tuple[float, float]:
     """Microseconds per message and per delivery: one user's messages to its ``streams`` streams."""
     wire, keys = WireFormat(), RedisKeys("parts")
     hub = StreamHub(inbox_capacity=10**9, heartbeat_seconds=3600)
@@ -139,7 +138,7 @@ async def resuming(url: str, behind: int = 1000) -> float:
     return sorted(times)[len(times) // 2] * 1000
 
 
-def kept_per_stream(streams: int = 10_000) -> tuple[float, float]:
+async def kept_per_stream(streams: int = 10_000) -> tuple[float, float]:
     """Objects tracked by the garbage collector, and bytes, that one open stream keeps (hub, inbox, subscription)."""
     hub = StreamHub(inbox_capacity=100, heartbeat_seconds=3600)
     takes_groups = "groups" in inspect.signature(hub.open).parameters
@@ -197,13 +196,13 @@ def publishing(events: int = 20_000) -> tuple[float, float]:
 
 
 def main() -> None:
-    print(f"Herald at {sys.path[0] or '.'}; best of {REPEATS}")
+    print(f"Herald from {pathlib.Path(inspect.getfile(Subscription)).parents[4]}; best of {REPEATS}")
     for streams in (1, 100):
-        per_message, per_delivery = live_delivery(streams)
+        per_message, per_delivery = asyncio.run(live_delivery(streams))
         print(f"live, {streams} stream(s): {per_message:.2f} µs per message, {per_delivery:.3f} µs per delivery")
     print(f"open (subscriber's part): {asyncio.run(_on_redis(opening)):.0f} µs of CPU per stream")
     print(f"resume 1,000 behind: {asyncio.run(_on_redis(resuming)):.2f} ms (median)")
-    objects, size = kept_per_stream()
+    objects, size = asyncio.run(kept_per_stream())
     print(f"kept per open stream: {objects:.2f} tracked objects, {size:.0f} bytes")
     transform, messages = publishing()
     print(f"publishing: transform {transform:.2f} µs, publisher's messages {messages:.2f} µs per event")

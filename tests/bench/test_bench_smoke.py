@@ -78,13 +78,13 @@ def test_a_tiny_group_run_reaches_every_stream_every_way(tmp_path: Path, shared_
     assert "| delivery latency p99 (ms) |" in output.read_text()
 
 
-def test_the_parts_of_the_stream_path_are_timed() -> None:
+async def test_the_parts_of_the_stream_path_are_timed() -> None:
     """``bench/parts.py``'s in-process parts, tiny: each runs and measures something (its servers aside)."""
     from bench import parts  # noqa: PLC0415 - the module times nothing when imported
 
-    per_message, per_delivery = parts.live_delivery(streams=3, messages=20)
+    per_message, per_delivery = await parts.live_delivery(streams=3, messages=20)
     assert per_message > per_delivery > 0
-    objects, size = parts.kept_per_stream(streams=50)
+    objects, size = await parts.kept_per_stream(streams=50)
     assert objects > 0
     assert size > 0
     assert all(figure > 0 for figure in parts.publishing(events=20))
