@@ -70,15 +70,7 @@ class MembersOnlyOnReplay(EmbeddedGroupMachine):
 def test_a_resume_after_a_reshare_replays_nothing_published_while_out_of_the_group() -> None:
     machine = MembersOnlyOnReplay()  # the schedule hypothesis shrank this failure to
     try:
-        machine.start_with_members(members=frozenset({(0, 0)}))
-        machine.open_stream(user=0, wanted=None, resume=None)
-        machine.drain_and_check()
-        machine.close_stream(pick=0, abandon=False)
-        machine.unshare(pick=0)
-        machine.publish(audience="group", user=0, group=0)  # while user 0 is out of g0
-        machine.share(user=0, group=0)
-        machine.open_stream(user=0, wanted=None, resume=0)  # from the id it read before the unshare
-        machine.what_was_read_is_a_start_of_what_is_due()
+        machine.resume_after_a_reshare()
     finally:
         machine.failed = True
         machine.teardown()

@@ -175,6 +175,19 @@ class GroupMachine(RuleBasedStateMachine):
         self.step(self._drain_and_check())
 
     @invariant()
+    def resume_after_a_reshare(self) -> None:
+        """A schedule to replay: an id read before an unshare, used after a share again, replays nothing between."""
+        self.start_with_members(members=frozenset({(0, 0)}))
+        self.open_stream(user=0, wanted=None, resume=None)
+        self.drain_and_check()
+        self.close_stream(pick=0, abandon=False)
+        self.unshare(pick=0)
+        self.publish(audience="group", user=0, group=0)  # while user 0 is out of g0
+        self.share(user=0, group=0)
+        self.open_stream(user=0, wanted=None, resume=0)  # from the id it read before the unshare
+        self.drain_and_check()
+        self.what_was_read_is_a_start_of_what_is_due()
+
     def what_was_read_is_a_start_of_what_is_due(self) -> None:
         self.failed = True  # until it holds
         for stream in self.streams:
