@@ -11,6 +11,7 @@ from httpx_sse import ServerSentEvent
 
 from infrastructure.container import Container
 from tests.api.test_report_limits import assert_problem
+from tests.api.test_report_shares import a_report, share
 from tests.support.reports import REPORT_SEQUENCE, report_sequence
 from tests.support.server import serve
 from tests.support.streams import StreamReader
@@ -37,14 +38,8 @@ async def api(make_container: Callable[..., Container]) -> AsyncIterator[tuple[h
         yield api
 
 
-async def requested(client: httpx.AsyncClient, auth: Auth, owner: uuid.UUID) -> str:
-    response = await client.post("/api/v1/reports", json={"title": "watched"}, headers=auth(owner))
-    assert response.status_code == 202, response.text
-    return str(response.json()["report_id"])
-
-
 async def shared(client: httpx.AsyncClient, auth: Auth, owner: uuid.UUID, report: str, user: uuid.UUID) -> None:
-    response = await client.post(f"/api/v1/reports/{report}/shares", json={"user_id": str(user)}, headers=auth(owner))
+    response = await share(client, auth, owner, report, user)
     assert response.status_code == 201, response.text
 
 
@@ -64,7 +59,7 @@ async def test_a_watcher_gets_the_whole_report_from_its_snapshot_and_its_owner_e
     owner, sharee = uuid.uuid4(), uuid.uuid4()
     missing = await client.get(f"/api/v1/events?watch=report:{uuid.uuid4()}", headers=auth(owner))
     assert_problem(missing, 404, "no report")  # a report that does not exist cannot be watched either
-    report = await requested(client, auth, owner)
+    report = await a_report(client, auth, owner)
     await shared(client, auth, owner, report, sharee)
     snapshot = await client.get(f"/api/v1/reports/{report}", headers=auth(sharee))
     assert snapshot.status_code == 200, snapshot.text
@@ -94,7 +89,7 @@ async def test_watching_what_one_may_not_see_is_404_and_a_bad_watch_400(
 ) -> None:
     client, auth = api
     owner, stranger = uuid.uuid4(), uuid.uuid4()
-    report = await requested(client, auth, owner)
+    report = await a_report(client, auth, owner)
     cases = [
         (stranger, f"watch=report:{report}", 404, "no report"),
         (stranger, f"watch=report:{uuid.uuid4()}", 404, "no report"),
@@ -114,7 +109,7 @@ async def test_an_unshared_watcher_is_told_and_gets_nothing_more_of_the_report(
 ) -> None:
     client, auth = api
     owner, sharee, admin = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    report = await requested(client, auth, owner)
+    report = await a_report(client, auth, owner)
     await shared(client, auth, owner, report, sharee)
     watch = f"/api/v1/events?watch=report:{report}"
     async with (
@@ -191,13 +186,13 @@ async def test_a_tenant_members_snapshot_position_resumes_its_stream_without_a_r
     member = uuid.uuid4()
     headers = {"Authorization": f"Bearer {tokens.issue(member, tenant='acme')}"}
     async with serve(container) as running, httpx.AsyncClient(base_url=running.base_url, timeout=10) as client:
-        report = await requested(client, lambda user, roles=(): headers, member)
+        report = await a_report(client, lambda user, roles=(): headers, member)
         for path in ("/api/v1/reports", f"/api/v1/reports/{report}"):
             snapshot = await client.get(path, headers=headers)
             assert snapshot.status_code == 200, snapshot.text
             url = f"/api/v1/events?last_event_id={snapshot.json()['position']}"
             async with StreamReader(client, url, headers=headers) as stream:
-                following = await requested(client, lambda user, roles=(): headers, member)
+                following = await a_report(client, lambda user, roles=(): headers, member)
                 await stream.wait_until(
                     lambda events, following=following: any(
                         data(e).get("report_id") == following for e in events if e.event == "report.completed"

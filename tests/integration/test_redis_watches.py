@@ -11,9 +11,9 @@ import redis.asyncio as aredis
 
 from domain.sse import Group, GroupKind, SSECategory, SSEEvent
 from infrastructure.container import Container, resolve
+from tests.api.test_report_shares import a_report
 from tests.api.test_watches import (
     Auth,
-    requested,
     served,
     shared,
     test_a_watcher_gets_the_whole_report_from_its_snapshot_and_its_owner_each_event_once,
@@ -56,7 +56,7 @@ async def test_a_leave_reaches_a_watcher_on_another_process_across_a_pubsub_drop
         def auth(user: uuid.UUID, roles: tuple[str, ...] = ()) -> dict[str, str]:
             return {"Authorization": f"Bearer {tokens.issue(user, roles)}"}
 
-        report = await requested(client, auth, owner)  # each process has its own database here: share where it opens
+        report = await a_report(client, auth, owner)  # each process has its own database here: share where it opens
         await shared(client, auth, owner, report, sharee)
         group = Group(GroupKind.REPORT, report)
         publisher = await resolve(here.publisher)

@@ -95,8 +95,7 @@ class InMemoryBroker:
     async def position(self, user_id: UUID, groups: frozenset[Group] = frozenset()) -> str | None:
         if not self._retention:
             return None
-        heads = [self._groups.head(group) for group in group_order(groups).groups] if groups else []
-        return self._position(self._users.head(user_id), self._broadcast_log.seq, groups, heads)
+        return self._head_position(user_id, groups)
 
     async def is_ready(self) -> bool:
         return True
@@ -106,11 +105,13 @@ class InMemoryBroker:
         base = f"{self._epoch}-{user_seq}_{broadcast_seq}"
         return base + section(group_order(groups), map(to36, group_seqs)) if groups else base
 
-    def _stream_position(self, inbox: Inbox) -> str:
-        """Where a stream that has received everything up to now is."""
-        groups = inbox.groups
+    def _head_position(self, user_id: UUID, groups: frozenset[Group]) -> str:
+        """Where a stream of ``user_id`` in ``groups`` that has received everything up to now is."""
         heads = [self._groups.head(group) for group in group_order(groups).groups] if groups else []
-        return self._position(self._users.head(inbox.user_id), self._broadcast_log.seq, groups, heads)
+        return self._position(self._users.head(user_id), self._broadcast_log.seq, groups, heads)
+
+    def _stream_position(self, inbox: Inbox) -> str:
+        return self._head_position(inbox.user_id, inbox.groups)
 
     def _logs_of(self, event: SSEEvent) -> list[Log]:
         """The logs an event is written to: its user's and its group's, or the broadcast log."""

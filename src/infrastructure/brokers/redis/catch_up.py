@@ -4,6 +4,7 @@ import asyncio
 import heapq
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from uuid import UUID
 
 from domain.sse import Group
 from infrastructure.brokers.redis.history import LogReader, ReplayGapError
@@ -11,6 +12,7 @@ from infrastructure.brokers.redis.keys import ORIGIN, Cursor, Position, RedisKey
 from infrastructure.brokers.redis.subscription import BROADCAST_LOG, USER_LOG, Subscription, group_message
 from infrastructure.sse.framing import encode_json_body
 from infrastructure.sse.wire_format import WireFormat
+from infrastructure.streams.group_ids import GroupOrder
 from infrastructure.streams.signals import ResetReason, reset_frame
 
 logger = logging.getLogger(__name__)
@@ -86,22 +88,23 @@ class CatchUp:
 
     def _logs(self, subscription: Subscription) -> list[tuple[str | Group, str]]:
         """The logs the stream reads, as (log, key): its user's, the broadcasts', then its groups' in cursor order."""
+        return self._logs_of(subscription.inbox.user_id, subscription.cursor.order)
+
+    def _logs_of(self, user_id: UUID, order: GroupOrder | None) -> list[tuple[str | Group, str]]:
         keys = self._keys
-        order = subscription.cursor.order
-        logs: list[tuple[str | Group, str]] = [
-            (USER_LOG, keys.user_log(subscription.inbox.user_id)),
-            (BROADCAST_LOG, keys.broadcast_log),
-        ]
+        logs: list[tuple[str | Group, str]] = [(USER_LOG, keys.user_log(user_id)), (BROADCAST_LOG, keys.broadcast_log)]
         if order is not None:
             logs += [(group, keys.group_log(group)) for group in order.groups]
         return logs
 
+    async def at_the_end(self, user_id: UUID, order: GroupOrder | None) -> Cursor:
+        """The cursor of a stream of ``user_id`` (in ``order``'s groups) after everything published so far."""
+        heads = await self._history.heads(*(key for _, key in self._logs_of(user_id, order)))
+        return Cursor(heads[0], heads[1], tuple(heads[2:]), order)
+
     async def _frames_from_the_end(self, subscription: Subscription) -> list[bytes]:
         if self._retention:
-            heads = await self._history.heads(*(key for _, key in self._logs(subscription)))
-            subscription.cursor = subscription.cursor._replace(
-                user=heads[0], broadcast=heads[1], groups=tuple(heads[2:])
-            )
+            subscription.cursor = await self.at_the_end(subscription.inbox.user_id, subscription.cursor.order)
         return []
 
     async def _frames_after(

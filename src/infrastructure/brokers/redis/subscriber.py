@@ -16,7 +16,7 @@ from domain.ports import SubscriberUnavailableError
 from domain.sse import Group, SSECategory
 from infrastructure.brokers.redis.catch_up import CatchUp
 from infrastructure.brokers.redis.history import LogReader
-from infrastructure.brokers.redis.keys import Cursor, Position, RedisKeys
+from infrastructure.brokers.redis.keys import Position, RedisKeys
 from infrastructure.brokers.redis.shards import ShardedChannels
 from infrastructure.brokers.redis.subscription import (
     BROADCAST_LOG,
@@ -145,14 +145,12 @@ class RedisSubscriber:
     async def position(self, user_id: UUID, groups: frozenset[Group] = frozenset()) -> str | None:
         if not self._retention:
             return None
-        order = group_order(groups) if groups else None
-        group_logs = [self._keys.group_log(group) for group in order.groups] if order is not None else []
         try:
             async with redis_wait(self._subscribe_seconds):
-                heads = await self._logs.heads(self._keys.user_log(user_id), self._keys.broadcast_log, *group_logs)
+                cursor = await self._catch_up.at_the_end(user_id, group_order(groups) if groups else None)
         except REDIS_FAILURE as error:
             raise SubscriberUnavailableError(f"Redis is unavailable ({type(error).__name__})") from error
-        return str(Cursor(heads[0], heads[1], tuple(heads[2:]), order))
+        return str(cursor)
 
     async def is_ready(self) -> bool:
         if not self.channels.is_connected():
