@@ -28,6 +28,7 @@ from application.ports import (
     AdmissionRefusal,
     Clock,
     Credentials,
+    Presence,
     SessionRevocations,
     StreamAdmission,
     StreamLifetimes,
@@ -84,8 +85,12 @@ class OpenedStream:
     release: Callable[[], Awaitable[None]]
 
 
+def _stay() -> None:
+    """Leave nothing: presence is not counted."""
+
+
 class OpenStream:
-    """Open the caller's stream, or say why not."""
+    """Open the caller's stream, or say why not; a stream that opens is present in each of its groups."""
 
     def __init__(
         self,
@@ -99,7 +104,9 @@ class OpenStream:
         clock: Clock,
         watch_access: Mapping[GroupKind, WatchAccess] | None = None,
         max_watches: int = MAX_WATCHES_CEILING,
+        presence: Presence | None = None,
     ) -> None:
+        self._presence = presence
         self._watch_access = dict(watch_access or {})
         self._max_watches = min(max_watches, MAX_WATCHES_CEILING)
         self._credentials = credentials
@@ -154,9 +161,11 @@ class OpenStream:
             await self._abandon(caller.user_id, stream)
             return spent_elsewhere
         untrack = self._lifetimes.track(caller, stream)
+        leave = self._presence.track(caller.user_id, groups) if self._presence is not None else _stay
 
         async def release() -> None:
             untrack()
+            leave()
             await stream.aclose()
 
         return OpenedStream(stream, release)

@@ -16,7 +16,7 @@ import orjson
 from domain.events import ENVELOPE_FIELDS, DomainEvent
 from domain.registry import DomainToSSEMapping, EventRegistry
 from domain.registry.mapping import RESERVED_PREFIX, SSE_EVENT_TYPE_PATTERN
-from domain.sse import BROADCAST, Broadcast, Group, SSECategory, SSEEvent
+from domain.sse import BROADCAST, Broadcast, Group, GroupKind, SSECategory, SSEEvent
 from herald_contracts.deny_list import DEFAULT_SECRET_NAMES, secret_keys
 from herald_contracts.errors import ContractViolation
 from herald_contracts.json_safety import json_problems
@@ -89,7 +89,15 @@ def _check_group(mapping: DomainToSSEMapping, event: DomainEvent, sse: SSEEvent)
         _fail(mapping, "target group", f"to_group(field={extractor.field!r}) names a field typed {declared!r}")
     if extractor.field in ENVELOPE_FIELDS:
         _fail(mapping, "target group", f"to_group(field={extractor.field!r}) names the event's envelope")
-    expected = Group(extractor.kind, str(getattr(event, extractor.field)))
+    kind = extractor.kind
+    if extractor.kind_field is not None:
+        kind_attribute = attrs.fields_dict(attrs.resolve_types(mapping.domain_event)).get(extractor.kind_field)
+        if kind_attribute is None or kind_attribute.type is not GroupKind:
+            _fail(mapping, "target group", f"to_group(kind_field={extractor.kind_field!r}) names no GroupKind field")
+        kind = getattr(event, extractor.kind_field)
+    if kind is None:
+        _fail(mapping, "target group", "to_group() names no kind: pass a GroupKind or kind_field=<field>")
+    expected = Group(kind, str(getattr(event, extractor.field)))
     if sse.group != expected:
         _fail(mapping, "target group", f"SSEEvent.group is {sse.group}, expected {expected}")
 

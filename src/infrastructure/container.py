@@ -15,11 +15,12 @@ from dependency_injector import containers, providers
 
 from application.access import Authenticate, RevokeSession
 from application.announcements import PublishAnnouncement
+from application.presence import ReadPresence, TenantAccess
 from application.report_shares import ListReportShares, ReportWatchAccess, ShareReport, UnshareReport
 from application.reports import GenerateReport, LinkRenderer, ReadReports, RequestReport, ResumeStalledReports
 from application.streams import IssueStreamCookie, IssueTicket, OpenStream
 from domain.registry import REGISTRY
-from domain.sse import GroupKind
+from domain.sse import ANNOUNCED_PRESENCE, GroupKind
 from infrastructure.asyncapi import asyncapi_json
 from infrastructure.auth import TokenService
 from infrastructure.auth.credentials import AccessCredentials
@@ -34,6 +35,7 @@ from infrastructure.persistence.file_claim import claimed
 from infrastructure.persistence.outbox import Outbox
 from infrastructure.persistence.relay import OutboxRelay
 from infrastructure.persistence.unit_of_work import SqlUnitsOfWork
+from infrastructure.presence import MemoryPresenceStore, PresenceTracker, RedisPresenceStore
 from infrastructure.resources import (
     open_database,
     open_identity_provider,
@@ -45,6 +47,7 @@ from infrastructure.resources import (
     open_task_supervisor,
     probe_redis_cluster,
     run_outbox_relay,
+    run_presence,
     run_report_recovery,
     run_stream_hub,
     subscribe_mapped_events,
@@ -246,6 +249,35 @@ class Container(containers.DeclarativeContainer):
     report_watch_access = providers.Singleton(ReportWatchAccess, units=units_of_work)
     publish_announcement = providers.Singleton(PublishAnnouncement, units=units_of_work, clock=clock)
 
+    # Presence: who holds streams in which group, in this process's memory or shared through Redis.
+    presence_store = providers.Selector(
+        settings.provided.broker_kind,
+        memory=providers.Singleton(MemoryPresenceStore),
+        redis=providers.Singleton(
+            RedisPresenceStore,
+            client=redis_client,
+            keys=redis_keys,
+            timeout_seconds=settings.provided.redis_timeout_seconds,
+        ),
+    )
+    presence = providers.Singleton(
+        PresenceTracker,
+        store=presence_store,
+        bus=event_bus,
+        announced=providers.Object(ANNOUNCED_PRESENCE),
+        grace_seconds=settings.provided.presence_grace_seconds,
+        timeout_seconds=settings.provided.presence_timeout_seconds,
+    )
+    presence_lifetime = providers.Resource(run_presence, tracker=presence)
+    # Who may see a group's presence: whoever may watch it, and a tenant's own members.
+    read_presence = providers.Singleton(
+        ReadPresence,
+        presence=presence,
+        access=providers.Dict(
+            {GroupKind.REPORT: report_watch_access, GroupKind.TENANT: providers.Singleton(TenantAccess)}
+        ),
+    )
+
     metrics = providers.Singleton(
         metrics_registry,
         hub=stream_hub,
@@ -273,6 +305,7 @@ class Container(containers.DeclarativeContainer):
         # The kinds of group a client may watch, each with the use case that says who may see one.
         watch_access=providers.Dict({GroupKind.REPORT: report_watch_access}),
         max_watches=settings.provided.sse_max_watches,
+        presence=presence,
     )
     issue_ticket = providers.Singleton(IssueTicket, tickets=ticket_store, rate=ticket_rate)
     issue_stream_cookie = providers.Singleton(IssueStreamCookie, credentials=credentials, clock=clock)
@@ -303,6 +336,7 @@ async def start(container: Container) -> None:
         container.event_subscriptions,
         container.database,
         container.outbox_relay_lifetime,
+        container.presence_lifetime,
         container.report_recovery,
         container.stream_lifetimes,
         container.credentials,  # the identity provider's key source, when there is one (no request made yet)

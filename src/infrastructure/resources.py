@@ -27,6 +27,7 @@ from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.persistence.database import Database
 from infrastructure.persistence.relay import OutboxRelay
 from infrastructure.persistence.revocations import StoredRevocations
+from infrastructure.presence import PresenceTracker
 from infrastructure.redis_errors import REDIS_FAILURE
 from infrastructure.settings import Settings
 from infrastructure.sse.handler import SSEEventHandler
@@ -114,6 +115,13 @@ async def run_report_recovery(resume: ResumeStalledReports, every_seconds: float
     yield None
     stopping.set()
     await _finish(task)
+
+
+async def run_presence(tracker: PresenceTracker) -> AsyncIterator[PresenceTracker]:
+    """Presence at work for the application's lifetime; on shutdown this process's users are handed over."""
+    tracker.start()
+    yield tracker
+    await tracker.aclose()
 
 
 async def run_stream_hub(hub: StreamHub) -> AsyncIterator[StreamHub]:

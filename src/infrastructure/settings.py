@@ -251,6 +251,13 @@ class Settings:
         16, at_least=0, at_most=16, why="a stream's id holds a position per watched group, within Last-Event-ID's limit"
     )
     """Groups one stream may watch (``?watch=<kind>:<id>``); more get 400. 0 turns watching off."""
+    presence_grace_seconds: float = number(5.0, at_least=0, at_most=300)
+    """How long a user stays present in a group after their last stream there closed: a reconnect within it
+    is neither a ``presence.left`` nor a ``presence.joined``."""
+    presence_timeout_seconds: float = number(
+        30.0, at_least=1, at_most=3600, why="the bound within which a dead process's users leave"
+    )
+    """With Redis: a process that stops without a word (SIGKILL, a lost host) has its users leave within this."""
     sse_max_streams: int = number(20_000, at_least=1)
     """Open streams one process holds; more get 503 (the load balancer tries another)."""
     sse_opens_per_minute: int = number(60, at_least=1)

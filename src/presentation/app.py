@@ -18,6 +18,7 @@ from presentation.controllers.dev_tokens import DevTokensController
 from presentation.controllers.events import EventsController
 from presentation.controllers.health import health
 from presentation.controllers.page import demo_page
+from presentation.controllers.presence import PresenceController
 from presentation.controllers.reports import ReportsController
 from presentation.controllers.sessions import SessionsController
 from presentation.controllers.stream_credentials import StreamCredentialsController
@@ -61,6 +62,7 @@ def create_app(container: Container | None = None) -> Litestar:
         EventsController,
         StreamCredentialsController,
         ReportsController,
+        PresenceController,
         AnnouncementsController,
         SessionsController,
         health,

@@ -34,5 +34,6 @@ def _audience(mapping: DomainToSSEMapping) -> str:
     if mapping.user_id_extractor is not None:
         parts.append(f"`{mapping.audience_field() or 'custom'}`")
     if (group := mapping.group_extractor) is not None:
-        parts.append(f"{group.kind.value} group `{group.field}`")
+        kind = group.kind.value if group.kind is not None else f"`{group.kind_field}`"
+        parts.append(f"{kind} group `{group.field}`")
     return " + ".join(parts)

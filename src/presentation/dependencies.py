@@ -30,6 +30,7 @@ def container_dependencies(container: Container) -> dict[str, Provide]:
         "outbox_relay": _provide(container.outbox_relay),
         "publish_announcement": _provide(container.publish_announcement),
         "open_stream": _provide(container.open_stream),
+        "read_presence": _provide(container.read_presence),
         "stream_preamble": _provide(container.stream_preamble),
         "issue_ticket": _provide(container.issue_ticket),
         "issue_stream_cookie": _provide(container.issue_stream_cookie),

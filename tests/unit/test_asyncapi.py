@@ -138,6 +138,7 @@ def test_every_mapping_and_every_stream_signal_is_a_message_of_the_operation() -
 def test_every_event_says_who_receives_it_a_user_a_group_or_everyone() -> None:
     audience = {name: message.get("x-herald-audience") for name, message in DOCUMENT["components"]["messages"].items()}
     watchers = {"kind": GroupKind.REPORT.value, "field": "report_id"}
+    present = {"kind": None, "kind_field": "group_kind", "field": "group_id"}
     assert audience == {
         "report.requested": {"everyone": False, "user": "owner_id", "group": watchers},
         "report.progress": {"everyone": False, "user": "owner_id", "group": watchers},
@@ -149,6 +150,8 @@ def test_every_event_says_who_receives_it_a_user_a_group_or_everyone() -> None:
             "user": None,
             "group": {"kind": GroupKind.TENANT.value, "field": "tenant"},
         },
+        "presence.joined": {"everyone": False, "user": None, "group": present},
+        "presence.left": {"everyone": False, "user": None, "group": present},
         # The stream's own signals go to the stream they concern: no audience to state.
         RESET_EVENT_TYPE: None,
         END_EVENT_TYPE: None,

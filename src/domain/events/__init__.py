@@ -2,6 +2,7 @@
 
 from domain.events.announcements import AnnouncementPublished, TenantAnnouncementPublished
 from domain.events.base import ENVELOPE_FIELDS, DomainEvent
+from domain.events.presence import PresenceEvent, PresenceJoined, PresenceLeft
 from domain.events.reports import (
     ReportCompleted,
     ReportEvent,
@@ -14,6 +15,9 @@ __all__ = [
     "ENVELOPE_FIELDS",
     "AnnouncementPublished",
     "DomainEvent",
+    "PresenceEvent",
+    "PresenceJoined",
+    "PresenceLeft",
     "ReportCompleted",
     "ReportEvent",
     "ReportFailed",

@@ -4,8 +4,16 @@ Add a mapping here (one entry, one line when the defaults fit) and the
 container subscribes it, the property tests cover it and the catalogue lists it.
 """
 
+from typing import Any
+from uuid import UUID
+
+import attrs
+
 from domain.events import (
     AnnouncementPublished,
+    PresenceEvent,
+    PresenceJoined,
+    PresenceLeft,
     ReportCompleted,
     ReportFailed,
     ReportProgressed,
@@ -20,6 +28,22 @@ REPORTS = SSECategory.REPORTS
 OWNER = user_field("owner_id")
 #: Everyone watching the report (``?watch=report:<id>``), besides its owner.
 WATCHERS = to_group(GroupKind.REPORT, field="report_id")
+#: The members of the group a presence event is about, whatever its kind.
+PRESENT = to_group(kind_field="group_kind", field="group_id")
+
+
+@attrs.frozen
+class PresenceChange:
+    """The payload of ``presence.joined`` and ``presence.left``: which group, and who came or went."""
+
+    group_kind: str
+    group_id: str
+    user_id: UUID
+
+
+def presence_change(event: PresenceEvent) -> dict[str, Any]:
+    return {"group_kind": event.group_kind.value, "group_id": event.group_id, "user_id": event.user_id}
+
 
 REGISTRY = EventRegistry(
     [
@@ -71,6 +95,30 @@ REGISTRY = EventRegistry(
             description="An administrator's message to every member of their tenant.",
             user_id_extractor=None,
             group_extractor=to_group(GroupKind.TENANT, field="tenant"),
+        ),
+        DomainToSSEMapping(
+            domain_event=PresenceJoined,
+            sse_event_type="presence.joined",
+            category=SSECategory.PRESENCE,
+            description="A user's first stream in the group opened (to the group's members).",
+            user_id_extractor=None,
+            group_extractor=PRESENT,
+            payload_extractor=presence_change,
+            payload_type=PresenceChange,
+            # Presence is live state, answered exactly by GET /api/v1/presence: nothing to store.
+            ephemeral=True,
+        ),
+        DomainToSSEMapping(
+            domain_event=PresenceLeft,
+            sse_event_type="presence.left",
+            category=SSECategory.PRESENCE,
+            description="A user's last stream in the group closed, and stayed closed for the grace "
+            "(to the group's members).",
+            user_id_extractor=None,
+            group_extractor=PRESENT,
+            payload_extractor=presence_change,
+            payload_type=PresenceChange,
+            ephemeral=True,
         ),
     ]
 )

@@ -86,6 +86,5 @@ class DomainToSSEMapping:
             field = self.audience_field()
             parts.append(f"the user in {field!r}" if field is not None else "the users the mapping names")
         if self.group_extractor is not None:
-            group = self.group_extractor
-            parts.append(f"the members of the {group.kind.value} group in {group.field!r}")
+            parts.append(f"the members of the {self.group_extractor.describe()}")
         return " and ".join(parts)

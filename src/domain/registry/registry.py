@@ -133,11 +133,14 @@ def _group_problems(mapping: DomainToSSEMapping, where: str, field_names: set[st
     if not isinstance(group, GroupField):
         yield f"{where}: group_extractor must be to_group(<GroupKind>, field=<field>), got {group!r}"
         return
-    if not isinstance(group.kind, GroupKind):
+    if group.kind_field is None and not isinstance(group.kind, GroupKind):
         valid = ", ".join(k.value for k in GroupKind)
         yield f"{where}: unknown group kind {group.kind!r}; valid kinds: {valid}"
-    if group.field not in field_names:
-        yield f"{where}: {mapping.domain_event.__name__} has no field {group.field!r} to name the group"
+    if group.kind_field is not None and group.kind is not None:
+        yield f"{where}: name the group's kind once: to_group(<GroupKind>, ...) or to_group(kind_field=<field>, ...)"
+    for name in (group.field, group.kind_field):
+        if name is not None and name not in field_names:
+            yield f"{where}: {mapping.domain_event.__name__} has no field {name!r} to name the group"
     if mapping.user_id_extractor is not None and not isinstance(mapping.user_id_extractor, UserField):
         # One user beside the group is what lets a stream that is both receive the event once.
         yield f"{where}: with a group, the user must be one field (user_field(<field>)) or None"

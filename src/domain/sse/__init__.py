@@ -12,9 +12,10 @@ from domain.sse.audience import (
 )
 from domain.sse.categories import SSECategory
 from domain.sse.event import SSEEvent
-from domain.sse.groups import Group, GroupField, GroupKind, group_id_problem, to_group
+from domain.sse.groups import ANNOUNCED_PRESENCE, Group, GroupField, GroupKind, group_id_problem, to_group
 
 __all__ = [
+    "ANNOUNCED_PRESENCE",
     "BROADCAST",
     "Audience",
     "AudienceExtractor",

@@ -12,3 +12,4 @@ class SSECategory(StrEnum):
 
     REPORTS = "reports"
     SYSTEM = "system"
+    PRESENCE = "presence"

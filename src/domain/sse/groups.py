@@ -25,6 +25,12 @@ class GroupKind(enum.Enum):
     """Whoever watches a report (``?watch=report:<id>``) and may see it."""
 
 
+#: The kinds of group whose members are told as users come and go (``presence.joined``, ``presence.left``).
+#: Every kind answers presence queries; announcing costs each member a message per change,
+#: so it is for groups whose members want to see each other (the watchers of a report).
+ANNOUNCED_PRESENCE: frozenset[GroupKind] = frozenset({GroupKind.REPORT})
+
+
 def group_id_problem(group_id: str) -> str | None:
     """Why ``group_id`` cannot name a group (None: it can)."""
     if GROUP_ID_PATTERN.fullmatch(group_id) is None:
@@ -64,14 +70,16 @@ class Group:
 
 @attrs.frozen
 class GroupField:
-    """Group extractor: the group of ``kind`` whose id is in one field of the event.
+    """Group extractor: the group whose id is in one field of the event, of a fixed kind or of the kind in another.
 
     A value object (not a lambda), so the registry can check at import that
-    the field exists on the mapped event class.
+    the fields exist on the mapped event class.
     """
 
-    kind: GroupKind
+    kind: GroupKind | None
+    """The group's kind; None when the event names it in ``kind_field``."""
     field: str
+    kind_field: str | None = None
 
     def __call__(self, event: object) -> Group:
         value = getattr(event, self.field)
@@ -80,9 +88,23 @@ class GroupField:
         if not isinstance(value, str):
             msg = f"field {self.field!r} of {type(event).__name__} holds {type(value).__name__}, not a group id"
             raise TypeError(msg)
-        return Group(self.kind, value)
+        kind = self.kind if self.kind_field is None else getattr(event, self.kind_field)
+        if not isinstance(kind, GroupKind):
+            msg = f"field {self.kind_field!r} of {type(event).__name__} holds {kind!r}, not a GroupKind"
+            raise TypeError(msg)
+        return Group(kind, value)
+
+    def describe(self) -> str:
+        """The group in words, for the catalogue and the AsyncAPI document."""
+        if self.kind is not None:
+            return f"{self.kind.value} group in {self.field!r}"
+        return f"group of the kind in {self.kind_field!r} and the id in {self.field!r}"
 
 
-def to_group(kind: GroupKind, *, field: str) -> GroupField:
-    """Address the event to the group of ``kind`` whose id is in field ``field`` (a UUID or a string)."""
-    return GroupField(kind, field)
+def to_group(kind: GroupKind | None = None, *, field: str, kind_field: str | None = None) -> GroupField:
+    """Address the event to the group of ``kind`` whose id is in field ``field`` (a UUID or a string).
+
+    For events about groups of any kind (presence), pass ``kind_field`` instead
+    of ``kind``: the field holding the event's ``GroupKind``.
+    """
+    return GroupField(kind, field, kind_field)

@@ -14,7 +14,7 @@ import orjson
 
 from domain.events import ENVELOPE_FIELDS
 from domain.registry import DomainToSSEMapping, EventRegistry
-from domain.sse import SSECategory
+from domain.sse import GroupField, SSECategory
 from infrastructure.asyncapi.frames import ENVELOPE_SCHEMA, payload_name, sse_fields
 from infrastructure.asyncapi.request import http_binding
 from infrastructure.asyncapi.schemas import JsonSchema, SchemaBuilder
@@ -179,8 +179,14 @@ def _audience(mapping: DomainToSSEMapping) -> JsonSchema:
     return {
         "everyone": False,
         "user": user,
-        "group": None if group is None else {"kind": group.kind.value, "field": group.field},
+        "group": None if group is None else _group_audience(group),
     }
+
+
+def _group_audience(group: GroupField) -> JsonSchema:
+    """The group's kind, or the field naming it, and the field naming its id."""
+    kind = {"kind": group.kind.value} if group.kind is not None else {"kind": None, "kind_field": group.kind_field}
+    return {**kind, "field": group.field}
 
 
 @functools.lru_cache(maxsize=4)

@@ -13,7 +13,7 @@ from litestar.params import HeaderParameter, QueryParameter
 
 from application.refusals import Refused
 from application.streams import MAX_LAST_EVENT_ID_LENGTH, OpenStream
-from domain.registry import EventRegistry
+from domain.registry import DomainToSSEMapping, EventRegistry
 from domain.sse import Group, SSECategory
 from presentation.auth import stream_credential
 from presentation.refusals import refuse
@@ -78,6 +78,14 @@ async def bounded_query(connection: ASGIConnection[Any, Any, Any, Any], _: BaseR
         raise ClientException(status_code=414, detail=f"the query string is longer than {MAX_QUERY_BYTES} bytes")
 
 
+def _group_kind(mapping: DomainToSSEMapping) -> str | None:
+    """The kind of group the type goes to; ``"any"`` for events about groups of every kind (presence)."""
+    group = mapping.group_extractor
+    if group is None:
+        return None
+    return group.kind.value if group.kind is not None else "any"
+
+
 class EventsController(Controller):
     """The stream of the authenticated user."""
 
@@ -138,7 +146,7 @@ class EventsController(Controller):
                 "category": m.category.value,
                 "description": m.description,
                 "broadcast": m.is_broadcast,
-                "group": m.group_extractor.kind.value if m.group_extractor is not None else None,
+                "group": _group_kind(m),
             }
             for m in registry
         ]

@@ -182,6 +182,10 @@ class RedisKeys:
     def group_channel(self, group: Group) -> bytes:
         return f"{self.prefix}:{{{self.group_tag(group)}}}:live:group:{group}".encode()
 
+    def presence_space(self, tag: str) -> str:
+        """The start of every presence key of partition ``tag`` (:mod:`~infrastructure.presence.redis_scripts`)."""
+        return f"{self.prefix}:{{{tag}}}:presence:"
+
     def ticket(self, fingerprint: str) -> str:
         """A stream ticket, named by its hash (the ticket itself is never stored).
 

@@ -1,0 +1,33 @@
+"""Events of presence: a user came into a group (its first stream opened) or left it (its last one closed)."""
+
+from uuid import UUID
+
+import attrs
+
+from domain.events.base import DomainEvent
+from domain.sse.groups import GroupKind, group_id_problem
+
+
+def _group_id(_: object, __: "attrs.Attribute[str]", value: str) -> None:
+    problem = group_id_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+
+
+@attrs.frozen(kw_only=True)
+class PresenceEvent(DomainEvent):
+    """A change of who is in one group, told to the group's members."""
+
+    group_kind: GroupKind
+    group_id: str = attrs.field(validator=_group_id)
+    user_id: UUID
+
+
+@attrs.frozen(kw_only=True)
+class PresenceJoined(PresenceEvent):
+    """The user's first stream in the group opened (a reconnect within the grace is no join)."""
+
+
+@attrs.frozen(kw_only=True)
+class PresenceLeft(PresenceEvent):
+    """The user's last stream in the group closed and stayed closed for the grace, or its process died."""
