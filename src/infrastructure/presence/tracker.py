@@ -15,9 +15,11 @@ store comes back from an outage no live process is taken for dead.
 """
 
 import asyncio
+import contextlib
 import heapq
 import logging
 import secrets
+import time
 from collections.abc import Callable, Hashable, Iterable
 from uuid import UUID
 
@@ -54,6 +56,7 @@ class PresenceTracker:
         announced: the kinds of group whose members are told of joins and leaves.
         grace_seconds: how long a user stays after their last stream in a group closed.
         timeout_seconds: the bound within which a dead process's users leave.
+        clock: monotonic seconds (a test passes its own, and calls :meth:`sync` instead of starting the worker).
     """
 
     def __init__(
@@ -64,8 +67,11 @@ class PresenceTracker:
         announced: Iterable[GroupKind],
         grace_seconds: float,
         timeout_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
+        self._clock = clock
+        self._upkeep_at = clock()
         self._bus = bus
         self._announced = frozenset(announced)
         self._grace = grace_seconds
@@ -109,7 +115,7 @@ class PresenceTracker:
         held = self._held[group][user_id]
         held.streams -= 1
         if held.streams == 0:  # present for the grace: a reconnect within it changes nothing
-            held.lingers_until = until = asyncio.get_running_loop().time() + self._grace
+            held.lingers_until = until = self._clock() + self._grace
             heapq.heappush(self._graces, (until, group, user_id))
         else:
             self._dirty.add((group, user_id))
@@ -143,37 +149,48 @@ class PresenceTracker:
             logger.warning("presence: could not hand this process's users over; they leave within the timeout")
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        upkeep_at = loop.time()
         backoff = _FIRST_BACKOFF
         while True:
-            now = loop.time()
-            wake_at = min(upkeep_at, self._graces[0][0]) if self._graces else upkeep_at
-            if not self._dirty and wake_at > now:
-                try:
-                    async with asyncio.timeout(wake_at - now):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
-            self._wake.clear()
-            now = loop.time()
-            self._end_graces(now)
+            await self._until_work()
+            reachable = self._reachable_since is not None
             try:
-                if self._dirty:
-                    await self._flush()
-                if now >= upkeep_at:
-                    await self._upkeep(now)
-                    upkeep_at = now + self._every
-            except Exception as error:  # the store is away: keep what changed, and try again
-                if self._reachable_since is not None:
+                await self.sync()
+            except Exception as error:  # the store is away: what changed is kept for the next round
+                if reachable:
                     logger.warning("presence: the store is unreachable (%s); retrying", type(error).__name__)
-                self._reachable_since = None
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MOST_BACKOFF)
-                continue
-            backoff = _FIRST_BACKOFF
-            if self._reachable_since is None:
-                self._reachable_since = now
+            else:
+                backoff = _FIRST_BACKOFF
+
+    async def _until_work(self) -> None:
+        """Wait until a stream opened or closed, a grace ends, or the upkeep is due."""
+        if self._dirty:
+            return
+        wake_at = min(self._upkeep_at, self._graces[0][0]) if self._graces else self._upkeep_at
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, wake_at - self._clock())):
+                await self._wake.wait()
+        self._wake.clear()
+
+    async def sync(self) -> None:
+        """One round of the worker: end the graces that are over, send what changed, renew and sweep when due.
+
+        Raises what the store raised; what changed is sent again by the next round.
+        """
+        now = self._clock()
+        try:
+            self._end_graces(now)
+            if self._dirty:
+                await self._flush()
+            if now >= self._upkeep_at:
+                await self._upkeep(now)
+                self._upkeep_at = now + self._every
+        except Exception:
+            self._reachable_since = None
+            raise
+        if self._reachable_since is None:
+            self._reachable_since = now
 
     def _end_graces(self, now: float) -> None:
         while self._graces and self._graces[0][0] <= now:
