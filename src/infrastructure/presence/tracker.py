@@ -33,9 +33,9 @@ from infrastructure.presence.store import GONE, Changes, PresenceStore
 
 logger = logging.getLogger(__name__)
 
-#: After a failed call to the store, the worker waits this long first, doubling up to ``_MOST_BACKOFF``.
+#: After a failed call to the store, the worker waits this long first, doubling up to a renewal's interval
+#: (so every live process renews within one interval of the store's return, before anyone may judge leases).
 _FIRST_BACKOFF = 0.1
-_MOST_BACKOFF = 5.0
 
 
 @attrs.define
@@ -159,7 +159,7 @@ class PresenceTracker:
                 if reachable:
                     logger.warning("presence: the store is unreachable (%s); retrying", type(error).__name__)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, _MOST_BACKOFF)
+                backoff = min(backoff * 2, self._every)
             else:
                 backoff = _FIRST_BACKOFF
 
