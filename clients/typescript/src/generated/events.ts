@@ -6,11 +6,13 @@ import type { ReportCompletedPayload } from './models/ReportCompletedPayload';
 import type { ReportFailedPayload } from './models/ReportFailedPayload';
 import type { SystemAnnouncementPayload } from './models/SystemAnnouncementPayload';
 import type { TenantAnnouncementPayload } from './models/TenantAnnouncementPayload';
+import type { PresenceJoinedPayload } from './models/PresenceJoinedPayload';
+import type { PresenceLeftPayload } from './models/PresenceLeftPayload';
 import type { StreamResetPayload } from './models/StreamResetPayload';
 import type { StreamEndPayload } from './models/StreamEndPayload';
 import type { StreamUnwatchedPayload } from './models/StreamUnwatchedPayload';
 
-export type { ReportRequestedPayload, ReportProgressPayload, ReportCompletedPayload, ReportFailedPayload, SystemAnnouncementPayload, TenantAnnouncementPayload, StreamResetPayload, StreamEndPayload, StreamUnwatchedPayload };
+export type { ReportRequestedPayload, ReportProgressPayload, ReportCompletedPayload, ReportFailedPayload, SystemAnnouncementPayload, TenantAnnouncementPayload, PresenceJoinedPayload, PresenceLeftPayload, StreamResetPayload, StreamEndPayload, StreamUnwatchedPayload };
 
 /** The path of the stream, after the server's address. */
 export const STREAM_PATH = "/api/v1/events";
@@ -29,6 +31,10 @@ export interface HeraldEventMap {
   "system.announcement": SystemAnnouncementPayload;
   /** An administrator's message to every member of their tenant. */
   "tenant.announcement": TenantAnnouncementPayload;
+  /** A user's first stream in the group opened (to the group's members). */
+  "presence.joined": PresenceJoinedPayload;
+  /** A user's last stream in the group closed, and stayed closed for the grace (to the group's members). */
+  "presence.left": PresenceLeftPayload;
   /** The client may have missed events and should reload its state. */
   "stream.reset": StreamResetPayload;
   /** The server is ending the stream. */
@@ -41,7 +47,7 @@ export interface HeraldEventMap {
 export type HeraldEventName = keyof HeraldEventMap;
 
 /** Every event name, in the order of the document. */
-export const EVENT_NAMES: readonly HeraldEventName[] = ["report.requested","report.progress","report.completed","report.failed","system.announcement","tenant.announcement","stream.reset","stream.end","stream.unwatched"];
+export const EVENT_NAMES: readonly HeraldEventName[] = ["report.requested","report.progress","report.completed","report.failed","system.announcement","tenant.announcement","presence.joined","presence.left","stream.reset","stream.end","stream.unwatched"];
 
 /** Whether an event carries an `id:` to resume from (`stream.end` does not: the last id stays). */
 export const RESUMABLE: Readonly<Record<HeraldEventName, boolean>> = {
@@ -51,6 +57,8 @@ export const RESUMABLE: Readonly<Record<HeraldEventName, boolean>> = {
   "report.failed": true,
   "system.announcement": true,
   "tenant.announcement": true,
+  "presence.joined": true,
+  "presence.left": true,
   "stream.reset": true,
   "stream.end": false,
   "stream.unwatched": true,

@@ -1,0 +1,19 @@
+// Generated from Herald's AsyncAPI document by tools/generate.mjs (Modelina 5.10.1): do not edit.
+
+/**
+ * A user's last stream in the group closed, and stayed closed for the grace (to the group's members).
+ */
+interface PresenceLeftPayload {
+  'group_kind': string;
+  'group_id': string;
+  'user_id': string;
+  /**
+   * UUIDv7 of this SSE event.
+   */
+  'event_id': string;
+  /**
+   * When the event was published.
+   */
+  'occurred_at': string;
+}
+export type { PresenceLeftPayload };
