@@ -1,5 +1,6 @@
 """The demo page with groups, two people at once: a report shared from one page is watched live in the other
-until it is unshared, and an administrator's tenant announcement reaches their tenant's pages only.
+until it is unshared, a watched report shows who watches it (a page that closes leaves it after the grace),
+and an administrator's tenant announcement reaches their tenant's pages only.
 
 Each person has a browser context of their own (their own cookies and tab storage) in one headless Chromium.
 """
@@ -19,6 +20,7 @@ from tests.support.demo_page import (
     announcements,
     read_log,
     read_rows,
+    read_watchers,
     signed_in_as,
     wait_for_log,
     wait_until,
@@ -29,12 +31,15 @@ pytestmark = BROWSER_TESTS
 
 #: Report steps slow enough that the sharee starts watching while the report is still being made.
 STEP_SECONDS = 1.0
+#: How long a user whose page closed stays among a report's watchers: short, so the test need not wait long.
+GRACE_SECONDS = 0.5
 WAIT_MS = TIMEOUT_SECONDS * 1000
 
 
 @pytest.fixture
 async def herald(make_container: Callable[..., Container]) -> AsyncIterator[RunningHerald]:
-    async with serve(make_container(report_step_seconds=STEP_SECONDS, sse_retry_ms=300)) as running:
+    container = make_container(report_step_seconds=STEP_SECONDS, sse_retry_ms=300, presence_grace_seconds=GRACE_SECONDS)
+    async with serve(container) as running:
         yield running
 
 
@@ -50,6 +55,30 @@ def of_report(log: list[LogItem], report_id: str) -> list[LogItem]:
 def notes(log: list[LogItem], kind: str) -> list[str]:
     """What the page noted of its own doings of ``kind`` (``request sent``, ``shared``, ...)."""
     return [i.data for i in log if i.type == kind]
+
+
+def presence_changes(log: list[LogItem], report_id: str) -> list[tuple[str, str]]:
+    """The joins and leaves of the report's watchers the page received: each event's type and user id."""
+    return [
+        (i.type, str(i.json()["user_id"]))
+        for i in log
+        if i.type.startswith("presence.") and i.json()["group_kind"] == "report" and i.json()["group_id"] == report_id
+    ]
+
+
+async def share_a_report(owner: Page, sharee: Page, title: str) -> str:
+    """The owner's page requests a report and shares it with the user id the sharee's page shows; its id."""
+    await owner.fill("#title", title)
+    await owner.click("#request-report")
+    log = await wait_for_log(owner, lambda log: bool(notes(log, "request sent")), "the report requested")
+    report_id = notes(log, "request sent")[0].removeprefix("report ")
+    sharee_id = await sharee.locator("#user").text_content()
+    assert sharee_id
+    await owner.fill("#share-report", report_id)
+    await owner.fill("#share-user", sharee_id)
+    await owner.click("#share")
+    await wait_for_log(owner, lambda log: notes(log, "shared") == [f"report {report_id} with {sharee_id}"], "the share")
+    return report_id
 
 
 def stream_queries(requests: list[Request]) -> list[dict[str, list[str]]]:
@@ -71,16 +100,8 @@ async def test_a_report_shared_on_the_page_is_watched_live_by_the_sharee_until_i
         b.on("request", lambda request: requests.append(request))  # noqa: PLW0108 (Playwright wraps handlers)
 
         # 1. The owner requests a report and shares it with the user id the sharee's page shows.
-        await a.fill("#title", "Shared numbers")
-        await a.click("#request-report")
-        log = await wait_for_log(a, lambda log: bool(notes(log, "request sent")), "the report requested")
-        report_id = notes(log, "request sent")[0].removeprefix("report ")
-        sharee_shown = await b.locator("#user").text_content()
-        assert sharee_shown == str(sharee)
-        await a.fill("#share-report", report_id)
-        await a.fill("#share-user", sharee_shown)
-        await a.click("#share")
-        await wait_for_log(a, lambda log: notes(log, "shared") == [f"report {report_id} with {sharee}"], "the share")
+        assert await b.locator("#user").text_content() == str(sharee)
+        report_id = await share_a_report(a, b, "Shared numbers")
 
         # 2. The sharee watches it: the page streams on with ?watch=report:<id> and the report's events
         #    arrive live, as on the owner's page, the report's row following them under "Shared with you".
@@ -126,6 +147,46 @@ async def test_a_report_shared_on_the_page_is_watched_live_by_the_sharee_until_i
         await a.fill("#message", "after the unshare")
         await a.click("#announce")
         log = await wait_for_log(b, lambda log: "after the unshare" in announcements(log), "the fence")
+        assert [i for i in log if i.type == "error"] == []
+
+
+async def test_a_watched_report_shows_who_watches_it_and_a_page_that_closes_leaves_it(herald: RunningHerald) -> None:
+    owner, sharee = uuid.uuid4(), uuid.uuid4()
+    owner_page, sharee_page = ARTIFACTS / "demo-page-watchers-owner.png", ARTIFACTS / "demo-page-watchers-sharee.png"
+    async with (
+        chromium() as browser,
+        tab(browser, herald.base_url, owner_page, init_script=signed_in_as(owner)) as (a, _),
+        tab(browser, herald.base_url, sharee_page, init_script=signed_in_as(sharee)) as (b, _),
+    ):
+        await opened(a)
+        await opened(b)
+        report_id = await share_a_report(a, b, "Watched numbers")
+
+        # 1. The owner watches their own report: it stays among their reports, and its row shows them alone.
+        await a.locator(f'#reports li[data-report-id="{report_id}"]').get_by_role("button", name="watch").click()
+        alone = [(str(owner), "you")]
+        await wait_until(lambda: read_watchers(a, report_id), lambda shown: shown == alone, "the owner watching")
+        assert [r["reportId"] for r in await read_rows(a)] == [report_id]
+        assert await read_rows(a, "#watched") == []
+
+        # 2. The sharee watches it: they appear in the owner's list (a short id), and each page marks its own user.
+        await b.fill("#watch-report", report_id)
+        await b.click("#watch")
+        both = [(str(owner), "you"), (str(sharee), str(sharee)[:8])]
+        await wait_until(lambda: read_watchers(a, report_id), lambda shown: shown == both, "the sharee arriving")
+        as_sharee = [(str(sharee), "you"), (str(owner), str(owner)[:8])]
+        await wait_until(lambda: read_watchers(b, report_id), lambda shown: shown == as_sharee, "the sharee's list")
+        await a.screenshot(path=ARTIFACTS / "demo-page-watchers.png", full_page=True)
+
+        # 3. The sharee closes their page: one grace later they leave the owner's list.
+        await b.close()
+        await wait_until(lambda: read_watchers(a, report_id), lambda shown: shown == alone, "the sharee gone")
+        log = await read_log(a)
+        assert presence_changes(log, report_id) == [
+            ("presence.joined", str(owner)),
+            ("presence.joined", str(sharee)),
+            ("presence.left", str(sharee)),
+        ]
         assert [i for i in log if i.type == "error"] == []
 
 

@@ -44,7 +44,8 @@ async def tab(
     browser: Browser, base_url: str, screenshot: Path, *, init_script: str | None = None
 ) -> AsyncIterator[tuple[Page, BrowserContext]]:
     """A page on ``base_url`` in a context of its own (its own cookies and storage, as another person's
-    browser); its screenshot is saved whatever the outcome, and an uncaught error in the page fails the test."""
+    browser); its screenshot is saved whatever the outcome (unless the test closed the page, as a person
+    closes a tab), and an uncaught error in the page fails the test."""
     context = await browser.new_context(base_url=base_url)
     try:
         if init_script is not None:
@@ -55,8 +56,9 @@ async def tab(
         try:
             yield page, context
         finally:
-            screenshot.parent.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=screenshot, full_page=True)
+            if not page.is_closed():
+                screenshot.parent.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=screenshot, full_page=True)
         assert errors == [], f"the page raised uncaught errors: {errors}"
     finally:
         await context.close()

@@ -80,6 +80,14 @@ async def read_rows(page: Page, where: str = "#reports") -> list[dict[str, str]]
     return await page.locator(f"{where} li").evaluate_all("rows => rows.map(row => ({...row.dataset}))")  # type: ignore[no-any-return]
 
 
+async def read_watchers(page: Page, report_id: str) -> list[tuple[str, str]]:
+    """Who the row of a watched report shows watching it, in its order: each user's id and what the page
+    shows for them (``you`` for its own user, a short id for the others)."""
+    chips = page.locator(f'li[data-report-id="{report_id}"] .watchers code')
+    shown = await chips.evaluate_all("chips => chips.map(chip => [chip.dataset.userId, chip.textContent])")
+    return [(user_id, text) for user_id, text in shown]
+
+
 def announcements(log: list[LogItem], event_type: str = "system.announcement") -> list[str]:
     """The announced messages, in the order the page received them."""
     return [str(i.json()["message"]) for i in log if i.type == event_type]
