@@ -12,29 +12,16 @@ from httpx_sse import ServerSentEvent
 from infrastructure.container import Container
 from tests.api.test_report_limits import assert_problem
 from tests.api.test_report_shares import a_report, share
-from tests.support.server import serve
+from tests.api.test_watches import Auth, served
 from tests.support.streams import StreamReader
 
-Auth = Callable[..., dict[str, str]]
 #: Long enough for a reconnect in a test, short enough to wait out.
 GRACE = 0.5
 
 
-@contextlib.asynccontextmanager
-async def served(make: Callable[..., Container], **settings: object) -> AsyncIterator[tuple[httpx.AsyncClient, Auth]]:
-    container = make(presence_grace_seconds=GRACE, **settings)
-    tokens = container.token_service()
-
-    def auth(user: uuid.UUID, roles: tuple[str, ...] = (), tenant: str | None = None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {tokens.issue(user, roles, tenant=tenant)}"}
-
-    async with serve(container) as running, httpx.AsyncClient(base_url=running.base_url, timeout=10) as client:
-        yield client, auth
-
-
 @pytest.fixture
 async def api(make_container: Callable[..., Container]) -> AsyncIterator[tuple[httpx.AsyncClient, Auth]]:
-    async with served(make_container) as api:
+    async with served(make_container, presence_grace_seconds=GRACE) as api:
         yield api
 
 
@@ -142,7 +129,7 @@ async def test_a_non_member_learns_nothing_and_a_tenant_sees_its_own(api: tuple[
 
 
 async def test_members_come_a_page_at_a_time_in_user_id_order(make_container: Callable[..., Container]) -> None:
-    async with served(make_container, sse_max_streams_per_user=5) as (client, auth):
+    async with served(make_container, presence_grace_seconds=GRACE) as (client, auth):
         users = sorted((uuid.uuid4() for _ in range(5)), key=str)
         async with contextlib.AsyncExitStack() as stack:
             for user in users:

@@ -20,13 +20,13 @@ Auth = Callable[..., dict[str, str]]
 
 
 @contextlib.asynccontextmanager
-async def served(make: Callable[..., Container]) -> AsyncIterator[tuple[httpx.AsyncClient, Auth]]:
+async def served(make: Callable[..., Container], **settings: object) -> AsyncIterator[tuple[httpx.AsyncClient, Auth]]:
     """Herald (from ``make``, with short report steps and three watches at most), a client and its users' tokens."""
-    container = make(report_step_seconds=0.3, sse_max_watches=3)
+    container = make(**{"report_step_seconds": 0.3, "sse_max_watches": 3, **settings})
     tokens = container.token_service()
 
-    def auth(user: uuid.UUID, roles: tuple[str, ...] = ()) -> dict[str, str]:
-        return {"Authorization": f"Bearer {tokens.issue(user, roles)}"}
+    def auth(user: uuid.UUID, roles: tuple[str, ...] = (), tenant: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens.issue(user, roles, tenant=tenant)}"}
 
     async with serve(container) as running, httpx.AsyncClient(base_url=running.base_url, timeout=10) as client:
         yield client, auth

@@ -14,12 +14,12 @@ from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.container import Container
 from infrastructure.presence import PresenceTracker, RedisPresenceStore
 from tests.api.test_presence import (
-    Auth,
-    served,
+    GRACE,
     test_a_non_member_learns_nothing_and_a_tenant_sees_its_own,
     test_a_reconnect_within_the_grace_is_neither_a_leave_nor_a_join,
     test_watchers_see_each_other_come_once_and_go_after_the_grace,
 )
+from tests.api.test_watches import Auth, served
 
 __all__ = [
     "test_a_non_member_learns_nothing_and_a_tenant_sees_its_own",
@@ -30,7 +30,7 @@ __all__ = [
 
 @pytest.fixture
 async def api(make_redis_container: Callable[..., Container]) -> AsyncIterator[tuple[httpx.AsyncClient, Auth]]:
-    async with served(make_redis_container) as api:
+    async with served(make_redis_container, presence_grace_seconds=GRACE) as api:
         yield api
 
 

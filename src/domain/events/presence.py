@@ -5,13 +5,7 @@ from uuid import UUID
 import attrs
 
 from domain.events.base import DomainEvent
-from domain.sse.groups import GroupKind, group_id_problem
-
-
-def _group_id(_: object, __: "attrs.Attribute[str]", value: str) -> None:
-    problem = group_id_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
+from domain.sse.groups import GroupKind, valid_group_id
 
 
 @attrs.frozen(kw_only=True)
@@ -19,7 +13,7 @@ class PresenceEvent(DomainEvent):
     """A change of who is in one group, told to the group's members."""
 
     group_kind: GroupKind
-    group_id: str = attrs.field(validator=_group_id)
+    group_id: str = attrs.field(validator=valid_group_id)
     user_id: UUID
 
 

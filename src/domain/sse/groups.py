@@ -38,6 +38,13 @@ def group_id_problem(group_id: str) -> str | None:
     return None
 
 
+def valid_group_id(_: object, __: "attrs.Attribute[str]", value: str) -> None:
+    """attrs validator of a field holding a group's id (a tenant, say)."""
+    problem = group_id_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+
+
 @attrs.frozen
 class Group:
     """One group: its kind and its id. Written ``<kind>:<id>``, as in ``?watch=report:<id>``."""
