@@ -17,6 +17,7 @@ store comes back from an outage no live process is taken for dead.
 import asyncio
 import contextlib
 import heapq
+import itertools
 import logging
 import secrets
 import time
@@ -82,7 +83,10 @@ class PresenceTracker:
         self.process = secrets.token_hex(8)
         self._held: dict[Group, dict[UUID, _Held]] = {}
         self._dirty: set[tuple[Group, UUID]] = set()
-        self._graces: list[tuple[float, Group, UUID]] = []
+        # (ends at, order, group, user): graces that end at the same time go in the order they began,
+        # so the heap never compares groups (they have no order) or users.
+        self._graces: list[tuple[float, int, Group, UUID]] = []
+        self._grace_order = itertools.count()
         self._partitions: set[Hashable] = set()
         self._wake = asyncio.Event()
         self._reachable_since: float | None = None
@@ -116,7 +120,7 @@ class PresenceTracker:
         held.streams -= 1
         if held.streams == 0:  # present for the grace: a reconnect within it changes nothing
             held.lingers_until = until = self._clock() + self._grace
-            heapq.heappush(self._graces, (until, group, user_id))
+            heapq.heappush(self._graces, (until, next(self._grace_order), group, user_id))
         else:
             self._dirty.add((group, user_id))
         self._wake.set()
@@ -194,7 +198,7 @@ class PresenceTracker:
 
     def _end_graces(self, now: float) -> None:
         while self._graces and self._graces[0][0] <= now:
-            until, group, user_id = heapq.heappop(self._graces)
+            until, _, group, user_id = heapq.heappop(self._graces)
             users = self._held.get(group, {})
             held = users.get(user_id)
             if held is None or held.lingers_until != until:
