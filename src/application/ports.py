@@ -201,6 +201,8 @@ class PresencePage:
     members: tuple[PresentMember, ...] = ()
     next: UUID | None = None
     """The last member of this page when more follow: pass it as ``after`` for the next page."""
+    version: int = 0
+    """The group's presence version as read: the ``presence.*`` events of later versions change this answer."""
 
 
 @runtime_checkable

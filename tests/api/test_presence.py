@@ -67,6 +67,7 @@ async def test_watchers_see_each_other_come_once_and_go_after_the_grace(api: tup
             await owners.wait_until(lambda events: ("presence.joined", str(sharee)) in changes(events))
             body = await presence(client, auth(sharee), f"report/{report}")
             assert body["count"] == 2
+            listed = body["version"]
             members = {m["user_id"]: m for m in body["members"]}  # type: ignore[attr-defined]
             assert set(members) == {str(owner), str(sharee)}
             assert members[str(sharee)]["streams"] == 2
@@ -82,6 +83,10 @@ async def test_watchers_see_each_other_come_once_and_go_after_the_grace(api: tup
         left = next(e for e in owners.events if e.event == "presence.left")
         assert json.loads(left.data)["group_kind"] == "report"
         assert json.loads(left.data)["group_id"] == report
+        # Each change makes a newer version; the list read between two changes sits between them.
+        versions = [json.loads(e.data)["version"] for e in owners.events if e.event.startswith("presence.")]
+        assert versions == sorted(set(versions))
+        assert versions[1] <= listed < versions[2]
 
 
 async def member(client: httpx.AsyncClient, headers: dict[str, str], report: str, user: uuid.UUID) -> object:

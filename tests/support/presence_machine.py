@@ -172,6 +172,7 @@ class PresenceMachine(RuleBasedStateMachine):
         self.streams: list[Stream] = []
         #: Per announced (group, user): whether its last event was a join.
         self.announced: dict[Key, bool] = {}
+        self.versions: dict[Group, int] = {}  # the last presence version announced of each group
         #: Per (group, user) seen present: its ``since``, until a leave is announced.
         self.since: dict[Key, datetime] = {}
         self.steps = 0
@@ -388,6 +389,9 @@ class PresenceMachine(RuleBasedStateMachine):
         group = Group(event.group_kind, event.group_id)
         key = (group, event.user_id)
         assert group.kind in ANNOUNCED_PRESENCE, f"{event} of a kind that is not announced"
+        # Announced one after another here (the machine syncs one process at a time): each change is newer.
+        assert event.version > self.versions.get(group, 0), f"{event} after version {self.versions.get(group)}"
+        self.versions[group] = event.version
         assert process.alive, f"{event} from a dead process"
         if isinstance(event, PresenceJoined):
             assert not self.announced.get(key, False), f"{event}: a second join without a leave between"
@@ -410,6 +414,7 @@ class PresenceMachine(RuleBasedStateMachine):
         for group in GROUPS:
             page = await self.store.members(group, after=None, limit=len(USERS) + 1)
             assert page.next is None
+            assert page.version >= self.versions.get(group, 0), f"{group}: read version {page.version}"
             present = {member.user_id: member for member in page.members}
             assert page.count == len(present), f"{group}: count {page.count}, members {sorted(present)}"
             for user in USERS:

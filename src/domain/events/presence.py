@@ -15,6 +15,9 @@ class PresenceEvent(DomainEvent):
     group_kind: GroupKind
     group_id: str = attrs.field(validator=valid_group_id)
     user_id: UUID
+    version: int = attrs.field(validator=attrs.validators.ge(1))
+    """The group's presence version after this change; it only grows. Two processes can publish changes of one
+    user in either order: a client applies a change only when it is newer than what it holds of that user."""
 
 
 @attrs.frozen(kw_only=True)

@@ -39,10 +39,18 @@ class PresenceChange:
     group_kind: str
     group_id: str
     user_id: UUID
+    version: int
+    """The group's presence version after this change: apply it only when newer than what you hold of the user
+    (and than the ``version`` of the list ``GET /api/v1/presence/...`` gave)."""
 
 
 def presence_change(event: PresenceEvent) -> dict[str, Any]:
-    return {"group_kind": event.group_kind.value, "group_id": event.group_id, "user_id": event.user_id}
+    return {
+        "group_kind": event.group_kind.value,
+        "group_id": event.group_id,
+        "user_id": event.user_id,
+        "version": event.version,
+    }
 
 
 REGISTRY = EventRegistry(

@@ -2,7 +2,7 @@
 
 from infrastructure.presence.memory_store import MemoryPresenceStore
 from infrastructure.presence.redis_store import RedisPresenceStore
-from infrastructure.presence.store import GONE, Changes, PresenceStore
+from infrastructure.presence.store import GONE, Change, Changes, PresenceStore
 from infrastructure.presence.tracker import PresenceTracker
 
-__all__ = ["GONE", "Changes", "MemoryPresenceStore", "PresenceStore", "PresenceTracker", "RedisPresenceStore"]
+__all__ = ["GONE", "Change", "Changes", "MemoryPresenceStore", "PresenceStore", "PresenceTracker", "RedisPresenceStore"]

@@ -1,13 +1,14 @@
 """Presence in memory, for the embedded broker: one process, so no leases and nothing to reap."""
 
 import bisect
+import time
 from collections.abc import Collection, Hashable, Mapping
 from datetime import UTC, datetime
 from uuid import UUID
 
 from application.ports import PresencePage, PresentMember
 from domain.sse import Group
-from infrastructure.presence.store import GONE, Changes
+from infrastructure.presence.store import GONE, Change, Changes
 
 
 class _Roster:
@@ -16,6 +17,12 @@ class _Roster:
     def __init__(self) -> None:
         self.members: dict[UUID, tuple[int, datetime]] = {}
         self.order: list[str] = []
+        self.version = 0
+
+    def bump(self) -> int:
+        """The next version: one more, and never below the time in microseconds (it grows after the roster went)."""
+        self.version = max(self.version + 1, time.time_ns() // 1000)
+        return self.version
 
 
 class MemoryPresenceStore:
@@ -30,8 +37,8 @@ class MemoryPresenceStore:
 
     async def apply(self, process: str, changes: Mapping[Group, Mapping[UUID, int]], lease_ms: int) -> Changes:
         del process, lease_ms
-        joined: list[tuple[Group, UUID]] = []
-        left: list[tuple[Group, UUID]] = []
+        joined: list[Change] = []
+        left: list[Change] = []
         now = datetime.now(UTC)
         for group, users in changes.items():
             roster = self._rosters.setdefault(group, _Roster())
@@ -41,11 +48,11 @@ class MemoryPresenceStore:
                     if held is not None:
                         del roster.members[user_id]
                         roster.order.pop(bisect.bisect_left(roster.order, str(user_id)))
-                        left.append((group, user_id))
+                        left.append(Change(group, user_id, roster.bump()))
                 elif held is None:
                     roster.members[user_id] = (streams, now)
                     bisect.insort(roster.order, str(user_id))
-                    joined.append((group, user_id))
+                    joined.append(Change(group, user_id, roster.bump()))
                 else:
                     roster.members[user_id] = (streams, held[1])
             if not roster.members:
@@ -67,10 +74,10 @@ class MemoryPresenceStore:
 
     async def members(self, group: Group, *, after: UUID | None, limit: int) -> PresencePage:
         roster = self._rosters.get(group)
-        if roster is None:
-            return PresencePage(0)
+        if roster is None:  # the floor of its next version, and above every earlier one
+            return PresencePage(0, version=time.time_ns() // 1000)
         start = bisect.bisect_right(roster.order, str(after)) if after is not None else 0
         ids = roster.order[start : start + limit + 1]
         page = [UUID(text) for text in ids[:limit]]
         members = tuple(PresentMember(user_id, *roster.members[user_id]) for user_id in page)
-        return PresencePage(len(roster.members), members, page[-1] if len(ids) > limit else None)
+        return PresencePage(len(roster.members), members, page[-1] if len(ids) > limit else None, roster.version)

@@ -6,7 +6,10 @@ Per partition (hash tag ``P``), under ``<prefix>:{P}:presence:``:
 - ``held:<process>``: the groups the process holds anyone in;
 - per group ``G``: ``G:users`` (the members, a sorted set scored 0, so pages go in
   user id order), ``G:info`` (member → ``streams:since:holders``, summed over the
-  processes) and ``G:by:<process>`` (member → that process's streams).
+  processes), ``G:by:<process>`` (member → that process's streams) and
+  ``G:version`` (the group's presence version: one more at each join or leave,
+  and never below Redis time in microseconds, so it keeps growing after the key
+  expired or Redis lost it).
 
 A member joins when its first holder appears and leaves when its last one
 goes: ``holders`` counts the processes holding it. Time is always Redis's
@@ -23,11 +26,17 @@ local function parse(info)
   local total, since, holders = string.match(info, '^(%-?%d+):(%d+):(%d+)$')
   return tonumber(total), since, tonumber(holders)
 end
+local function bump(key)
+  local version = math.max((tonumber(redis.call('GET', key)) or 0) + 1, now * 1000)
+  local text = string.format('%.0f', version)
+  redis.call('SET', key, text, 'PX', 86400000)
+  return text
+end
 """
 
-#: KEYS: leases, held:<process>, G:users, G:info, G:by:<process>.
+#: KEYS: leases, held:<process>, G:users, G:info, G:by:<process>, G:version.
 #: ARGV: process, lease (ms), the group, then pairs of user and streams (-1: gone).
-#: Returns {1 if the process had a lease here, joined users, left users}.
+#: Returns {1 if the process had a lease here, {joined user, version, ...}, {left user, version, ...}}.
 APPLY = (
     _NOW
     + _INFO
@@ -54,12 +63,14 @@ for i = 4, #ARGV, 2 do
     if not info then
       redis.call('ZADD', KEYS[3], 0, user)
       joined[#joined + 1] = user
+      joined[#joined + 1] = bump(KEYS[6])
     end
     redis.call('HSET', KEYS[4], user, total .. ':' .. since .. ':' .. holders)
   elseif info then
     redis.call('HDEL', KEYS[4], user)
     redis.call('ZREM', KEYS[3], user)
     left[#left + 1] = user
+    left[#left + 1] = bump(KEYS[6])
   end
 end
 if redis.call('EXISTS', KEYS[5]) == 1 then
@@ -90,7 +101,7 @@ redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
 )
 
 #: KEYS: leases. ARGV: the partition's key prefix (``<prefix>:{P}:presence:``), most processes per call.
-#: Ends every process whose lease ran out: takes out what it held. Returns {group, user, ...} of who left.
+#: Ends every process whose lease ran out: takes out what it held. Returns {group, user, version, ...} of who left.
 #: The group keys are named here, in the leases' slot: they share its hash tag.
 REAP = (
     _NOW
@@ -117,6 +128,7 @@ for _, process in ipairs(dead) do
           redis.call('ZREM', base .. 'users', user)
           left[#left + 1] = group
           left[#left + 1] = user
+          left[#left + 1] = bump(base .. 'version')
         end
       end
     end
@@ -129,17 +141,22 @@ return left
 """
 )
 
-#: KEYS: G:users, G:info. ARGV: after ('' from the first), limit.
-#: Returns {count, user, info, user, info, ...} with up to limit + 1 members (one more says a page follows).
-PAGE = """
+#: KEYS: G:users, G:info, G:version. ARGV: after ('' from the first), limit.
+#: Returns {count, version, user, info, user, info, ...} with up to limit + 1 members (one more: a page follows).
+#: A group without a version yet (or any more) reads as the floor of its next one.
+PAGE = (
+    _NOW
+    + """
 local count = redis.call('ZCARD', KEYS[1])
+local version = redis.call('GET', KEYS[3]) or string.format('%.0f', now * 1000)
 local start = '-'
 if ARGV[1] ~= '' then start = '(' .. ARGV[1] end
 local users = redis.call('ZRANGEBYLEX', KEYS[1], start, '+', 'LIMIT', 0, tonumber(ARGV[2]) + 1)
-local out = {count}
+local out = {count, version}
 for _, user in ipairs(users) do
   out[#out + 1] = user
   out[#out + 1] = redis.call('HGET', KEYS[2], user) or '0:0:0'
 end
 return out
 """
+)

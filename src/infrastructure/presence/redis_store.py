@@ -19,7 +19,7 @@ from application.ports import PresencePage, PresenceUnavailableError, PresentMem
 from domain.sse import Group
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.presence import redis_scripts
-from infrastructure.presence.store import Changes
+from infrastructure.presence.store import Change, Changes
 from infrastructure.redis_deadline import redis_wait
 from infrastructure.redis_errors import REDIS_FAILURE
 
@@ -61,6 +61,7 @@ class RedisPresenceStore:
                 space + "users",
                 space + "info",
                 space + f"by:{process}",
+                space + "version",
             ]
             pairs = [item for user_id, streams in users.items() for item in (str(user_id), streams)]
             for start in range(0, len(pairs), 2 * _USERS_PER_CALL):
@@ -69,12 +70,14 @@ class RedisPresenceStore:
                 )
                 groups.append(group)
         answers = await self._run(calls)
-        joined, left, lost = [], [], set()
+        joined: list[Change] = []
+        left: list[Change] = []
+        lost = set()
         for group, (had, came, went) in zip(groups, answers, strict=True):
             if not int(had):
                 lost.add(self._keys.group_tag(group))
-            joined += [(group, UUID(_text(user))) for user in came]
-            left += [(group, UUID(_text(user))) for user in went]
+            joined += _changes(group, came)
+            left += _changes(group, went)
         return Changes(tuple(joined), tuple(left), frozenset(lost))
 
     async def renew(self, process: str, partitions: Collection[Hashable], lease_ms: int) -> Changes:
@@ -89,7 +92,9 @@ class RedisPresenceStore:
         left = []
         for answer in await self._run(calls):
             items = [_text(item) for item in answer]
-            left += [(Group.parse(items[i]), UUID(items[i + 1])) for i in range(0, len(items), 2)]
+            left += [
+                Change(Group.parse(items[i]), UUID(items[i + 1]), int(items[i + 2])) for i in range(0, len(items), 3)
+            ]
         return Changes(left=tuple(left))
 
     async def depart(self, process: str, partitions: Collection[Hashable], after_ms: int) -> None:
@@ -101,15 +106,18 @@ class RedisPresenceStore:
     async def members(self, group: Group, *, after: UUID | None, limit: int) -> PresencePage:
         space = self._group_space(group)
         answer = await self._read(
-            self._page(keys=[space + "users", space + "info"], args=["" if after is None else str(after), limit])
+            self._page(
+                keys=[space + "users", space + "info", space + "version"],
+                args=["" if after is None else str(after), limit],
+            )
         )
-        count, items = int(answer[0]), [_text(item) for item in answer[1:]]
+        count, version, items = int(answer[0]), int(answer[1]), [_text(item) for item in answer[2:]]
         members = []
         for i in range(0, min(len(items), 2 * limit), 2):
             streams, since, _ = items[i + 1].split(":")
             members.append(PresentMember(UUID(items[i]), int(streams), datetime.fromtimestamp(int(since) / 1000, UTC)))
         more = len(items) > 2 * limit
-        return PresencePage(count, tuple(members), members[-1].user_id if more and members else None)
+        return PresencePage(count, tuple(members), members[-1].user_id if more and members else None, version)
 
     def _group_space(self, group: Group) -> str:
         return self._space(self._keys.group_tag(group)) + f"{group}:"
@@ -135,6 +143,12 @@ class RedisPresenceStore:
                             await script(keys=keys, args=args, client=pipe)
                         answers += await pipe.execute()
         return answers
+
+
+def _changes(group: Group, answer: Sequence[bytes | str]) -> list[Change]:
+    """The changes of one group in an answer ``{user, version, ...}``."""
+    items = [_text(item) for item in answer]
+    return [Change(group, UUID(items[i]), int(items[i + 1])) for i in range(0, len(items), 2)]
 
 
 def _text(value: bytes | str) -> str:

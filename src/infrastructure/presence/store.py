@@ -1,7 +1,7 @@
 """Where presence is kept: what a process holds in each group, summed over every process."""
 
 from collections.abc import Collection, Hashable, Mapping
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from uuid import UUID
 
 import attrs
@@ -13,13 +13,21 @@ from domain.sse import Group
 GONE = -1
 
 
+class Change(NamedTuple):
+    """A user came into a group or left it, making the group's presence ``version``."""
+
+    group: Group
+    user_id: UUID
+    version: int
+
+
 @attrs.frozen
 class Changes:
     """What an :meth:`PresenceStore.apply` or :meth:`PresenceStore.reap` changed for the group's members."""
 
-    joined: tuple[tuple[Group, UUID], ...] = ()
+    joined: tuple[Change, ...] = ()
     """Users now present in a group who were not (their first holder)."""
-    left: tuple[tuple[Group, UUID], ...] = ()
+    left: tuple[Change, ...] = ()
     """Users present in a group no more (their last holder is gone)."""
     lost: frozenset[Hashable] = frozenset()
     """Partitions where the store had no lease of the process: what the process held there is gone from it."""

@@ -27,10 +27,10 @@ from uuid import UUID
 import attrs
 
 from application.ports import PresencePage
-from domain.events import PresenceJoined, PresenceLeft
+from domain.events import PresenceEvent, PresenceJoined, PresenceLeft
 from domain.ports import EventBusProtocol
 from domain.sse import Group, GroupKind
-from infrastructure.presence.store import GONE, Changes, PresenceStore
+from infrastructure.presence.store import GONE, Change, Changes, PresenceStore
 
 logger = logging.getLogger(__name__)
 
@@ -247,9 +247,10 @@ class PresenceTracker:
 
     async def _announce(self, changes: Changes) -> None:
         announced = self._announced
-        for group, user_id in changes.joined:
+        happened: list[tuple[Change, type[PresenceEvent]]] = [(change, PresenceJoined) for change in changes.joined]
+        happened += [(change, PresenceLeft) for change in changes.left]
+        for (group, user_id, version), kind in sorted(happened, key=lambda item: item[0].version):  # as decided
             if group.kind in announced:
-                await self._bus.publish(PresenceJoined(group_kind=group.kind, group_id=group.id, user_id=user_id))
-        for group, user_id in changes.left:
-            if group.kind in announced:
-                await self._bus.publish(PresenceLeft(group_kind=group.kind, group_id=group.id, user_id=user_id))
+                await self._bus.publish(
+                    kind(group_kind=group.kind, group_id=group.id, user_id=user_id, version=version)
+                )

@@ -37,6 +37,9 @@ class PresenceView(msgspec.Struct, omit_defaults=True):
     """Left out with ``?members=false``."""
     next: str | msgspec.UnsetType | None = msgspec.UNSET
     """Pass as ``?after=`` for the next page; null on the last one (left out with ``?members=false``)."""
+    version: int | msgspec.UnsetType = msgspec.UNSET
+    """The group's presence version as read: apply a ``presence.*`` event only when its ``version`` is newer
+    (left out with ``?members=false``)."""
 
 
 class PresenceController(Controller):
@@ -81,4 +84,5 @@ class PresenceController(Controller):
             count=page.count,
             members=[PresentMemberView(m.user_id, m.streams, m.since) for m in page.members],
             next=str(page.next) if page.next is not None else None,
+            version=page.version,
         )

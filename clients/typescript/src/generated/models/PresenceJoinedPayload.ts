@@ -7,6 +7,7 @@ interface PresenceJoinedPayload {
   'group_kind': string;
   'group_id': string;
   'user_id': string;
+  'version': number;
   /**
    * UUIDv7 of this SSE event.
    */
