@@ -8,7 +8,7 @@ import httpx
 import pytest
 import redis.asyncio as aredis
 
-from domain.events import DomainEvent, PresenceLeft
+from domain.events import PresenceLeft
 from domain.sse import Group, GroupKind
 from infrastructure.brokers.redis.keys import RedisKeys
 from infrastructure.container import Container
@@ -20,6 +20,7 @@ from tests.api.test_presence import (
     test_watchers_see_each_other_come_once_and_go_after_the_grace,
 )
 from tests.api.test_watches import Auth, served
+from tests.unit.test_presence_tracker import Recorded
 
 __all__ = [
     "test_a_non_member_learns_nothing_and_a_tenant_sees_its_own",
@@ -32,19 +33,6 @@ __all__ = [
 async def api(make_redis_container: Callable[..., Container]) -> AsyncIterator[tuple[httpx.AsyncClient, Auth]]:
     async with served(make_redis_container, presence_grace_seconds=GRACE) as api:
         yield api
-
-
-class Recorded:
-    """An event bus that keeps what it is given."""
-
-    def __init__(self) -> None:
-        self.events: list[DomainEvent] = []
-
-    def subscribe(self, event_class: type, handler: object) -> None:
-        raise NotImplementedError
-
-    async def publish(self, event: DomainEvent) -> None:
-        self.events.append(event)
 
 
 async def test_a_dead_processs_users_are_swept_in_their_groups_slot(
