@@ -51,7 +51,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import attrs
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ResponseError
 from sqlalchemy.ext.asyncio import create_async_engine
 from tests.support.postgres import fresh_database
@@ -293,7 +293,7 @@ class Announced:
     samplers: list[StreamClient] = field(default_factory=list)
     watchers: list[StreamClient] = field(default_factory=list)
 
-    async def written(self, client: Redis) -> int:
+    async def written(self, client: Redis | RedisCluster) -> int:
         """Entries ever added to the group's log (0 before the first)."""
         try:
             info = await client.xinfo_stream(self.log)
@@ -401,7 +401,7 @@ class Stage:
 
     fleet: Fleet
     nodes: Sequence[Redis]
-    client: Redis
+    client: Redis | RedisCluster
     store: RedisPresenceStore
     tenant: Group
     leases: str
@@ -748,7 +748,8 @@ async def measure_presence(
                 report = await shared_report(database_url, uuid.uuid4(), watching)
                 group = Group(GroupKind.REPORT, str(report))
                 announced = Announced(group, keys.group_log(group), f"watch=report:{report}")
-            client = Redis.from_url(redis_url)
+            cluster = bool((await nodes[0].info("cluster")).get("cluster_enabled"))
+            client = RedisCluster.from_url(redis_url) if cluster else Redis.from_url(redis_url)
             stage = Stage(
                 fleet=fleet,
                 nodes=nodes,
