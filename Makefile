@@ -77,7 +77,7 @@ test: lint types layers pytest ## everything CI runs: before you push
 # The benchmark (docs/performance.md): Herald, the Litestar channels baseline and the
 # raw-ASGI ceiling, one after the other in one run, on a private redis-server of its own
 # (BENCH_ARGS="--redis cluster" for a private cluster, "--redis <url>" for a Redis you name)
-# and, for the outbox rows, a private PostgreSQL ("--postgres none" skips them).
+# and, for the outbox rows (and --presence's announced report), a private PostgreSQL ("--postgres none" skips them).
 bench: $(STAMP)
 	$(BIN)/python -m tests.support.prerequisites redis-server postgresql
 	$(BIN)/python -m bench $(BENCH_ARGS)

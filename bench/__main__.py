@@ -7,7 +7,8 @@ rate, broadcast fan-out, flat-out delivery on fewer streams, replay of a
 client 1,000 events behind (Herald only: the others cannot resume) and the
 publish path's own rate; for Herald also the rate of events raised through
 units of work on PostgreSQL and relayed from the transactional outbox.
-``--matrix`` and ``--groups`` (see :mod:`bench.groups`) measure something else instead.
+``--matrix``, ``--groups`` (see :mod:`bench.groups`) and ``--presence`` (see
+:mod:`bench.presence`) measure something else instead.
 Results go to a Markdown table (and JSON beside it).
 """
 
@@ -49,6 +50,7 @@ from bench.harness import (
 from bench.loadgen import Recorder, StreamClient, open_streams
 from bench.postgres_server import PRIVATE as PRIVATE_POSTGRES
 from bench.postgres_server import SKIP, postgres_for_bench
+from bench.presence import PresenceSizes, herald_default, measure_presence
 from bench.redis_server import CLUSTER, PRIVATE, cpu_seconds, primaries, redis_for_bench
 from bench.report import render_markdown
 from infrastructure.auth import TokenService
@@ -79,6 +81,8 @@ class Options:
     """Herald processes the streams are spread over (``groups`` only)."""
     group_events: int = 20
     """Events of each kind (``groups`` only)."""
+    presence: PresenceSizes | None = None
+    """Instead of the usual run: what presence costs, and what a restart tells members (see :mod:`bench.presence`)."""
 
 
 async def server_counters(port: int) -> dict[str, float]:
@@ -333,6 +337,9 @@ async def run(options: Options) -> dict[str, Any]:
     users = [uuid.uuid4() for _ in range(options.streams)]
     tenant = TENANT if options.groups else None  # the usual run's streams are in no group
     tokens = [issuer.issue(user, lifetime_seconds=7200, tenant=tenant) for user in users]
+    tenant_tokens = (
+        [issuer.issue(user, lifetime_seconds=7200, tenant=TENANT) for user in users] if options.presence else []
+    )
     users_file = ROOT / "bench" / "results" / f".users-{os.getpid()}"
     users_file.parent.mkdir(parents=True, exist_ok=True)
     users_file.write_text("\n".join(map(str, users)))
@@ -341,10 +348,21 @@ async def run(options: Options) -> dict[str, Any]:
     report["machine"] = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
     environment = RunEnvironment(options.redis_url, prefix, secret, users_file, max_streams=options.streams * 2)
     try:
-        for name in ["herald"] if options.groups else options.targets:
+        for name in ["herald"] if options.groups or options.presence else options.targets:
             target = Target(name, free_port(), environment.of(name))
             print(f"[bench] {name}: {options.streams} streams ...", file=sys.stderr, flush=True)
-            if options.groups:
+            if options.presence:
+                target.results = await measure_presence(
+                    target.env,
+                    users,
+                    tokens,
+                    tenant_tokens,
+                    issuer.issue(uuid.uuid4(), lifetime_seconds=7200, tenant=TENANT),
+                    options.presence,
+                    redis_url=options.redis_url,
+                    postgres_url=options.postgres_url,
+                )
+            elif options.groups:
                 target.results = await measure_groups(
                     target.env,
                     tokens,
@@ -423,6 +441,43 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--group-events", type=int, default=20, help="events of each kind in --groups, taking turns (20; medians shown)"
     )
     parser.add_argument(
+        "--presence",
+        action="store_true",
+        help="instead of the usual run: presence's upkeep on --streams idle streams over --processes Herald processes "
+        "against the same streams untracked, reading a group's presence, and the joins and leaves a restart causes "
+        "(Herald only; the announced report's group needs --postgres)",
+    )
+    parser.add_argument(
+        "--presence-window", type=float, default=30.0, help="seconds of each idle window of --presence (30)"
+    )
+    parser.add_argument(
+        "--presence-queries", type=int, default=200, help="reads of each kind in --presence (200; p50 and p99 shown)"
+    )
+    parser.add_argument(
+        "--presence-watchers",
+        type=int,
+        default=200,
+        help="streams of the stopped process that also watch the announced report in --presence (200)",
+    )
+    parser.add_argument(
+        "--presence-samplers",
+        type=int,
+        default=5,
+        help="streams of the other process that watch it and count the messages they receive (5)",
+    )
+    parser.add_argument(
+        "--presence-grace",
+        type=float,
+        default=herald_default("presence_grace_seconds"),
+        help="HERALD_PRESENCE_GRACE_SECONDS of --presence (Herald's default: %(default)s)",
+    )
+    parser.add_argument(
+        "--presence-timeout",
+        type=float,
+        default=herald_default("presence_timeout_seconds"),
+        help="HERALD_PRESENCE_TIMEOUT_SECONDS of --presence (Herald's default: %(default)s)",
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get("BENCH_POSTGRES", PRIVATE_POSTGRES),
         help="'private': a PostgreSQL of the bench's own, with its default durability (default); 'none': skip the "
@@ -451,13 +506,28 @@ def main(argv: Sequence[str] | None = None) -> None:
         processes=args.processes,
         group_events=args.group_events,
     )
+    if args.presence:
+        options.presence = PresenceSizes(
+            processes=args.processes,
+            window=args.presence_window,
+            queries=args.presence_queries,
+            watchers=args.presence_watchers,
+            samplers=args.presence_samplers,
+            grace=args.presence_grace,
+            timeout=args.presence_timeout,
+            settle=args.settle,
+        )
     unknown = set(options.targets) - set(TARGETS)
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
     if options.groups and (options.processes < 1 or options.group_events < 1):
         parser.error("--groups needs at least one process and one event of each kind")
-    measures_outbox = "herald" in options.targets and not options.matrix and not options.groups
-    with redis_for_bench(args.redis) as url, postgres_for_bench(args.postgres if measures_outbox else SKIP) as pg:
+    if args.presence and (args.processes < 2 or args.presence_queries < 1 or args.groups or args.matrix):
+        parser.error("--presence needs at least two processes and one read of each kind, and goes alone")
+    measures_outbox = "herald" in options.targets and not (options.matrix or options.groups or options.presence)
+    # --presence: a database both processes share, for the report whose group announces joins and leaves.
+    needs_postgres = measures_outbox or args.presence
+    with redis_for_bench(args.redis) as url, postgres_for_bench(args.postgres if needs_postgres else SKIP) as pg:
         options.redis_url = url
         options.postgres_url = pg
         runs = [uvloop.run(run(options)) for _ in range(max(1, args.runs))]

@@ -10,7 +10,7 @@ must stay cheaper than the servers it measures.
 import asyncio
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 EVENT = re.compile(rb'"sent":(\d+),"seq":(\d+)')
 
@@ -66,11 +66,12 @@ class Recorder:
 class StreamClient(asyncio.Protocol):
     """One SSE connection that, like a browser's EventSource, reconnects with ``Last-Event-ID`` when ended."""
 
-    def __init__(self, recorder: Recorder, port: int, token: str, *, resume: bool = True) -> None:
+    def __init__(self, recorder: Recorder, port: int, token: str, *, resume: bool = True, query: str = "") -> None:
         self.recorder = recorder
         self.port = port
         self.token = token
         self.resume = resume
+        self.query = query
         self.opened: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
@@ -80,6 +81,8 @@ class StreamClient(asyncio.Protocol):
         self.failed = False
         self.last_id: bytes | None = None
         self.waiting_for: tuple[int, asyncio.Future[None]] | None = None
+        self.on_end: Callable[[StreamClient], None] | None = None
+        """Called when the server ended the stream (after the reconnect, if ``resume``, has been started)."""
 
     async def connect(self) -> int:
         """Open (or reopen) the stream; return the response status (0 when the connection failed)."""
@@ -90,7 +93,7 @@ class StreamClient(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        transport.write(stream_request(self.port, self.token, self.last_id))
+        transport.write(stream_request(self.port, self.token, self.last_id, self.query))
 
     def data_received(self, data: bytes) -> None:
         now = time.time_ns()
@@ -148,6 +151,8 @@ class StreamClient(asyncio.Protocol):
             task = asyncio.get_running_loop().create_task(self.connect())
             _reconnecting.add(task)
             task.add_done_callback(_reconnecting.discard)
+        if self.on_end is not None:
+            self.on_end(self)
 
     def close(self) -> None:
         transport, self.transport = self.transport, None
@@ -160,9 +165,10 @@ BODY_END = b"\r\n0\r\n\r\n"
 _reconnecting: set[asyncio.Task[int]] = set()
 
 
-def stream_request(port: int, token: str, last_event_id: bytes | None = None) -> bytes:
+def stream_request(port: int, token: str, last_event_id: bytes | None = None, query: str = "") -> bytes:
+    """The stream's request; ``query`` (``watch=...``) goes after the path's ``?``."""
     lines = [
-        b"GET /api/v1/events HTTP/1.1",
+        f"GET /api/v1/events{'?' + query if query else ''} HTTP/1.1".encode(),
         f"Host: 127.0.0.1:{port}".encode(),
         f"Authorization: Bearer {token}".encode(),
         b"Accept: text/event-stream",
@@ -173,9 +179,9 @@ def stream_request(port: int, token: str, last_event_id: bytes | None = None) ->
 
 
 async def open_streams(
-    port: int, tokens: Iterable[str], recorder: Recorder, *, concurrency: int = 256
+    port: int, tokens: Iterable[str], recorder: Recorder, *, concurrency: int = 256, query: str = ""
 ) -> tuple[list[StreamClient], int]:
-    """Open one stream per token, ``concurrency`` handshakes at a time.
+    """Open one stream per token, ``concurrency`` handshakes at a time (each with ``query``, if any).
 
     Returns the clients in the order of ``tokens`` (the publisher addresses
     users by that order) and how many failed to open.
@@ -184,7 +190,7 @@ async def open_streams(
 
     async def one(token: str) -> StreamClient:
         async with gate:
-            client = StreamClient(recorder, port, token)
+            client = StreamClient(recorder, port, token, query=query)
             try:
                 status = await client.connect()
             except (OSError, TimeoutError):

@@ -155,8 +155,96 @@ def render_groups(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: ``--presence``, idle: (label, figure of each set of streams, format).
+PRESENCE_IDLE_ROWS = [
+    ("Redis commands/s (with those run by scripts)", "commands_per_s", "{:,.1f}"),
+    ("Redis script calls/s (EVALSHA)", "script_calls_per_s", "{:,.2f}"),
+    ("of which presence sweeps/s (REAP, every partition)", "sweeps_per_s", "{:,.2f}"),
+    ("of which lease renewals/s (RENEW)", "renewals_per_s", "{:,.2f}"),
+    ("Redis CPU (ms/s)", "redis_cpu_ms_per_s", "{:.2f}"),
+    ("server CPU (ms/s, every process)", "server_cpu_ms_per_s", "{:.1f}"),
+    ("opening: Redis commands per stream", "open_commands_per_stream", "{:.2f}"),
+    ("opening: Redis script calls, all streams", "open_script_calls", "{:,.0f}"),
+    ("opening: all streams (s)", "connect_s", "{:.1f}"),
+    ("opening: streams refused or failed", "connect_failures", "{:.0f}"),
+]
+
+#: ``--presence``, the restart: (label, figure of each case, format).
+PRESENCE_RESTART_ROWS = [
+    ("streams moved", "streams", "{:,.0f}"),
+    ("SIGTERM → every moved stream ended (s)", "ended_s", "{:.1f}"),
+    ("moved streams all open again (s; within the grace: from SIGTERM)", "reconnected_s", "{:.1f}"),
+    ("reconnects refused (a 503), each tried again", "reconnects_refused", "{:,.0f}"),
+    ("streams that could not reconnect at all", "reconnect_failures", "{:,.0f}"),
+    ("SIGTERM → the stopped process's lease swept (s)", "swept_s", "{:.1f}"),
+    ("SIGTERM → the moved users gone from the count (s)", "left_s", "{:.1f}"),
+    ("→ back in the count once they reconnected (s)", "joined_s", "{:.1f}"),
+    ("lowest count seen meanwhile", "lowest_count", "{:,.0f}"),
+    ("tenant's group: joins and leaves (not announced)", "tenant_changes", "{:,.0f}"),
+    ("report's group: presence messages written (its log)", "report_messages_written", "{:,.0f}"),
+    ("report's group: messages received per sampling member", "report_messages_per_sampler", "{:,.0f}"),
+    ("report's group: messages delivered to every watcher", "report_messages_delivered", "{:,.0f}"),
+]
+
+
+def render_presence(report: dict[str, Any]) -> str:
+    """``--presence``: upkeep beside the untracked baseline, the reads, and the restart's joins and leaves."""
+    herald = report["targets"]["herald"]
+    untracked, tracked, reads = herald["untracked"], herald["tracked"], herald["reads"]
+    streams = report["options"]["streams"]
+    runs = f" Each figure is the median of {report['runs']} whole runs." if report.get("runs", 1) > 1 else ""
+    lines = [
+        f"{streams} streams over {herald['processes']} Herald processes; grace {herald['grace_s']:g} s, timeout "
+        f"{herald['timeout_s']:g} s (an upkeep round every {tracked['period_s']:g} s). Idle: the median over "
+        f"{tracked['periods']:.0f} upkeep periods. Redis: {report.get('redis', 'given by URL')}. "
+        f"Machine: {report['machine']}.{runs}",
+        "",
+        "| idle streams | untracked (no group) | tracked (a tenant's group) | tracked / untracked |",
+        "|---|---|---|---|",
+    ]
+    for label, name, fmt in PRESENCE_IDLE_ROWS:
+        mine, base = tracked.get(name), untracked.get(name)
+        lines.append(f"| {label} | {_cell(base, fmt)} | {_cell(mine, fmt)} | {_ratio(mine, base)} |")
+    lines += [
+        "",
+        f"| reading a group of {reads['members']:,.0f} members ({reads['http_count']['calls']:.0f} calls each) "
+        "| p50 (ms) | p99 (ms) |",
+        "|---|---|---|",
+    ]
+    for label, name in (
+        ("HTTP: count (`?members=false`)", "http_count"),
+        ("HTTP: page of 100 (`?limit=100&after=`)", "http_page"),
+        ("store call: count (ZCARD)", "store_count"),
+        ("store call: page of 100 (the PAGE script)", "store_page"),
+    ):
+        figures = reads[name]
+        lines.append(f"| {label} | {_cell(figures['p50_ms'], '{:.2f}')} | {_cell(figures['p99_ms'], '{:.2f}')} |")
+    watchers = herald.get("report_watchers")
+    announced = (
+        f"The report's group: {watchers:.0f} of the moved streams and {herald['report_samplers']:.0f} sampling "
+        "streams on the other process watch it."
+        if watchers is not None
+        else "No report's group (no database): joins and leaves are counted in the tenant's group only."
+    )
+    lines += [
+        "",
+        f"Restart: a process is stopped with SIGTERM. {announced}",
+        "",
+        "| restart | within the grace (reconnect at once) | moved back (close, reopen) "
+        "| after the grace (back once gone) |",
+        "|---|---|---|---|",
+    ]
+    cases = [herald.get("restart", {}), herald.get("move_back", {}), herald.get("late", {})]
+    for label, name, fmt in PRESENCE_RESTART_ROWS:
+        cells = [_cell(case[name], fmt) if name in case else "-" for case in cases]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The table; ratios are Herald's value divided by the other's (see the "better" column)."""
+    if report["options"].get("presence", "None") != "None":
+        return render_presence(report)
     if report["options"].get("matrix") == "True":
         return render_matrix(report)
     if report["options"].get("groups") == "True":

@@ -78,6 +78,38 @@ def test_a_tiny_group_run_reaches_every_stream_every_way(tmp_path: Path, shared_
     assert "| delivery latency p99 (ms) |" in output.read_text()
 
 
+def test_a_tiny_presence_run_counts_the_upkeep_and_the_joins_and_leaves_of_a_restart(
+    tmp_path: Path, shared_redis_url: str, postgres_url: str
+) -> None:
+    output = tmp_path / "presence.md"
+    arguments = ["--redis", shared_redis_url, "--postgres", postgres_url, "--presence", "--streams", "40"]
+    arguments += ["--presence-window", "1", "--presence-queries", "5", "--presence-watchers", "4"]
+    arguments += ["--presence-samplers", "2", "--presence-grace", "3", "--presence-timeout", "3"]
+    arguments += ["--settle", "0.1", "--output", str(output)]
+    subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=ROOT, check=True, timeout=200)
+
+    herald = json.loads(output.with_suffix(".json").read_text())["targets"]["herald"]
+    for streams in ("untracked", "tracked"):
+        assert herald[streams]["connect_failures"] == 0, streams
+        assert herald[streams]["sweeps_per_s"] > 0, streams  # every process sweeps, tracking anyone or not
+    assert herald["tracked"]["renewals_per_s"] > 0
+    assert herald["reads"]["members"] == 40
+    assert all(herald["reads"][read]["p50_ms"] > 0 for read in ("http_count", "http_page", "store_page"))
+    assert (herald["report_watchers"], herald["report_samplers"]) == (4, 2)
+    # 20 streams per process; back within the grace (however they came back), nobody left or joined.
+    for case in ("restart", "move_back"):
+        figures = herald[case]
+        assert (figures["streams"], figures["reconnect_failures"]) == (20, 0), case
+        assert (figures["tenant_changes"], figures["report_messages_written"]) == (0, 0), case
+        assert figures["lowest_count"] == 40, case
+    # Back after it: each of them left and joined once, one message each to every member of the report's group.
+    late = herald["late"]
+    assert (late["tenant_changes"], late["report_messages_written"], late["report_messages_per_sampler"]) == (40, 8, 8)
+    table = output.read_text()
+    assert "| Redis commands/s (with those run by scripts) |" in table
+    assert "| tenant's group: joins and leaves (not announced) |" in table
+
+
 async def test_the_parts_of_the_stream_path_are_timed() -> None:
     """``bench/parts.py``'s in-process parts, tiny: each runs and measures something (its servers aside)."""
     from bench import parts  # noqa: PLC0415 - the module times nothing when imported
