@@ -61,14 +61,22 @@ async def test_sigterm_ends_every_stream_cleanly_and_clients_resume_elsewhere(
             assert reader.events[-1].event == "stream.end"
             assert data(reader.events[-1])["reason"] == "shutdown"
 
-        resumed = []
-        for reader, user in zip(readers, [u for u in users for _ in range(4)], strict=True):
-            last_id = reader.events[-1].id
-            resumed.append(
-                StreamReader(on_b, "/api/v1/events", headers={**process_bearer(user), "Last-Event-ID": last_id})
-            )
-        for batch in range(0, len(resumed), 100):
-            await asyncio.gather(*(r.__aenter__() for r in resumed[batch : batch + 100]))
+        async def resume(user: uuid.UUID, last_id: str | None) -> StreamReader:
+            """Reconnect on the other process as a client does: a 503 (Redis slower than the request's budget
+            while a hundred streams resume at once on a busy machine) is tried again after its Retry-After."""
+            headers = {**process_bearer(user), "Last-Event-ID": last_id or ""}
+            while True:
+                reader = await StreamReader(on_b, "/api/v1/events", headers=headers).__aenter__()
+                if reader.response is None or reader.response.status_code != 503:
+                    return reader
+                await reader.close()
+                await asyncio.sleep(float(reader.response.headers.get("retry-after", "1")))
+
+        owners = [u for u in users for _ in range(4)]
+        resumed: list[StreamReader] = []
+        for batch in range(0, len(readers), 100):
+            pairs = zip(readers[batch : batch + 100], owners[batch : batch + 100], strict=True)
+            resumed += await asyncio.gather(*(resume(user, reader.events[-1].id) for reader, user in pairs))
         await publish(1)  # a fence after the switch
         try:
             for before, after in zip(readers, resumed, strict=True):
