@@ -7,8 +7,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
-from application.unit_of_work import StorageUnavailableError
-from domain.ports import SubscriberUnavailableError
 from infrastructure.container import Container, resolve, start, stop
 from infrastructure.redis_deadline import redis_budget_middleware
 from presentation.auth import AUTHENTICATE
@@ -24,8 +22,8 @@ from presentation.controllers.sessions import SessionsController
 from presentation.controllers.stream_credentials import StreamCredentialsController
 from presentation.cors import cors_config, unlisted_origin_guard
 from presentation.dependencies import container_dependencies
-from presentation.errors import client_gone, internal_error, problem_details_plugin, unavailable
-from presentation.json_body import ClientGoneError, check_json_body
+from presentation.errors import exception_handlers, problem_details_plugin
+from presentation.json_body import check_json_body
 from presentation.request_ids import add_request_id, request_id_middleware
 from presentation.response_start import on_response_start
 from presentation.security_headers import add_security_headers
@@ -78,12 +76,7 @@ def create_app(container: Container | None = None) -> Litestar:
         dependencies=container_dependencies(container),
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],
-        exception_handlers={
-            Exception: internal_error,
-            ClientGoneError: client_gone,
-            StorageUnavailableError: unavailable,
-            SubscriberUnavailableError: unavailable,
-        },
+        exception_handlers=exception_handlers(),
         cors_config=cors,
         before_send=[
             *([] if cors is None else [unlisted_origin_guard(cors)]),

@@ -7,6 +7,11 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+from litestar.types import ExceptionHandlersMap
+
+from application.unit_of_work import ConcurrentUpdateError, StorageUnavailableError
+from domain.ports import SubscriberUnavailableError
+from presentation.json_body import ClientGoneError
 
 logger = logging.getLogger(__name__)
 
@@ -59,3 +64,29 @@ def client_gone(request: Request[Any, Any, Any], _: Exception) -> Response[None]
     """The client left while sending its body: nothing to answer, and not an error of the service."""
     logger.debug("%s %s: the client left before sending its whole body", request.method, request.url.path)
     return Response(None, status_code=400)
+
+
+def concurrent_update(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
+    """Another request changed the same thing first (an optimistic lock lost): 409, reload and try again."""
+    logger.info("%s %s: %s", request.method, request.url.path, error)
+    detail = "it was changed by another request meanwhile; reload it and try again"
+    return Response(
+        {"type": "about:blank", "title": "Conflict", "status": 409, "detail": detail},
+        status_code=409,
+        media_type=PROBLEM_JSON,
+    )
+
+
+def exception_handlers() -> ExceptionHandlersMap:
+    """What an error no use case turned into a refusal answers: the one table from errors to statuses.
+
+    A use case refuses what it expects (``Refused``, see ``presentation.refusals``); these are the errors
+    that reach the edge on their own. Anything else is a 500 that logs its traceback.
+    """
+    return {
+        Exception: internal_error,
+        ClientGoneError: client_gone,
+        StorageUnavailableError: unavailable,
+        SubscriberUnavailableError: unavailable,
+        ConcurrentUpdateError: concurrent_update,
+    }
