@@ -178,6 +178,20 @@ def stream_request(port: int, token: str, last_event_id: bytes | None = None, qu
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
+async def open_stream(port: int, token: str, recorder: Recorder, query: str, gate: asyncio.Semaphore) -> StreamClient:
+    """One stream, its handshake within ``gate``; a refused or failed one is closed and marked ``failed``."""
+    async with gate:
+        client = StreamClient(recorder, port, token, query=query)
+        try:
+            status = await client.connect()
+        except (OSError, TimeoutError):
+            status = 0
+        if status != 200:
+            client.close()
+            client.failed = True
+        return client
+
+
 async def open_streams(
     port: int, tokens: Iterable[str], recorder: Recorder, *, concurrency: int = 256, query: str = ""
 ) -> tuple[list[StreamClient], int]:
@@ -187,18 +201,5 @@ async def open_streams(
     users by that order) and how many failed to open.
     """
     gate = asyncio.Semaphore(concurrency)
-
-    async def one(token: str) -> StreamClient:
-        async with gate:
-            client = StreamClient(recorder, port, token, query=query)
-            try:
-                status = await client.connect()
-            except (OSError, TimeoutError):
-                status = 0
-            if status != 200:
-                client.close()
-                client.failed = True
-            return client
-
-    clients = await asyncio.gather(*(one(token) for token in tokens))
+    clients = await asyncio.gather(*(open_stream(port, token, recorder, query, gate) for token in tokens))
     return list(clients), sum(1 for client in clients if client.failed)

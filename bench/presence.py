@@ -59,7 +59,7 @@ from tests.support.processes import free_port
 
 from bench.groups import TENANT
 from bench.harness import Target, cpu_seconds_of, percentile, serving, wait_healthy
-from bench.loadgen import Recorder, StreamClient, open_streams
+from bench.loadgen import Recorder, StreamClient, open_stream, open_streams
 from bench.redis_server import primaries
 from domain.model.report import ReportStatus
 from domain.sse import Group, GroupKind
@@ -464,19 +464,6 @@ def watchers(sizes: PresenceSizes, process: int, streams: int) -> set[int]:
     return set(range(min(sizes.samplers, streams))) if process == 1 else set()
 
 
-async def open_one(port: int, token: str, recorder: Recorder, query: str, gate: asyncio.Semaphore) -> StreamClient:
-    async with gate:
-        client = StreamClient(recorder, port, token, query=query)
-        try:
-            status = await client.connect()
-        except (OSError, TimeoutError):
-            status = 0
-        if status != 200:
-            client.close()
-            client.failed = True
-        return client
-
-
 async def open_tracked(stage: Stage, tokens: Sequence[str]) -> dict[str, Any]:
     """The streams in the tenant's group, dealt over the processes in turn; the first process's first
     ``watchers`` and the second's first ``samplers`` also watch the report (each counts what it receives)."""
@@ -488,9 +475,9 @@ async def open_tracked(stage: Stage, tokens: Sequence[str]) -> dict[str, Any]:
         watching = watchers(sizes, i, len(share)) if announced is not None else set()
         return await asyncio.gather(
             *(
-                open_one(port, token, Tally(), announced.watch, gate)
+                open_stream(port, token, Tally(), announced.watch, gate)
                 if n in watching and announced is not None
-                else open_one(port, token, recorder, "", gate)
+                else open_stream(port, token, recorder, "", gate)
                 for n, token in enumerate(share)
             )
         )
