@@ -38,7 +38,13 @@ class ReadPresence:
         self._access = dict(access)
 
     async def __call__(
-        self, caller: Principal, group: Group, *, members: bool = True, after: UUID | None = None, limit: int = 100
+        self,
+        caller: Principal,
+        group: Group,
+        *,
+        members: bool = True,
+        after: UUID | None = None,
+        limit: int = MAX_PRESENCE_PAGE,
     ) -> PresencePage | Refused:
         access = self._access.get(group.kind)
         try:

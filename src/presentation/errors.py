@@ -35,14 +35,20 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
     return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map={HTTPException: _as_problem}))
 
 
+def _problem(
+    status: int, detail: str | None = None, headers: dict[str, str] | None = None
+) -> Response[dict[str, object]]:
+    """A bare problem document: the status phrase as its title, and what to do in ``detail`` when there is any."""
+    body: dict[str, object] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
 def internal_error(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
     """An unexpected error: logged with its traceback, answered with a bare problem document."""
     logger.exception("unhandled %s on %s %s", type(error).__name__, request.method, request.url.path)
-    return Response(
-        {"type": "about:blank", "title": "Internal Server Error", "status": 500},
-        status_code=500,
-        media_type=PROBLEM_JSON,
-    )
+    return _problem(500)
 
 
 #: What a 503 tells the client: a database or a broker that is away usually returns within seconds.
@@ -52,12 +58,7 @@ RETRY_AFTER_SECONDS = 5
 def unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
     """The database or the broker cannot answer now: 503, and when to try again."""
     logger.warning("%s %s: %s", request.method, request.url.path, error)
-    return Response(
-        {"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "try again shortly"},
-        status_code=503,
-        media_type=PROBLEM_JSON,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+    return _problem(503, "try again shortly", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def client_gone(request: Request[Any, Any, Any], _: Exception) -> Response[None]:
@@ -69,12 +70,7 @@ def client_gone(request: Request[Any, Any, Any], _: Exception) -> Response[None]
 def concurrent_update(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
     """Another request changed the same thing first (an optimistic lock lost): 409, reload and try again."""
     logger.info("%s %s: %s", request.method, request.url.path, error)
-    detail = "it was changed by another request meanwhile; reload it and try again"
-    return Response(
-        {"type": "about:blank", "title": "Conflict", "status": 409, "detail": detail},
-        status_code=409,
-        media_type=PROBLEM_JSON,
-    )
+    return _problem(409, "it was changed by another request meanwhile; reload it and try again")
 
 
 def exception_handlers() -> ExceptionHandlersMap:

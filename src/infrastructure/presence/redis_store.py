@@ -26,8 +26,9 @@ from infrastructure.redis_errors import REDIS_FAILURE
 #: Users per call of the apply script, and processes per call of the reap script: bounded calls.
 _USERS_PER_CALL = 500
 _PROCESSES_PER_REAP = 16
-#: Calls in flight at once on a cluster (it runs no scripts in a pipeline).
+#: Calls in flight at once on a cluster (it runs no scripts in a pipeline), and per pipeline on a single Redis.
 _CALLS_AT_ONCE = 32
+_CALLS_PER_PIPELINE = 200
 
 
 class RedisPresenceStore:
@@ -50,13 +51,17 @@ class RedisPresenceStore:
     def _space(self, tag: str) -> str:
         return self._keys.presence_space(tag)
 
+    def _leases(self, tag: str) -> str:
+        return self._space(tag) + "leases"
+
     async def apply(self, process: str, changes: Mapping[Group, Mapping[UUID, int]], lease_ms: int) -> Changes:
         calls: list[tuple[AsyncScript, list[str], list[Any]]] = []
-        groups: list[Group] = []
+        groups: list[tuple[Group, str]] = []
         for group, users in changes.items():
-            space, tag = self._group_space(group), self._keys.group_tag(group)
+            tag = self._keys.group_tag(group)
+            space = self._space(tag) + f"{group}:"
             keys = [
-                self._space(tag) + "leases",
+                self._leases(tag),
                 self._space(tag) + f"held:{process}",
                 space + "users",
                 space + "info",
@@ -68,27 +73,27 @@ class RedisPresenceStore:
                 calls.append(
                     (self._apply, keys, [process, lease_ms, str(group), *pairs[start : start + 2 * _USERS_PER_CALL]])
                 )
-                groups.append(group)
+                groups.append((group, tag))
         answers = await self._run(calls)
         joined: list[Change] = []
         left: list[Change] = []
         lost = set()
-        for group, (had, came, went) in zip(groups, answers, strict=True):
+        for (group, tag), (had, came, went) in zip(groups, answers, strict=True):
             if not int(had):
-                lost.add(self._keys.group_tag(group))
+                lost.add(tag)
             joined += _changes(group, came)
             left += _changes(group, went)
         return Changes(tuple(joined), tuple(left), frozenset(lost))
 
     async def renew(self, process: str, partitions: Collection[Hashable], lease_ms: int) -> Changes:
         tags = [str(tag) for tag in partitions]
-        calls = [(self._renew, [self._space(tag) + "leases"], [process, lease_ms]) for tag in tags]
+        calls = [(self._renew, [self._leases(tag)], [process, lease_ms]) for tag in tags]
         answers = await self._run(calls)
         return Changes(lost=frozenset(tag for tag, had in zip(tags, answers, strict=True) if not int(had)))
 
     async def reap(self) -> Changes:
         tags = self._keys.partition_tags
-        calls = [(self._reap, [self._space(tag) + "leases"], [self._space(tag), _PROCESSES_PER_REAP]) for tag in tags]
+        calls = [(self._reap, [self._leases(tag)], [self._space(tag), _PROCESSES_PER_REAP]) for tag in tags]
         left = []
         for answer in await self._run(calls):
             items = [_text(item) for item in answer]
@@ -98,7 +103,7 @@ class RedisPresenceStore:
         return Changes(left=tuple(left))
 
     async def depart(self, process: str, partitions: Collection[Hashable], after_ms: int) -> None:
-        await self._run([(self._depart, [self._space(str(tag)) + "leases"], [process, after_ms]) for tag in partitions])
+        await self._run([(self._depart, [self._leases(str(tag))], [process, after_ms]) for tag in partitions])
 
     async def count(self, group: Group) -> int:
         return int(await self._read(self._client.zcard(self._group_space(group) + "users")))
@@ -132,8 +137,9 @@ class RedisPresenceStore:
     async def _run(self, calls: Sequence[tuple[AsyncScript, list[str], list[Any]]]) -> list[Any]:
         """Every call, in order of the answers: in pipelines on a single Redis, side by side on a cluster."""
         answers: list[Any] = []
-        for start in range(0, len(calls), _CALLS_AT_ONCE if self._is_cluster else 200):
-            batch = calls[start : start + (_CALLS_AT_ONCE if self._is_cluster else 200)]
+        size = _CALLS_AT_ONCE if self._is_cluster else _CALLS_PER_PIPELINE
+        for start in range(0, len(calls), size):
+            batch = calls[start : start + size]
             async with asyncio.timeout(self._timeout):
                 if self._is_cluster:
                     answers += await asyncio.gather(*(script(keys=keys, args=args) for script, keys, args in batch))
