@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
@@ -11,8 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from httpx_sse import ServerSentEvent
 
+from tests.api.test_presence import changes
 from tests.conftest import TEST_SECRET
 from tests.integration.helpers import process_bearer
 from tests.support.processes import HeraldProcess, PrivateRedis
@@ -48,10 +47,6 @@ def processes(env: dict[str, str], tmp_path: Path, count: int) -> Iterator[list[
     finally:
         for process in started:
             process.stop()
-
-
-def changes(events: list[ServerSentEvent]) -> list[tuple[str, str]]:
-    return [(e.event, json.loads(e.data)["user_id"]) for e in events if e.event.startswith("presence.")]
 
 
 @contextlib.asynccontextmanager

@@ -42,8 +42,15 @@ class Brokers:
     memberships: Memberships
 
 
+class Counts:
+    """Counters of what a machine ran, printed as ``name=value, ...`` (for an attrs class)."""
+
+    def __str__(self) -> str:
+        return ", ".join(f"{field.name}={getattr(self, field.name)}" for field in attrs.fields(type(self)))
+
+
 @attrs.define
-class Tally:
+class Tally(Counts):
     """What the machine ran, over every schedule (example) hypothesis tried."""
 
     schedules: int = 0
@@ -56,9 +63,6 @@ class Tally:
     drains: int = 0
     drops: int = 0
     stuck_stops: int = 0
-
-    def __str__(self) -> str:
-        return ", ".join(f"{field.name}={getattr(self, field.name)}" for field in attrs.fields(Tally))
 
 
 @attrs.define(eq=False)

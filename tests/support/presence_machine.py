@@ -54,6 +54,7 @@ from application.ports import PresentMember
 from domain.events import DomainEvent, PresenceJoined, PresenceLeft
 from domain.sse import ANNOUNCED_PRESENCE, Group, GroupKind
 from infrastructure.presence import PresenceStore, PresenceTracker
+from tests.support.group_machine import Counts
 
 #: The grace, on the machine's clock. Binary fractions throughout: the model's sums are the tracker's, exactly.
 GRACE = 16.0
@@ -87,7 +88,7 @@ T = TypeVar("T")
 
 
 @attrs.define
-class Tally:
+class Tally(Counts):
     """What the machine ran, over every schedule (example) hypothesis tried."""
 
     schedules: int = 0
@@ -103,9 +104,6 @@ class Tally:
     restored: int = 0
     """Joins announced by a stalled process: it was reaped, and sent what it holds again."""
     settles: int = 0
-
-    def __str__(self) -> str:
-        return ", ".join(f"{field.name}={getattr(self, field.name)}" for field in attrs.fields(Tally))
 
 
 @attrs.define(eq=False)
