@@ -14,7 +14,7 @@ import pytest
 from tests.api.test_presence import changes
 from tests.conftest import TEST_SECRET
 from tests.integration.helpers import process_bearer
-from tests.support.processes import HeraldProcess, PrivateRedis
+from tests.support.processes import HeraldProcess, PrivateRedis, herald_process
 from tests.support.streams import StreamReader
 
 pytestmark = [pytest.mark.needs("redis-server"), pytest.mark.needs("postgresql"), pytest.mark.timeout(120)]
@@ -37,16 +37,8 @@ def environment(redis: PrivateRedis, database: str, *, grace: float) -> dict[str
 
 @contextlib.contextmanager
 def processes(env: dict[str, str], tmp_path: Path, count: int) -> Iterator[list[HeraldProcess]]:
-    started: list[HeraldProcess] = []
-    try:
-        for n in range(count):
-            process = HeraldProcess(env, tmp_path / f"{n}.log")
-            process.start()
-            started.append(process)
-        yield started
-    finally:
-        for process in started:
-            process.stop()
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(herald_process(env, tmp_path / f"{n}.log")) for n in range(count)]
 
 
 @contextlib.asynccontextmanager
