@@ -34,8 +34,8 @@ run: $(STAMP) ## serve the API, the stream and the demo page on http://127.0.0.1
 	$(BIN)/herald run
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests $(wildcard bench)
-	$(BIN)/ruff format --check src tests $(wildcard bench)
+	$(BIN)/ruff check src tests $(wildcard bench template)
+	$(BIN)/ruff format --check src tests $(wildcard bench template)
 
 types: $(STAMP)
 	$(BIN)/mypy

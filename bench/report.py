@@ -108,10 +108,10 @@ def render_matrix(report: dict[str, Any]) -> str:
                 _cell(figures.get("lost"), "{:,.0f}"),
                 _cell(figures.get("cpu_us_per_event"), "{:.0f}"),
             ]
-        herald = values.get("herald", {})
+        service = values.get("herald", {})
         ratios = [
-            _ratio(herald.get("p99_ms"), values.get("baseline", {}).get("p99_ms")),
-            _ratio(herald.get("cpu_us_per_event"), values.get("ceiling", {}).get("cpu_us_per_event")),
+            _ratio(service.get("p99_ms"), values.get("baseline", {}).get("p99_ms")),
+            _ratio(service.get("cpu_us_per_event"), values.get("ceiling", {}).get("cpu_us_per_event")),
         ]
         lines.append(f"| {point} | " + " | ".join(cells + ratios) + " |")
     return "\n".join(lines) + "\n"
@@ -132,15 +132,15 @@ GROUP_ROWS = [
 
 def render_groups(report: dict[str, Any]) -> str:
     """``--groups``: each figure's median over the events, the group's beside the set of users' and everyone's."""
-    options, herald = report["options"], report["targets"]["herald"]
-    group, users, everyone = herald["group"], herald["users"], herald["everyone"]
+    options, service = report["options"], report["targets"]["herald"]
+    group, users, everyone = service["group"], service["users"], service["everyone"]
     lines = [
         f"One event to {options['streams']} streams over {options['processes']} Herald processes, addressed to "
         f"the tenant's group (one write), as a set of {options['streams']} users (a write per user) or to "
         f"everyone (a broadcast, for reference); {group['events']} events of each kind, taking turns; each cell "
         "the median over the events. "
-        f"Streams opened in {herald['connect_s']:.1f} s, {herald['connect_failures']} refused or failed; "
-        f"idle, the servers used {herald['idle_server_cpu_ms_per_s']:.0f} ms of CPU per second. "
+        f"Streams opened in {service['connect_s']:.1f} s, {service['connect_failures']} refused or failed; "
+        f"idle, the servers used {service['idle_server_cpu_ms_per_s']:.0f} ms of CPU per second. "
         f"Redis: {report.get('redis', 'given by URL')}. Machine: {report['machine']}."
         + (f" Each figure is the median of {report['runs']} whole runs." if report.get("runs", 1) > 1 else ""),
         "",
@@ -189,13 +189,13 @@ PRESENCE_RESTART_ROWS = [
 
 def render_presence(report: dict[str, Any]) -> str:
     """``--presence``: upkeep beside the untracked baseline, the reads, and the restart's joins and leaves."""
-    herald = report["targets"]["herald"]
-    untracked, tracked, reads = herald["untracked"], herald["tracked"], herald["reads"]
+    service = report["targets"]["herald"]
+    untracked, tracked, reads = service["untracked"], service["tracked"], service["reads"]
     streams = report["options"]["streams"]
     runs = f" Each figure is the median of {report['runs']} whole runs." if report.get("runs", 1) > 1 else ""
     lines = [
-        f"{streams} streams over {herald['processes']} Herald processes; grace {herald['grace_s']:g} s, timeout "
-        f"{herald['timeout_s']:g} s (an upkeep round every {tracked['period_s']:g} s). Idle: the median over "
+        f"{streams} streams over {service['processes']} Herald processes; grace {service['grace_s']:g} s, timeout "
+        f"{service['timeout_s']:g} s (an upkeep round every {tracked['period_s']:g} s). Idle: the median over "
         f"{tracked['periods']:.0f} upkeep periods. Redis: {report.get('redis', 'given by URL')}. "
         f"Machine: {report['machine']}.{runs}",
         "",
@@ -219,9 +219,9 @@ def render_presence(report: dict[str, Any]) -> str:
     ):
         figures = reads[name]
         lines.append(f"| {label} | {_cell(figures['p50_ms'], '{:.2f}')} | {_cell(figures['p99_ms'], '{:.2f}')} |")
-    watchers = herald.get("report_watchers")
+    watchers = service.get("report_watchers")
     announced = (
-        f"The report's group: {watchers:.0f} of the moved streams and {herald['report_samplers']:.0f} sampling "
+        f"The report's group: {watchers:.0f} of the moved streams and {service['report_samplers']:.0f} sampling "
         "streams on the other process watch it."
         if watchers is not None
         else "No report's group (no database): joins and leaves are counted in the tenant's group only."
@@ -234,7 +234,7 @@ def render_presence(report: dict[str, Any]) -> str:
         "| after the grace (back once gone) |",
         "|---|---|---|---|",
     ]
-    cases = [herald.get("restart", {}), herald.get("move_back", {}), herald.get("late", {})]
+    cases = [service.get("restart", {}), service.get("move_back", {}), service.get("late", {})]
     for label, name, fmt in PRESENCE_RESTART_ROWS:
         cells = [_cell(case[name], fmt) if name in case else "-" for case in cases]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -251,7 +251,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         return render_groups(report)
     targets: dict[str, dict[str, Any]] = report["targets"]
     options = report["options"]
-    herald = targets.get("herald", {})
+    service = targets.get("herald", {})
     lines = [
         f"Streams: {options['streams']} (flat out: {options['flat_streams']}); fixed rate: {options['rate']} events/s; "
         f"timed runs: {options['seconds']} s. Redis: {report.get('redis', 'given by URL')}. "
@@ -265,6 +265,6 @@ def render_markdown(report: dict[str, Any]) -> str:
         values = {name: read(results) for name, results in targets.items()}
         mine = values.get("herald")
         cells = [_cell(values.get(name), fmt) if name in targets else "-" for name in ("herald", "baseline", "ceiling")]
-        ratios = [_ratio(mine, values.get("baseline")), _ratio(mine, values.get("ceiling"))] if herald else ["", ""]
+        ratios = [_ratio(mine, values.get("baseline")), _ratio(mine, values.get("ceiling"))] if service else ["", ""]
         lines.append(f"| {label} | {better} | " + " | ".join(cells + ratios) + " |")
     return "\n".join(lines) + "\n"

@@ -2,7 +2,7 @@
 
 Each setting is written once: its field holds the default, the docstring and
 how its variable is read (:func:`choice`, :func:`number`, :func:`text`, …).
-The variable is always ``HERALD_<FIELD NAME>``.
+The variable is always ``HERALD_<FIELD NAME>`` (:meth:`ServiceName.variable`).
 """
 
 import math
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from infrastructure.auth.oidc import ASYMMETRIC
+from infrastructure.service_name import SERVICE
 
 Environment = Literal["development", "production"]
 LogFormat = Literal["json", "console"]
@@ -24,7 +25,7 @@ ClusterMode = Literal["auto", "true", "false"]
 
 #: Turns a variable's raw text into the field's value, or raises SettingsError naming the variable.
 Reader = Callable[[str, str], object]
-_READER = "herald_reader"
+_READER = "reader"
 
 
 class SettingsError(ValueError):
@@ -162,7 +163,7 @@ class Settings:
     public_url: str | None = attrs.field(default=None, metadata={_READER: _public_url})
     """Where clients reach the service (behind a proxy, say): the server named in the AsyncAPI document."""
     database_url: str = attrs.field(
-        default="sqlite+aiosqlite:///herald.sqlite3", repr=False, metadata={_READER: _database_url}
+        default=f"sqlite+aiosqlite:///{SERVICE.slug}.sqlite3", repr=False, metadata={_READER: _database_url}
     )
     """Reports, announcements and the outbox: SQLite (a file in the working directory) or ``postgresql://…``."""
     database_pool_size: int = number(10, at_least=2)
@@ -173,7 +174,7 @@ class Settings:
     redis_cluster: ClusterMode = choice("auto", ClusterMode)
     """``auto``: ask the server at start (``INFO cluster``); ``true``/``false`` say it, and skip the question."""
     redis_prefix: str = text(
-        "herald", pattern=r"[A-Za-z0-9_.:-]{1,64}", means="1-64 characters of letters, digits and _ . : -"
+        SERVICE.slug, pattern=r"[A-Za-z0-9_.:-]{1,64}", means="1-64 characters of letters, digits and _ . : -"
     )
     """Prefix of every Redis key and channel, so several deployments can share one server."""
     redis_retention_ttl_seconds: int = number(86_400, at_least=1)
@@ -188,9 +189,9 @@ class Settings:
     """HS256 key for bearer tokens; a random per-process key in development."""
     jwt_secret_is_generated: bool = True
     """True when no secret was configured (only allowed in development)."""
-    jwt_issuer: str = text("herald")
+    jwt_issuer: str = text(SERVICE.slug)
     """Expected ``iss`` claim."""
-    jwt_audience: str = text("herald")
+    jwt_audience: str = text(SERVICE.slug)
     """Expected ``aud`` claim."""
     oidc_issuer: str | None = text(
         None, pattern=r"https?://\S+", means="an http(s) URL like https://id.example.com/realms/app"
@@ -328,7 +329,7 @@ class Settings:
         values: dict[str, object] = {}
         for field in attrs.fields(cls):
             read: Reader | None = field.metadata.get(_READER)
-            name = f"HERALD_{field.name.upper()}"
+            name = SERVICE.variable(field.name)
             raw = env.get(name, "")
             if read is not None and raw != "":
                 values[field.name] = read(name, raw)
@@ -336,11 +337,16 @@ class Settings:
         values["jwt_secret_is_generated"] = "jwt_secret" not in values
         if values.get("env") == "production":
             if "jwt_secret" not in values:
-                raise SettingsError("HERALD_JWT_SECRET is required when HERALD_ENV=production")
+                raise SettingsError(
+                    f"{SERVICE.variable('jwt_secret')} is required when {SERVICE.variable('env')}=production"
+                )
             _refuse_cleartext_provider(values)
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.metrics_port == settings.port != 0:
-            raise SettingsError("HERALD_METRICS_PORT must differ from HERALD_PORT: metrics are never served publicly")
+            raise SettingsError(
+                f"{SERVICE.variable('metrics_port')} must differ from {SERVICE.variable('port')}: "
+                "metrics are never served publicly"
+            )
         return settings
 
 
@@ -351,7 +357,7 @@ def _refuse_cleartext_provider(values: Mapping[str, object]) -> None:
         url = values.get(field)
         if isinstance(url, str) and not url.startswith("https://"):
             raise SettingsError(
-                f"HERALD_{field.upper()} must be an https:// URL when HERALD_ENV=production "
+                f"{SERVICE.variable(field)} must be an https:// URL when {SERVICE.variable('env')}=production "
                 f"(keys fetched over plain HTTP can be replaced by anyone on the path), got {url!r}"
             )
 
@@ -359,8 +365,9 @@ def _refuse_cleartext_provider(values: Mapping[str, object]) -> None:
 def log_format_from_env(env: Mapping[str, str]) -> LogFormat:
     """The log format alone (to report a settings error in the format the service would have used)."""
     field = attrs.fields(Settings).log_format
-    raw = env.get("HERALD_LOG_FORMAT", "")
+    name = SERVICE.variable(field.name)
+    raw = env.get(name, "")
     if raw == "":
-        return "json" if env.get("HERALD_ENV") == "production" else "console"
+        return "json" if env.get(SERVICE.variable("env")) == "production" else "console"
     read: Reader = field.metadata[_READER]
-    return "json" if read("HERALD_LOG_FORMAT", raw) == "json" else "console"
+    return "json" if read(name, raw) == "json" else "console"

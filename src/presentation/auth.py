@@ -16,10 +16,11 @@ from application.access import Authenticate
 from application.principal import Principal
 from application.refusals import RefusalKind, Refused, unauthenticated
 from application.streams import BearerToken, StreamCookie, StreamCredential, StreamTicket
+from infrastructure.service_name import SERVICE
 from presentation.refusals import refuse
 
 #: HttpOnly cookie holding a stream-only token; EventSource sends it on every reconnect.
-STREAM_COOKIE = "herald_stream"
+STREAM_COOKIE = SERVICE.stream_cookie
 #: Query parameter of the single-use stream ticket (its name as Litestar decodes it).
 TICKET_PARAMETER = "ticket"
 #: Where the composition root puts the ``Authenticate`` use case for the guard (guards get no injection).

@@ -14,6 +14,7 @@ from domain.registry import REGISTRY
 from infrastructure.asyncapi import PayloadSchemaError, asyncapi_json
 from infrastructure.container import Container
 from infrastructure.persistence.file_claim import DatabaseInUseError
+from infrastructure.service_name import SERVICE
 from infrastructure.settings import LogFormat, Settings, SettingsError, log_format_from_env
 from presentation.catalogue import catalogue_markdown
 from presentation.logging_setup import configure_logging
@@ -25,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
     except SettingsError as error:
         configure_logging(_log_format_despite(error))
-        logging.getLogger("herald").error("invalid configuration: %s", error)
+        logging.getLogger(SERVICE.slug).error("invalid configuration: %s", error)
         return 2
     configure_logging(settings.log_format, settings.log_level)
     container = Container()
@@ -35,7 +36,7 @@ def _run(args: argparse.Namespace) -> int:
         # its start-up with a traceback; the claim is held until the container shuts down.
         container.database_claim()
     except DatabaseInUseError as error:
-        logging.getLogger("herald").error("cannot start: %s", error)
+        logging.getLogger(SERVICE.slug).error("cannot start: %s", error)
         return 1
     server = build_server(
         container, host=args.host or settings.host, port=args.port if args.port is not None else settings.port
@@ -63,12 +64,12 @@ def _asyncapi(args: argparse.Namespace) -> int:
         try:
             server_url = Settings.from_env().server_url
         except SettingsError as error:
-            logging.getLogger("herald").error("invalid configuration: %s (or pass --server-url)", error)
+            logging.getLogger(SERVICE.slug).error("invalid configuration: %s (or pass --server-url)", error)
             return 2
     try:
         document = asyncapi_json(REGISTRY, server_url=server_url, indent=True) + b"\n"
     except (PayloadSchemaError, ValueError) as error:
-        logging.getLogger("herald").error("cannot write the AsyncAPI document: %s", error)
+        logging.getLogger(SERVICE.slug).error("cannot write the AsyncAPI document: %s", error)
         return 1
     if args.output is None:
         sys.stdout.write(document.decode())
@@ -79,7 +80,7 @@ def _asyncapi(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``herald`` console script."""
-    parser = argparse.ArgumentParser(prog="herald", description="Domain events as live SSE streams.")
+    parser = argparse.ArgumentParser(prog=SERVICE.slug, description="Domain events as live SSE streams.")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="serve the API, the stream and the demo page")
     run.add_argument("--host", default=None, help="bind address (default: HERALD_HOST or 127.0.0.1)")

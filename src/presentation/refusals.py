@@ -5,6 +5,7 @@ from typing import NoReturn
 from litestar.exceptions import HTTPException
 
 from application.refusals import RefusalKind, Refused
+from infrastructure.service_name import SERVICE
 
 STATUS = {
     RefusalKind.INVALID: 400,
@@ -16,7 +17,7 @@ STATUS = {
     RefusalKind.UNAVAILABLE: 503,
 }
 #: RFC 9110: a 401 names the scheme the client should use.
-CHALLENGE = {"WWW-Authenticate": 'Bearer realm="herald"'}
+CHALLENGE = {"WWW-Authenticate": f'Bearer realm="{SERVICE.slug}"'}
 
 
 def refuse(refused: Refused) -> NoReturn:

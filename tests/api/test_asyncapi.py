@@ -13,12 +13,12 @@ from tests.support.asyncapi import asyncapi_errors
 from tests.support.server import RunningHerald, serve
 
 
-async def test_the_document_is_served_as_json(client: httpx.AsyncClient, herald: RunningHerald) -> None:
+async def test_the_document_is_served_as_json(client: httpx.AsyncClient, service: RunningHerald) -> None:
     response = await client.get(ASYNCAPI_PATH)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     document = response.json()
-    assert document == asyncapi_document(REGISTRY, server_url=herald.container.settings().server_url)
+    assert document == asyncapi_document(REGISTRY, server_url=service.container.settings().server_url)
     assert asyncapi_errors(document) == []
 
 
@@ -34,7 +34,7 @@ async def test_the_document_is_served_in_production_naming_the_public_address(
     make_container: Callable[..., Container],
 ) -> None:
     container = make_container(env="production", public_url="https://events.example.com")
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url) as client:
         response = await client.get(ASYNCAPI_PATH)
         assert response.status_code == 200
         assert response.json()["asyncapi"] == "3.0.0"

@@ -23,8 +23,8 @@ async def preflight(client: httpx.AsyncClient, origin: str) -> httpx.Response:
 
 async def test_allowed_origins_are_echoed_with_credentials(make_container: Callable[..., Container]) -> None:
     async with (
-        serve(make_container(cors_origins=(ALLOWED,))) as herald,
-        httpx.AsyncClient(base_url=herald.base_url) as client,
+        serve(make_container(cors_origins=(ALLOWED,))) as service,
+        httpx.AsyncClient(base_url=service.base_url) as client,
     ):
         response = await client.get("/health", headers={"Origin": ALLOWED})
         assert response.headers["access-control-allow-origin"] == ALLOWED
@@ -39,8 +39,8 @@ async def test_allowed_origins_are_echoed_with_credentials(make_container: Calla
 
 async def test_a_wildcard_never_allows_credentials(make_container: Callable[..., Container]) -> None:
     async with (
-        serve(make_container(cors_origins=("*",))) as herald,
-        httpx.AsyncClient(base_url=herald.base_url) as client,
+        serve(make_container(cors_origins=("*",))) as service,
+        httpx.AsyncClient(base_url=service.base_url) as client,
     ):
         response = await client.get("/health", headers={"Origin": "https://anywhere.example.org"})
         assert response.headers["access-control-allow-origin"] == "*"
@@ -48,15 +48,15 @@ async def test_a_wildcard_never_allows_credentials(make_container: Callable[...,
 
 
 async def test_without_configuration_there_are_no_cors_headers(make_container: Callable[..., Container]) -> None:
-    async with serve(make_container()) as herald, httpx.AsyncClient(base_url=herald.base_url) as client:
+    async with serve(make_container()) as service, httpx.AsyncClient(base_url=service.base_url) as client:
         response = await client.get("/health", headers={"Origin": ALLOWED})
         assert "access-control-allow-origin" not in response.headers
 
 
 async def test_a_refused_preflight_is_a_problem_document(make_container: Callable[..., Container]) -> None:
     async with (
-        serve(make_container(cors_origins=(ALLOWED,))) as herald,
-        httpx.AsyncClient(base_url=herald.base_url) as client,
+        serve(make_container(cors_origins=(ALLOWED,))) as service,
+        httpx.AsyncClient(base_url=service.base_url) as client,
     ):
         refused = await preflight(client, "https://evil.example.net")
     assert refused.status_code == 400

@@ -44,7 +44,7 @@ async def test_an_expired_ticket_is_refused(make_container: Callable[..., Contai
     container = make_container()
     clock = SteppingClock()
     container.clock.override(providers.Object(clock))
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url) as client:
         headers = {"Authorization": f"Bearer {container.token_service().issue(uuid.uuid4())}"}
         expiring = await ticket_for(client, headers)
         clock.advance(15.5)
@@ -57,9 +57,9 @@ async def test_an_expired_ticket_is_refused(make_container: Callable[..., Contai
 
 
 async def test_revoking_a_session_ends_its_streams_and_refuses_it(
-    herald: RunningHerald, client: httpx.AsyncClient
+    service: RunningHerald, client: httpx.AsyncClient
 ) -> None:
-    tokens = herald.container.token_service()
+    tokens = service.container.token_service()
     user = uuid.uuid4()
     session_token = tokens.issue(user)
     other_session = {"Authorization": f"Bearer {tokens.issue(user)}"}
@@ -84,8 +84,8 @@ async def test_revoking_a_session_ends_its_streams_and_refuses_it(
     assert (await client.post("/api/v1/reports", json={"title": "x"}, headers=headers)).status_code == 401
 
 
-async def test_an_admin_may_revoke_any_session(herald: RunningHerald, client: httpx.AsyncClient) -> None:
-    tokens = herald.container.token_service()
+async def test_an_admin_may_revoke_any_session(service: RunningHerald, client: httpx.AsyncClient) -> None:
+    tokens = service.container.token_service()
     victim = tokens.issue(uuid.uuid4())
     admin = {"Authorization": f"Bearer {tokens.issue(uuid.uuid4(), ['admin'])}"}
     sid = tokens.verify(victim).session_id
@@ -97,15 +97,15 @@ async def test_a_logout_outlasts_the_token_that_asked_and_every_refreshed_token_
     make_container: Callable[..., Container],
 ) -> None:
     container = make_container(jwt_leeway_seconds=4)
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         await check_a_logout_outlasts_every_token_of_its_session(
             client, [client], container.token_service(), leeway_seconds=4
         )
 
 
-async def test_a_stream_ends_when_its_credential_expires(herald: RunningHerald, client: httpx.AsyncClient) -> None:
+async def test_a_stream_ends_when_its_credential_expires(service: RunningHerald, client: httpx.AsyncClient) -> None:
     # Long enough to open the stream on a busy machine (``exp`` is cut to whole seconds).
-    token = herald.container.token_service().issue(uuid.uuid4(), lifetime_seconds=3)
+    token = service.container.token_service().issue(uuid.uuid4(), lifetime_seconds=3)
     async with StreamReader(client, "/api/v1/events", headers={"Authorization": f"Bearer {token}"}) as stream:
         async with asyncio.timeout(10):
             await stream.ended.wait()

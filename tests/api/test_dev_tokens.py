@@ -9,26 +9,26 @@ from tests.support.server import RunningHerald
 
 
 async def test_a_development_token_names_its_tenant_and_its_cookie_and_ticket_keep_it(
-    herald: RunningHerald, client: httpx.AsyncClient
+    service: RunningHerald, client: httpx.AsyncClient
 ) -> None:
     user = uuid.uuid4()
     issued = await client.post("/api/v1/dev/tokens", json={"user_id": str(user), "tenant": "acme"})
     assert issued.status_code == 200
-    tokens = herald.container.token_service()
+    tokens = service.container.token_service()
     principal = tokens.verify(issued.json()["access_token"])
     assert (principal.user_id, principal.tenant) == (user, "acme")
     bearer = {"Authorization": f"Bearer {issued.json()['access_token']}"}
     assert (await client.post("/api/v1/events/cookie", headers=bearer)).status_code == 204
     assert tokens.verify_stream_token(client.cookies["herald_stream"]).tenant == "acme"
     ticket = (await client.post("/api/v1/events/tickets", headers=bearer)).json()["ticket"]
-    held = await (await resolve(herald.container.ticket_store)).peek(ticket)
+    held = await (await resolve(service.container.ticket_store)).peek(ticket)
     assert held is not None
     assert held.tenant == "acme"
 
 
-async def test_a_development_token_without_a_tenant_has_none(herald: RunningHerald, client: httpx.AsyncClient) -> None:
+async def test_a_development_token_without_a_tenant_has_none(service: RunningHerald, client: httpx.AsyncClient) -> None:
     issued = await client.post("/api/v1/dev/tokens", json={"user_id": str(uuid.uuid4())})
-    assert herald.container.token_service().verify(issued.json()["access_token"]).tenant is None
+    assert service.container.token_service().verify(issued.json()["access_token"]).tenant is None
 
 
 async def test_a_tenant_that_cannot_name_a_group_is_a_400_naming_the_rule(client: httpx.AsyncClient) -> None:

@@ -81,21 +81,21 @@ def test_every_route_with_a_body_is_found() -> None:
     assert expected | {"/api/v1/dev/tokens"} <= set(ROUTES)
 
 
-def admin_headers(herald: RunningHerald) -> dict[str, str]:
-    token = herald.container.token_service().issue(uuid.uuid4(), ["admin"])
+def admin_headers(service: RunningHerald) -> dict[str, str]:
+    token = service.container.token_service().issue(uuid.uuid4(), ["admin"])
     return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize("route", list(ROUTES))
 @pytest.mark.parametrize("authenticated", [False, True], ids=["anonymous", "authenticated"])
 async def test_hostile_bodies_are_4xx_problems(
-    herald: RunningHerald, route: str, authenticated: bool, caplog: pytest.LogCaptureFixture
+    service: RunningHerald, route: str, authenticated: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     results = {}
-    async with httpx.AsyncClient(base_url=herald.base_url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as client:
         for name, (body, content_type, status) in BODIES.items():
-            headers = admin_headers(herald) if authenticated else {}
+            headers = admin_headers(service) if authenticated else {}
             if content_type is not None:
                 headers["content-type"] = content_type
             path, method, protected, field = ROUTES[route]
@@ -122,12 +122,12 @@ async def test_hostile_bodies_are_4xx_problems(
     "content_type", [JSON, f"{JSON}; charset=utf-8", f"{JSON}; charset=UTF-8", "application/problem+json"]
 )
 async def test_well_formed_bodies_are_accepted(
-    herald: RunningHerald, route: str, body: object, status: int, content_type: str
+    service: RunningHerald, route: str, body: object, status: int, content_type: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         response = await client.post(
             route,
             content=httpx.Request("POST", "/", json=body).content,
-            headers={**admin_headers(herald), "content-type": content_type},
+            headers={**admin_headers(service), "content-type": content_type},
         )
     assert response.status_code == status, response.text

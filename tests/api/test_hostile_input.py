@@ -24,12 +24,12 @@ def bearer(token: str) -> Callable[[RunningHerald], dict[str, str]]:
     return lambda _: {"Authorization": f"Bearer {token}"}
 
 
-def valid(herald: RunningHerald) -> dict[str, str]:
-    return {"Authorization": f"Bearer {herald.container.token_service().issue(USER)}"}
+def valid(service: RunningHerald) -> dict[str, str]:
+    return {"Authorization": f"Bearer {service.container.token_service().issue(USER)}"}
 
 
 def with_header(name: str, value: str) -> Callable[[RunningHerald], dict[str, str]]:
-    return lambda herald: {**valid(herald), name: value}
+    return lambda service: {**valid(service), name: value}
 
 
 CASES: list[Case] = [
@@ -59,10 +59,10 @@ METHOD = {"wrong method on the stream": "PUT", "wrong method on reports": "DELET
 
 @pytest.mark.parametrize(("name", "url", "headers", "status"), CASES, ids=[c[0] for c in CASES])
 async def test_hostile_request(
-    herald: RunningHerald, name: str, url: str, headers: Callable[[RunningHerald], dict[str, str]], status: int
+    service: RunningHerald, name: str, url: str, headers: Callable[[RunningHerald], dict[str, str]], status: int
 ) -> None:
-    async with httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
-        response = await client.request(METHOD.get(name, "GET"), url, headers=headers(herald))
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
+        response = await client.request(METHOD.get(name, "GET"), url, headers=headers(service))
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
@@ -71,19 +71,19 @@ async def test_hostile_request(
     assert "event: admin" not in response.text
 
 
-async def test_repeated_categories_are_one_filter(herald: RunningHerald) -> None:
+async def test_repeated_categories_are_one_filter(service: RunningHerald) -> None:
     async with (
-        httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client,
-        client.stream("GET", "/api/v1/events?categories=system,system,%20system", headers=valid(herald)) as response,
+        httpx.AsyncClient(base_url=service.base_url, timeout=10) as client,
+        client.stream("GET", "/api/v1/events?categories=system,system,%20system", headers=valid(service)) as response,
     ):
         assert response.status_code == 200
 
 
-async def test_a_used_ticket_and_another_users_ticket(herald: RunningHerald) -> None:
+async def test_a_used_ticket_and_another_users_ticket(service: RunningHerald) -> None:
     """A ticket is bound to the user who asked for it and opens one stream only."""
-    tokens = herald.container.token_service()
+    tokens = service.container.token_service()
     alice, bob = uuid.uuid4(), uuid.uuid4()
-    async with httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         issued = await client.post("/api/v1/events/tickets", headers={"Authorization": f"Bearer {tokens.issue(alice)}"})
         ticket = issued.json()["ticket"]
         # Bob presenting Alice's ticket alongside his own token still gets his own stream: the bearer wins,
@@ -92,34 +92,36 @@ async def test_a_used_ticket_and_another_users_ticket(herald: RunningHerald) -> 
             "GET", f"/api/v1/events?ticket={ticket}", headers={"Authorization": f"Bearer {tokens.issue(bob)}"}
         ) as response:
             assert response.status_code == 200
-        stream_owner = await herald.container.ticket_store().redeem(ticket)
+        stream_owner = await service.container.ticket_store().redeem(ticket)
         assert stream_owner is not None
         assert stream_owner.user_id == alice
         reused = await client.get(f"/api/v1/events?ticket={ticket}")
         assert reused.status_code == 401
 
 
-async def test_expiry_beyond_the_year_9999_on_an_api_route(herald: RunningHerald) -> None:
-    async with httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
-        response = await client.post("/api/v1/events/tickets", headers=bearer(forged(exp=253_402_300_800 * 10))(herald))
+async def test_expiry_beyond_the_year_9999_on_an_api_route(service: RunningHerald) -> None:
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
+        response = await client.post(
+            "/api/v1/events/tickets", headers=bearer(forged(exp=253_402_300_800 * 10))(service)
+        )
     assert response.status_code == 401
     assert response.json()["detail"] == "the token's expiry is out of range"
 
 
 @pytest.mark.parametrize("credential", ["ticket", "cookie"])
 async def test_a_proxys_basic_header_beside_a_ticket_or_cookie_is_passed_over(
-    herald: RunningHerald, credential: str
+    service: RunningHerald, credential: str
 ) -> None:
     basic = {"Authorization": "Basic dXNlcjpwYXNz"}
-    async with httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         if credential == "ticket":
-            ticket = (await client.post("/api/v1/events/tickets", headers=valid(herald))).json()["ticket"]
+            ticket = (await client.post("/api/v1/events/tickets", headers=valid(service))).json()["ticket"]
             url = f"/api/v1/events?ticket={ticket}"
         else:
-            assert (await client.post("/api/v1/events/cookie", headers=valid(herald))).status_code == 204
+            assert (await client.post("/api/v1/events/cookie", headers=valid(service))).status_code == 204
             url = "/api/v1/events"
         async with client.stream("GET", url, headers=basic) as response:
             assert response.status_code == 200
-        alone = await httpx.AsyncClient(base_url=herald.base_url).get("/api/v1/events", headers=basic)
+        alone = await httpx.AsyncClient(base_url=service.base_url).get("/api/v1/events", headers=basic)
         assert alone.status_code == 401  # without another credential it is still refused, saying why
         assert "Bearer" in alone.json()["detail"]

@@ -18,8 +18,8 @@ async def limited(make_container: Callable[..., Container]) -> AsyncIterator[Run
         yield running
 
 
-def bearer(herald: RunningHerald, user: uuid.UUID) -> dict[str, str]:
-    return {"Authorization": f"Bearer {herald.container.token_service().issue(user)}"}
+def bearer(service: RunningHerald, user: uuid.UUID) -> dict[str, str]:
+    return {"Authorization": f"Bearer {service.container.token_service().issue(user)}"}
 
 
 async def test_per_user_and_per_process_caps(limited: RunningHerald) -> None:
@@ -55,17 +55,17 @@ async def test_stream_opens_are_rate_limited_per_user(limited: RunningHerald) ->
 
 async def test_tickets_are_rate_limited_per_user(make_container: Callable[..., Container]) -> None:
     async with (
-        serve(make_container(sse_tickets_per_minute=3)) as herald,
-        httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client,
+        serve(make_container(sse_tickets_per_minute=3)) as service,
+        httpx.AsyncClient(base_url=service.base_url, timeout=10) as client,
     ):
         user = uuid.uuid4()
-        statuses = [(await client.post("/api/v1/events/tickets", headers=bearer(herald, user))).status_code]
+        statuses = [(await client.post("/api/v1/events/tickets", headers=bearer(service, user))).status_code]
         statuses += [
-            (await client.post("/api/v1/events/tickets", headers=bearer(herald, user))).status_code for _ in range(3)
+            (await client.post("/api/v1/events/tickets", headers=bearer(service, user))).status_code for _ in range(3)
         ]
         assert statuses == [201, 201, 201, 429]
-        refused = await client.post("/api/v1/events/tickets", headers=bearer(herald, user))
+        refused = await client.post("/api/v1/events/tickets", headers=bearer(service, user))
         assert int(refused.headers["retry-after"]) >= 1
         assert refused.headers["content-type"] == "application/problem+json"
-        other = await client.post("/api/v1/events/tickets", headers=bearer(herald, uuid.uuid4()))
+        other = await client.post("/api/v1/events/tickets", headers=bearer(service, uuid.uuid4()))
         assert other.status_code == 201  # another user is not affected

@@ -25,13 +25,13 @@ async def scrape(client: httpx.AsyncClient, metrics_url: str) -> Metrics:
 
 
 async def test_metrics_follow_streams_events_and_resumes(
-    herald: RunningHerald, client: httpx.AsyncClient, auth: TokenFactory
+    service: RunningHerald, client: httpx.AsyncClient, auth: TokenFactory
 ) -> None:
     user = uuid.uuid4()
     async with StreamReader(client, "/api/v1/events", headers=auth(user)) as stream:
         await client.post("/api/v1/reports", json={"title": "measured"}, headers=auth(user))
         await stream.wait_for_count(5)
-        during = await scrape(client, herald.metrics_url)
+        during = await scrape(client, service.metrics_url)
     resume = {**auth(user), "Last-Event-ID": stream.events[1].id}
     async with StreamReader(client, "/api/v1/events", headers=resume) as resumed:
         await resumed.wait_for_count(3)
@@ -39,7 +39,7 @@ async def test_metrics_follow_streams_events_and_resumes(
 
     async def both_released() -> bool:  # a stream is released a moment after its close
         nonlocal after
-        after = await scrape(client, herald.metrics_url)
+        after = await scrape(client, service.metrics_url)
         return after.get(("herald_streams_ended_total", (("reason", "client_gone"),))) == 2
 
     await eventually(both_released)

@@ -71,12 +71,12 @@ async def test_a_stalled_client_is_ended_while_200_others_stream(make_container:
     tokens = container.token_service()
     limits = httpx.Limits(max_connections=300, max_keepalive_connections=300)
     async with (
-        serve(container) as herald,
-        httpx.AsyncClient(base_url=herald.base_url, timeout=30, limits=limits) as client,
+        serve(container) as service,
+        httpx.AsyncClient(base_url=service.base_url, timeout=30, limits=limits) as client,
     ):
         hub = container.stream_hub()
         publisher = await resolve(container.publisher)
-        port = int(herald.base_url.rsplit(":", 1)[1])
+        port = int(service.base_url.rsplit(":", 1)[1])
         stalled = open_stalled_stream(port, tokens.issue(stalled_user))
         others = [
             StreamReader(client, "/api/v1/events", headers={"Authorization": f"Bearer {tokens.issue(uuid.uuid4())}"})

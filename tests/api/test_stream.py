@@ -73,9 +73,9 @@ async def test_the_categories_filter(client: httpx.AsyncClient, auth: TokenFacto
         assert [e.event for e in system_only.events] == ["system.announcement"]
 
 
-async def test_stream_headers_and_retry_hint(herald: RunningHerald, auth: TokenFactory) -> None:
+async def test_stream_headers_and_retry_hint(service: RunningHerald, auth: TokenFactory) -> None:
     async with (
-        httpx.AsyncClient(base_url=herald.base_url) as raw,
+        httpx.AsyncClient(base_url=service.base_url) as raw,
         raw.stream("GET", "/api/v1/events", headers=auth()) as response,
     ):
         assert response.status_code == 200
@@ -88,9 +88,9 @@ async def test_stream_headers_and_retry_hint(herald: RunningHerald, auth: TokenF
         assert first == b"retry: 3000\n\n"
 
 
-async def test_idle_streams_get_heartbeat_comments(herald: RunningHerald, auth: TokenFactory) -> None:
+async def test_idle_streams_get_heartbeat_comments(service: RunningHerald, auth: TokenFactory) -> None:
     async with (
-        httpx.AsyncClient(base_url=herald.base_url) as raw,
+        httpx.AsyncClient(base_url=service.base_url) as raw,
         raw.stream("GET", "/api/v1/events", headers=auth()) as response,
     ):
         chunks = response.aiter_raw()
@@ -136,9 +136,9 @@ async def test_the_query_fallback_resumes_and_the_header_wins(client: httpx.Asyn
 
 
 async def test_a_disconnected_client_is_released_within_a_second(
-    herald: RunningHerald, client: httpx.AsyncClient, auth: TokenFactory
+    service: RunningHerald, client: httpx.AsyncClient, auth: TokenFactory
 ) -> None:
-    hub = herald.container.stream_hub()
+    hub = service.container.stream_hub()
     async with StreamReader(client, "/api/v1/events", headers=auth()):
         assert hub.open_streams == 1
     async with asyncio.timeout(1):

@@ -28,8 +28,8 @@ async def limited(make_container: Callable[..., Container]) -> AsyncIterator[Run
         yield running
 
 
-def port_of(herald: RunningHerald) -> int:
-    return int(herald.base_url.rsplit(":", 1)[1])
+def port_of(service: RunningHerald) -> int:
+    return int(service.base_url.rsplit(":", 1)[1])
 
 
 def rss_bytes() -> int:
@@ -37,8 +37,8 @@ def rss_bytes() -> int:
     return int(fields[1]) * 4096
 
 
-async def connect(herald: RunningHerald) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    return await asyncio.open_connection("127.0.0.1", port_of(herald))
+async def connect(service: RunningHerald) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", port_of(service))
 
 
 async def send_until_refused(writer: asyncio.StreamWriter, head: bytes, total: int) -> int:

@@ -68,10 +68,10 @@ def test_a_tiny_group_run_reaches_every_stream_every_way(tmp_path: Path, shared_
     arguments += ["--group-events", "2", "--settle", "0.1", "--output", str(output)]
     subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=ROOT, check=True, timeout=200)
 
-    herald = json.loads(output.with_suffix(".json").read_text())["targets"]["herald"]
-    assert herald["connect_failures"] == 0
+    service = json.loads(output.with_suffix(".json").read_text())["targets"]["herald"]
+    assert service["connect_failures"] == 0
     for kind in ("group", "users", "everyone"):
-        figures = herald[kind]
+        figures = service[kind]
         assert (figures["events"], figures["missed"]) == (2, 0), kind
         assert figures["p50_ms"] > 0, kind
         assert figures["server_cpu_us_per_delivery"] >= 0, kind  # under a clock tick at this size: 0 is a reading
@@ -88,22 +88,22 @@ def test_a_tiny_presence_run_counts_the_upkeep_and_the_joins_and_leaves_of_a_res
     arguments += ["--settle", "0.1", "--output", str(output)]
     subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=ROOT, check=True, timeout=200)
 
-    herald = json.loads(output.with_suffix(".json").read_text())["targets"]["herald"]
+    service = json.loads(output.with_suffix(".json").read_text())["targets"]["herald"]
     for streams in ("untracked", "tracked"):
-        assert herald[streams]["connect_failures"] == 0, streams
-        assert herald[streams]["sweeps_per_s"] > 0, streams  # every process sweeps, tracking anyone or not
-    assert herald["tracked"]["renewals_per_s"] > 0
-    assert herald["reads"]["members"] == 40
-    assert all(herald["reads"][read]["p50_ms"] > 0 for read in ("http_count", "http_page", "store_page"))
-    assert (herald["report_watchers"], herald["report_samplers"]) == (4, 2)
+        assert service[streams]["connect_failures"] == 0, streams
+        assert service[streams]["sweeps_per_s"] > 0, streams  # every process sweeps, tracking anyone or not
+    assert service["tracked"]["renewals_per_s"] > 0
+    assert service["reads"]["members"] == 40
+    assert all(service["reads"][read]["p50_ms"] > 0 for read in ("http_count", "http_page", "store_page"))
+    assert (service["report_watchers"], service["report_samplers"]) == (4, 2)
     # 20 streams per process; back within the grace (however they came back), nobody left or joined.
     for case in ("restart", "move_back"):
-        figures = herald[case]
+        figures = service[case]
         assert (figures["streams"], figures["reconnect_failures"]) == (20, 0), case
         assert (figures["tenant_changes"], figures["report_messages_written"]) == (0, 0), case
         assert figures["lowest_count"] == 40, case
     # Back after it: each of them left and joined once, one message each to every member of the report's group.
-    late = herald["late"]
+    late = service["late"]
     assert (late["tenant_changes"], late["report_messages_written"], late["report_messages_per_sampler"]) == (40, 8, 8)
     table = output.read_text()
     assert "| Redis commands/s (with those run by scripts) |" in table

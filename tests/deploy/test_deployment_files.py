@@ -158,8 +158,8 @@ async def test_the_healthcheck_passes_on_a_live_herald_and_fails_on_a_dead_one(
 ) -> None:
     code = healthcheck_code()
     assert "/health" in code
-    async with serve(make_container()) as herald:
-        port = herald.base_url.rsplit(":", 1)[1]
+    async with serve(make_container()) as service:
+        port = service.base_url.rsplit(":", 1)[1]
         assert await probe(code.replace("127.0.0.1:8000", f"127.0.0.1:{port}")) == 0
     assert await probe(code.replace("127.0.0.1:8000", f"127.0.0.1:{port}")) != 0
 
@@ -181,14 +181,14 @@ def test_the_image_installs_exactly_the_lock_with_the_makefiles_uv() -> None:
 
 
 def test_compose_runs_two_herald_replicas_on_redis_with_a_required_secret() -> None:
-    herald = COMPOSE["services"]["herald"]
-    assert herald["deploy"]["replicas"] == 2
-    environment = herald["environment"]
+    service = COMPOSE["services"]["herald"]
+    assert service["deploy"]["replicas"] == 2
+    environment = service["environment"]
     assert environment["HERALD_ENV"] == "production"
     assert environment["HERALD_REDIS_URL"] == "redis://redis:6379/0"
     assert environment["HERALD_JWT_SECRET"].startswith("${HERALD_JWT_SECRET:?")
-    assert herald["depends_on"]["redis"]["condition"] == "service_healthy"
-    grace = herald["stop_grace_period"]
+    assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+    grace = service["stop_grace_period"]
     assert grace.endswith("s")
     assert int(grace[:-1]) > 5  # more than uvicorn's graceful shutdown
 
@@ -274,15 +274,15 @@ def test_the_api_and_the_stream_are_rate_and_connection_limited_with_429() -> No
 def test_compose_refuses_to_start_without_a_database_password() -> None:
     text = (ROOT / "compose.yaml").read_text()
     assert "HERALD_DATABASE_PASSWORD:-" not in text  # no fallback password
-    postgres, herald = COMPOSE["services"]["postgres"], COMPOSE["services"]["herald"]
+    postgres, service = COMPOSE["services"]["postgres"], COMPOSE["services"]["herald"]
     assert postgres["environment"]["POSTGRES_PASSWORD"].startswith("${HERALD_DATABASE_PASSWORD:?")
-    assert "${HERALD_DATABASE_PASSWORD:?" in herald["environment"]["HERALD_DATABASE_URL"]
+    assert "${HERALD_DATABASE_PASSWORD:?" in service["environment"]["HERALD_DATABASE_URL"]
 
 
 def test_metrics_are_exposed_to_the_compose_network_only() -> None:
-    herald = COMPOSE["services"]["herald"]
-    assert herald["environment"]["HERALD_METRICS_HOST"] == "0.0.0.0"  # the container's own interface
-    assert "9180" in herald["expose"]
-    assert "ports" not in herald
+    service = COMPOSE["services"]["herald"]
+    assert service["environment"]["HERALD_METRICS_HOST"] == "0.0.0.0"  # the container's own interface
+    assert "9180" in service["expose"]
+    assert "ports" not in service
     assert "9180" not in NGINX_CONF
     assert "HERALD_METRICS_PORT=9180" in dict(final_stage())["ENV"]

@@ -42,7 +42,7 @@ METRICS_SPELLINGS = (
 
 
 @pytest.fixture(scope="module")
-def herald(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeraldProcess]:
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HeraldProcess]:
     env = {"HERALD_ENV": "production", "HERALD_JWT_SECRET": TEST_SECRET}
     with herald_process(env, tmp_path_factory.mktemp("herald") / "herald.log") as process:
         yield process
@@ -64,19 +64,19 @@ async def request(base_url: str, method: str, target: str, headers: dict[str, st
 
 
 async def test_no_spelling_of_metrics_answers_through_the_proxy_or_the_public_port(
-    herald: HeraldProcess, tmp_path: Path
+    service: HeraldProcess, tmp_path: Path
 ) -> None:
-    with nginx([herald.port], tmp_path) as entry:
-        for base in (entry, herald.base_url):
+    with nginx([service.port], tmp_path) as entry:
+        for base in (entry, service.base_url):
             for target in METRICS_SPELLINGS:
                 status, body = await request(base, "GET", target)
                 assert b"herald_" not in body, f"{base}{target} served metrics"
                 assert status in (400, 404), f"{base}{target}: {status}"
-    status, body = await request(herald.metrics_url.removesuffix("/metrics"), "GET", "/metrics")
+    status, body = await request(service.metrics_url.removesuffix("/metrics"), "GET", "/metrics")
     assert status == 200
     assert b"herald_open_streams " in body
     for target in ("/", "/metrics/", "/health", "/api/v1/events"):
-        status, body = await request(herald.metrics_url.removesuffix("/metrics"), "GET", target)
+        status, body = await request(service.metrics_url.removesuffix("/metrics"), "GET", target)
         assert (status, b"herald_" in body) == (404, False), target
 
 
@@ -103,9 +103,9 @@ def ticket_spellings(ticket: str) -> list[tuple[str, str, dict[str, str]]]:
     ]
 
 
-async def test_a_ticket_reaches_no_log_however_its_parameter_is_spelled(herald: HeraldProcess, tmp_path: Path) -> None:
+async def test_a_ticket_reaches_no_log_however_its_parameter_is_spelled(service: HeraldProcess, tmp_path: Path) -> None:
     user = uuid.uuid4()
-    with nginx([herald.port], tmp_path) as entry:
+    with nginx([service.port], tmp_path) as entry:
         async with httpx.AsyncClient(base_url=entry, timeout=10) as client:
             issued = await client.post("/api/v1/events/tickets", headers=process_bearer(user))
             ticket = issued.json()["ticket"]
@@ -121,18 +121,18 @@ async def test_a_ticket_reaches_no_log_however_its_parameter_is_spelled(herald: 
                 await anext(stream.aiter_lines())
             assert (await client.get("/health", headers={"X-Request-ID": "later-marker"})).status_code == 200
         proxy_log = tmp_path / "nginx.log"
-        await eventually(lambda: all(marker in herald.log() for marker in ("stream-opened", "later-marker")))
+        await eventually(lambda: all(marker in service.log() for marker in ("stream-opened", "later-marker")))
         await eventually(lambda: all(marker in proxy_log.read_text() for marker in ("stream-opened", "later-marker")))
-    assert ticket not in herald.log()
+    assert ticket not in service.log()
     assert ticket not in proxy_log.read_text()
-    assert "%74icket=[redacted]" in herald.log()
+    assert "%74icket=[redacted]" in service.log()
 
 
 async def test_the_proxy_limits_a_flood_with_429_and_logs_none_of_its_requests(
-    herald: HeraldProcess, tmp_path: Path
+    service: HeraldProcess, tmp_path: Path
 ) -> None:
     secret = "flood-" + uuid.uuid4().hex
-    with nginx([herald.port], tmp_path) as entry:
+    with nginx([service.port], tmp_path) as entry:
         limits = httpx.Limits(max_connections=150)  # all at once: more than either burst allows
         async with httpx.AsyncClient(base_url=entry, timeout=30, limits=limits) as client:
             api = await asyncio.gather(*(client.get(f"/api/v1/reports?ticket={secret}") for _ in range(150)))
@@ -149,10 +149,10 @@ async def test_the_proxy_limits_a_flood_with_429_and_logs_none_of_its_requests(
 
 @pytest.mark.parametrize("path", ["/api/v1/events/", "/api/v1/events//", "/api/v1/events%2F"])
 async def test_every_spelling_of_the_stream_path_gets_the_streams_limits(
-    herald: HeraldProcess, tmp_path: Path, path: str
+    service: HeraldProcess, tmp_path: Path, path: str
 ) -> None:
     """Held open 30 at once: within the streams' 100 connections, beyond the API's 20 (which refuse with 429)."""
-    with nginx([herald.port], tmp_path) as entry:
+    with nginx([service.port], tmp_path) as entry:
         async with (
             httpx.AsyncClient(base_url=entry, timeout=30, limits=httpx.Limits(max_connections=40)) as client,
             contextlib.AsyncExitStack() as held,

@@ -120,22 +120,22 @@ async def relay() -> AsyncIterator[Relay]:
 
 
 @pytest.fixture
-async def herald(make_container: Callable[..., Container]) -> AsyncIterator[RunningHerald]:
+async def service(make_container: Callable[..., Container]) -> AsyncIterator[RunningHerald]:
     async with serve(make_container(sse_retry_ms=RETRY_MS)) as running:
         yield running
 
 
 @pytest.fixture
-async def page(herald: RunningHerald) -> AsyncIterator[Page]:
+async def page(service: RunningHerald) -> AsyncIterator[Page]:
     """A fresh browser on the served Herald."""
-    async with browse_as(herald.base_url, SCREENSHOT) as page:
+    async with browse_as(service.base_url, SCREENSHOT) as page:
         yield page
 
 
 @pytest.fixture
-async def admin(herald: RunningHerald) -> AsyncIterator[httpx.AsyncClient]:
+async def admin(service: RunningHerald) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client with an administrator's token, to publish announcements from outside the page."""
-    async with client_of(herald, uuid.uuid4()) as client:
+    async with client_of(service, uuid.uuid4()) as client:
         yield client
 
 
@@ -217,7 +217,7 @@ async def announce(admin: httpx.AsyncClient, message: str) -> None:
 
 
 async def test_the_demo_page_shows_a_report_live_and_resumes_by_itself_after_the_server_ends_its_stream(
-    herald: RunningHerald, page: Page, admin: httpx.AsyncClient
+    service: RunningHerald, page: Page, admin: httpx.AsyncClient
 ) -> None:
     status = page.locator("#status")
     await page.goto("/")
@@ -238,7 +238,7 @@ async def test_the_demo_page_shows_a_report_live_and_resumes_by_itself_after_the
     #    Wherever each one falls, it must show once.
     before, during, after = ANNOUNCEMENTS[:2], ANNOUNCEMENTS[2:4], ANNOUNCEMENTS[4:]
     async with page.expect_request(is_stream_request, timeout=TIMEOUT_SECONDS * 1000) as reconnect:
-        herald.container.stream_hub().end_all(EndReason.SHUTDOWN)
+        service.container.stream_hub().end_all(EndReason.SHUTDOWN)
         for message in before:
             await announce(admin, message)
     request = await reconnect.value
@@ -266,7 +266,7 @@ async def test_the_demo_page_shows_a_report_live_and_resumes_by_itself_after_the
 
 
 async def test_the_demo_page_signs_in_again_when_its_session_is_revoked_and_misses_nothing(
-    herald: RunningHerald, page: Page, admin: httpx.AsyncClient
+    service: RunningHerald, page: Page, admin: httpx.AsyncClient
 ) -> None:
     status = page.locator("#status")
     await page.goto("/")
@@ -276,7 +276,7 @@ async def test_the_demo_page_signs_in_again_when_its_session_is_revoked_and_miss
 
     # Log the page's session out from outside, as an administrator would.
     page_token = await page.evaluate("accessToken")
-    session_id = herald.container.token_service().verify(page_token).session_id
+    session_id = service.container.token_service().verify(page_token).session_id
     response = await admin.delete(f"/api/v1/sessions/{session_id}")
     assert response.status_code == 204
     await announce(admin, "while signing in again")

@@ -37,7 +37,7 @@ WAIT_MS = TIMEOUT_SECONDS * 1000
 
 
 @pytest.fixture
-async def herald(make_container: Callable[..., Container]) -> AsyncIterator[RunningHerald]:
+async def service(make_container: Callable[..., Container]) -> AsyncIterator[RunningHerald]:
     container = make_container(report_step_seconds=STEP_SECONDS, sse_retry_ms=300, presence_grace_seconds=GRACE_SECONDS)
     async with serve(container) as running:
         yield running
@@ -86,13 +86,13 @@ def stream_queries(requests: list[Request]) -> list[dict[str, list[str]]]:
 
 
 async def test_a_report_shared_on_the_page_is_watched_live_by_the_sharee_until_it_is_unshared(
-    herald: RunningHerald,
+    service: RunningHerald,
 ) -> None:
     owner, sharee = uuid.uuid4(), uuid.uuid4()
     async with (
         chromium() as browser,
-        tab(browser, herald.base_url, ARTIFACTS / "demo-page-owner.png", init_script=signed_in_as(owner)) as (a, _),
-        tab(browser, herald.base_url, ARTIFACTS / "demo-page-sharee.png", init_script=signed_in_as(sharee)) as (b, _),
+        tab(browser, service.base_url, ARTIFACTS / "demo-page-owner.png", init_script=signed_in_as(owner)) as (a, _),
+        tab(browser, service.base_url, ARTIFACTS / "demo-page-sharee.png", init_script=signed_in_as(sharee)) as (b, _),
     ):
         await opened(a)
         await opened(b)
@@ -150,13 +150,13 @@ async def test_a_report_shared_on_the_page_is_watched_live_by_the_sharee_until_i
         assert [i for i in log if i.type == "error"] == []
 
 
-async def test_a_watched_report_shows_who_watches_it_and_a_page_that_closes_leaves_it(herald: RunningHerald) -> None:
+async def test_a_watched_report_shows_who_watches_it_and_a_page_that_closes_leaves_it(service: RunningHerald) -> None:
     owner, sharee = uuid.uuid4(), uuid.uuid4()
     owner_page, sharee_page = ARTIFACTS / "demo-page-watchers-owner.png", ARTIFACTS / "demo-page-watchers-sharee.png"
     async with (
         chromium() as browser,
-        tab(browser, herald.base_url, owner_page, init_script=signed_in_as(owner)) as (a, _),
-        tab(browser, herald.base_url, sharee_page, init_script=signed_in_as(sharee)) as (b, _),
+        tab(browser, service.base_url, owner_page, init_script=signed_in_as(owner)) as (a, _),
+        tab(browser, service.base_url, sharee_page, init_script=signed_in_as(sharee)) as (b, _),
     ):
         await opened(a)
         await opened(b)
@@ -198,11 +198,11 @@ async def signed_in_to(page: Page, tenant: str) -> None:
     await expect(page.locator("#status")).to_have_text("open", timeout=WAIT_MS)
 
 
-async def test_an_announcement_to_the_admins_tenant_reaches_its_members_pages_only(herald: RunningHerald) -> None:
+async def test_an_announcement_to_the_admins_tenant_reaches_its_members_pages_only(service: RunningHerald) -> None:
     async with (
         chromium() as browser,
-        tab(browser, herald.base_url, ARTIFACTS / "demo-page-acme.png") as (acme, _),
-        tab(browser, herald.base_url, ARTIFACTS / "demo-page-globex.png") as (globex, _),
+        tab(browser, service.base_url, ARTIFACTS / "demo-page-acme.png") as (acme, _),
+        tab(browser, service.base_url, ARTIFACTS / "demo-page-globex.png") as (globex, _),
     ):
         for page, tenant in ((acme, "acme"), (globex, "globex")):
             await opened(page)

@@ -78,7 +78,7 @@ def compiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def herald(make_container: Callable[..., Container]) -> AsyncIterator[RunningHerald]:
+async def service(make_container: Callable[..., Container]) -> AsyncIterator[RunningHerald]:
     # Report steps slow enough that a report is shared, and its sharee's position read, before it finishes.
     async with serve(make_container(report_step_seconds=0.2)) as running:
         yield running
@@ -122,15 +122,15 @@ def stream_requests(requests: list[Request]) -> list[dict[str, list[str]]]:
 
 
 async def test_the_client_delivers_typed_events_and_resumes_with_a_new_ticket_after_the_server_ends_its_stream(
-    herald: RunningHerald, compiled: Path
+    service: RunningHerald, compiled: Path
 ) -> None:
     user = uuid.uuid4()
-    token = herald.container.token_service().issue(user, ["admin"])
+    token = service.container.token_service().issue(user, ["admin"])
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=herald.base_url, headers=headers, timeout=TIMEOUT_SECONDS) as api:
+    async with httpx.AsyncClient(base_url=service.base_url, headers=headers, timeout=TIMEOUT_SECONDS) as api:
         position = (await api.get("/api/v1/reports")).json()["position"]
-        async with browse(herald.base_url, ARTIFACTS / "typescript-client.png") as (page, context):
-            await context.route(f"{herald.base_url}{MOUNT}/**", serve_client(compiled))
+        async with browse(service.base_url, ARTIFACTS / "typescript-client.png") as (page, context):
+            await context.route(f"{service.base_url}{MOUNT}/**", serve_client(compiled))
             requests: list[Request] = []
             page.on("request", lambda request: requests.append(request))  # noqa: PLW0108 (Playwright wraps handlers)
             await page.goto(f"{MOUNT}/page.html?token={token}&position={position}")
@@ -148,7 +148,7 @@ async def test_the_client_delivers_typed_events_and_resumes_with_a_new_ticket_af
             last_id = [e["id"] for e in events if e["id"] is not None][-1]
 
             # 2. The server ends the stream, as on shutdown; announcements published meanwhile are not lost.
-            herald.container.stream_hub().end_all(EndReason.SHUTDOWN, end_frame(EndNotice.SHUTDOWN))
+            service.container.stream_hub().end_all(EndReason.SHUTDOWN, end_frame(EndNotice.SHUTDOWN))
             for n in range(3):
                 assert (await api.post("/api/v1/announcements", json={"message": f"during {n}"})).status_code == 202
             events = await wait_for(page, lambda got: announcements(got) == ["during 0", "during 1", "during 2"])
@@ -172,21 +172,21 @@ async def test_the_client_delivers_typed_events_and_resumes_with_a_new_ticket_af
 
 @pytest.mark.parametrize("auth", ["ticket", "cookie"])
 async def test_the_client_watches_a_shared_report_until_it_is_unshared_then_reconnects_without_it(
-    herald: RunningHerald, compiled: Path, auth: str
+    service: RunningHerald, compiled: Path, auth: str
 ) -> None:
     owner, sharee = uuid.uuid4(), uuid.uuid4()
-    tokens = herald.container.token_service()
+    tokens = service.container.token_service()
     as_owner = {"Authorization": f"Bearer {tokens.issue(owner, ['admin'])}"}
     sharee_token = tokens.issue(sharee)
-    async with httpx.AsyncClient(base_url=herald.base_url, headers=as_owner, timeout=TIMEOUT_SECONDS) as api:
+    async with httpx.AsyncClient(base_url=service.base_url, headers=as_owner, timeout=TIMEOUT_SECONDS) as api:
         report_id = (await api.post("/api/v1/reports", json={"title": "shared"})).json()["report_id"]
         shared = await api.post(f"/api/v1/reports/{report_id}/shares", json={"user_id": str(sharee)})
         assert shared.status_code == 201, shared.text
         # The sharee's snapshot of the report, and the position of a stream that watches it.
         snapshot = await api.get(f"/api/v1/reports/{report_id}", headers={"Authorization": f"Bearer {sharee_token}"})
         position = snapshot.json()["position"]
-        async with browse(herald.base_url, ARTIFACTS / f"typescript-client-watch-{auth}.png") as (page, context):
-            await context.route(f"{herald.base_url}{MOUNT}/**", serve_client(compiled))
+        async with browse(service.base_url, ARTIFACTS / f"typescript-client-watch-{auth}.png") as (page, context):
+            await context.route(f"{service.base_url}{MOUNT}/**", serve_client(compiled))
             requests: list[Request] = []
             page.on("request", lambda request: requests.append(request))  # noqa: PLW0108 (Playwright wraps handlers)
             query = urlencode({"token": sharee_token, "position": position, "watch": f"report:{report_id}"})
@@ -214,7 +214,7 @@ async def test_the_client_watches_a_shared_report_until_it_is_unshared_then_reco
 
             # 3. The server ends the stream: the client comes back without the watch (a watch of it would be
             #    refused with 404), from the unwatched's id, and misses nothing published meanwhile.
-            herald.container.stream_hub().end_all(EndReason.SHUTDOWN, end_frame(EndNotice.SHUTDOWN))
+            service.container.stream_hub().end_all(EndReason.SHUTDOWN, end_frame(EndNotice.SHUTDOWN))
             assert (await api.post("/api/v1/announcements", json={"message": "fence"})).status_code == 202
             events = await wait_for(page, lambda got: "fence" in announcements(got))
             first, *again = stream_requests(requests)

@@ -55,16 +55,16 @@ async def test_no_credential_reaches_the_log_and_sigterm_ends_within_the_grace(t
     }
     admin = uuid.uuid4()
     token = PROCESS_TOKENS.issue(admin, ["admin"])
-    with herald_process(env, tmp_path / "herald.log") as herald:
+    with herald_process(env, tmp_path / "herald.log") as service:
         bearer = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=herald.base_url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as client:
             cookie_response = await client.post("/api/v1/events/cookie", headers=bearer)
             cookie = cookie_response.cookies["herald_stream"]
             ticket = (await client.post("/api/v1/events/tickets", headers=bearer)).json()["ticket"]
             secrets = {"token": token, "cookie": cookie, "ticket": ticket}
             secrets |= {f"{name} signature": value.rsplit(".", 1)[1] for name, value in secrets.items() if "." in value}
             attached = {**bearer, "Cookie": f"herald_stream={cookie}"}
-            statuses = await send_every_kind_of_bad_request(client, herald.port, attached, ticket)
+            statuses = await send_every_kind_of_bad_request(client, service.port, attached, ticket)
         assert statuses
         assert all(400 <= s < 500 for s in statuses.values()), statuses
 
@@ -73,11 +73,11 @@ async def test_no_credential_reaches_the_log_and_sigterm_ends_within_the_grace(t
             f"Cookie: herald_stream={cookie}\r\n\r\n"
         )
         sockets = [
-            stalled_socket(herald.port, stream_request.format(query=f"?ticket={ticket}").encode())
+            stalled_socket(service.port, stream_request.format(query=f"?ticket={ticket}").encode())
             for _ in range(FLOODED)
         ]
         sockets += [
-            stalled_socket(herald.port, stream_request.format(query="?categories=reports").encode())
+            stalled_socket(service.port, stream_request.format(query="?categories=reports").encode())
             for _ in range(IDLE)
         ]
         slow_body = (
@@ -85,19 +85,19 @@ async def test_no_credential_reaches_the_log_and_sigterm_ends_within_the_grace(t
             f"Cookie: herald_stream={cookie}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
             '{"title": "'
         ).encode()
-        sockets += [stalled_socket(herald.port, slow_body) for _ in range(SLOW_BODIES)]
-        async with httpx.AsyncClient(base_url=herald.base_url, timeout=30) as client:
-            await wait_for_open_streams(client, herald.metrics_url, FLOODED + IDLE)
+        sockets += [stalled_socket(service.port, slow_body) for _ in range(SLOW_BODIES)]
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as client:
+            await wait_for_open_streams(client, service.metrics_url, FLOODED + IDLE)
             # Flood the first hundred until their sockets are full (the others take only reports).
             for n in range(200):
                 response = await client.post(
                     "/api/v1/announcements", json={"message": f"{n:04d}" + "x" * 1996}, headers=bearer
                 )
                 assert response.status_code == 202
-        code = herald.stop()  # SIGTERM; its wait fails the test if the process outlives it by far
+        code = service.stop()  # SIGTERM; its wait fails the test if the process outlives it by far
         for sock in sockets:
             sock.close()
-    log = herald.log()
+    log = service.log()
     print(f"\nlog: {len(log.encode()) / 1000:.0f} KB, {len(log.splitlines())} lines")
     assert code in (0, -15)
     for name, value in secrets.items():

@@ -214,7 +214,7 @@ def test_each_providers_claim_shape_maps_to_the_user_and_roles(
 async def test_through_http_a_provider_token_opens_routes_and_a_missing_key_is_a_503(provider: KeyServer) -> None:
     container = container_for(provider, jwks_refresh_seconds=REFRESH)
     key = provider.keys[1]
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         good = {"Authorization": f"Bearer {provider.token(key)}"}
         assert (await client.post("/api/v1/events/tickets", headers=good)).status_code == 201
         for name, token in doubtful_tokens(provider).items():
@@ -246,8 +246,8 @@ async def test_a_subject_that_is_not_a_uuid_gets_its_own_events_and_nobody_elses
     alice = {"Authorization": f"Bearer {provider.token(key, sub='auth0|64f1c0ffee', roles=[])}"}
     bob = {"Authorization": f"Bearer {provider.token(key, sub='google-oauth2|1234567890')}"}
     async with (
-        serve(container) as herald,
-        httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client,
+        serve(container) as service,
+        httpx.AsyncClient(base_url=service.base_url, timeout=10) as client,
         StreamReader(client, "/api/v1/events", headers=bob) as bobs,
     ):
         await finished_report(client, alice, title="alice's")  # alice's own stream sees it through
@@ -276,7 +276,7 @@ async def test_a_stream_outlives_its_withdrawn_key_until_expiry_and_its_session_
     container = container_for(provider, jwks_refresh_seconds=1, jwks_cache_seconds=0)  # keys read when allowed
     key = provider.keys[0]
     session = provider.token(provider.keys[1], sid="provider-session-1")
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         expiry = int(time.time()) + 5  # long enough to open both streams and revoke one on a busy machine
         short = provider.token(key, exp=expiry)
         async with (
@@ -411,7 +411,7 @@ async def test_a_provider_document_of_the_wrong_shape_is_a_recorded_provider_err
 ) -> None:
     serve_wrong(provider, document, shape)
     container = container_for(provider, jwks_refresh_seconds=REFRESH)
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         for _ in range(2):  # the read that fails, then the same answer while no new read is allowed
             assert_try_again(
                 await client.post("/api/v1/events/tickets", headers=bearer(provider.token(provider.keys[0])))
@@ -428,7 +428,7 @@ async def test_a_key_set_turning_to_the_wrong_shape_keeps_the_keys_held_and_says
 ) -> None:
     container = container_for(provider, jwks_refresh_seconds=1, jwks_cache_seconds=0)
     held = bearer(provider.token(provider.keys[0]))
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         assert (await client.post("/api/v1/events/tickets", headers=held)).status_code == 201
         provider.jwks = WRONG_KEY_SETS[shape]
 
@@ -452,7 +452,7 @@ async def just_after_a_read(provider: KeyServer) -> AsyncIterator[httpx.AsyncCli
     """A client of Herald that has just read the key set (for a token of a key it holds) and may not again
     for ``REFRESH`` seconds."""
     container = container_for(provider, jwks_refresh_seconds=REFRESH)
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         held = bearer(provider.token(provider.keys[0]))
         assert (await client.post("/api/v1/events/tickets", headers=held)).status_code == 201
         yield client
@@ -506,7 +506,7 @@ async def test_a_kid_missing_from_a_read_made_after_the_token_was_issued_is_refu
     withdrawn = provider.keys.pop(0)
     issued_earlier = int(time.time()) - 60
     claims = {"iss": provider.issuer, "aud": "herald", "sub": str(uuid.uuid4()), "exp": int(time.time()) + 600}
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         assert await _status(client, provider.token(provider.keys[0]), 201)  # the read
         assert await _status(client, provider.token(withdrawn, iat=issued_earlier), 401)
         made_up = {"alg": "RS256", "kid": "made-up"}
@@ -546,7 +546,7 @@ async def test_in_production_a_discovered_key_set_over_plain_http_is_refused(pro
     # The settings refuse this cleartext issuer in production (above); built directly here, the loopback
     # key server stands for a provider whose discovery document names a key set at an http:// URL.
     container = container_for(provider, env="production", jwks_refresh_seconds=REFRESH)
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         assert_try_again(await client.post("/api/v1/events/tickets", headers=bearer(provider.token(provider.keys[0]))))
         last_error = (await client.get("/health")).json()["identity_provider_keys"]["last_error"]
     assert "https" in last_error
@@ -568,7 +568,7 @@ async def stream_status(client: httpx.AsyncClient, **request: Any) -> int:
 async def test_a_token_not_yet_valid_calls_the_api_within_the_leeway_but_opens_no_stream(provider: KeyServer) -> None:
     container = container_for(provider, jwt_leeway_seconds=120)
     early = bearer(provider.token(provider.keys[0], nbf=int(time.time()) + 60))
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         issued = await client.post("/api/v1/events/tickets", headers=early)
         assert issued.status_code == 201  # API calls: the leeway allows for clock skew
         assert (await client.post("/api/v1/events/cookie", headers=early)).status_code == 204
@@ -582,7 +582,7 @@ async def test_a_token_not_yet_valid_calls_the_api_within_the_leeway_but_opens_n
 
 async def test_with_an_identity_provider_the_development_token_route_is_not_served(provider: KeyServer) -> None:
     container = container_for(provider)  # development
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         minted = await client.post("/api/v1/dev/tokens", json={"user_id": str(uuid.uuid4())})
     assert minted.status_code == 404
 
@@ -620,7 +620,7 @@ async def test_a_provider_tenant_that_cannot_name_a_group_is_a_401_and_a_good_on
 ) -> None:
     container = container_for(provider, oidc_tenant_claim="organization.id")
     key = provider.keys[0]
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         for value in ["ac me", "x" * 65, 42, ["acme"]]:
             token = provider.token(key, organization={"id": value})
             refused = await client.post("/api/v1/events/tickets", headers=bearer(token))
@@ -632,6 +632,6 @@ async def test_a_provider_tenant_that_cannot_name_a_group_is_a_401_and_a_good_on
             "/api/v1/events/tickets", headers=bearer(provider.token(key, organization={"id": "acme"}))
         )
         assert issued.status_code == 201
-        held = await (await resolve(herald.container.ticket_store)).peek(issued.json()["ticket"])
+        held = await (await resolve(service.container.ticket_store)).peek(issued.json()["ticket"])
     assert held is not None
     assert held.tenant == "acme"

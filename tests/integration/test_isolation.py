@@ -61,8 +61,8 @@ async def test_every_stream_gets_exactly_its_users_and_the_broadcast_events(
     expected = {u: [n for n, target in enumerate(plan) if target in (u, None)] for u in users}
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with (
-        serve(container) as herald,
-        httpx.AsyncClient(base_url=herald.base_url, timeout=30, limits=limits) as client,
+        serve(container) as service,
+        httpx.AsyncClient(base_url=service.base_url, timeout=30, limits=limits) as client,
     ):
         publisher = await resolve(container.publisher)
         devices = {

@@ -42,9 +42,9 @@ def processes(env: dict[str, str], tmp_path: Path, count: int) -> Iterator[list[
 
 
 @contextlib.asynccontextmanager
-async def clients(*herald: HeraldProcess) -> AsyncIterator[list[httpx.AsyncClient]]:
+async def clients(*service: HeraldProcess) -> AsyncIterator[list[httpx.AsyncClient]]:
     async with contextlib.AsyncExitStack() as stack:
-        yield [await stack.enter_async_context(httpx.AsyncClient(base_url=h.base_url, timeout=10)) for h in herald]
+        yield [await stack.enter_async_context(httpx.AsyncClient(base_url=h.base_url, timeout=10)) for h in service]
 
 
 async def shared_report(client: httpx.AsyncClient, owner: uuid.UUID, *users: uuid.UUID) -> str:

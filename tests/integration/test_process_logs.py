@@ -37,8 +37,8 @@ async def test_production_logs_are_json_with_request_and_event_ids_and_no_ticket
         "HERALD_REPORT_STEP_SECONDS": "0.01",
     }
     user = uuid.uuid4()
-    with herald_process(env, tmp_path / "herald.log") as herald:
-        async with httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    with herald_process(env, tmp_path / "herald.log") as service:
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
             issued = await client.post("/api/v1/events/tickets", headers=process_bearer(user))
             ticket = issued.json()["ticket"]
             generated = issued.headers["x-request-id"]
@@ -58,8 +58,8 @@ async def test_production_logs_are_json_with_request_and_event_ids_and_no_ticket
             assert refused.status_code == 401
             assert refused.headers["x-request-id"] == "refused-req-1"
         # The access-log lines are written.
-        await eventually(lambda: all(f"{name}-req-1" in herald.log() for name in ("stream", "report", "refused")))
-    log = herald.log()
+        await eventually(lambda: all(f"{name}-req-1" in service.log() for name in ("stream", "report", "refused")))
+    log = service.log()
     assert ticket not in log
     logged = entries(log)
 
@@ -79,10 +79,10 @@ async def test_production_logs_are_json_with_request_and_event_ids_and_no_ticket
 
 
 def test_development_logs_are_readable_lines(tmp_path: Path) -> None:
-    with herald_process({"HERALD_ENV": "development"}, tmp_path / "herald.log") as herald:
-        response = httpx.get(f"{herald.base_url}/health?probe=dev", headers={"X-Request-ID": "dev-req-1"})
+    with herald_process({"HERALD_ENV": "development"}, tmp_path / "herald.log") as service:
+        response = httpx.get(f"{service.base_url}/health?probe=dev", headers={"X-Request-ID": "dev-req-1"})
         assert response.headers["x-request-id"] == "dev-req-1"
-    lines = herald.log().splitlines()
+    lines = service.log().splitlines()
     assert any("Herald started (memory broker, development)" in line for line in lines)
     [access] = [line for line in lines if "GET /health?probe=dev" in line]
     assert "request_id=dev-req-1" in access
@@ -115,15 +115,15 @@ async def test_a_stalled_client_cut_off_by_the_send_timeout_is_one_warning_of_he
     }
     admin = process_bearer(uuid.uuid4(), "admin")
     stall = "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nX-Request-ID: stalled-req-1\r\n\r\n"
-    with herald_process(env, tmp_path / "herald.log") as herald:
-        stalled = stalled_socket(herald.port, stall.format(admin["Authorization"]).encode())
+    with herald_process(env, tmp_path / "herald.log") as service:
+        stalled = stalled_socket(service.port, stall.format(admin["Authorization"]).encode())
         try:
-            async with httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+            async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
 
                 async def flooded_until_cut_off() -> bool:
                     # Announcements reach every stream; the stalled one stops taking them.
                     await announce(client, admin, "x" * 2000)
-                    return "took no data" in herald.log()
+                    return "took no data" in service.log()
 
                 await eventually(flooded_until_cut_off, timeout=30, step=0)
                 async with StreamReader(client, "/api/v1/events", headers=admin) as stream:
@@ -131,10 +131,10 @@ async def test_a_stalled_client_cut_off_by_the_send_timeout_is_one_warning_of_he
                     assert stream.response.status_code == 200, "the stalled stream was not released"
                 marker = await client.get("/health", headers={"X-Request-ID": "after-the-stall"})
                 assert marker.status_code == 200
-                await eventually(lambda: "after-the-stall" in herald.log())
+                await eventually(lambda: "after-the-stall" in service.log())
         finally:
             stalled.close()
-    logged = entries(herald.log())
+    logged = entries(service.log())
     [warning] = [e for e in logged if "took no data" in str(e["event"])]
     assert (warning["level"], warning["request_id"]) == ("warning", "stalled-req-1")
     assert not [e for e in logged if e["level"] in ("error", "critical")], "an error-level line was logged"

@@ -32,8 +32,8 @@ async def test_events_reach_their_user_and_broadcasts_everyone(make_redis_contai
     container = make_redis_container()
     owner, other = uuid.uuid4(), uuid.uuid4()
     async with (
-        serve(container) as herald,
-        httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client,
+        serve(container) as service,
+        httpx.AsyncClient(base_url=service.base_url, timeout=10) as client,
         StreamReader(client, "/api/v1/events", headers=bearer(container, owner)) as mine,
         StreamReader(client, "/api/v1/events", headers=bearer(container, other)) as theirs,
     ):
@@ -52,7 +52,7 @@ async def test_events_reach_their_user_and_broadcasts_everyone(make_redis_contai
 async def test_resume_replays_user_and_broadcast_events_exactly(make_redis_container: Callable[..., Container]) -> None:
     container = make_redis_container()
     user = uuid.uuid4()
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         admin = bearer(container, roles=("admin",))
         async with StreamReader(client, "/api/v1/events", headers=bearer(container, user)) as first:
             await announce(client, admin, "seen")
@@ -85,7 +85,7 @@ async def test_ids_that_cannot_resume_exactly_give_a_reset_and_never_leak(
 ) -> None:
     container = make_redis_container()
     alice, bob = uuid.uuid4(), uuid.uuid4()
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         # Both reports complete first: Bob's next position is later than all of Alice's.
         await asyncio.gather(*(finished_report(client, bearer(container, user), str(user)) for user in (alice, bob)))
         async with StreamReader(client, "/api/v1/events", headers=bearer(container, bob)) as bobs:
@@ -106,7 +106,7 @@ async def test_ids_that_cannot_resume_exactly_give_a_reset_and_never_leak(
 async def test_an_id_older_than_retention_gives_a_reset(make_redis_container: Callable[..., Container]) -> None:
     container = make_redis_container(sse_retention=3)
     user = uuid.uuid4()
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         admin = bearer(container, roles=("admin",))
         async with StreamReader(client, "/api/v1/events", headers=bearer(container, user)) as first:
             await announce(client, admin, "0")
@@ -134,8 +134,8 @@ async def test_hundreds_of_streams_opened_at_once_share_one_pubsub_connection(
     users = [uuid.uuid4() for _ in range(500)]
     limits = httpx.Limits(max_connections=600, max_keepalive_connections=600)
     async with (
-        serve(container) as herald,
-        httpx.AsyncClient(base_url=herald.base_url, timeout=30, limits=limits) as client,
+        serve(container) as service,
+        httpx.AsyncClient(base_url=service.base_url, timeout=30, limits=limits) as client,
     ):
         readers = [StreamReader(client, "/api/v1/events", headers=bearer(container, user)) for user in users]
         await asyncio.gather(*(reader.__aenter__() for reader in readers))
@@ -144,7 +144,7 @@ async def test_hundreds_of_streams_opened_at_once_share_one_pubsub_connection(
             # Requests on their own connections: reusing a pooled keep-alive connection the
             # server has just timed out is a client-side race, not what this test is about.
             no_reuse = httpx.Limits(max_connections=100, max_keepalive_connections=0)
-            async with httpx.AsyncClient(base_url=herald.base_url, timeout=90, limits=no_reuse) as requests:
+            async with httpx.AsyncClient(base_url=service.base_url, timeout=90, limits=no_reuse) as requests:
                 responses = await asyncio.gather(
                     *(
                         requests.post("/api/v1/reports", json={"title": "x"}, headers=bearer(container, u))
@@ -175,7 +175,7 @@ async def test_closing_streams_unsubscribes_their_channels(
     make_redis_container: Callable[..., Container], redis_admin: aredis.Redis, redis_prefix: str
 ) -> None:
     container = make_redis_container()
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
         subscriber = await resolve(container.subscriber)
         assert isinstance(subscriber, RedisSubscriber)
         for _ in range(100):
@@ -193,7 +193,7 @@ async def test_closing_streams_unsubscribes_their_channels(
 
 async def test_health_reports_redis(make_redis_container: Callable[..., Container]) -> None:
     container = make_redis_container()
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url) as client:
         # A readiness check: ready once the pub/sub connections are up, which start-up does not wait for.
         async def healthy() -> bool:
             return (await client.get("/health")).status_code == 200

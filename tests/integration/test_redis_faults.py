@@ -41,8 +41,8 @@ async def test_a_redis_restart_loses_nothing_and_duplicates_nothing(
     users = [uuid.uuid4() for _ in range(50)]
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with (
-        serve(container) as herald,
-        httpx.AsyncClient(base_url=herald.base_url, timeout=30, limits=limits) as client,
+        serve(container) as service,
+        httpx.AsyncClient(base_url=service.base_url, timeout=30, limits=limits) as client,
     ):
         # 100 streams: every user on two devices.
         readers = [StreamReader(client, "/api/v1/events", headers=bearer(container, u)) for u in users for _ in (1, 2)]
@@ -112,7 +112,7 @@ async def test_a_redis_restart_loses_nothing_and_duplicates_nothing(
                 resets = [data(e) for e in reader.events if e.event == "stream.reset"]
                 assert not resets, f"stream {index}: {resets} {[e.id for e in reader.events][:8]}"
                 assert len({e.id for e in reader.events}) == len(reader.events)
-            metrics = (await client.get(herald.metrics_url)).text
+            metrics = (await client.get(service.metrics_url)).text
             reconnects = subscriber.channels.reconnects
         finally:
             await asyncio.gather(*(reader.close() for reader in readers))
@@ -142,7 +142,7 @@ async def test_ephemeral_events_that_wait_too_long_are_dropped_and_counted_while
     own_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
 ) -> None:
     container = container_on(own_redis, redis_publish_retry_seconds=0.3)
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=30) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=30) as client:
         publisher = await resolve(container.publisher)
         relay = await resolve(container.outbox_relay)
         assert isinstance(publisher, RedisPublisher)
@@ -154,7 +154,7 @@ async def test_ephemeral_events_that_wait_too_long_are_dropped_and_counted_while
         await eventually(lambda: publisher.stats.dropped == 6, timeout=10)
         await eventually(lambda: relay.stats.backlog == 2, timeout=10)
         assert publisher.waiting == 0
-        metrics = (await client.get(herald.metrics_url)).text
+        metrics = (await client.get(service.metrics_url)).text
         assert 'herald_events_dropped_total{type="report.progress"} 6.0' in metrics
         assert "herald_outbox_backlog 2.0" in metrics
         assert "Redis stayed unreachable for 0.3 s (6 dropped in total)" in caplog.text
@@ -171,7 +171,7 @@ async def test_ephemeral_events_that_wait_too_long_are_dropped_and_counted_while
 
 async def test_opening_a_stream_while_redis_is_down_is_a_503(own_redis: PrivateRedis) -> None:
     container = container_on(own_redis)
-    async with serve(container) as herald, httpx.AsyncClient(base_url=herald.base_url, timeout=30) as client:
+    async with serve(container) as service, httpx.AsyncClient(base_url=service.base_url, timeout=30) as client:
         own_redis.stop()
         subscriber = await resolve(container.subscriber)
         assert isinstance(subscriber, RedisSubscriber)
@@ -230,8 +230,8 @@ async def test_a_revocation_missed_during_a_pubsub_outage_still_ends_the_stream(
     token = tokens.issue(uuid.uuid4())
     session_id = tokens.verify(token).session_id
     async with (
-        serve(container) as herald,
-        httpx.AsyncClient(base_url=herald.base_url, timeout=10) as client,
+        serve(container) as service,
+        httpx.AsyncClient(base_url=service.base_url, timeout=10) as client,
         StreamReader(client, "/api/v1/events", headers={"Authorization": f"Bearer {token}"}) as stream,
     ):
         # Revoked in Redis while this process cannot hear the announcement: its pub/sub

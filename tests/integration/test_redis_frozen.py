@@ -40,8 +40,8 @@ async def test_a_frozen_redis_holds_no_request_and_loses_or_doubles_no_event(own
     container = container_on(own_redis)
     user = uuid.uuid4()
     async with (
-        serve(container) as herald,
-        httpx.AsyncClient(base_url=herald.base_url, timeout=30) as client,
+        serve(container) as service,
+        httpx.AsyncClient(base_url=service.base_url, timeout=30) as client,
         StreamReader(client, "/api/v1/events", headers=bearer(container, user)) as mine,
         StreamReader(client, "/api/v1/events", headers=bearer(container)) as other,
     ):

@@ -107,7 +107,7 @@ async def server_state(http: httpx.AsyncClient, headers: dict[str, str]) -> dict
 
 
 @contextlib.asynccontextmanager
-async def herald(
+async def service(
     make_container: Callable[..., Container], request: pytest.FixtureRequest
 ) -> AsyncIterator[RunningHerald]:
     overrides: dict[str, Any] = {"report_step_seconds": 0.03}
@@ -131,7 +131,7 @@ async def herald(
 async def running(
     make_container: Callable[..., Container], request: pytest.FixtureRequest
 ) -> AsyncIterator[RunningHerald]:
-    async with herald(make_container, request) as server:
+    async with service(make_container, request) as server:
         yield server
 
 

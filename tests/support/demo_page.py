@@ -38,11 +38,11 @@ def signed_in_as(user_id: uuid.UUID) -> str:
 
 
 @asynccontextmanager
-async def client_of(herald: RunningHerald, user_id: uuid.UUID) -> AsyncIterator[httpx.AsyncClient]:
+async def client_of(service: RunningHerald, user_id: uuid.UUID) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client of ``herald`` with a token of ``user_id``, an administrator (as the page's user is)."""
-    token = herald.container.token_service().issue(user_id, ["admin"])
+    token = service.container.token_service().issue(user_id, ["admin"])
     async with httpx.AsyncClient(
-        base_url=herald.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT_SECONDS
+        base_url=service.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT_SECONDS
     ) as client:
         yield client
 

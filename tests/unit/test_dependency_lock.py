@@ -40,10 +40,10 @@ def test_every_locked_package_is_pinned_to_hashed_files_from_pypi() -> None:
 
 
 def test_the_lock_covers_the_runtime_and_both_extras() -> None:
-    [herald] = [package for package in LOCK["package"] if package["name"] == "herald"]
+    [service] = [package for package in LOCK["package"] if package["name"] == "herald"]
     locked = {package["name"] for package in LOCK["package"]}
     assert (
-        set(herald["optional-dependencies"])
+        set(service["optional-dependencies"])
         == set(PYPROJECT["project"]["optional-dependencies"])
         == {
             "dev",

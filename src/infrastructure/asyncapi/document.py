@@ -19,13 +19,14 @@ from infrastructure.asyncapi.frames import ENVELOPE_SCHEMA, payload_name, sse_fi
 from infrastructure.asyncapi.request import http_binding
 from infrastructure.asyncapi.schemas import JsonSchema, SchemaBuilder
 from infrastructure.asyncapi.signals import STREAM_TAG, signal_messages
+from infrastructure.service_name import SERVICE
 from infrastructure.settings import server_url_problem
 
 ASYNCAPI_VERSION = "3.0.0"
 STREAM_ADDRESS = "/api/v1/events"
 CHANNEL = "events"
 OPERATION = "sendEvents"
-SERVER = "herald"
+SERVER = SERVICE.slug
 
 SECURITY_SCHEMES: dict[str, JsonSchema] = {
     "httpBearerToken": {
@@ -43,7 +44,7 @@ SECURITY_SCHEMES: dict[str, JsonSchema] = {
     "streamCookie": {
         "type": "httpApiKey",
         "in": "cookie",
-        "name": "herald_stream",
+        "name": SERVICE.stream_cookie,
         "description": "Set by `POST /api/v1/events/cookie`; `EventSource` reconnects carry it.",
     },
 }
@@ -68,7 +69,7 @@ of that group follows."""
 
 
 def asyncapi_document(
-    registry: EventRegistry, *, server_url: str | None = None, title: str = "Herald", version: str = "0.1.0"
+    registry: EventRegistry, *, server_url: str | None = None, title: str = SERVICE.title, version: str = "0.1.0"
 ) -> dict[str, Any]:
     """The AsyncAPI document: the stream channel, Herald's ``send`` operation, one message per event type.
 
@@ -165,8 +166,8 @@ def _event_message(mapping: DomainToSSEMapping, schemas: SchemaBuilder) -> JsonS
             {"description": mapping.description, **payload_schema(mapping, schemas)},
             where=f"SSE event {mapping.sse_event_type!r}",
         ),
-        "x-herald-category": mapping.category.value,
-        "x-herald-audience": _audience(mapping),
+        f"x-{SERVICE.slug}-category": mapping.category.value,
+        f"x-{SERVICE.slug}-audience": _audience(mapping),
     }
 
 
