@@ -7,7 +7,7 @@ events behind (on a private redis-server), the objects and bytes one open
 stream keeps, and the publishing side's transform and messages. Run it in
 two worktrees, one after the other and again, to compare versions: it reads
 each version's own code, and adapts to the signatures that changed when
-groups came (docs/performance.md has the figures and the commands).
+groups came (docs/performance.md has the commands).
 """
 
 import asyncio

@@ -1,13 +1,16 @@
-"""The migrations build exactly the model's schema on an empty database, and take it down again."""
+"""The migrations build exactly the model's schema on an empty database, and take it down again; they are
+numbered as ``make migration`` numbers them."""
 
+from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Connection, Integer, MetaData, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from infrastructure.persistence.database import downgrade, upgrade
+from infrastructure.persistence.database import alembic_config, downgrade, upgrade
 from infrastructure.persistence.tables import metadata
 
 
@@ -52,3 +55,13 @@ async def test_a_model_change_without_a_migration_is_found(database_url: str) ->
         assert [diff[0] for diff in found] == ["add_column"]
     finally:
         await engine.dispose()
+
+
+def test_the_migrations_are_numbered_one_after_the_other() -> None:
+    """0001, 0002, ...: each revises the one before and its file is named after it, as env.py numbers a new one."""
+    revisions = list(reversed(list(ScriptDirectory.from_config(alembic_config()).walk_revisions())))
+    assert [revision.revision for revision in revisions] == [f"{n:04d}" for n in range(1, len(revisions) + 1)]
+    assert [revision.down_revision for revision in revisions] == [None] + [r.revision for r in revisions[:-1]]
+    for revision in revisions:
+        assert revision.path is not None
+        assert Path(revision.path).name.startswith(f"{revision.revision}_")
