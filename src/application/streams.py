@@ -37,9 +37,9 @@ from application.ports import (
     UserRate,
     WatchAccess,
 )
+from application.ports.unit_of_work import StorageUnavailableError
 from application.principal import CredentialError, CredentialsUnavailableError, Principal
 from application.refusals import UNAVAILABLE, RefusalKind, Refused, keys_unavailable, over_rate, unauthenticated
-from application.unit_of_work import StorageUnavailableError
 from domain.ports import EventStream, SSESubscriberProtocol, SubscriberUnavailableError
 from domain.sse import Group, GroupKind, SSECategory
 

@@ -278,13 +278,20 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
+    # What /metrics and /health show: counts the components keep (the Redis adapters' only with Redis).
+    outbox_backlog = outbox_relay.provided.stats
+    provider_keys = providers.Callable(lambda provider: None if provider is None else provider.keys, identity_provider)
     metrics = providers.Singleton(
         metrics_registry,
         hub=stream_hub,
         handler=sse_handler,
-        publisher=publisher,
-        subscriber=subscriber,
-        outbox=outbox_relay.provided.stats,
+        publisher=providers.Selector(
+            settings.provided.broker_kind, memory=providers.Object(None), redis=redis_publisher.provided.stats
+        ),
+        subscriber=providers.Selector(
+            settings.provided.broker_kind, memory=providers.Object(None), redis=redis_subscriber.provided.channels
+        ),
+        outbox=outbox_backlog,
     )
 
     # The stream's edge.

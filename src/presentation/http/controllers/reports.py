@@ -16,9 +16,11 @@ from application.refusals import Refused
 from application.report_shares import ListReportShares, ShareReport, UnshareReport
 from application.reports import ReadReports, RequestReport
 from domain.model import Report
-from presentation.auth import authenticated, provide_principal
-from presentation.page_cursor import BadCursorError, decode_cursor, encode_cursor
-from presentation.refusals import refuse
+from infrastructure.container import Container
+from presentation.http.auth import authenticated, provide_principal
+from presentation.http.from_container import from_container
+from presentation.http.page_cursor import BadCursorError, decode_cursor, encode_cursor
+from presentation.http.refusals import refuse
 
 #: Reports in a page of the list when the client does not say, and the most it may ask for.
 DEFAULT_PAGE_SIZE = 50
@@ -113,7 +115,14 @@ class ReportsController(Controller):
     path = "/api/v1/reports"
     tags = ["reports"]
     guards = [authenticated]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+    dependencies = {
+        "principal": Provide(provide_principal, sync_to_thread=False),
+        "request_report": from_container(Container.request_report),
+        "read_reports": from_container(Container.read_reports),
+        "share_report": from_container(Container.share_report),
+        "unshare_report": from_container(Container.unshare_report),
+        "list_report_shares": from_container(Container.list_report_shares),
+    }
 
     @post("/", status_code=202, summary="Request a report")
     async def request_report(

@@ -6,8 +6,10 @@ from litestar.params import FromPath
 
 from application.access import RevokeSession
 from application.principal import Principal
-from presentation.auth import authenticated, provide_principal
-from presentation.refusals import refuse
+from infrastructure.container import Container
+from presentation.http.auth import authenticated, provide_principal
+from presentation.http.from_container import from_container
+from presentation.http.refusals import refuse
 
 
 class SessionsController(Controller):
@@ -16,7 +18,10 @@ class SessionsController(Controller):
     path = "/api/v1/sessions"
     tags = ["sessions"]
     guards = [authenticated]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+    dependencies = {
+        "principal": Provide(provide_principal, sync_to_thread=False),
+        "revoke_session": from_container(Container.revoke_session),
+    }
 
     @delete("/{session_id:str}", status_code=204, summary="Revoke a session and end its streams")
     async def revoke(

@@ -16,7 +16,7 @@ from application.access import Authenticate
 from application.principal import Principal
 from application.refusals import RefusalKind, Refused, unauthenticated
 from application.streams import BearerToken, StreamCookie, StreamCredential, StreamTicket
-from presentation.refusals import refuse
+from presentation.http.refusals import refuse
 
 #: HttpOnly cookie holding a stream-only token; EventSource sends it on every reconnect.
 STREAM_COOKIE = "herald_stream"

@@ -11,6 +11,8 @@ from litestar.params import JSONBody
 from application.ports import TokenIssuer
 from application.principal import TENANT_RULE
 from domain.sse.groups import GROUP_ID_PATTERN
+from infrastructure.container import Container
+from presentation.http.from_container import from_container
 
 Role = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")]
 Tenant = Annotated[
@@ -38,6 +40,7 @@ class DevTokensController(Controller):
 
     path = "/api/v1/dev/tokens"
     tags = ["development"]
+    dependencies = {"token_issuer": from_container(Container.token_service)}
 
     @post("/", status_code=200, summary="Issue a development token")
     async def issue(self, data: JSONBody[TokenRequest], token_issuer: NamedDependency[TokenIssuer]) -> TokenResponse:

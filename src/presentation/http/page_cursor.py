@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from application.unit_of_work import ReportKey
+from application.ports.unit_of_work import ReportKey
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

@@ -5,15 +5,29 @@ from typing import Any
 from litestar import Response, get
 from litestar.di import NamedDependency
 
+from application.ports import KeySetState, OutboxBacklog
 from domain.ports import SSESubscriberProtocol
+from infrastructure.container import Container
+from presentation.http.from_container import from_container
 
 
-@get("/health", summary="Liveness and readiness", tags=["health"], cache=False)
+@get(
+    "/health",
+    summary="Liveness and readiness",
+    tags=["health"],
+    cache=False,
+    dependencies={
+        "subscriber": from_container(Container.subscriber),
+        "broker_kind": from_container(Container.broker_kind),
+        "provider_keys": from_container(Container.provider_keys),
+        "outbox": from_container(Container.outbox_backlog),
+    },
+)
 async def health(
     subscriber: NamedDependency[SSESubscriberProtocol],
     broker_kind: NamedDependency[str],
-    identity_provider: NamedDependency[Any],
-    outbox_relay: NamedDependency[Any],
+    provider_keys: NamedDependency[KeySetState | None],
+    outbox: NamedDependency[OutboxBacklog],
 ) -> Response[dict[str, Any]]:
     """200 when the broker can deliver events, 503 otherwise (so a load balancer stops routing).
 
@@ -25,8 +39,11 @@ async def health(
     """
     ready = await subscriber.is_ready()
     body: dict[str, Any] = {"status": "ok" if ready else "unavailable", "broker": {"kind": broker_kind, "ready": ready}}
-    relay = outbox_relay.stats
-    body["outbox"] = {"backlog": relay.backlog, "oldest_seconds": relay.oldest_seconds, "last_error": relay.last_error}
-    if identity_provider is not None:
-        body["identity_provider_keys"] = identity_provider.keys.state
+    body["outbox"] = {
+        "backlog": outbox.backlog,
+        "oldest_seconds": outbox.oldest_seconds,
+        "last_error": outbox.last_error,
+    }
+    if provider_keys is not None:
+        body["identity_provider_keys"] = provider_keys.state
     return Response(body, status_code=200 if ready else 503)

@@ -13,11 +13,11 @@ from infrastructure.container import Container, resolve
 from infrastructure.settings import Settings
 from infrastructure.streams.inbox import EndReason
 from infrastructure.streams.signals import EndNotice, end_frame
-from presentation.app import create_app
-from presentation.body_send import expose_server_send
-from presentation.gc_policy import tune_for_long_lived_streams
-from presentation.metrics_listener import MetricsListener
-from presentation.transport import LimitedHttpToolsProtocol, TransportLimits
+from presentation.http.app import create_app
+from presentation.process.body_send import expose_server_send
+from presentation.process.gc_policy import tune_for_long_lived_streams
+from presentation.process.metrics_listener import MetricsListener
+from presentation.process.transport import LimitedHttpToolsProtocol, TransportLimits
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class HeraldServer(uvicorn.Server):
     the grace period is over, so the process exits in time whatever they do;
     closing the adapters after that is bounded on its own (a second at most
     for a publisher whose Redis does not answer). The metrics listener
-    (:mod:`presentation.metrics_listener`) opens after the app has started and
+    (:mod:`presentation.process.metrics_listener`) opens after the app has started and
     closes first.
     """
 
@@ -141,7 +141,7 @@ def build_server(
 
     The metrics listener binds ``HERALD_METRICS_HOST`` on ``metrics_port``
     (``HERALD_METRICS_PORT`` unless given). ``tune_gc`` applies
-    :mod:`presentation.gc_policy` once started; a test process that starts
+    :mod:`presentation.process.gc_policy` once started; a test process that starts
     many servers in turn leaves it off.
     """
     settings: Settings = container.settings()

@@ -15,9 +15,11 @@ from application.refusals import Refused
 from application.streams import MAX_LAST_EVENT_ID_LENGTH, OpenStream
 from domain.registry import DomainToSSEMapping, EventRegistry
 from domain.sse import Group, SSECategory
-from presentation.auth import stream_credential
-from presentation.refusals import refuse
-from presentation.sse_response import SSEResponse
+from infrastructure.container import Container
+from presentation.http.auth import stream_credential
+from presentation.http.from_container import from_container
+from presentation.http.refusals import refuse
+from presentation.http.sse_response import SSEResponse
 
 #: Ids this service hands out are short printable ASCII; anything else is refused
 #: before it reaches a broker (and is never echoed back).
@@ -92,6 +94,11 @@ class EventsController(Controller):
     path = "/api/v1/events"
     tags = ["events"]
     guards = [bounded_query]
+    dependencies = {
+        "open_stream": from_container(Container.open_stream),
+        "stream_preamble": from_container(Container.stream_preamble),
+        "registry": from_container(Container.registry),
+    }
 
     @get("/", summary="Open the SSE stream of the authenticated user")
     async def stream(

@@ -14,8 +14,10 @@ from application.presence import MAX_PRESENCE_PAGE, NO_SUCH_GROUP, ReadPresence
 from application.principal import Principal
 from application.refusals import Refused
 from domain.sse import Group
-from presentation.auth import authenticated, provide_principal
-from presentation.refusals import refuse
+from infrastructure.container import Container
+from presentation.http.auth import authenticated, provide_principal
+from presentation.http.from_container import from_container
+from presentation.http.refusals import refuse
 
 
 class PresentMemberView(msgspec.Struct):
@@ -48,7 +50,10 @@ class PresenceController(Controller):
     path = "/api/v1/presence"
     tags = ["presence"]
     guards = [authenticated]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+    dependencies = {
+        "principal": Provide(provide_principal, sync_to_thread=False),
+        "read_presence": from_container(Container.read_presence),
+    }
 
     @get("/{kind:str}/{group_id:str}", summary="Who is connected to a group", cache=False)
     async def presence(

@@ -15,9 +15,9 @@ from infrastructure.asyncapi import PayloadSchemaError, asyncapi_json
 from infrastructure.container import Container
 from infrastructure.persistence.file_claim import DatabaseInUseError
 from infrastructure.settings import LogFormat, Settings, SettingsError, log_format_from_env
-from presentation.catalogue import catalogue_markdown
-from presentation.logging_setup import configure_logging
-from presentation.server import build_server
+from presentation.process.catalogue import catalogue_markdown
+from presentation.process.logging_setup import configure_logging
+from presentation.process.server import build_server
 
 
 def _run(args: argparse.Namespace) -> int:

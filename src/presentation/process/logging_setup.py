@@ -8,7 +8,7 @@ request id bound for the current request and any ``extra=`` fields.
 
 Tracebacks are rendered without local variables: a frame's locals hold the
 ASGI scope, and with it the caller's headers and cookies. Whatever still
-carries a credential is rewritten by :func:`~presentation.log_redaction.redact_secrets`,
+carries a credential is rewritten by :func:`~presentation.process.log_redaction.redact_secrets`,
 the last step before a line is written.
 """
 
@@ -23,7 +23,7 @@ from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from infrastructure.settings import LogFormat
-from presentation.log_redaction import redact_secrets
+from presentation.process.log_redaction import redact_secrets
 
 
 def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:

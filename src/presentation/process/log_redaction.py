@@ -22,7 +22,7 @@ from urllib.parse import unquote_plus
 
 from structlog.typing import EventDict, WrappedLogger
 
-from presentation.auth import STREAM_COOKIE, TICKET_PARAMETER
+from presentation.http.auth import STREAM_COOKIE, TICKET_PARAMETER
 
 REDACTED = "[redacted]"
 

@@ -9,25 +9,25 @@ from litestar.openapi import OpenAPIConfig
 
 from infrastructure.container import Container, resolve, start, stop
 from infrastructure.redis_deadline import redis_budget_middleware
-from presentation.auth import AUTHENTICATE
-from presentation.controllers.announcements import AnnouncementsController
-from presentation.controllers.asyncapi import asyncapi
-from presentation.controllers.dev_tokens import DevTokensController
-from presentation.controllers.events import EventsController
-from presentation.controllers.health import health
-from presentation.controllers.page import demo_page
-from presentation.controllers.presence import PresenceController
-from presentation.controllers.reports import ReportsController
-from presentation.controllers.sessions import SessionsController
-from presentation.controllers.stream_credentials import StreamCredentialsController
-from presentation.cors import cors_config, unlisted_origin_guard
-from presentation.dependencies import container_dependencies
-from presentation.errors import exception_handlers, problem_details_plugin
-from presentation.json_body import check_json_body
-from presentation.request_ids import add_request_id, request_id_middleware
-from presentation.response_start import on_response_start
-from presentation.security_headers import add_security_headers
-from presentation.send_timeout import SendTimeout
+from presentation.http.auth import AUTHENTICATE
+from presentation.http.controllers.announcements import AnnouncementsController
+from presentation.http.controllers.asyncapi import asyncapi
+from presentation.http.controllers.dev_tokens import DevTokensController
+from presentation.http.controllers.events import EventsController
+from presentation.http.controllers.health import health
+from presentation.http.controllers.page import demo_page
+from presentation.http.controllers.presence import PresenceController
+from presentation.http.controllers.reports import ReportsController
+from presentation.http.controllers.sessions import SessionsController
+from presentation.http.controllers.stream_credentials import StreamCredentialsController
+from presentation.http.cors import cors_config, unlisted_origin_guard
+from presentation.http.errors import exception_handlers, problem_details_plugin
+from presentation.http.from_container import bound_to
+from presentation.http.json_body import check_json_body
+from presentation.http.request_ids import add_request_id, request_id_middleware
+from presentation.http.response_start import on_response_start
+from presentation.http.security_headers import add_security_headers
+from presentation.process.send_timeout import SendTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +72,7 @@ def create_app(container: Container | None = None) -> Litestar:
 
     send_timeout = SendTimeout(settings.sse_send_timeout_seconds)
     return Litestar(
-        route_handlers=handlers,  # type: ignore[arg-type]
-        dependencies=container_dependencies(container),
+        route_handlers=bound_to(container, handlers),
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],
         exception_handlers=exception_handlers(),

@@ -4,7 +4,7 @@ Litestar's structlog plugin (``litestar.plugins.structlog``) was not used: it
 configures process-wide logging whenever an app is built (choosing JSON by
 whether stderr is a terminal, not by the settings), adds a request/response
 logging middleware that repeats uvicorn's access log, and assigns no request
-id. So the process configures logging once (:mod:`presentation.logging_setup`)
+id. So the process configures logging once (:mod:`presentation.process.logging_setup`)
 and the id comes from Litestar's two hooks below: app middleware binds it for
 the request's duration (so every line logged while handling it, the stream's
 included, carries it), and a ``before_send`` hook puts it on every response —
@@ -58,7 +58,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
 
 
 def add_request_id(message: Message, scope: Scope) -> None:
-    """Put ``X-Request-ID`` on a response's start (see :mod:`presentation.response_start`)."""
+    """Put ``X-Request-ID`` on a response's start (see :mod:`presentation.http.response_start`)."""
     request_id = request_id_of(scope)
     # A request no route took never passed the middleware: bind the id for its access-log line.
     structlog.contextvars.bind_contextvars(request_id=request_id)

@@ -12,7 +12,9 @@ from litestar.params import JSONBody
 from application.access import ADMIN_ROLE
 from application.announcements import PublishAnnouncement
 from application.principal import Principal
-from presentation.auth import authenticated, provide_principal, require_role
+from infrastructure.container import Container
+from presentation.http.auth import authenticated, provide_principal, require_role
+from presentation.http.from_container import from_container
 
 #: Line breaks and tabs are the only control characters a message may hold.
 _TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\Z"
@@ -38,7 +40,10 @@ class AnnouncementsController(Controller):
     path = "/api/v1/announcements"
     tags = ["announcements"]
     guards = [authenticated]
-    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
+    dependencies = {
+        "principal": Provide(provide_principal, sync_to_thread=False),
+        "publish_announcement": from_container(Container.publish_announcement),
+    }
 
     @post("/", status_code=202, summary="Publish an announcement to every user, or to your tenant (admin)")
     async def publish(

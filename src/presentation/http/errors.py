@@ -9,9 +9,9 @@ from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import ExceptionHandlersMap
 
-from application.unit_of_work import ConcurrentUpdateError, StorageUnavailableError
+from application.ports.unit_of_work import ConcurrentUpdateError, StorageUnavailableError
 from domain.ports import SubscriberUnavailableError
-from presentation.json_body import ClientGoneError
+from presentation.http.json_body import ClientGoneError
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def concurrent_update(request: Request[Any, Any, Any], error: Exception) -> Resp
 def exception_handlers() -> ExceptionHandlersMap:
     """What an error no use case turned into a refusal answers: the one table from errors to statuses.
 
-    A use case refuses what it expects (``Refused``, see ``presentation.refusals``); these are the errors
+    A use case refuses what it expects (``Refused``, see ``presentation.http.refusals``); these are the errors
     that reach the edge on their own. Anything else is a 500 that logs its traceback.
     """
     return {

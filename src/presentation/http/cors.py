@@ -7,7 +7,7 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import Headers, MutableScopeHeaders
 from litestar.types import Message, Scope
 
-from presentation.errors import PROBLEM_JSON
+from presentation.http.errors import PROBLEM_JSON
 
 _REFUSED_PREFLIGHT = "herald.refused_preflight"
 

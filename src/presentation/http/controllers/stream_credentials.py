@@ -8,8 +8,10 @@ from litestar.di import NamedDependency, Provide
 from application.principal import Principal
 from application.refusals import Refused
 from application.streams import IssueStreamCookie, IssueTicket
-from presentation.auth import STREAM_COOKIE, authenticated, provide_principal
-from presentation.refusals import refuse
+from infrastructure.container import Container
+from presentation.http.auth import STREAM_COOKIE, authenticated, provide_principal
+from presentation.http.from_container import from_container
+from presentation.http.refusals import refuse
 
 _PRINCIPAL = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
@@ -26,6 +28,11 @@ class StreamCredentialsController(Controller):
 
     path = "/api/v1/events"
     tags = ["events"]
+    dependencies = {
+        "issue_ticket": from_container(Container.issue_ticket),
+        "issue_stream_cookie": from_container(Container.issue_stream_cookie),
+        "secure_cookies": from_container(Container.secure_cookies),
+    }
 
     @post(
         "/tickets",
