@@ -24,42 +24,41 @@ from domain.sse import ANNOUNCED_PRESENCE, GroupKind
 from infrastructure.asyncapi import asyncapi_json
 from infrastructure.auth import TokenService
 from infrastructure.auth.credentials import AccessCredentials
+from infrastructure.auth.resources import (
+    keys_of,
+    open_identity_provider,
+    open_memory_revocations,
+    open_redis_revocations,
+)
 from infrastructure.auth.sessions import StreamLifetimes
 from infrastructure.auth.tickets import MemoryTicketStore, RedisTicketStore
 from infrastructure.brokers.memory import InMemoryBroker
 from infrastructure.brokers.redis.keys import RedisKeys
+from infrastructure.brokers.redis.resources import (
+    open_redis_client,
+    open_redis_publisher,
+    open_redis_subscriber,
+    probe_redis_cluster,
+)
 from infrastructure.clock import SystemClock
 from infrastructure.event_bus import InProcessEventBus
 from infrastructure.metrics import metrics_registry
 from infrastructure.persistence.file_claim import claimed
 from infrastructure.persistence.outbox import Outbox
 from infrastructure.persistence.relay import OutboxRelay
+from infrastructure.persistence.resources import open_database, run_outbox_relay, run_report_recovery
 from infrastructure.persistence.unit_of_work import SqlUnitsOfWork
 from infrastructure.presence import MemoryPresenceStore, PresenceTracker, RedisPresenceStore
-from infrastructure.resources import (
-    open_database,
-    open_identity_provider,
-    open_memory_revocations,
-    open_redis_client,
-    open_redis_publisher,
-    open_redis_revocations,
-    open_redis_subscriber,
-    open_task_supervisor,
-    probe_redis_cluster,
-    run_outbox_relay,
-    run_presence,
-    run_report_recovery,
-    run_stream_hub,
-    subscribe_mapped_events,
-)
+from infrastructure.presence.tracker import run_presence
 from infrastructure.settings import Settings
 from infrastructure.sse.framing import encode_retry
-from infrastructure.sse.handler import SSEEventHandler
+from infrastructure.sse.handler import SSEEventHandler, subscribe_mapped_events
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.admission import StreamAdmission
-from infrastructure.streams.hub import StreamHub
+from infrastructure.streams.hub import StreamHub, run_stream_hub
 from infrastructure.streams.memberships import GroupLeaves
 from infrastructure.streams.rate import PerUserRate
+from infrastructure.tasks import open_task_supervisor
 
 T = TypeVar("T")
 
@@ -280,7 +279,7 @@ class Container(containers.DeclarativeContainer):
 
     # What /metrics and /health show: counts the components keep (the Redis adapters' only with Redis).
     outbox_backlog = outbox_relay.provided.stats
-    provider_keys = providers.Callable(lambda provider: None if provider is None else provider.keys, identity_provider)
+    provider_keys = providers.Callable(keys_of, identity_provider)
     metrics = providers.Singleton(
         metrics_registry,
         hub=stream_hub,

@@ -15,9 +15,9 @@ from redis.backoff import ExponentialWithJitterBackoff
 
 from domain.sse import SSECategory, SSEEvent
 from infrastructure.brokers.redis.publisher import RedisPublisher
+from infrastructure.brokers.redis.resources import open_redis_client
 from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.container import Container, resolve, start, stop
-from infrastructure.resources import open_redis_client
 from tests.conftest import fast_settings
 from tests.integration.helpers import announce, bearer, connections_named, data, eventually
 from tests.support.processes import PrivateRedis
