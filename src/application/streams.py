@@ -246,7 +246,7 @@ class OpenStream:
 
 
 @attrs.frozen
-class TicketIssued:
+class IssuedTicket:
     """A single-use credential for opening one stream within ``expires_in`` seconds."""
 
     ticket: str
@@ -260,14 +260,14 @@ class IssueTicket:
         self._tickets = tickets
         self._rate = rate
 
-    async def __call__(self, caller: Principal) -> TicketIssued | Refused:
+    async def __call__(self, caller: Principal) -> IssuedTicket | Refused:
         if too_fast := over_rate(self._rate, caller.user_id, "too many stream tickets for this user; slow down"):
             return too_fast
         try:
             ticket = await self._tickets.issue(caller)
         except TicketStoreUnavailableError:
             return UNAVAILABLE
-        return TicketIssued(ticket, int(self._tickets.ttl_seconds))
+        return IssuedTicket(ticket, int(self._tickets.ttl_seconds))
 
 
 @attrs.frozen

@@ -30,7 +30,7 @@ from infrastructure.auth.resources import (
     open_memory_revocations,
     open_redis_revocations,
 )
-from infrastructure.auth.sessions import StreamLifetimes
+from infrastructure.auth.sessions import CredentialWatch
 from infrastructure.auth.tickets import MemoryTicketStore, RedisTicketStore
 from infrastructure.brokers.memory import InMemoryBroker
 from infrastructure.brokers.redis.keys import RedisKeys
@@ -54,7 +54,7 @@ from infrastructure.settings import Settings
 from infrastructure.sse.framing import encode_retry
 from infrastructure.sse.handler import SSEEventHandler, subscribe_mapped_events
 from infrastructure.sse.wire_format import WireFormat
-from infrastructure.streams.admission import StreamAdmission
+from infrastructure.streams.admission import StreamLimits
 from infrastructure.streams.hub import StreamHub, run_stream_hub
 from infrastructure.streams.memberships import GroupLeaves
 from infrastructure.streams.rate import PerUserRate
@@ -149,7 +149,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     stream_admission = providers.Singleton(
-        StreamAdmission,
+        StreamLimits,
         hub=stream_hub,
         max_streams=settings.provided.sse_max_streams,
         max_streams_per_user=settings.provided.sse_max_streams_per_user,
@@ -191,7 +191,7 @@ class Container(containers.DeclarativeContainer):
             timeout_seconds=settings.provided.redis_timeout_seconds,
         ),
     )
-    stream_lifetimes = providers.Singleton(StreamLifetimes, revocations=session_revocations)
+    stream_lifetimes = providers.Singleton(CredentialWatch, revocations=session_revocations)
 
     token_service = providers.Singleton(
         TokenService,

@@ -16,7 +16,7 @@ from presentation.http.refusals import refuse
 _PRINCIPAL = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
 
-class TicketIssued(msgspec.Struct):
+class TicketResponse(msgspec.Struct):
     """A single-use credential for ``GET /api/v1/events?ticket=...``."""
 
     ticket: str
@@ -43,12 +43,12 @@ class StreamCredentialsController(Controller):
     )
     async def issue_ticket(
         self, principal: NamedDependency[Principal], issue_ticket: NamedDependency[IssueTicket]
-    ) -> TicketIssued:
+    ) -> TicketResponse:
         """A ticket opens one stream within a few seconds; a long-lived token never goes into a URL."""
         issued = await issue_ticket(principal)
         if isinstance(issued, Refused):
             refuse(issued)
-        return TicketIssued(ticket=issued.ticket, expires_in=issued.expires_in)
+        return TicketResponse(ticket=issued.ticket, expires_in=issued.expires_in)
 
     @post(
         "/cookie",
