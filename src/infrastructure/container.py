@@ -52,7 +52,8 @@ from infrastructure.presence import MemoryPresenceStore, PresenceTracker, RedisP
 from infrastructure.presence.tracker import run_presence
 from infrastructure.settings import Settings
 from infrastructure.sse.framing import encode_retry
-from infrastructure.sse.handler import SSEEventHandler, subscribe_mapped_events
+from infrastructure.sse.handler import SSEEventHandler
+from infrastructure.sse.subscriptions import subscribe_mapped_events
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.admission import StreamLimits
 from infrastructure.streams.hub import StreamHub, run_stream_hub

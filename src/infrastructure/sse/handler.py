@@ -10,7 +10,7 @@ import attrs
 import structlog
 
 from domain.events import DomainEvent
-from domain.ports import DeliveryAttempt, EventBusProtocol, SSEPublisherProtocol
+from domain.ports import DeliveryAttempt, SSEPublisherProtocol
 from domain.registry import DomainToSSEMapping, EventRegistry
 from domain.sse import Audience, Broadcast, SSEEvent
 from infrastructure.sse.wire_format import WireFormat
@@ -199,16 +199,3 @@ def _describe(delivery: Delivery) -> str:
     users = f"user {audience}" if isinstance(audience, UUID) else f"{len(audience)} users" if audience else ""
     groups = f"group {group}" if group is not None else ""
     return " and ".join(part for part in (users, groups) if part)
-
-
-def subscribe_mapped_events(
-    bus: EventBusProtocol, handler: SSEEventHandler, registry: EventRegistry
-) -> frozenset[type[DomainEvent]]:
-    """Subscribe ``handler.handle`` to every domain event class the registry maps."""
-    for event_class in registry.domain_event_classes:
-        bus.subscribe(event_class, handler.handle)
-    stats = registry.statistics()
-    logger.info(
-        "SSE handler subscribed to %d domain event classes (%d mappings)", stats.domain_event_classes, stats.mappings
-    )
-    return registry.domain_event_classes
