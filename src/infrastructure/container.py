@@ -33,13 +33,7 @@ from infrastructure.auth.resources import (
 from infrastructure.auth.sessions import CredentialWatch
 from infrastructure.auth.tickets import MemoryTicketStore, RedisTicketStore
 from infrastructure.brokers.memory import InMemoryBroker
-from infrastructure.brokers.redis.keys import RedisKeys
-from infrastructure.brokers.redis.resources import (
-    open_redis_client,
-    open_redis_publisher,
-    open_redis_subscriber,
-    probe_redis_cluster,
-)
+from infrastructure.brokers.redis.providers import RedisProviders
 from infrastructure.clock import SystemClock
 from infrastructure.event_bus import InProcessEventBus
 from infrastructure.metrics import metrics_registry
@@ -91,58 +85,11 @@ class Container(containers.DeclarativeContainer):
         max_retained_users=settings.provided.sse_max_retained_users,
     )
 
-    # Redis adapters: one client for commands, one connection for pub/sub.
-    redis_keys = providers.Singleton(RedisKeys, prefix=settings.provided.redis_prefix)
-    # Asked once, at start, for the three clients below.
-    redis_is_cluster = providers.Resource(
-        probe_redis_cluster, url=settings.provided.redis_url, mode=settings.provided.redis_cluster
-    )
-    redis_client = providers.Resource(
-        open_redis_client,
-        url=settings.provided.redis_url,
-        retries=3,
-        name=settings.provided.redis_prefix,
-        is_cluster=redis_is_cluster,
-    )
-    # The publisher retries by itself, looking first for what a lost answer had written: no client retries.
-    redis_publish_client = providers.Resource(
-        open_redis_client,
-        url=settings.provided.redis_url,
-        retries=0,
-        name=providers.Callable("{}-publish".format, settings.provided.redis_prefix),
-        is_cluster=redis_is_cluster,
-    )
-    redis_pubsub_client = providers.Resource(
-        open_redis_client,
-        url=settings.provided.redis_url,
-        retries=0,
-        name=providers.Callable("{}-pubsub".format, settings.provided.redis_prefix),
-        is_cluster=redis_is_cluster,
-    )
-    redis_publisher = providers.Resource(
-        open_redis_publisher,
-        client=redis_publish_client,
-        keys=redis_keys,
-        wire_format=wire_format,
-        retention=settings.provided.sse_retention,
-        ttl_seconds=settings.provided.redis_retention_ttl_seconds,
-        retry_seconds=settings.provided.redis_publish_retry_seconds,
-        buffer_size=settings.provided.redis_publish_buffer,
-        wait_seconds=settings.provided.redis_timeout_seconds,
-    )
-    redis_subscriber = providers.Resource(
-        open_redis_subscriber,
-        pubsub_client=redis_pubsub_client,
-        client=redis_client,
-        keys=redis_keys,
-        hub=stream_hub,
-        wire_format=wire_format,
-        retention=settings.provided.sse_retention,
-        subscribe_seconds=settings.provided.redis_timeout_seconds,
-    )
+    # Redis adapters (brokers/redis/providers.py): started only when the broker selection asks for them.
+    redis = providers.Container(RedisProviders, settings=settings, wire_format=wire_format, hub=stream_hub)
 
-    publisher = providers.Selector(settings.provided.broker_kind, memory=memory_broker, redis=redis_publisher)
-    subscriber = providers.Selector(settings.provided.broker_kind, memory=memory_broker, redis=redis_subscriber)
+    publisher = providers.Selector(settings.provided.broker_kind, memory=memory_broker, redis=redis.publisher)
+    subscriber = providers.Selector(settings.provided.broker_kind, memory=memory_broker, redis=redis.subscriber)
 
     sse_handler = providers.Singleton(SSEEventHandler, registry=registry, publisher=publisher, wire_format=wire_format)
     event_subscriptions = providers.Resource(
@@ -163,8 +110,8 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryTicketStore, clock=clock, ttl_seconds=settings.provided.sse_ticket_seconds),
         redis=providers.Singleton(
             RedisTicketStore,
-            client=redis_client,
-            keys=redis_keys,
+            client=redis.client,
+            keys=redis.keys,
             wire_format=wire_format,
             ttl_seconds=settings.provided.sse_ticket_seconds,
             timeout_seconds=settings.provided.redis_timeout_seconds,
@@ -185,9 +132,9 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Resource(open_memory_revocations, database=database),
         redis=providers.Resource(
             open_redis_revocations,
-            client=redis_client,
-            keys=redis_keys,
-            subscriber=redis_subscriber,
+            client=redis.client,
+            keys=redis.keys,
+            subscriber=redis.subscriber,
             wire_format=wire_format,
             timeout_seconds=settings.provided.redis_timeout_seconds,
         ),
@@ -255,8 +202,8 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryPresenceStore),
         redis=providers.Singleton(
             RedisPresenceStore,
-            client=redis_client,
-            keys=redis_keys,
+            client=redis.client,
+            keys=redis.keys,
             timeout_seconds=settings.provided.redis_timeout_seconds,
         ),
     )
@@ -286,10 +233,10 @@ class Container(containers.DeclarativeContainer):
         hub=stream_hub,
         handler=sse_handler,
         publisher=providers.Selector(
-            settings.provided.broker_kind, memory=providers.Object(None), redis=redis_publisher.provided.stats
+            settings.provided.broker_kind, memory=providers.Object(None), redis=redis.publisher.provided.stats
         ),
         subscriber=providers.Selector(
-            settings.provided.broker_kind, memory=providers.Object(None), redis=redis_subscriber.provided.channels
+            settings.provided.broker_kind, memory=providers.Object(None), redis=redis.subscriber.provided.channels
         ),
         outbox=outbox_backlog,
     )
