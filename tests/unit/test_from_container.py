@@ -1,4 +1,4 @@
-"""Controllers' container dependencies are bound per app: two apps never share an adapter."""
+"""Container dependencies, on controllers and on route handlers, are bound per app: two apps never share an adapter."""
 
 import pytest
 from dependency_injector import providers
@@ -19,8 +19,13 @@ class Probe(Controller):
         return broker_kind
 
 
+@get("/probe-function", dependencies={"broker_kind": from_container(Container.broker_kind)})
+async def probe_function(broker_kind: NamedDependency[str]) -> str:
+    return broker_kind
+
+
 def app_of(container: Container) -> Litestar:
-    return Litestar(route_handlers=bound_to(container, [Probe]))
+    return Litestar(route_handlers=bound_to(container, [Probe, probe_function]))
 
 
 async def test_each_app_resolves_from_its_own_container() -> None:
@@ -29,6 +34,7 @@ async def test_each_app_resolves_from_its_own_container() -> None:
     for container, expected in ((first, "memory"), (second, "redis"), (first, "memory")):
         async with AsyncTestClient(app_of(container)) as client:
             assert (await client.get("/probe")).text == expected
+            assert (await client.get("/probe-function")).text == expected
 
 
 def test_a_provider_that_is_not_the_containers_is_refused_when_the_app_is_built() -> None:
