@@ -1,4 +1,5 @@
-"""The composition root: the only module that names concrete adapters.
+"""The composition root: with the sub-container it includes (the Redis adapters', ``redis``), the only
+place that names concrete adapters.
 
 Resources start lazily: :func:`start` resolves what the application needs,
 which initialises only the broker ``HERALD_REDIS_URL`` selects
