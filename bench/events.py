@@ -10,7 +10,7 @@ from uuid import UUID
 
 import attrs
 
-from application.unit_of_work import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.events import DomainEvent
 from domain.ports import EventBusProtocol
 from domain.registry import REGISTRY, DomainToSSEMapping, EventRegistry

@@ -14,7 +14,7 @@ def main() -> None:
     target, port = sys.argv[1], int(sys.argv[2])
     if target == "herald":
         from infrastructure.container import Container  # noqa: PLC0415 - only the chosen target is imported
-        from presentation.server import build_server  # noqa: PLC0415
+        from presentation.process.server import build_server  # noqa: PLC0415
 
         build_server(Container(), host="127.0.0.1", port=port, log_level="warning").run()
         return

@@ -3,7 +3,7 @@
 from uuid import UUID
 
 from application.ports import Clock
-from application.unit_of_work import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.events import AnnouncementPublished, TenantAnnouncementPublished
 from domain.model import Announcement
 

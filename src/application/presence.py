@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from uuid import UUID
 
 from application.ports import Presence, PresencePage, PresenceUnavailableError, WatchAccess
+from application.ports.unit_of_work import StorageUnavailableError
 from application.principal import Principal
 from application.refusals import RefusalKind, Refused
-from application.unit_of_work import StorageUnavailableError
 from domain.sse import Group, GroupKind
 
 #: The most members one page of a presence answer holds.

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from application.ports import Clock, Memberships
+from application.ports.unit_of_work import ReportAccess, UnitOfWork, UnitOfWorkFactory
 from application.principal import Principal
 from application.refusals import RefusalKind, Refused
-from application.unit_of_work import ReportAccess, UnitOfWork, UnitOfWorkFactory
 from domain.sse import Group, GroupKind
 
 logger = logging.getLogger(__name__)

@@ -17,9 +17,7 @@ from uuid import UUID
 import attrs
 
 from application.ports import BackgroundTasks, Clock, ReportRenderer, UserRate
-from application.refusals import RefusalKind, Refused, over_rate
-from application.report_shares import report_group
-from application.unit_of_work import (
+from application.ports.unit_of_work import (
     ConcurrentUpdateError,
     Lease,
     ReportAccess,
@@ -27,6 +25,8 @@ from application.unit_of_work import (
     StorageUnavailableError,
     UnitOfWorkFactory,
 )
+from application.refusals import RefusalKind, Refused, over_rate
+from application.report_shares import report_group
 from domain.events import ReportEvent
 from domain.ids import new_event_id
 from domain.model import Report

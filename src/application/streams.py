@@ -37,9 +37,9 @@ from application.ports import (
     UserRate,
     WatchAccess,
 )
+from application.ports.unit_of_work import StorageUnavailableError
 from application.principal import CredentialError, CredentialsUnavailableError, Principal
 from application.refusals import UNAVAILABLE, RefusalKind, Refused, keys_unavailable, over_rate, unauthenticated
-from application.unit_of_work import StorageUnavailableError
 from domain.ports import EventStream, SSESubscriberProtocol, SubscriberUnavailableError
 from domain.sse import Group, GroupKind, SSECategory
 
@@ -246,7 +246,7 @@ class OpenStream:
 
 
 @attrs.frozen
-class TicketIssued:
+class IssuedTicket:
     """A single-use credential for opening one stream within ``expires_in`` seconds."""
 
     ticket: str
@@ -260,14 +260,14 @@ class IssueTicket:
         self._tickets = tickets
         self._rate = rate
 
-    async def __call__(self, caller: Principal) -> TicketIssued | Refused:
+    async def __call__(self, caller: Principal) -> IssuedTicket | Refused:
         if too_fast := over_rate(self._rate, caller.user_id, "too many stream tickets for this user; slow down"):
             return too_fast
         try:
             ticket = await self._tickets.issue(caller)
         except TicketStoreUnavailableError:
             return UNAVAILABLE
-        return TicketIssued(ticket, int(self._tickets.ttl_seconds))
+        return IssuedTicket(ticket, int(self._tickets.ttl_seconds))
 
 
 @attrs.frozen

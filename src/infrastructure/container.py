@@ -1,4 +1,5 @@
-"""The composition root: the only module that names concrete adapters.
+"""The composition root: with the sub-container it includes (the Redis adapters', ``redis``), the only
+place that names concrete adapters.
 
 Resources start lazily: :func:`start` resolves what the application needs,
 which initialises only the broker ``HERALD_REDIS_URL`` selects
@@ -24,42 +25,36 @@ from domain.sse import ANNOUNCED_PRESENCE, GroupKind
 from infrastructure.asyncapi import asyncapi_json
 from infrastructure.auth import TokenService
 from infrastructure.auth.credentials import AccessCredentials
-from infrastructure.auth.sessions import StreamLifetimes
+from infrastructure.auth.resources import (
+    keys_of,
+    open_identity_provider,
+    open_memory_revocations,
+    open_redis_revocations,
+)
+from infrastructure.auth.sessions import CredentialWatch
 from infrastructure.auth.tickets import MemoryTicketStore, RedisTicketStore
 from infrastructure.brokers.memory import InMemoryBroker
-from infrastructure.brokers.redis.keys import RedisKeys
+from infrastructure.brokers.redis.providers import RedisProviders
 from infrastructure.clock import SystemClock
 from infrastructure.event_bus import InProcessEventBus
 from infrastructure.metrics import metrics_registry
 from infrastructure.persistence.file_claim import claimed
 from infrastructure.persistence.outbox import Outbox
 from infrastructure.persistence.relay import OutboxRelay
+from infrastructure.persistence.resources import open_database, run_outbox_relay, run_report_recovery
 from infrastructure.persistence.unit_of_work import SqlUnitsOfWork
 from infrastructure.presence import MemoryPresenceStore, PresenceTracker, RedisPresenceStore
-from infrastructure.resources import (
-    open_database,
-    open_identity_provider,
-    open_memory_revocations,
-    open_redis_client,
-    open_redis_publisher,
-    open_redis_revocations,
-    open_redis_subscriber,
-    open_task_supervisor,
-    probe_redis_cluster,
-    run_outbox_relay,
-    run_presence,
-    run_report_recovery,
-    run_stream_hub,
-    subscribe_mapped_events,
-)
+from infrastructure.presence.tracker import run_presence
 from infrastructure.settings import Settings
 from infrastructure.sse.framing import encode_retry
 from infrastructure.sse.handler import SSEEventHandler
+from infrastructure.sse.subscriptions import subscribe_mapped_events
 from infrastructure.sse.wire_format import WireFormat
-from infrastructure.streams.admission import StreamAdmission
-from infrastructure.streams.hub import StreamHub
+from infrastructure.streams.admission import StreamLimits
+from infrastructure.streams.hub import StreamHub, run_stream_hub
 from infrastructure.streams.memberships import GroupLeaves
 from infrastructure.streams.rate import PerUserRate
+from infrastructure.tasks import open_task_supervisor
 
 T = TypeVar("T")
 
@@ -91,58 +86,11 @@ class Container(containers.DeclarativeContainer):
         max_retained_users=settings.provided.sse_max_retained_users,
     )
 
-    # Redis adapters: one client for commands, one connection for pub/sub.
-    redis_keys = providers.Singleton(RedisKeys, prefix=settings.provided.redis_prefix)
-    # Asked once, at start, for the three clients below.
-    redis_is_cluster = providers.Resource(
-        probe_redis_cluster, url=settings.provided.redis_url, mode=settings.provided.redis_cluster
-    )
-    redis_client = providers.Resource(
-        open_redis_client,
-        url=settings.provided.redis_url,
-        retries=3,
-        name=settings.provided.redis_prefix,
-        is_cluster=redis_is_cluster,
-    )
-    # The publisher retries by itself, looking first for what a lost answer had written: no client retries.
-    redis_publish_client = providers.Resource(
-        open_redis_client,
-        url=settings.provided.redis_url,
-        retries=0,
-        name=providers.Callable("{}-publish".format, settings.provided.redis_prefix),
-        is_cluster=redis_is_cluster,
-    )
-    redis_pubsub_client = providers.Resource(
-        open_redis_client,
-        url=settings.provided.redis_url,
-        retries=0,
-        name=providers.Callable("{}-pubsub".format, settings.provided.redis_prefix),
-        is_cluster=redis_is_cluster,
-    )
-    redis_publisher = providers.Resource(
-        open_redis_publisher,
-        client=redis_publish_client,
-        keys=redis_keys,
-        wire_format=wire_format,
-        retention=settings.provided.sse_retention,
-        ttl_seconds=settings.provided.redis_retention_ttl_seconds,
-        retry_seconds=settings.provided.redis_publish_retry_seconds,
-        buffer_size=settings.provided.redis_publish_buffer,
-        wait_seconds=settings.provided.redis_timeout_seconds,
-    )
-    redis_subscriber = providers.Resource(
-        open_redis_subscriber,
-        pubsub_client=redis_pubsub_client,
-        client=redis_client,
-        keys=redis_keys,
-        hub=stream_hub,
-        wire_format=wire_format,
-        retention=settings.provided.sse_retention,
-        subscribe_seconds=settings.provided.redis_timeout_seconds,
-    )
+    # Redis adapters (brokers/redis/providers.py): started only when the broker selection asks for them.
+    redis = providers.Container(RedisProviders, settings=settings, wire_format=wire_format, hub=stream_hub)
 
-    publisher = providers.Selector(settings.provided.broker_kind, memory=memory_broker, redis=redis_publisher)
-    subscriber = providers.Selector(settings.provided.broker_kind, memory=memory_broker, redis=redis_subscriber)
+    publisher = providers.Selector(settings.provided.broker_kind, memory=memory_broker, redis=redis.publisher)
+    subscriber = providers.Selector(settings.provided.broker_kind, memory=memory_broker, redis=redis.subscriber)
 
     sse_handler = providers.Singleton(SSEEventHandler, registry=registry, publisher=publisher, wire_format=wire_format)
     event_subscriptions = providers.Resource(
@@ -150,7 +98,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     stream_admission = providers.Singleton(
-        StreamAdmission,
+        StreamLimits,
         hub=stream_hub,
         max_streams=settings.provided.sse_max_streams,
         max_streams_per_user=settings.provided.sse_max_streams_per_user,
@@ -163,8 +111,8 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryTicketStore, clock=clock, ttl_seconds=settings.provided.sse_ticket_seconds),
         redis=providers.Singleton(
             RedisTicketStore,
-            client=redis_client,
-            keys=redis_keys,
+            client=redis.client,
+            keys=redis.keys,
             wire_format=wire_format,
             ttl_seconds=settings.provided.sse_ticket_seconds,
             timeout_seconds=settings.provided.redis_timeout_seconds,
@@ -185,14 +133,14 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Resource(open_memory_revocations, database=database),
         redis=providers.Resource(
             open_redis_revocations,
-            client=redis_client,
-            keys=redis_keys,
-            subscriber=redis_subscriber,
+            client=redis.client,
+            keys=redis.keys,
+            subscriber=redis.subscriber,
             wire_format=wire_format,
             timeout_seconds=settings.provided.redis_timeout_seconds,
         ),
     )
-    stream_lifetimes = providers.Singleton(StreamLifetimes, revocations=session_revocations)
+    stream_lifetimes = providers.Singleton(CredentialWatch, revocations=session_revocations)
 
     token_service = providers.Singleton(
         TokenService,
@@ -255,8 +203,8 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryPresenceStore),
         redis=providers.Singleton(
             RedisPresenceStore,
-            client=redis_client,
-            keys=redis_keys,
+            client=redis.client,
+            keys=redis.keys,
             timeout_seconds=settings.provided.redis_timeout_seconds,
         ),
     )
@@ -278,13 +226,20 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
+    # What /metrics and /health show: counts the components keep (the Redis adapters' only with Redis).
+    outbox_backlog = outbox_relay.provided.stats
+    provider_keys = providers.Callable(keys_of, identity_provider)
     metrics = providers.Singleton(
         metrics_registry,
         hub=stream_hub,
         handler=sse_handler,
-        publisher=publisher,
-        subscriber=subscriber,
-        outbox=outbox_relay.provided.stats,
+        publisher=providers.Selector(
+            settings.provided.broker_kind, memory=providers.Object(None), redis=redis.publisher.provided.stats
+        ),
+        subscriber=providers.Selector(
+            settings.provided.broker_kind, memory=providers.Object(None), redis=redis.subscriber.provided.channels
+        ),
+        outbox=outbox_backlog,
     )
 
     # The stream's edge.

@@ -6,12 +6,12 @@ them into metric families only when ``/metrics`` is read.
 """
 
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from infrastructure.brokers.counts import ConnectionCounts, PublishCounts
 from infrastructure.persistence.relay import RelayStats
 from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.streams.hub import StreamHub
@@ -29,14 +29,18 @@ class HeraldCollector(Collector):
     """Herald's metrics; the Redis ones appear only when the Redis adapters are in use."""
 
     def __init__(
-        self, hub: StreamHub, handler: SSEEventHandler, publisher: Any, subscriber: Any, outbox: RelayStats
+        self,
+        hub: StreamHub,
+        handler: SSEEventHandler,
+        publisher: PublishCounts | None,
+        subscriber: ConnectionCounts | None,
+        outbox: RelayStats,
     ) -> None:
         self._hub = hub
         self._outbox = outbox
         self._handler = handler
-        self._publisher_stats = getattr(publisher, "stats", None)
-        self._channels = getattr(subscriber, "channels", None)
-        self._publisher = publisher
+        self._publisher_stats = publisher
+        self._channels = subscriber
 
     def collect(self) -> Iterator[Metric]:
         stats = self._hub.stats
@@ -98,16 +102,18 @@ class HeraldCollector(Collector):
                 "type",
                 publisher.dropped_by_type,
             )
-            yield GaugeMetricFamily(
-                "herald_redis_publish_waiting", "events waiting for Redis", value=self._publisher.waiting
-            )
+            yield GaugeMetricFamily("herald_redis_publish_waiting", "events waiting for Redis", value=publisher.waiting)
         if self._channels is not None:
             yield CounterMetricFamily("herald_redis_reconnects", "pub/sub reconnects", value=self._channels.reconnects)
             yield CounterMetricFamily("herald_redis_outages", "pub/sub connections lost", value=self._channels.outages)
 
 
 def metrics_registry(
-    hub: StreamHub, handler: SSEEventHandler, publisher: Any, subscriber: Any, outbox: RelayStats
+    hub: StreamHub,
+    handler: SSEEventHandler,
+    publisher: PublishCounts | None,
+    subscriber: ConnectionCounts | None,
+    outbox: RelayStats,
 ) -> CollectorRegistry:
     """A registry of this application's own (not the process-global one), so each app has its metrics."""
     registry = CollectorRegistry(auto_describe=False)

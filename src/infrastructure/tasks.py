@@ -3,7 +3,7 @@
 import asyncio
 import contextvars
 import logging
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 from infrastructure.redis_deadline import outside_requests
@@ -42,3 +42,10 @@ class TaskSupervisor:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+
+async def open_task_supervisor() -> AsyncIterator[TaskSupervisor]:
+    """Background tasks for the application's lifetime; cancelled on shutdown."""
+    supervisor = TaskSupervisor()
+    yield supervisor
+    await supervisor.aclose()

@@ -1,1 +1,2 @@
-"""The HTTP edge: the Litestar app, its controllers, browser auth and the demo page."""
+"""The service's edge, in two rooms: ``http`` (the Litestar app, its controllers, browser auth, the
+demo page) and ``process`` (the command, the server, its transport limits and logging)."""

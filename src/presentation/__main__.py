@@ -1,5 +1,5 @@
 """``python -m presentation`` is the ``herald`` command."""
 
-from presentation.cli import main
+from presentation.process.cli import main
 
 raise SystemExit(main())

@@ -8,7 +8,7 @@ import pytest
 from domain.registry import REGISTRY
 from infrastructure.asyncapi import asyncapi_document
 from infrastructure.container import Container
-from presentation.controllers.asyncapi import ASYNCAPI_PATH
+from presentation.http.controllers.asyncapi import ASYNCAPI_PATH
 from tests.support.asyncapi import asyncapi_errors
 from tests.support.server import RunningHerald, serve
 

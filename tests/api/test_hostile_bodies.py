@@ -14,8 +14,8 @@ import msgspec
 import pytest
 
 from infrastructure.container import Container
-from presentation.app import create_app
-from presentation.auth import authenticated
+from presentation.http.app import create_app
+from presentation.http.auth import authenticated
 from tests.support.server import RunningHerald
 
 JSON = "application/json"

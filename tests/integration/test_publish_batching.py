@@ -48,7 +48,7 @@ async def test_concurrent_callers_are_batched_and_keep_their_order(
     await asyncio.gather(*(caller(number) for number in range(CALLERS)))
     script_calls = await _script_calls(redis_admin) - commands_before
 
-    entries = await redis_admin.xrange(container.redis_keys().user_log(user))
+    entries = await redis_admin.xrange(container.redis.keys().user_log(user))
     wire = container.wire_format()
     seen = [wire.loads_event(fields[b"e"]).data for _, fields in entries]
     assert len(seen) == CALLERS * EACH
@@ -104,6 +104,6 @@ async def test_an_attempt_that_runs_after_its_retry_does_nothing(
 
 
 async def _numbers(container: Container, client: aredis.Redis, user: uuid.UUID) -> list[int]:
-    entries = await client.xrange(container.redis_keys().user_log(user))
+    entries = await client.xrange(container.redis.keys().user_log(user))
     wire = container.wire_format()
     return [int(str(wire.loads_event(fields[b"e"]).data["n"])) for _, fields in entries]

@@ -164,7 +164,7 @@ async def test_hundreds_of_streams_opened_at_once_share_one_pubsub_connection(
             pubsub = await connections_named(redis_admin, f"{redis_prefix}-pubsub:{os.getpid()}")
             assert len(pubsub) == len(nodes_of(redis_admin))
             assert len({id(node) for node, _ in pubsub}) == len(pubsub)
-            channels = [container.redis_keys().user_channel(u) for u in users]
+            channels = [container.redis.keys().user_channel(u) for u in users]
             counts = await shard_subscribers(redis_admin, channels)
             assert set(counts.values()) == {1}
         finally:
@@ -184,7 +184,7 @@ async def test_closing_streams_unsubscribes_their_channels(
             await asyncio.gather(*(reader.close() for reader in batch))
         hub = container.stream_hub()
         await eventually(lambda: hub.open_streams == 0)
-        broadcast = container.redis_keys().broadcast_channel
+        broadcast = container.redis.keys().broadcast_channel
         await eventually(lambda: not [c for c in subscriber.channels.subscribed_channels if b":live:user:" in c])
         assert broadcast in subscriber.channels.subscribed_channels
         live = await shard_channels(redis_admin, f"{redis_prefix}:*:live:*")

@@ -15,9 +15,9 @@ from redis.backoff import ExponentialWithJitterBackoff
 
 from domain.sse import SSECategory, SSEEvent
 from infrastructure.brokers.redis.publisher import RedisPublisher
+from infrastructure.brokers.redis.resources import open_redis_client
 from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.container import Container, resolve, start, stop
-from infrastructure.resources import open_redis_client
 from tests.conftest import fast_settings
 from tests.integration.helpers import announce, bearer, connections_named, data, eventually
 from tests.support.processes import PrivateRedis
@@ -214,7 +214,7 @@ async def test_a_full_retry_buffer_drops_the_oldest_and_keeps_order(own_redis: P
         own_redis.start()
         await eventually(lambda: publisher.waiting == 0, timeout=15)
         client = aredis.Redis.from_url(own_redis.url)
-        entries = await client.xrange(container.redis_keys().broadcast_log)
+        entries = await client.xrange(container.redis.keys().broadcast_log)
         await client.aclose()
         wire = container.wire_format()
         assert [wire.loads_event(fields[b"e"]).data["n"] for _, fields in entries] == [4, 5, 6, 7, 8]
@@ -236,7 +236,7 @@ async def test_a_revocation_missed_during_a_pubsub_outage_still_ends_the_stream(
     ):
         # Revoked in Redis while this process cannot hear the announcement: its pub/sub
         # connection is cut right after, so only the reconnect can find out.
-        await redis_admin.set(container.redis_keys().revoked_session(session_id), b"1", px=60_000)
+        await redis_admin.set(container.redis.keys().revoked_session(session_id), b"1", px=60_000)
         pubsub_name = f"{redis_prefix}-pubsub:{os.getpid()}"
         for node, connection in await connections_named(redis_admin, pubsub_name):
             if node is None:

@@ -7,7 +7,7 @@ import contextlib
 import pytest
 from sqlalchemy import text
 
-from application.unit_of_work import StorageUnavailableError
+from application.ports.unit_of_work import StorageUnavailableError
 from infrastructure.persistence.database import Database
 
 

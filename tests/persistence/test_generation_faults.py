@@ -4,8 +4,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from application.ports.unit_of_work import StorageUnavailableError, UnitOfWork
 from application.reports import GenerateReport, LinkRenderer
-from application.unit_of_work import StorageUnavailableError, UnitOfWork
 from domain.model import Report, ReportStatus
 from infrastructure.container import Container, resolve, start, stop
 from infrastructure.persistence.relay import _attempt

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, func, select
 
+from application.ports.unit_of_work import Lease, ReportAccess
 from application.principal import Principal
 from application.refusals import Refused
-from application.unit_of_work import Lease, ReportAccess
 from domain.model import Report
 from infrastructure.container import Container, resolve, start, stop
 from infrastructure.persistence.tables import report_shares, reports

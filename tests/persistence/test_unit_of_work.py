@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from application.unit_of_work import ConcurrentUpdateError, Lease, ReportKey
+from application.ports.unit_of_work import ConcurrentUpdateError, Lease, ReportKey
 from domain.events import ReportProgressed
 from domain.model import Report
 from domain.ports import EventStream

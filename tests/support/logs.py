@@ -4,7 +4,7 @@ import io
 import logging
 
 from infrastructure.settings import LogFormat
-from presentation.logging_setup import structured_formatter
+from presentation.process.logging_setup import structured_formatter
 
 
 def render(log_format: LogFormat, record: logging.LogRecord) -> str:

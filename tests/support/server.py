@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import attrs
 
 from infrastructure.container import Container
-from presentation.server import HeraldServer, build_server
+from presentation.process.server import HeraldServer, build_server
 
 
 @attrs.frozen

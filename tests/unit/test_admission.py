@@ -3,13 +3,13 @@
 import uuid
 
 from application.ports import AdmissionRefusal
-from infrastructure.streams.admission import StreamAdmission
+from infrastructure.streams.admission import StreamLimits
 from infrastructure.streams.hub import StreamHub
 
 
-def admission(opens_per_minute: int) -> StreamAdmission:
+def admission(opens_per_minute: int) -> StreamLimits:
     hub = StreamHub(inbox_capacity=10, heartbeat_seconds=60)
-    return StreamAdmission(hub, max_streams=10, max_streams_per_user=10, opens_per_minute=opens_per_minute)
+    return StreamLimits(hub, max_streams=10, max_streams_per_user=10, opens_per_minute=opens_per_minute)
 
 
 def test_a_cancelled_open_gives_its_place_in_the_rate_back() -> None:

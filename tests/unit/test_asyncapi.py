@@ -37,7 +37,7 @@ from infrastructure.streams.signals import (
     EndNotice,
     ResetReason,
 )
-from presentation.cli import main
+from presentation.process.cli import main
 from tests.support.asyncapi import asyncapi_errors, resolve_pointer
 
 DOCUMENT = asyncapi_document(REGISTRY)

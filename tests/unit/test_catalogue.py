@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from domain.registry import REGISTRY
-from presentation.catalogue import catalogue_markdown
-from presentation.cli import main
+from presentation.process.catalogue import catalogue_markdown
+from presentation.process.cli import main
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 

@@ -7,9 +7,9 @@ from litestar import Litestar, get
 from litestar.params import PathParameter
 from litestar.testing import AsyncTestClient
 
-from application.unit_of_work import ConcurrentUpdateError, StorageUnavailableError
+from application.ports.unit_of_work import ConcurrentUpdateError, StorageUnavailableError
 from domain.ports import SubscriberUnavailableError
-from presentation.errors import exception_handlers, problem_details_plugin
+from presentation.http.errors import exception_handlers, problem_details_plugin
 
 RAISED: dict[str, Exception] = {
     "conflict": ConcurrentUpdateError("report 1 is at version 3, not 2"),

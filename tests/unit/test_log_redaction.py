@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from litestar._parsers import parse_query_string
 
 from infrastructure.settings import LogFormat
-from presentation.auth import TICKET_PARAMETER
-from presentation.log_redaction import CREDENTIAL_NAMES, redact
+from presentation.http.auth import TICKET_PARAMETER
+from presentation.process.log_redaction import CREDENTIAL_NAMES, redact
 from tests.support.logs import render
 from tests.support.tokens import forged
 
@@ -70,7 +70,7 @@ def test_other_parameters_are_kept() -> None:
 @pytest.mark.parametrize("log_format", ["json", "console"])
 def test_every_field_of_a_record_is_redacted(log_format: LogFormat) -> None:
     record = logging.LogRecord(
-        "presentation.errors", logging.WARNING, __file__, 1, "refused %s", (f"ticket={TICKET}",), None
+        "presentation.http.errors", logging.WARNING, __file__, 1, "refused %s", (f"ticket={TICKET}",), None
     )
     record.__dict__["headers"] = {"authorization": f"Bearer {TOKEN}"}
     record.__dict__["cookies"] = [f"herald_stream={TOKEN}"]
@@ -89,7 +89,7 @@ def test_tracebacks_carry_no_locals_and_no_credentials(log_format: LogFormat) ->
     try:
         handle(scope)
     except ValueError:
-        record = logging.LogRecord("presentation.errors", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+        record = logging.LogRecord("presentation.http.errors", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
     line = render(log_format, record)
     assert "ValueError" in line
     assert TOKEN not in line

@@ -1,22 +1,20 @@
-"""Sharing a report, through the real units of work: who may share, watch and read it, and what an unshare ends."""
+"""Sharing a report, through in-memory units of work: who may share, watch and read it, and what an unshare ends."""
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 import pytest
 
+from application.ports.unit_of_work import Lease
 from application.principal import Principal
 from application.refusals import RefusalKind, Refused
 from application.report_shares import ReportWatchAccess, UnshareReport
 from application.reports import ReadReports
-from application.unit_of_work import Lease
 from domain.model import Report
 from domain.sse import Group, GroupKind
-from infrastructure.container import Container, resolve, start, stop
-from infrastructure.persistence.unit_of_work import SqlUnitsOfWork
 from tests.support.clock import SteppingClock
+from tests.support.memory_units import MemoryUnitsOfWork
 
 LEASE = Lease("test", SteppingClock().now() + timedelta(hours=1))
 
@@ -50,19 +48,11 @@ def caller(user_id: uuid.UUID) -> Principal:
 
 
 @pytest.fixture
-async def container(make_container: Callable[..., Container]) -> AsyncIterator[Container]:
-    container = make_container()
-    await start(container)
-    yield container
-    await stop(container)
+def units() -> MemoryUnitsOfWork:
+    return MemoryUnitsOfWork()
 
 
-@pytest.fixture
-async def units(container: Container) -> SqlUnitsOfWork:
-    return await resolve(container.units_of_work)
-
-
-async def a_report(units: SqlUnitsOfWork, owner: uuid.UUID, *shared_with: uuid.UUID) -> uuid.UUID:
+async def a_report(units: MemoryUnitsOfWork, owner: uuid.UUID, *shared_with: uuid.UUID) -> uuid.UUID:
     async with units() as uow:
         report, _ = Report.request(owner, "shared", now=SteppingClock().now())
         await uow.reports.add(report, lease=LEASE)
@@ -72,7 +62,7 @@ async def a_report(units: SqlUnitsOfWork, owner: uuid.UUID, *shared_with: uuid.U
     return report.report_id
 
 
-async def test_an_unshare_ends_the_users_membership_of_the_reports_group(units: SqlUnitsOfWork) -> None:
+async def test_an_unshare_ends_the_users_membership_of_the_reports_group(units: MemoryUnitsOfWork) -> None:
     owner, sharee = uuid.uuid4(), uuid.uuid4()
     report_id = await a_report(units, owner, sharee)
     memberships = RecordingMemberships()
@@ -83,7 +73,7 @@ async def test_an_unshare_ends_the_users_membership_of_the_reports_group(units: 
 
 
 async def test_an_unshare_whose_streams_cannot_be_told_still_removes_the_share(
-    units: SqlUnitsOfWork, caplog: pytest.LogCaptureFixture
+    units: MemoryUnitsOfWork, caplog: pytest.LogCaptureFixture
 ) -> None:
     owner, sharee = uuid.uuid4(), uuid.uuid4()
     report_id = await a_report(units, owner, sharee)
@@ -95,7 +85,7 @@ async def test_an_unshare_whose_streams_cannot_be_told_still_removes_the_share(
         assert await uow.reports.access(report_id, sharee) is None
 
 
-async def test_a_refused_unshare_ends_no_membership(units: SqlUnitsOfWork) -> None:
+async def test_a_refused_unshare_ends_no_membership(units: MemoryUnitsOfWork) -> None:
     owner, sharee = uuid.uuid4(), uuid.uuid4()
     report_id = await a_report(units, owner, sharee)
     memberships = RecordingMemberships()
@@ -109,7 +99,7 @@ async def test_a_refused_unshare_ends_no_membership(units: SqlUnitsOfWork) -> No
     assert memberships.ended == []
 
 
-async def test_the_owner_and_sharees_may_watch_a_report_nobody_else(units: SqlUnitsOfWork) -> None:
+async def test_the_owner_and_sharees_may_watch_a_report_nobody_else(units: MemoryUnitsOfWork) -> None:
     owner, sharee, stranger = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     report_id = await a_report(units, owner, sharee)
     access = ReportWatchAccess(units)
@@ -129,7 +119,7 @@ async def test_the_owner_and_sharees_may_watch_a_report_nobody_else(units: SqlUn
     ],
 )
 async def test_a_report_group_whose_id_is_not_a_report_id_may_not_be_watched(
-    units: SqlUnitsOfWork, spelling: str
+    units: MemoryUnitsOfWork, spelling: str
 ) -> None:
     owner = uuid.uuid4()
     report_id = await a_report(units, owner)
@@ -137,14 +127,16 @@ async def test_a_report_group_whose_id_is_not_a_report_id_may_not_be_watched(
     assert await ReportWatchAccess(units).may_watch(caller(owner), Group(GroupKind.REPORT, group_id)) is False
 
 
-async def test_a_tenant_group_is_no_report(units: SqlUnitsOfWork) -> None:
+async def test_a_tenant_group_is_no_report(units: MemoryUnitsOfWork) -> None:
     owner = uuid.uuid4()
     report_id = await a_report(units, owner)
     group = Group(GroupKind.TENANT, str(report_id))
     assert await ReportWatchAccess(units).may_watch(caller(owner), group) is False
 
 
-async def test_a_sharee_reads_the_report_with_the_position_of_a_stream_that_watches_it(units: SqlUnitsOfWork) -> None:
+async def test_a_sharee_reads_the_report_with_the_position_of_a_stream_that_watches_it(
+    units: MemoryUnitsOfWork,
+) -> None:
     owner, sharee, stranger = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     report_id = await a_report(units, owner, sharee)
     subscriber = RecordingSubscriber()
@@ -162,7 +154,7 @@ async def test_a_sharee_reads_the_report_with_the_position_of_a_stream_that_watc
     assert len(subscriber.asked) == 2  # no position for a report the caller may not see
 
 
-async def test_a_share_that_ends_while_the_position_is_read_reads_as_no_report(units: SqlUnitsOfWork) -> None:
+async def test_a_share_that_ends_while_the_position_is_read_reads_as_no_report(units: MemoryUnitsOfWork) -> None:
     owner, sharee = uuid.uuid4(), uuid.uuid4()
     report_id = await a_report(units, owner, sharee)
 

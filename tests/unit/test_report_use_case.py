@@ -1,13 +1,23 @@
-"""Reports are saved with each change, their events carry the version, and the outcome is stored."""
+"""Reports are saved with each change, their events carry the version, and the outcome is stored.
+
+The use case on in-memory units of work first; then what needs the process: shutdown, and a takeover.
+"""
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, cast
 
-from domain.model import ReportStatus
+from application.ports import ReportRenderer
+from application.reports import GenerateReport, LinkRenderer, ReadReports, RequestReport
+from domain.events.reports import ReportCompleted, ReportEvent, ReportFailed, ReportProgressed, ReportRequested
+from domain.model import Report, ReportStatus
+from domain.sse import Group
 from infrastructure.container import Container, resolve, start, stop
+from tests.support.clock import SteppingClock
 from tests.support.frames import Message, take_until
+from tests.support.memory_units import MemoryUnitsOfWork
 
 
 class BrokenRenderer:
@@ -23,49 +33,69 @@ def finished(message: object) -> bool:
     return getattr(message, "event", "") in ("report.completed", "report.failed")
 
 
-async def test_requested_progress_then_completed_each_saved_with_its_version(
-    make_container: Callable[..., Container],
-) -> None:
-    container = make_container(report_step_seconds=0)
-    await start(container)
-    try:
-        owner = uuid.uuid4()
-        stream = await (await resolve(container.subscriber)).subscribe(owner)
-        report_id = await (await resolve(container.request_report))(owner, "Q3")
-        # An ephemeral progress tick may overtake a durable event still in the outbox: clients order by version.
-        seen = sorted(await take_until(stream, lambda m: m.data["version"] == 5), key=version)
-        assert [m.event for m in seen] == [
-            "report.requested",
-            "report.progress",
-            "report.progress",
-            "report.progress",
-            "report.completed",
-        ]
-        assert [m.data["version"] for m in seen] == [1, 2, 3, 4, 5]
-        assert [m.data["percent"] for m in seen if m.event == "report.progress"] == [25, 50, 75]
-        assert {m.data["report_id"] for m in seen} == {str(report_id)}
-        snapshot = await (await resolve(container.read_reports)).page(owner, limit=10)
-        [report] = snapshot.reports
-        assert (report.status, report.version, report.percent) == (ReportStatus.COMPLETED, 5, 100)
-        assert report.download_url == seen[-1].data["download_url"]
-    finally:
-        await stop(container)
+class Tasks:
+    """``BackgroundTasks`` that the test awaits."""
+
+    def __init__(self) -> None:
+        self.running: list[asyncio.Task[None]] = []
+
+    def spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
+        self.running.append(asyncio.ensure_future(work))
+
+    async def finish(self) -> None:
+        await asyncio.gather(*self.running)
 
 
-async def test_a_renderer_error_becomes_report_failed_and_is_stored(make_container: Callable[..., Container]) -> None:
-    container = make_container(report_step_seconds=0)
-    container.report_renderer.override(BrokenRenderer())
-    await start(container)
-    try:
-        owner = uuid.uuid4()
-        stream = await (await resolve(container.subscriber)).subscribe(owner)
-        await (await resolve(container.request_report))(owner, "Q3")
-        seen = await take_until(stream, finished)
-        assert (seen[-1].event, seen[-1].data["reason"]) == ("report.failed", "disk full")
-        [report] = (await (await resolve(container.read_reports)).page(owner, limit=10)).reports
-        assert (report.status, report.failure) == (ReportStatus.FAILED, "disk full")
-    finally:
-        await stop(container)
+class NoLimit:
+    def take(self, user_id: uuid.UUID) -> bool:
+        return True
+
+    def retry_after_seconds(self, user_id: uuid.UUID) -> int:
+        return 0
+
+
+class NoPosition:
+    async def position(self, user_id: uuid.UUID, groups: frozenset[Group] = frozenset()) -> str | None:
+        return None
+
+
+async def request_and_generate(units: MemoryUnitsOfWork, renderer: ReportRenderer, owner: uuid.UUID) -> Report:
+    """Request a report of ``owner``, generate it to the end, and read it back."""
+    clock, tasks = SteppingClock(), Tasks()
+    generate = GenerateReport(units, renderer, clock, step_delay_seconds=0, lease_seconds=60)
+    request = RequestReport(units, generate, tasks, clock, rate=NoLimit(), max_unfinished=5)
+    assert isinstance(await request(owner, "Q3"), uuid.UUID)
+    await tasks.finish()
+    [report] = (await ReadReports(units, cast("Any", NoPosition())).page(owner, limit=10)).reports
+    return report
+
+
+async def test_requested_progress_then_completed_each_saved_with_its_version() -> None:
+    units, owner = MemoryUnitsOfWork(), uuid.uuid4()
+    report = await request_and_generate(units, LinkRenderer(), owner)
+    events = cast("list[ReportEvent]", units.published)
+    assert [type(event) for event in events] == [
+        ReportRequested,
+        ReportProgressed,
+        ReportProgressed,
+        ReportProgressed,
+        ReportCompleted,
+    ]
+    assert [event.version for event in events] == [1, 2, 3, 4, 5]
+    assert [event.percent for event in events if isinstance(event, ReportProgressed)] == [25, 50, 75]
+    assert {event.report_id for event in events} == {report.report_id}
+    assert (report.status, report.version, report.percent) == (ReportStatus.COMPLETED, 5, 100)
+    assert isinstance(events[-1], ReportCompleted)
+    assert report.download_url == events[-1].download_url
+
+
+async def test_a_renderer_error_becomes_report_failed_and_is_stored() -> None:
+    units = MemoryUnitsOfWork()
+    report = await request_and_generate(units, BrokenRenderer(), uuid.uuid4())
+    failed = units.published[-1]
+    assert isinstance(failed, ReportFailed)
+    assert failed.reason == "disk full"
+    assert (report.status, report.failure) == (ReportStatus.FAILED, "disk full")
 
 
 async def test_shutdown_cancels_generation_and_leaves_the_report_leased(

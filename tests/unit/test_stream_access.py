@@ -20,6 +20,7 @@ from application.principal import CredentialError, Principal
 from application.refusals import RefusalKind, Refused
 from application.streams import (
     BearerToken,
+    IssuedTicket,
     IssueStreamCookie,
     IssueTicket,
     OpenedStream,
@@ -27,7 +28,6 @@ from application.streams import (
     StreamCookie,
     StreamCredential,
     StreamTicket,
-    TicketIssued,
 )
 from domain.ports import EventStream, SubscriberUnavailableError
 from domain.sse import Group, SSECategory
@@ -354,7 +354,7 @@ async def test_authenticate_an_api_caller() -> None:
 
 async def test_tickets_are_issued_within_the_users_rate() -> None:
     tickets = FakeTickets()
-    assert await IssueTicket(tickets, FakeRate())(ALICE) == TicketIssued("ticket-0", 15)
+    assert await IssueTicket(tickets, FakeRate())(ALICE) == IssuedTicket("ticket-0", 15)
     assert tickets.tickets == {"ticket-0": ALICE}
     too_fast = await IssueTicket(tickets, FakeRate(allowed=False))(ALICE)
     assert too_fast == Refused(RefusalKind.TOO_MANY, "too many stream tickets for this user; slow down", 3)

@@ -8,7 +8,7 @@ import pytest
 import structlog
 
 from infrastructure.settings import LogFormat
-from presentation.logging_setup import logging_config
+from presentation.process.logging_setup import logging_config
 from tests.support.logs import render
 
 
@@ -37,8 +37,8 @@ def test_json_lines_have_timestamp_level_logger_message_and_extra_fields() -> No
 
 def test_the_bound_request_id_is_on_every_line_logged_meanwhile() -> None:
     with structlog.contextvars.bound_contextvars(request_id="req-42"):
-        inside = json.loads(render("json", record("presentation.errors", "something")))
-    outside = json.loads(render("json", record("presentation.errors", "something")))
+        inside = json.loads(render("json", record("presentation.http.errors", "something")))
+    outside = json.loads(render("json", record("presentation.http.errors", "something")))
     assert inside["request_id"] == "req-42"
     assert "request_id" not in outside
 

@@ -157,7 +157,7 @@ class RedisSessionRevocations(MemorySessionRevocations):
         self._notify(message.session_id)
 
 
-class StreamLifetimes:
+class CredentialWatch:
     """Ends streams when their credential expires or their session is revoked, with a final event.
 
     The final ``stream.end`` event says why, so the client re-authenticates

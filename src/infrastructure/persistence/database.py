@@ -24,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from application.unit_of_work import StorageUnavailableError
+from application.ports.unit_of_work import StorageUnavailableError
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from infrastructure.persistence.tables import outbox
 from infrastructure.sse.wire_format import WireFormat
 
 #: Partitions of the outbox: the most relays that can work at once.
-PARTITIONS = 16
+OUTBOX_PARTITIONS = 16
 _INSERT = insert(outbox)
 
 
@@ -95,8 +95,8 @@ class Outbox:
         mapping = self._registry.mappings_for(type(event))[0]
         try:
             if mapping.user_id_extractor is None and mapping.group_extractor is not None:
-                return zlib.crc32(str(mapping.group_extractor(event)).encode()) % PARTITIONS
+                return zlib.crc32(str(mapping.group_extractor(event)).encode()) % OUTBOX_PARTITIONS
             audience: Any = mapping.user_id_extractor(event) if mapping.user_id_extractor is not None else None
         except Exception:  # the relay meets the same error, and reports the event as undeliverable
             return 0
-        return audience.int % PARTITIONS if isinstance(audience, UUID) else 0
+        return audience.int % OUTBOX_PARTITIONS if isinstance(audience, UUID) else 0

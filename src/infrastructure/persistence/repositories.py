@@ -9,7 +9,7 @@ from sqlalchemy import Row, and_, delete, func, insert, or_, select, text, updat
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from application.unit_of_work import ConcurrentUpdateError, Lease, ReportAccess, ReportKey
+from application.ports.unit_of_work import ConcurrentUpdateError, Lease, ReportAccess, ReportKey
 from domain.model import Announcement, Report, ReportStatus
 from infrastructure.persistence.tables import announcements, report_shares, reports
 
@@ -50,12 +50,20 @@ def _lease_columns(report: Report, lease: Lease) -> dict[str, Any]:
     return {"lease_holder": lease.holder, "lease_until": lease.until}
 
 
-class SqlReports:
-    """``ReportRepository`` on one connection, inside its unit of work's transaction."""
+class SqlRepository:
+    """A repository on one connection, inside its unit of work's transaction.
+
+    ``locks_rows``: the database runs transactions side by side (PostgreSQL), so a
+    repository that counts before it adds takes its turn first.
+    """
 
     def __init__(self, connection: AsyncConnection, *, locks_rows: bool) -> None:
         self._connection = connection
         self._locks_rows = locks_rows
+
+
+class SqlReports(SqlRepository):
+    """``ReportRepository`` on SQL."""
 
     async def get(self, report_id: UUID) -> Report | None:
         row = (await self._connection.execute(select(reports).where(reports.c.report_id == report_id))).first()
@@ -141,12 +149,8 @@ class SqlReports:
         return [(_report(row), int(row.claims)) for row in await self._connection.execute(statement)]
 
 
-class SqlReportShares:
-    """``ReportShareRepository`` on one connection, inside its unit of work's transaction."""
-
-    def __init__(self, connection: AsyncConnection, *, locks_rows: bool) -> None:
-        self._connection = connection
-        self._locks_rows = locks_rows
+class SqlReportShares(SqlRepository):
+    """``ReportShareRepository`` on SQL."""
 
     async def count(self, report_id: UUID) -> int:
         if self._locks_rows:  # the report's turn; FOR NO KEY UPDATE lets a share's foreign key check pass
@@ -180,11 +184,8 @@ class SqlReportShares:
         return list((await self._connection.execute(query)).scalars())
 
 
-class SqlAnnouncements:
-    """``AnnouncementRepository`` on one connection."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
+class SqlAnnouncements(SqlRepository):
+    """``AnnouncementRepository`` on SQL."""
 
     async def add(self, announcement: Announcement) -> None:
         await self._connection.execute(
@@ -196,3 +197,12 @@ class SqlAnnouncements:
                 tenant=announcement.tenant,
             )
         )
+
+
+#: The unit of work's repositories, by the attribute the ``UnitOfWork`` port declares for each:
+#: a new aggregate's repository is one line here.
+SQL_REPOSITORIES: dict[str, type[SqlRepository]] = {
+    "reports": SqlReports,
+    "shares": SqlReportShares,
+    "announcements": SqlAnnouncements,
+}

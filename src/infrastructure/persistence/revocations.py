@@ -6,7 +6,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from application.ports import RevocationUnavailableError
-from application.unit_of_work import StorageUnavailableError
+from application.ports.unit_of_work import StorageUnavailableError
 from infrastructure.persistence.database import Database
 from infrastructure.persistence.tables import revoked_sessions
 

@@ -8,18 +8,20 @@ from typing import Self
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from application.ports import Clock
+from application.ports import Clock, UnitOfWork
 from domain.events import DomainEvent
 from domain.ports import EventBusProtocol
 from infrastructure.persistence.database import Database, is_outage, unavailable
 from infrastructure.persistence.outbox import Outbox
-from infrastructure.persistence.repositories import SqlAnnouncements, SqlReports, SqlReportShares
+from infrastructure.persistence.repositories import SQL_REPOSITORIES
 
 logger = logging.getLogger(__name__)
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(UnitOfWork):
     """``UnitOfWork``: a connection and its transaction, the repositories on it, the events recorded.
+
+    The repositories are the port's attributes, each built from ``SQL_REPOSITORIES`` on the connection.
 
     At the commit, durable events become outbox rows in the same transaction;
     after it, ephemeral ones (and events no mapping stores) go to the event
@@ -46,9 +48,8 @@ class SqlUnitOfWork:
             await self._stack.aclose()
             raise unavailable(type(error).__name__) from error
         self._connection = connection
-        self.reports = SqlReports(connection, locks_rows=self._database.is_postgresql)
-        self.shares = SqlReportShares(connection, locks_rows=self._database.is_postgresql)
-        self.announcements = SqlAnnouncements(connection)
+        for name, repository in SQL_REPOSITORIES.items():
+            setattr(self, name, repository(connection, locks_rows=self._database.is_postgresql))
         return self
 
     async def __aexit__(
@@ -89,4 +90,5 @@ class SqlUnitsOfWork:
         self._arguments = (database, box, bus, clock)
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(*self._arguments)
+        # The port's repositories are abstract to mypy until __aenter__ sets them from SQL_REPOSITORIES.
+        return SqlUnitOfWork(*self._arguments)  # type: ignore[abstract]

@@ -21,7 +21,7 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from uuid import UUID
 
 import attrs
@@ -254,3 +254,10 @@ class PresenceTracker:
                 await self._bus.publish(
                     kind(group_kind=group.kind, group_id=group.id, user_id=user_id, version=version)
                 )
+
+
+async def run_presence(tracker: PresenceTracker) -> AsyncIterator[PresenceTracker]:
+    """Presence at work for the application's lifetime; on shutdown this process's users are handed over."""
+    tracker.start()
+    yield tracker
+    await tracker.aclose()

@@ -7,7 +7,7 @@ from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.rate import PerUserRate
 
 
-class StreamAdmission:
+class StreamLimits:
     """Checks limits before a stream is registered.
 
     Args:

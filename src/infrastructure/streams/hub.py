@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from uuid import UUID
 
 from domain.sse import Group, SSECategory
@@ -202,3 +202,12 @@ class StreamHub:
                     else:
                         inbox.push_heartbeat(HEARTBEAT)
                 visiting = (visiting + 1) % HEARTBEAT_SLICES
+
+
+async def run_stream_hub(hub: StreamHub) -> AsyncIterator[StreamHub]:
+    """The hub for the application's lifetime; on shutdown every stream is ended and the heartbeat stops.
+
+    Its own resource, so the hub closes the same way whichever broker feeds it.
+    """
+    yield hub
+    await hub.aclose()

@@ -104,7 +104,7 @@ SLOTS = 16384
 #: Users are spread over this many partitions. Each partition's keys and channels share one
 #: hash tag, so everything one publish touches lives in one slot; with three primaries the
 #: busiest holds six partitions of sixteen.
-PARTITIONS = 16
+REDIS_PARTITIONS = 16
 
 
 def _spread_tags(prefix: str, count: int) -> tuple[str, ...]:
@@ -137,7 +137,7 @@ class RedisKeys:
     partition_tags: tuple[str, ...] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "partition_tags", _spread_tags(self.prefix, PARTITIONS))
+        object.__setattr__(self, "partition_tags", _spread_tags(self.prefix, REDIS_PARTITIONS))
 
     @property
     def broadcast_tag(self) -> str:
@@ -149,11 +149,11 @@ class RedisKeys:
 
     def user_tag(self, user_id: UUID) -> str:
         """The hash tag of the user's partition."""
-        return self.partition_tags[user_id.int % PARTITIONS]
+        return self.partition_tags[user_id.int % REDIS_PARTITIONS]
 
     def group_tag(self, group: Group) -> str:
         """The hash tag of the group's partition: groups spread over the partitions as users do."""
-        return self.partition_tags[zlib.crc32(str(group).encode()) % PARTITIONS]
+        return self.partition_tags[zlib.crc32(str(group).encode()) % REDIS_PARTITIONS]
 
     def attempt_fence(self, attempt: str, tag: str) -> str:
         """Set by a retry: the publish attempt ``attempt`` was taken over and must do nothing if it still runs.

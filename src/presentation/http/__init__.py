@@ -1,0 +1,1 @@
+"""The HTTP edge: the Litestar app, its controllers and what every request and response passes through."""
