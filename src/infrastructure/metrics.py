@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 
 from infrastructure.brokers.counts import ConnectionCounts, PublishCounts
 from infrastructure.persistence.relay import RelayStats
+from infrastructure.service_name import SERVICE
 from infrastructure.sse.handler import SSEEventHandler
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.stats import LATENCY_BUCKETS
@@ -44,68 +45,95 @@ class HeraldCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         stats = self._hub.stats
-        yield GaugeMetricFamily("herald_open_streams", "SSE streams open on this process", value=self._hub.open_streams)
-        yield CounterMetricFamily("herald_streams_opened", "SSE streams opened on this process", value=stats.opened)
-        yield _by_label("herald_streams_ended", "SSE streams ended, by reason", "reason", stats.ended)
-        yield _by_label("herald_events_published", "SSE events published, by type", "type", self._handler.published)
+        yield GaugeMetricFamily(
+            SERVICE.metric("open_streams"), "SSE streams open on this process", value=self._hub.open_streams
+        )
+        yield CounterMetricFamily(
+            SERVICE.metric("streams_opened"), "SSE streams opened on this process", value=stats.opened
+        )
+        yield _by_label(SERVICE.metric("streams_ended"), "SSE streams ended, by reason", "reason", stats.ended)
         yield _by_label(
-            "herald_events_publish_failed", "SSE events that failed to publish, by type", "type", self._handler.failed
+            SERVICE.metric("events_published"), "SSE events published, by type", "type", self._handler.published
         )
         yield _by_label(
-            "herald_events_delivered",
+            SERVICE.metric("events_publish_failed"),
+            "SSE events that failed to publish, by type",
+            "type",
+            self._handler.failed,
+        )
+        yield _by_label(
+            SERVICE.metric("events_delivered"),
             "SSE events queued on local streams (one per stream), by type",
             "type",
             stats.delivered,
         )
-        yield CounterMetricFamily("herald_resumes", "streams resumed or caught up from retention", value=stats.resumes)
-        yield CounterMetricFamily("herald_replayed_events", "events replayed to resuming streams", value=stats.replayed)
+        yield CounterMetricFamily(
+            SERVICE.metric("resumes"), "streams resumed or caught up from retention", value=stats.resumes
+        )
+        yield CounterMetricFamily(
+            SERVICE.metric("replayed_events"), "events replayed to resuming streams", value=stats.replayed
+        )
         cumulative, buckets = 0, []
         for bound, count in zip((*LATENCY_BUCKETS, float("inf")), stats.latency_buckets, strict=True):
             cumulative += count
             buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
         yield HistogramMetricFamily(
-            "herald_fanout_latency_seconds",
+            SERVICE.metric("fanout_latency_seconds"),
             "from an event's occurred_at to its queueing on every local recipient stream",
             buckets=buckets,
             sum_value=stats.latency_sum,
         )
         outbox = self._outbox
-        yield GaugeMetricFamily("herald_outbox_backlog", "events committed and not yet published", value=outbox.backlog)
         yield GaugeMetricFamily(
-            "herald_outbox_oldest_seconds", "age of the oldest event not yet published", value=outbox.oldest_seconds
+            SERVICE.metric("outbox_backlog"), "events committed and not yet published", value=outbox.backlog
         )
-        yield CounterMetricFamily("herald_outbox_published", "outbox events published", value=outbox.published)
+        yield GaugeMetricFamily(
+            SERVICE.metric("outbox_oldest_seconds"),
+            "age of the oldest event not yet published",
+            value=outbox.oldest_seconds,
+        )
+        yield CounterMetricFamily(SERVICE.metric("outbox_published"), "outbox events published", value=outbox.published)
         yield CounterMetricFamily(
-            "herald_outbox_undeliverable", "outbox events set aside as undeliverable", value=outbox.undeliverable
+            SERVICE.metric("outbox_undeliverable"),
+            "outbox events set aside as undeliverable",
+            value=outbox.undeliverable,
         )
         yield CounterMetricFamily(
-            "herald_outbox_failed_passes",
+            SERVICE.metric("outbox_failed_passes"),
             "relay passes that failed (broker or database away)",
             value=outbox.failed_attempts,
         )
         if self._publisher_stats is not None:
             publisher = self._publisher_stats
             yield CounterMetricFamily(
-                "herald_redis_publish_failures", "failed Redis publish attempts", value=publisher.failed_attempts
+                SERVICE.metric("redis_publish_failures"),
+                "failed Redis publish attempts",
+                value=publisher.failed_attempts,
             )
             yield CounterMetricFamily(
-                "herald_redis_publish_retried", "events published on a retry", value=publisher.retried
+                SERVICE.metric("redis_publish_retried"), "events published on a retry", value=publisher.retried
             )
             yield CounterMetricFamily(
-                "herald_redis_publish_deduplicated",
+                SERVICE.metric("redis_publish_deduplicated"),
                 "retried events found already written by an attempt whose answer was lost",
                 value=publisher.deduplicated,
             )
             yield _by_label(
-                "herald_events_dropped",
+                SERVICE.metric("events_dropped"),
                 "SSE event messages (one per log it went to) dropped after Redis stayed down, by type",
                 "type",
                 publisher.dropped_by_type,
             )
-            yield GaugeMetricFamily("herald_redis_publish_waiting", "events waiting for Redis", value=publisher.waiting)
+            yield GaugeMetricFamily(
+                SERVICE.metric("redis_publish_waiting"), "events waiting for Redis", value=publisher.waiting
+            )
         if self._channels is not None:
-            yield CounterMetricFamily("herald_redis_reconnects", "pub/sub reconnects", value=self._channels.reconnects)
-            yield CounterMetricFamily("herald_redis_outages", "pub/sub connections lost", value=self._channels.outages)
+            yield CounterMetricFamily(
+                SERVICE.metric("redis_reconnects"), "pub/sub reconnects", value=self._channels.reconnects
+            )
+            yield CounterMetricFamily(
+                SERVICE.metric("redis_outages"), "pub/sub connections lost", value=self._channels.outages
+            )
 
 
 def metrics_registry(
