@@ -4,14 +4,17 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import attrs
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import ExceptionHandlersMap
 
 from application.ports.unit_of_work import ConcurrentUpdateError, StorageUnavailableError
+from application.refusals import RefusalKind
 from domain.ports import SubscriberUnavailableError
 from presentation.http.json_body import ClientGoneError
+from presentation.http.refusals import STATUS
 
 logger = logging.getLogger(__name__)
 
@@ -55,10 +58,32 @@ def internal_error(request: Request[Any, Any, Any], error: Exception) -> Respons
 RETRY_AFTER_SECONDS = 5
 
 
-def unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
-    """The database or the broker cannot answer now: 503, and when to try again."""
-    logger.warning("%s %s: %s", request.method, request.url.path, error)
-    return _problem(503, "try again shortly", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+@attrs.frozen
+class Answer:
+    """How an error that reaches the edge is answered: what the caller can do about it, and a safe detail."""
+
+    kind: RefusalKind
+    detail: str
+
+
+#: The errors that reach the edge on their own, by what the caller can do about them; their statuses are
+#: those of a use case's refusals (``presentation.http.refusals.STATUS``). A fork's own error is one line here.
+ANSWERS: dict[type[Exception], Answer] = {
+    ConcurrentUpdateError: Answer(
+        RefusalKind.CONFLICT, "it was changed by another request meanwhile; reload it and try again"
+    ),
+    StorageUnavailableError: Answer(RefusalKind.UNAVAILABLE, "try again shortly"),
+    SubscriberUnavailableError: Answer(RefusalKind.UNAVAILABLE, "try again shortly"),
+}
+
+
+def _answer(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
+    """An error of :data:`ANSWERS`: its status and detail; what went wrong inside stays in the log."""
+    answer = next(ANSWERS[kind] for kind in type(error).__mro__ if kind in ANSWERS)
+    unavailable = answer.kind is RefusalKind.UNAVAILABLE
+    logger.log(logging.WARNING if unavailable else logging.INFO, "%s %s: %s", request.method, request.url.path, error)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if unavailable else None
+    return _problem(STATUS[answer.kind], answer.detail, headers=headers)
 
 
 def client_gone(request: Request[Any, Any, Any], _: Exception) -> Response[None]:
@@ -67,22 +92,12 @@ def client_gone(request: Request[Any, Any, Any], _: Exception) -> Response[None]
     return Response(None, status_code=400)
 
 
-def concurrent_update(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, object]]:
-    """Another request changed the same thing first (an optimistic lock lost): 409, reload and try again."""
-    logger.info("%s %s: %s", request.method, request.url.path, error)
-    return _problem(409, "it was changed by another request meanwhile; reload it and try again")
-
-
 def exception_handlers() -> ExceptionHandlersMap:
-    """What an error no use case turned into a refusal answers: the one table from errors to statuses.
+    """What an error no use case turned into a refusal answers.
 
-    A use case refuses what it expects (``Refused``, see ``presentation.http.refusals``); these are the errors
-    that reach the edge on their own. Anything else is a 500 that logs its traceback.
+    A use case refuses what it expects (``Refused``, see ``presentation.http.refusals``); the errors of
+    :data:`ANSWERS` reach the edge on their own. Anything else is a 500 that logs its traceback.
     """
-    return {
-        Exception: internal_error,
-        ClientGoneError: client_gone,
-        StorageUnavailableError: unavailable,
-        SubscriberUnavailableError: unavailable,
-        ConcurrentUpdateError: concurrent_update,
-    }
+    handlers: ExceptionHandlersMap = {Exception: internal_error, ClientGoneError: client_gone}
+    handlers.update(dict.fromkeys(ANSWERS, _answer))
+    return handlers
