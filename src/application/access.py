@@ -1,6 +1,7 @@
 """Use cases of access: who is calling (a live session's token), and logging a session out."""
 
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 from application.ports import Clock, Credentials, RevocationUnavailableError, SessionRevocations
 from application.principal import CredentialError, CredentialsUnavailableError, Principal, session_id_problem
@@ -18,6 +19,8 @@ async def live_session(principal: Principal, revocations: SessionRevocations) ->
 
 class Authenticate:
     """The caller of an API route: the principal of a valid access token whose session is live."""
+
+    refuses: ClassVar[frozenset[RefusalKind]] = frozenset({RefusalKind.UNAUTHENTICATED, RefusalKind.UNAVAILABLE})
 
     def __init__(self, credentials: Credentials, revocations: SessionRevocations) -> None:
         self._credentials = credentials
@@ -43,6 +46,10 @@ class RevokeSession:
     so the revocation lasts that much longer, and never ends before the
     caller's own token could pass.
     """
+
+    refuses: ClassVar[frozenset[RefusalKind]] = frozenset(
+        {RefusalKind.INVALID, RefusalKind.FORBIDDEN, RefusalKind.UNAVAILABLE}
+    )
 
     def __init__(self, revocations: SessionRevocations, clock: Clock, *, lasts: timedelta, leeway: timedelta) -> None:
         self._revocations = revocations

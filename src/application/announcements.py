@@ -1,9 +1,11 @@
 """Use case: an administrator publishes a message to every user, or to the members of their tenant."""
 
+from typing import ClassVar
 from uuid import UUID
 
 from application.ports import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
+from application.refusals import RefusalKind
 from domain.events import AnnouncementPublished, TenantAnnouncementPublished
 from domain.model import Announcement
 
@@ -14,6 +16,8 @@ class PublishAnnouncement:
     ``tenant`` (the author's own, from their identity) keeps it to that
     tenant's members: one write to the tenant's group, however many they are.
     """
+
+    refuses: ClassVar[frozenset[RefusalKind]] = frozenset()
 
     def __init__(self, units: UnitOfWorkFactory, clock: Clock) -> None:
         self._units = units

@@ -8,6 +8,7 @@ see is answered as one that does not exist, so a non-member learns nothing.
 """
 
 from collections.abc import Mapping
+from typing import ClassVar
 from uuid import UUID
 
 from application.ports import Presence, PresencePage, PresenceUnavailableError, WatchAccess
@@ -32,6 +33,8 @@ class TenantAccess:
 
 class ReadPresence:
     """The users present in a group: the exact count, and a page of them unless only the count is asked for."""
+
+    refuses: ClassVar[frozenset[RefusalKind]] = frozenset({RefusalKind.NOT_FOUND, RefusalKind.UNAVAILABLE})
 
     def __init__(self, presence: Presence, access: Mapping[GroupKind, WatchAccess]) -> None:
         self._presence = presence

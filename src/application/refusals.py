@@ -9,7 +9,11 @@ from application.ports import UserRate
 
 
 class RefusalKind(enum.Enum):
-    """What the caller can do about a refusal."""
+    """What the caller can do about a refusal.
+
+    Each use case at the edge names the kinds it may answer in a ``refuses``
+    class attribute; the HTTP contract documents their statuses from it.
+    """
 
     INVALID = "invalid"
     """The request itself is malformed: correct it."""

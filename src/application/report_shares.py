@@ -7,6 +7,7 @@ lists; to anyone else a report they may not see does not exist.
 
 import logging
 from collections.abc import Sequence
+from typing import ClassVar
 from uuid import UUID
 
 from application.ports import Clock, Memberships
@@ -40,6 +41,10 @@ class ShareReport:
     Sharing again with the same user changes nothing and is no error, so a
     retried request is safe (even when the report has as many shares as allowed).
     """
+
+    refuses: ClassVar[frozenset[RefusalKind]] = frozenset(
+        {RefusalKind.INVALID, RefusalKind.FORBIDDEN, RefusalKind.NOT_FOUND, RefusalKind.CONFLICT}
+    )
 
     def __init__(self, units: UnitOfWorkFactory, clock: Clock, *, max_shares: int) -> None:
         self._units = units
@@ -76,6 +81,10 @@ class UnshareReport:
     their next reconnect, when watching it is refused.
     """
 
+    refuses: ClassVar[frozenset[RefusalKind]] = frozenset(
+        {RefusalKind.INVALID, RefusalKind.FORBIDDEN, RefusalKind.NOT_FOUND}
+    )
+
     def __init__(self, units: UnitOfWorkFactory, memberships: Memberships) -> None:
         self._units = units
         self._memberships = memberships
@@ -103,6 +112,8 @@ class UnshareReport:
 
 class ListReportShares:
     """The users a report is shared with, for its owner: at most ``max_shares`` of them."""
+
+    refuses: ClassVar[frozenset[RefusalKind]] = frozenset({RefusalKind.FORBIDDEN, RefusalKind.NOT_FOUND})
 
     def __init__(self, units: UnitOfWorkFactory, *, max_shares: int) -> None:
         self._units = units

@@ -12,6 +12,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import ClassVar
 from uuid import UUID
 
 import attrs
@@ -160,6 +161,8 @@ class RequestReport:
     not count: they cost storage only, at the rate's pace).
     """
 
+    refuses: ClassVar[frozenset[RefusalKind]] = frozenset({RefusalKind.TOO_MANY})
+
     def __init__(
         self,
         units: UnitOfWorkFactory,
@@ -251,6 +254,8 @@ class ReportsSnapshot:
 
 class ReadReports:
     """Snapshots of the caller's reports (and of one shared with them), for a client to load before it streams."""
+
+    refuses: ClassVar[frozenset[RefusalKind]] = frozenset()
 
     def __init__(self, units: UnitOfWorkFactory, subscriber: SSESubscriberProtocol) -> None:
         self._units = units

@@ -19,6 +19,7 @@ limit, an unavailable broker) leaves it for a retry on another process.
 """
 
 from collections.abc import Awaitable, Callable, Collection, Mapping
+from typing import ClassVar
 from uuid import UUID
 
 import attrs
@@ -91,6 +92,16 @@ def _stay() -> None:
 
 class OpenStream:
     """Open the caller's stream, or say why not; a stream that opens is present in each of its groups."""
+
+    refuses: ClassVar[frozenset[RefusalKind]] = frozenset(
+        {
+            RefusalKind.INVALID,
+            RefusalKind.UNAUTHENTICATED,
+            RefusalKind.NOT_FOUND,
+            RefusalKind.TOO_MANY,
+            RefusalKind.UNAVAILABLE,
+        }
+    )
 
     def __init__(
         self,
@@ -256,6 +267,8 @@ class IssuedTicket:
 class IssueTicket:
     """A ticket for ``EventSource``, which cannot send a header: a long-lived token never goes into a URL."""
 
+    refuses: ClassVar[frozenset[RefusalKind]] = frozenset({RefusalKind.TOO_MANY, RefusalKind.UNAVAILABLE})
+
     def __init__(self, tickets: TicketStore, rate: UserRate) -> None:
         self._tickets = tickets
         self._rate = rate
@@ -280,6 +293,8 @@ class StreamCookieIssued:
 
 class IssueStreamCookie:
     """A stream-only credential for the browser's cookie: a leaked cookie cannot call the rest of the API."""
+
+    refuses: ClassVar[frozenset[RefusalKind]] = frozenset()
 
     def __init__(self, credentials: Credentials, clock: Clock) -> None:
         self._credentials = credentials

@@ -5,10 +5,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.openapi import OpenAPIConfig
 
 from infrastructure.container import Container, resolve, start, stop
 from infrastructure.redis_deadline import redis_budget_middleware
+from presentation.http.allow import list_every_method
 from presentation.http.auth import AUTHENTICATE
 from presentation.http.controllers.announcements import AnnouncementsController
 from presentation.http.controllers.asyncapi import asyncapi
@@ -24,6 +24,9 @@ from presentation.http.cors import cors_config, unlisted_origin_guard
 from presentation.http.errors import exception_handlers, problem_details_plugin
 from presentation.http.from_container import bound_to
 from presentation.http.json_body import check_json_body
+from presentation.http.openapi.closed_bodies import ClosedStructSchemaPlugin
+from presentation.http.openapi.config import openapi_config
+from presentation.http.openapi.document import document_routes
 from presentation.http.request_ids import add_request_id, request_id_middleware
 from presentation.http.response_start import on_response_start
 from presentation.http.security_headers import add_security_headers
@@ -71,21 +74,23 @@ def create_app(container: Container | None = None) -> Litestar:
         handlers.append(DevTokensController)  # with a provider, its tokens would be refused anyway
 
     send_timeout = SendTimeout(settings.sse_send_timeout_seconds)
-    return Litestar(
+    app = Litestar(
         route_handlers=bound_to(container, handlers),
         lifespan=[lifespan],
-        plugins=[problem_details_plugin()],
+        plugins=[problem_details_plugin(), ClosedStructSchemaPlugin()],
         exception_handlers=exception_handlers(),
         cors_config=cors,
         before_send=[
             *([] if cors is None else [unlisted_origin_guard(cors)]),
-            on_response_start(add_request_id, add_security_headers),
+            on_response_start(add_request_id, add_security_headers, list_every_method),
         ],
         before_request=check_json_body,
         request_max_body_size=settings.http_max_body_bytes,
         middleware=[request_id_middleware, redis_budget_middleware(settings.redis_timeout_seconds), send_timeout],
         on_shutdown=[send_timeout.aclose],
-        openapi_config=OpenAPIConfig(title="Herald", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(),
         debug=False,
         logging_config=None,  # the process (``herald run``, or the test runner) configures logging
     )
+    document_routes(app)  # every route is registered now: the OpenAPI document covers each one
+    return app

@@ -48,7 +48,13 @@ def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> BearerToken | Ref
 
 
 async def authenticated(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard of API routes: a valid bearer token of a live session is required."""
+    """Guard of API routes: a valid bearer token of a live session is required.
+
+    ``OPTIONS`` passes: it asks which methods a path has, reveals nothing and
+    changes nothing, and answers the same on every path.
+    """
+    if connection.scope.get("method") == "OPTIONS":
+        return
     bearer = _bearer(connection)
     if isinstance(bearer, Refused):
         refuse(bearer)

@@ -39,11 +39,25 @@ def from_container(provider: "providers.Provider[Any]") -> Provide:
     return FromContainer(provider)
 
 
-def _provide(provider: "providers.Provider[Any]") -> Provide:
-    async def provide() -> Any:
-        return await resolve(provider)
+class BoundToContainer(Provide):
+    """A dependency bound to one container's provider; names the provider, so a reader can ask what it gives."""
 
-    return Provide(provide, use_cache=True)
+    def __init__(self, provider: "providers.Provider[Any]") -> None:
+        async def provide() -> Any:
+            return await resolve(provider)
+
+        super().__init__(provide, use_cache=True)
+        self.provider = provider
+
+
+def container_dependencies(handler: BaseRouteHandler) -> list[Any]:
+    """What the container provides (a class, for most) for each dependency ``handler`` takes from it."""
+    taken = handler.parsed_fn_signature.parameters
+    return [
+        getattr(dependency.provider, "provides", None)
+        for name, dependency in handler.resolve_dependencies().items()
+        if name in taken and isinstance(dependency, FromContainer | BoundToContainer)
+    ]
 
 
 class _Binding:
@@ -62,7 +76,7 @@ class _Binding:
         name = self._names.get(id(declared.provider))
         if name is None:
             raise ValueError(f"{declared.provider!r} is not one of the Container's attributes")
-        return _provide(self._container.providers[name])
+        return BoundToContainer(self._container.providers[name])
 
     def handler(self, handler: Any) -> Any:
         if isinstance(handler, type) and issubclass(handler, Controller):

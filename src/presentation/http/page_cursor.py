@@ -1,7 +1,6 @@
 """The ``cursor`` of ``GET /api/v1/reports``: the last report's key, opaque to clients and checked when it returns."""
 
 import base64
-import binascii
 import re
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -27,7 +26,7 @@ def decode_cursor(cursor: str) -> ReportKey:
     """The key in ``cursor``; raises :class:`BadCursorError` for anything :func:`encode_cursor` did not write."""
     try:
         text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):  # binascii.Error, or text that is not ASCII at all
         raise BadCursorError(cursor) from None
     match = _KEY.fullmatch(text)
     if match is None:

@@ -27,6 +27,10 @@ from litestar.utils.helpers import get_enum_string_value
 
 from presentation.process.body_send import body_send
 
+#: Headers every stream carries: no caching, no proxy buffering (nginx honours
+#: X-Accel-Buffering), and no compression, which would hold events back.
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+
 
 class ASGISSEResponse(ASGIStreamingResponse):
     """Writes the frames of an event stream until it ends or the client goes."""

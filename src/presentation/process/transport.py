@@ -29,6 +29,13 @@ logger = logging.getLogger(__name__)
 _LINGER_SECONDS = 1.0
 _LINGER_BYTES = 262_144
 _DROP_CONNECTION = "herald.drop_connection"
+#: What the transport answers on its own, before any route: a header block over the limit, a request too slow.
+HEADERS_TOO_LARGE = 431
+TOO_SLOW = 408
+TRANSPORT_REFUSALS = {
+    HEADERS_TOO_LARGE: "the request line and headers are larger than the service takes (HERALD_HTTP_MAX_HEADER_BYTES)",
+    TOO_SLOW: "the request was not received in time (HERALD_HTTP_REQUEST_SECONDS)",
+}
 
 
 @attrs.frozen(kw_only=True)
@@ -104,7 +111,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._unfinished_bytes += len(data)
         super().data_received(data)
         if self._discarded is None and self._awaiting_headers and self._unfinished_bytes > self.limits.max_header_bytes:
-            self._refuse(431, self._too_large)
+            self._refuse(HEADERS_TOO_LARGE, self._too_large)
 
     def on_message_begin(self) -> None:
         if self._discarded is not None:
@@ -130,7 +137,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         # About the request line's method and version, and ": " and CRLF around each header.
         size = len(self.url) + 16 + sum(len(name) + len(value) + 4 for name, value in self.headers)
         if size > self.limits.max_header_bytes:
-            self._refuse(431, self._too_large)
+            self._refuse(HEADERS_TOO_LARGE, self._too_large)
             return
         super().on_headers_complete()
 
@@ -165,7 +172,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self._awaiting_headers and (self.cycle is None or self.cycle.response_complete):
-            self._refuse(408, f"the request was not received within {self.limits.request_seconds:g} s")
+            self._refuse(TOO_SLOW, f"the request was not received within {self.limits.request_seconds:g} s")
         else:
             # The application is reading this request's body: closing tells it the client is gone.
             self.transport.close()

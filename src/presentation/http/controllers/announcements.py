@@ -6,7 +6,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, post
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import ValidationException
+from litestar.exceptions import PermissionDeniedException, ValidationException
 from litestar.params import JSONBody
 
 from application.access import ADMIN_ROLE
@@ -45,7 +45,12 @@ class AnnouncementsController(Controller):
         "publish_announcement": from_container(Container.publish_announcement),
     }
 
-    @post("/", status_code=202, summary="Publish an announcement to every user, or to your tenant (admin)")
+    @post(
+        "/",
+        status_code=202,
+        summary="Publish an announcement to every user, or to your tenant (admin)",
+        raises=[PermissionDeniedException],
+    )
     async def publish(
         self,
         data: JSONBody[AnnouncementRequest],

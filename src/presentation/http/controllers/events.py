@@ -18,17 +18,15 @@ from domain.sse import Group, SSECategory
 from infrastructure.container import Container
 from presentation.http.auth import stream_credential
 from presentation.http.from_container import from_container
+from presentation.http.openapi.operation import StreamOperation
+from presentation.http.openapi.security import STREAM_SECURITY
 from presentation.http.refusals import refuse
-from presentation.http.sse_response import SSEResponse
+from presentation.http.sse_response import STREAM_HEADERS, SSEResponse
 
 #: Ids this service hands out are short printable ASCII; anything else is refused
 #: before it reaches a broker (and is never echoed back).
 _LAST_EVENT_ID = re.compile(rf"[\x21-\x7e]{{1,{MAX_LAST_EVENT_ID_LENGTH}}}")
 _VALID_CATEGORIES = ", ".join(sorted(c.value for c in SSECategory))
-
-#: Headers every stream carries: no caching, no proxy buffering (nginx honours
-#: X-Accel-Buffering), and no compression, which would hold events back.
-STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 
 
 def parse_categories(raw: str | None) -> frozenset[SSECategory] | None:
@@ -100,7 +98,12 @@ class EventsController(Controller):
         "registry": from_container(Container.registry),
     }
 
-    @get("/", summary="Open the SSE stream of the authenticated user")
+    @get(
+        "/",
+        summary="Open the SSE stream of the authenticated user",
+        security=STREAM_SECURITY,
+        operation_class=StreamOperation,
+    )
     async def stream(
         self,
         request: Request[Any, Any, Any],

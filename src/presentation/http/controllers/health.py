@@ -4,6 +4,7 @@ from typing import Any
 
 from litestar import Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 
 from application.ports import KeySetState, OutboxBacklog
 from domain.ports import SSESubscriberProtocol
@@ -16,6 +17,7 @@ from presentation.http.from_container import from_container
     summary="Liveness and readiness",
     tags=["health"],
     cache=False,
+    responses={503: ResponseSpec(dict[str, Any], description="Not ready: the broker cannot deliver events")},
     dependencies={
         "subscriber": from_container(Container.subscriber),
         "broker_kind": from_container(Container.broker_kind),
