@@ -48,7 +48,7 @@ class RevokeSession:
     """
 
     refuses: ClassVar[frozenset[RefusalKind]] = frozenset(
-        {RefusalKind.INVALID, RefusalKind.FORBIDDEN, RefusalKind.UNAVAILABLE}
+        {RefusalKind.NOT_FOUND, RefusalKind.FORBIDDEN, RefusalKind.UNAVAILABLE}
     )
 
     def __init__(self, revocations: SessionRevocations, clock: Clock, *, lasts: timedelta, leeway: timedelta) -> None:
@@ -60,7 +60,7 @@ class RevokeSession:
     async def __call__(self, caller: Principal, session_id: str) -> Refused | None:
         problem = session_id_problem(session_id)
         if problem is not None:
-            return Refused(RefusalKind.INVALID, problem)
+            return Refused(RefusalKind.NOT_FOUND, f"no such session: {problem}")
         own = session_id == caller.session_id
         if not own and not caller.has_role(ADMIN_ROLE):
             return Refused(RefusalKind.FORBIDDEN, f"only your own session, or any with the {ADMIN_ROLE!r} role")

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 NO_SUCH_REPORT = Refused(RefusalKind.NOT_FOUND, "no such report")
 OWNER_ONLY = Refused(RefusalKind.FORBIDDEN, "only the report's owner says who it is shared with")
-NOT_WITH_THE_OWNER = Refused(RefusalKind.INVALID, "a report is not shared with its owner: it is theirs")
+NOT_WITH_THE_OWNER = Refused(RefusalKind.CONFLICT, "a report is not shared with its owner: it is theirs")
 
 
 def report_group(report_id: UUID) -> Group:

@@ -92,9 +92,9 @@ async def test_the_owner_cannot_share_with_or_unshare_themselves(api: tuple[http
     client, auth = api
     owner = uuid.uuid4()
     report = await a_report(client, auth, owner)
-    assert_problem(await share(client, auth, owner, report, owner), 400, "not shared with its owner")
+    assert_problem(await share(client, auth, owner, report, owner), 409, "not shared with its owner")
     unshare = await client.delete(f"/api/v1/reports/{report}/shares/{owner}", headers=auth(owner))
-    assert_problem(unshare, 400, "not shared with its owner")
+    assert_problem(unshare, 409, "not shared with its owner")
 
 
 async def test_beyond_the_limit_a_share_is_a_409_problem_naming_it(api: tuple[httpx.AsyncClient, Auth]) -> None:

@@ -174,7 +174,7 @@ async def test_a_tenant_announcement_reaches_the_announcers_tenant_only(
         refused = await client.post(
             "/api/v1/announcements", json={"message": "x", "scope": "tenant"}, headers=without_tenant
         )
-        assert_problem(refused, 400, "names a tenant")
+        assert_problem(refused, 403, "names a tenant")
         unknown = await client.post("/api/v1/announcements", json={"message": "x", "scope": "world"}, headers=admin)
         assert_problem(unknown, 400)
 

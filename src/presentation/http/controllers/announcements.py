@@ -6,7 +6,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, post
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import PermissionDeniedException, ValidationException
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import JSONBody
 
 from application.access import ADMIN_ROLE
@@ -62,7 +62,7 @@ class AnnouncementsController(Controller):
         tenant = None
         if data.scope == "tenant":
             if principal.tenant is None:
-                raise ValidationException(detail="scope 'tenant' needs a caller whose token names a tenant")
+                raise PermissionDeniedException(detail="scope 'tenant' needs a caller whose token names a tenant")
             tenant = principal.tenant
         event = await publish_announcement(principal.user_id, data.message, tenant=tenant)
         return AnnouncementAccepted(event_id=event.event_id)

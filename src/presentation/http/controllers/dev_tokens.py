@@ -14,7 +14,9 @@ from domain.sse.groups import GROUP_ID_PATTERN
 from infrastructure.container import Container
 from presentation.http.from_container import from_container
 
-Role = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_-]*$")]
+_ROLE_PATTERN = r"^[a-z][a-z0-9_-]*$"
+Role = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_ROLE_PATTERN)]
+_ROLE_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": _ROLE_PATTERN}
 Tenant = Annotated[
     str, msgspec.Meta(pattern=rf"^{GROUP_ID_PATTERN.pattern}\Z", description=f"the organisation: {TENANT_RULE}")
 ]
@@ -24,7 +26,11 @@ class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Who the token is for."""
 
     user_id: UUID
-    roles: Annotated[list[Role], msgspec.Meta(max_length=16)] = []
+    roles: Annotated[
+        list[Role],
+        # Litestar's schema leaves out the constraints of a list's items: named here for the document.
+        msgspec.Meta(max_length=16, extra_json_schema={"extra": {"items": _ROLE_SCHEMA}}),
+    ] = []
     tenant: Tenant | None = None
 
 

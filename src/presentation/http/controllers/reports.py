@@ -7,7 +7,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import NotFoundException
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
@@ -138,7 +138,12 @@ class ReportsController(Controller):
             refuse(accepted)
         return ReportAccepted(report_id=accepted)
 
-    @get("/", summary="The caller's reports, a page at a time, and where to stream on from", cache=False)
+    @get(
+        "/",
+        summary="The caller's reports, a page at a time, and where to stream on from",
+        cache=False,
+        raises=[NotFoundException],
+    )
     async def list_reports(
         self,
         principal: NamedDependency[Principal],
@@ -153,8 +158,8 @@ class ReportsController(Controller):
         """Load this, then open the stream from ``position``: every later change arrives, none is missed."""
         try:
             after = decode_cursor(cursor) if cursor is not None else None
-        except BadCursorError:
-            raise ValidationException(detail="cursor is not one this service gave: pass a page's `next`") from None
+        except BadCursorError:  # well-formed text for all the document can say: no page has that name
+            raise NotFoundException(detail="no such page: cursor is not one this service gave") from None
         snapshot = await read_reports.page(principal.user_id, limit=limit, after=after, groups=principal.groups)
         return ReportList(
             position=snapshot.position,
@@ -199,7 +204,7 @@ class ReportsController(Controller):
 
         201 when the share is new, 200 when the report already was shared with
         the user (a retry is safe). 404 for a report the caller may not see,
-        403 for one merely shared with them, 400 for the owner themselves, 409
+        403 for one merely shared with them, 409 for the owner themselves and
         beyond ``HERALD_REPORT_SHARES_MAX`` users.
         """
         shared = await share_report(principal, report_id, data.user_id)

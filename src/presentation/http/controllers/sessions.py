@@ -36,7 +36,7 @@ class SessionsController(Controller):
         and every token of that session is refused from then on, refreshed ones
         included, for ``HERALD_SESSION_REVOCATION_SECONDS`` (and never less than
         the caller's own token could pass). A session id that cannot be one
-        (see docs/architecture/security.md) gets 400.
+        (see docs/architecture/security.md) names no session: 404.
         """
         refused = await revoke_session(principal, session_id)
         if refused is not None:
