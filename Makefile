@@ -8,7 +8,7 @@ UV_VERSION := 0.13.10
 UV := .uv/$(UV_VERSION)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install lock run check test lint types layers pytest clients migration bench clean
+.PHONY: install lock run check test lint types layers pytest clients migration bench fuzz clean
 
 $(UV):
 	$(PYTHON) -c 'import sys; sys.exit("Herald needs Python >= 3.11") if sys.version_info < (3, 11) else None'
@@ -91,6 +91,12 @@ migration: $(STAMP) ## write the next migration: make migration m="add invoices"
 bench: $(STAMP)
 	$(BIN)/python -m tests.support.prerequisites redis-server postgresql
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Schemathesis, unseeded, against a fresh Herald on loopback: every check over the coverage, fuzzing and
+# stateful phases, for FUZZ_SECONDS (the suite runs the same with a fixed seed and a small budget).
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP) ## fuzz the HTTP API against its OpenAPI document for FUZZ_SECONDS (default 600), unseeded
+	$(BIN)/python -m tests.support.fuzz --seconds $(FUZZ_SECONDS) $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) .uv .mypy_cache .pytest_cache .ruff_cache .hypothesis
