@@ -95,7 +95,7 @@ async def test_a_refused_unshare_ends_no_membership(units: MemoryUnitsOfWork) ->
     )
     refused = await unshare(caller(owner), report_id, owner)
     assert isinstance(refused, Refused)
-    assert refused.kind is RefusalKind.INVALID
+    assert refused.kind is RefusalKind.CONFLICT
     assert memberships.ended == []
 
 

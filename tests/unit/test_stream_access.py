@@ -405,11 +405,11 @@ async def test_a_revocation_lasts_as_long_as_the_session_could_hand_out_tokens_a
 
 
 @pytest.mark.parametrize("session_id", ["", "s" * 256, "line\nbreak", "a/b", "zero\u200bwidth", "lone \ud800"])
-async def test_a_session_id_that_cannot_be_one_is_refused_as_invalid(session_id: str) -> None:
+async def test_a_session_id_that_cannot_be_one_names_no_session(session_id: str) -> None:
     revocations = FakeRevocations()
     refused = await revoke_session(revocations)(ADMIN, session_id)
     assert isinstance(refused, Refused)
-    assert refused.kind is RefusalKind.INVALID
+    assert refused.kind is RefusalKind.NOT_FOUND
     assert revocations.revoked == {}
 
 

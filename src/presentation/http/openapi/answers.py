@@ -67,15 +67,16 @@ def _shape(handler: HTTPRouteHandler, path_parameters: tuple[str, ...]) -> Itera
 
 
 def _use_cases(handler: HTTPRouteHandler, method: str) -> Iterator[tuple[int, str]]:
-    refusing = [
-        provided
+    # A use case is what declares ``refuses``; other dependencies (adapters, values) refuse nothing themselves.
+    declared = [
+        kinds
         for provided in container_dependencies(handler)
-        if isinstance(provided, type) and isinstance(getattr(provided, "refuses", None), frozenset)
+        if isinstance(kinds := getattr(provided, "refuses", None), frozenset)
     ]
-    for use_case in refusing:
-        for kind in use_case.refuses:
+    for kinds in declared:
+        for kind in kinds:
             yield STATUS[kind], REASONS[kind]
-    if refusing:
+    if declared:
         for answer in ANSWERS.values():
             if answer.kind is not RefusalKind.CONFLICT or method not in _SAFE:
                 yield STATUS[answer.kind], REASONS[answer.kind]

@@ -9,7 +9,7 @@ from typing import cast
 
 import msgspec
 from litestar._openapi.schema_generation import SchemaCreator
-from litestar._openapi.schema_generation.plugins import StructSchemaPlugin
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi.spec import Schema
 from litestar.typing import FieldDefinition
 

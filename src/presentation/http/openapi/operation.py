@@ -10,7 +10,15 @@ media type.
 from dataclasses import dataclass
 from typing import ClassVar
 
-from litestar.openapi.spec import ExternalDocumentation, Link, OpenAPIHeader, OpenAPIMediaType, Operation, Schema
+from litestar.openapi.spec import (
+    ExternalDocumentation,
+    Link,
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    Operation,
+    Reference,
+    Schema,
+)
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.openapi.spec.response import OpenAPIResponse
 
@@ -59,7 +67,7 @@ class StreamOperation(DocumentedOperation):
         self.external_docs = ExternalDocumentation(
             url=ASYNCAPI_PATH, description="The stream's events and signals, with the JSON Schema of each data: object"
         )
-        header = {
+        header: dict[str, OpenAPIHeader | Reference] = {
             name: OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING, const=value))
             for name, value in STREAM_HEADERS.items()
             if name != "Connection"
