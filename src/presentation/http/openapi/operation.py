@@ -70,7 +70,7 @@ class StreamOperation(DocumentedOperation):
         header: dict[str, OpenAPIHeader | Reference] = {
             name: OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING, const=value))
             for name, value in STREAM_HEADERS.items()
-            if name != "Connection"
+            if name != "Connection"  # hop-by-hop: a proxy or HTTP/2 drops it, so a client cannot count on it
         }
         (self.responses or {})["200"] = OpenAPIResponse(
             description="The stream: a retry: hint, then SSE messages (id:, event:, one JSON data: line) and ': ping' "
