@@ -27,7 +27,7 @@ from presentation.http.json_body import check_json_body
 from presentation.http.request_ids import add_request_id, request_id_middleware
 from presentation.http.response_start import on_response_start
 from presentation.http.security_headers import add_security_headers
-from presentation.process.send_timeout import SendTimeout
+from presentation.http.send_timeout import SendTimeout
 
 logger = logging.getLogger(__name__)
 
