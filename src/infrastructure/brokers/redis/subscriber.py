@@ -235,10 +235,11 @@ class RedisSubscriber:
         try:
             event = self._wire_format.relay(payload)
             body = encode_json_body(event=event.event_type, data_json=event.data_json)
+            record = self._hub.deliveries.begin(event.event_id, event.event_type, event.category, event.committed_at)
             message = (
-                LiveMessage(log, position, event.category, body)
+                LiveMessage(log, position, event.category, body, delivery=record)
                 if isinstance(log, str)
-                else group_message(log, position, event, body)
+                else group_message(log, position, event, body, record)
             )
         except Exception:
             logger.exception("undecodable message on a Herald channel; skipped")
