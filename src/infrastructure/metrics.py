@@ -63,6 +63,13 @@ class HeraldCollector(Collector):
         )
         yield _by_label(SERVICE.metric("streams_ended"), "SSE streams ended, by reason", "reason", stats.ended)
         yield _by_label(
+            SERVICE.metric("streams_refused"),
+            "SSE streams that did not open: a limit reached (process_full, user_full, too_fast) "
+            "or the broker unavailable, by reason",
+            "reason",
+            stats.refused,
+        )
+        yield _by_label(
             SERVICE.metric("events_published"), "SSE events published, by type", "type", self._handler.published
         )
         yield _by_label(

@@ -182,6 +182,7 @@ class RedisSubscriber:
                     self._hub.stats.resumed(await self._catch_up.resume(subscription, last_event_id))
         except REDIS_FAILURE as error:
             inbox.end(EndReason.CLIENT_GONE)
+            self._hub.stats.refused["broker_unavailable"] += 1
             # The caller answers 503 without a word; the reason is said here, once per refused stream.
             logger.warning("a stream could not open: Redis did not answer in time or failed (%s)", type(error).__name__)
             raise SubscriberUnavailableError(f"Redis is unavailable ({type(error).__name__})") from error
