@@ -101,6 +101,12 @@ class InMemoryBroker:
     async def is_ready(self) -> bool:
         return True
 
+    def log_of(self, audience: UUID | Group | None) -> Log | None:
+        """The log kept of a user, a group, or (None) the broadcasts; None when there is none (now)."""
+        if audience is None:
+            return self._broadcast_log
+        return self._users.get(audience) if isinstance(audience, UUID) else self._groups.get(audience)
+
     # -- internals -------------------------------------------------------
     def _position(self, user_seq: int, broadcast_seq: int, groups: frozenset[Group], group_seqs: list[int]) -> str:
         base = f"{self._epoch}-{user_seq}_{broadcast_seq}"

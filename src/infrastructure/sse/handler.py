@@ -136,6 +136,10 @@ class SSEEventHandler:
             self.published[mapping.sse_event_type] += 1
             _log_published(event, delivery)
 
+    def deliveries(self, event: DomainEvent) -> list[Delivery]:
+        """The SSE events of ``event`` and their audiences, as the registry makes them (raises as :meth:`transform`)."""
+        return [self.transform(mapping, event) for mapping in self._mappings.get(type(event), ())]
+
     def transform(
         self, mapping: DomainToSSEMapping, event: DomainEvent, committed_at: datetime | None = None
     ) -> Delivery:
