@@ -65,8 +65,10 @@ async def test_events_show_tells_an_events_way_from_its_commit_to_the_streams(
     assert "(AnnouncementPublished)" in output
     assert "1 attempt(s)" in output
     assert "system.announcement [system] → everyone" in output
-    assert "log broadcast:" in output and "retained" in output
+    assert "log broadcast:" in output
+    assert "retained" in output
     assert f"not delivered to 1 open stream(s): filtered_by_category (users {filtering})" in output
     code, _, errors = unknown
     assert code == 1
-    assert "404" in errors and "no event" in errors
+    assert "404" in errors
+    assert "no event" in errors
