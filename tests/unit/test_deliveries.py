@@ -84,13 +84,13 @@ def test_the_ring_forgets_the_oldest_event_and_the_window_hides_old_ones() -> No
 def test_changes_are_kept_only_while_shared_and_reported_once_each() -> None:
     recent = RecentDeliveries(capacity=10, window_seconds=60)
     alone = recent.begin("e0", "a", SSECategory.SYSTEM, None)
-    alone.queue()
+    alone.wrote(0.0)
     assert recent.take_changes() == []
 
     recent.share()
     record = recent.begin("e1", "a", SSECategory.SYSTEM, None)
-    record.queue()
-    record.queue()
+    record.skip("filtered_by_category", "someone")
+    record.wrote(0.0)
     assert recent.take_changes() == [record]
     assert recent.take_changes() == []
     record.wrote(0.0)

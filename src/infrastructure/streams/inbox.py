@@ -2,6 +2,7 @@
 
 import asyncio
 import enum
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from uuid import UUID
 
@@ -94,10 +95,10 @@ class Inbox:
         frames.append(frame)
         stamps = self._stamps
         if delivery is not None:
-            if stamps is None:
+            if stamps is None:  # the stream's first event: from now on, its queue keeps whose each frame is
                 stamps = self._stamps = [None] * (len(frames) - 1)
             stamps.append(delivery)
-            delivery.queue()
+            delivery.queued += 1
         elif stamps is not None:
             stamps.append(None)
         self.active = True
@@ -165,10 +166,14 @@ class Inbox:
                 if stamps is None:
                     yield chunk
                     continue
+                if taken == 1:
+                    stamp = stamps.pop(0)
+                    yield chunk
+                    if stamp is not None:
+                        stamp.wrote(time.time())
+                    continue
                 written = stamps[:taken]
                 del stamps[:taken]
-                if not stamps:
-                    self._stamps = None
                 yield chunk
                 wrote_all(written)
                 continue
