@@ -32,7 +32,7 @@ REPEATS = 9
 
 
 async def delivery_path(streams: int, messages: int, *, broadcast: bool) -> float:
-    """Microseconds per delivery (one message to one stream, fanned out and written)."""
+    """CPU microseconds per delivery (one message to one stream, fanned out and written)."""
     wire, keys = WireFormat(), RedisKeys("parts")
     hub = StreamHub(inbox_capacity=10**9, heartbeat_seconds=3600)
     subscriber = RedisSubscriber(Redis(), Redis(), keys, hub, wire, retention=1000)
@@ -63,12 +63,12 @@ async def delivery_path(streams: int, messages: int, *, broadcast: bool) -> floa
             committed = {**fields, "committed_at": datetime.now(UTC).isoformat(), "event_id": str(uuid.uuid4())}
             frames.append(f"{1_733_590_000_000 + repeat * messages + i}-0\n".encode() + orjson.dumps(committed))
         written = 0
-        started = time.perf_counter()
+        started = time.process_time()  # this process's CPU: the machine's other work counts less
         for frame in frames:
             subscriber._on_message(channel, frame)
             for writer in writers:
                 written += writer.write()
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
         assert written == messages * streams, written
     await hub.aclose()
     return best / (messages * streams) * 1e6
@@ -98,7 +98,7 @@ def main() -> None:
     for streams, messages, broadcast in ((100, 2000, False), (1000, 200, True)):
         per_delivery = asyncio.run(delivery_path(streams, messages, broadcast=broadcast))
         kind = "broadcast" if broadcast else "one user's"
-        print(f"{kind} messages to {streams} streams: {per_delivery:.3f} µs per delivery")
+        print(f"{kind} messages to {streams} streams: {per_delivery:.3f} µs of CPU per delivery")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """``GET /api/v1/admin/events/{event_id}``: what happened to one event, over real HTTP on the embedded broker."""
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from infrastructure.container import Container
 from tests.api.conftest import TokenFactory
 from tests.integration.helpers import eventually
+from tests.support.server import serve
 from tests.support.streams import StreamReader
 
 ADMIN = ("admin",)
@@ -103,3 +106,23 @@ async def test_only_administrators_may_ask(client: httpx.AsyncClient, auth: Toke
     assert forbidden.status_code == 403
     assert forbidden.headers["content-type"].startswith("application/problem+json")
     assert anonymous.status_code == 401
+
+
+async def test_an_event_retention_has_dropped_is_said_to_be_so(make_container: Callable[..., Container]) -> None:
+    async with (
+        serve(make_container(sse_retention=1)) as running,
+        httpx.AsyncClient(base_url=running.base_url) as client,
+    ):
+
+        def auth(roles: tuple[str, ...] = ()) -> dict[str, str]:
+            return {"Authorization": f"Bearer {running.container.token_service().issue(uuid.uuid4(), roles)}"}
+
+        first = await announce(client, lambda **_: auth(ADMIN), "first")
+        await announce(client, lambda **_: auth(ADMIN), "second")  # the broadcast history keeps one
+        answer = await diagnosis_once(  # once the second is relayed too
+            client, lambda **_: auth(ADMIN), first, lambda a: a["audience"][0]["logs"][0]["position"] is None
+        )
+
+    [place] = answer["audience"][0]["logs"]
+    assert place["position"] is None
+    assert place["note"].startswith("not retained: dropped by retention")
