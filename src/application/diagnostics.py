@@ -68,11 +68,12 @@ class DiagnoseEvent:
                 RefusalKind.NOT_FOUND,
                 f"no event {event_id} in the outbox nor among the deliveries of the last {window} s",
             )
-        events = []
-        for event in addressed:
-            around = (entry.published_at or entry.committed_at) if entry is not None else None
-            places = await self._logs.places(event, around) if around is not None else ()
-            events.append(AddressedPlaces(event, places))
+        # The broker's logs are looked into once the relay published it (until then the outbox row says why not).
+        published = entry.published_at if entry is not None and entry.failure is None else None
+        events = [
+            AddressedPlaces(event, await self._logs.places(event, published) if published is not None else ())
+            for event in addressed
+        ]
         return EventDiagnosis(
             event_id=event_id,
             outbox=entry,

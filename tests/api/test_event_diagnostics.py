@@ -119,8 +119,11 @@ async def test_an_event_retention_has_dropped_is_said_to_be_so(make_container: C
 
         first = await announce(client, lambda **_: auth(ADMIN), "first")
         await announce(client, lambda **_: auth(ADMIN), "second")  # the broadcast history keeps one
-        answer = await diagnosis_once(  # once the second is relayed too
-            client, lambda **_: auth(ADMIN), first, lambda a: a["audience"][0]["logs"][0]["position"] is None
+        answer = await diagnosis_once(  # once both are published (the logs are looked into after that)
+            client,
+            lambda **_: auth(ADMIN),
+            first,
+            lambda a: [p["position"] for p in a["audience"][0]["logs"]] == [None],
         )
 
     [place] = answer["audience"][0]["logs"]
