@@ -10,6 +10,7 @@ from litestar.openapi import OpenAPIConfig
 from infrastructure.container import Container, resolve, start, stop
 from infrastructure.redis_deadline import redis_budget_middleware
 from presentation.http.auth import AUTHENTICATE
+from presentation.http.controllers.admin_events import AdminEventsController
 from presentation.http.controllers.announcements import AnnouncementsController
 from presentation.http.controllers.asyncapi import asyncapi
 from presentation.http.controllers.dev_tokens import DevTokensController
@@ -62,6 +63,7 @@ def create_app(container: Container | None = None) -> Litestar:
         ReportsController,
         PresenceController,
         AnnouncementsController,
+        AdminEventsController,
         SessionsController,
         health,
         demo_page,
