@@ -16,6 +16,7 @@ from dependency_injector import containers, providers
 
 from application.access import Authenticate, RevokeSession
 from application.announcements import PublishAnnouncement
+from application.diagnostics import DiagnoseEvent
 from application.presence import ReadPresence, TenantAccess
 from application.report_shares import ListReportShares, ReportWatchAccess, ShareReport, UnshareReport
 from application.reports import GenerateReport, LinkRenderer, ReadReports, RequestReport, ResumeStalledReports
@@ -36,6 +37,7 @@ from infrastructure.auth.tickets import MemoryTicketStore, RedisTicketStore
 from infrastructure.brokers.memory import InMemoryBroker
 from infrastructure.brokers.redis.providers import RedisProviders
 from infrastructure.clock import SystemClock
+from infrastructure.diagnostics.providers import DiagnosticsProviders
 from infrastructure.event_bus import InProcessEventBus
 from infrastructure.metrics import metrics_registry
 from infrastructure.persistence.file_claim import claimed
@@ -242,6 +244,23 @@ class Container(containers.DeclarativeContainer):
         outbox=outbox_backlog,
     )
 
+    # Delivery diagnostics (diagnostics/providers.py): what happened to one event, from what the parts keep.
+    diagnostics = providers.Container(
+        DiagnosticsProviders,
+        settings=settings,
+        hub=stream_hub,
+        wire_format=wire_format,
+        memory_broker=memory_broker,
+        redis_client=redis.client,
+        redis_keys=redis.keys,
+        database=database,
+        outbox=outbox,
+        handler=sse_handler,
+    )
+    diagnose_event = providers.Singleton(
+        DiagnoseEvent, outbox=diagnostics.outbox_entries, logs=diagnostics.broker_logs, deliveries=diagnostics.records
+    )
+
     # The stream's edge.
     broker_kind = settings.provided.broker_kind
     secure_cookies = settings.provided.is_production
@@ -292,6 +311,7 @@ async def start(container: Container) -> None:
         container.database,
         container.outbox_relay_lifetime,
         container.presence_lifetime,
+        container.diagnostics.records,  # on Redis, this process's deliveries are shared from the start
         container.report_recovery,
         container.stream_lifetimes,
         container.credentials,  # the identity provider's key source, when there is one (no request made yet)

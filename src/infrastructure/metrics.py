@@ -15,8 +15,18 @@ from infrastructure.brokers.counts import ConnectionCounts, PublishCounts
 from infrastructure.persistence.relay import RelayStats
 from infrastructure.service_name import SERVICE
 from infrastructure.sse.handler import SSEEventHandler
+from infrastructure.streams.deliveries import COMMIT_TO_SOCKET_BUCKETS
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.stats import LATENCY_BUCKETS
+
+
+def _cumulative(bounds: tuple[float, ...], counts: list[int]) -> list[tuple[str, float]]:
+    """Prometheus' cumulative buckets (``le``) from per-bucket counts, the last one above every bound."""
+    cumulative, buckets = 0, []
+    for bound, count in zip((*bounds, float("inf")), counts, strict=True):
+        cumulative += count
+        buckets.append(("+Inf" if bound == float("inf") else repr(bound), float(cumulative)))
+    return buckets
 
 
 def _by_label(name: str, documentation: str, label: str, counts: dict[str, int]) -> CounterMetricFamily:
@@ -53,6 +63,13 @@ class HeraldCollector(Collector):
         )
         yield _by_label(SERVICE.metric("streams_ended"), "SSE streams ended, by reason", "reason", stats.ended)
         yield _by_label(
+            SERVICE.metric("streams_refused"),
+            "SSE streams that did not open: a limit reached (process_full, user_full, too_fast) "
+            "or the broker unavailable, by reason",
+            "reason",
+            stats.refused,
+        )
+        yield _by_label(
             SERVICE.metric("events_published"), "SSE events published, by type", "type", self._handler.published
         )
         yield _by_label(
@@ -73,16 +90,23 @@ class HeraldCollector(Collector):
         yield CounterMetricFamily(
             SERVICE.metric("replayed_events"), "events replayed to resuming streams", value=stats.replayed
         )
-        cumulative, buckets = 0, []
-        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), stats.latency_buckets, strict=True):
-            cumulative += count
-            buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
         yield HistogramMetricFamily(
             SERVICE.metric("fanout_latency_seconds"),
             "from an event's occurred_at to its queueing on every local recipient stream",
-            buckets=buckets,
+            buckets=_cumulative(LATENCY_BUCKETS, stats.latency_buckets),
             sum_value=stats.latency_sum,
         )
+        commit_to_socket = HistogramMetricFamily(
+            SERVICE.metric("commit_to_socket_seconds"),
+            "from the commit of the change that raised an event to its frame written to a stream's socket, "
+            "by category (once per stream that got it)",
+            labels=["category"],
+        )
+        for category, histogram in self._hub.deliveries.latency.by_category.items():
+            commit_to_socket.add_metric(
+                [category.value], _cumulative(COMMIT_TO_SOCKET_BUCKETS, histogram.buckets), histogram.total
+            )
+        yield commit_to_socket
         outbox = self._outbox
         yield GaugeMetricFamily(
             SERVICE.metric("outbox_backlog"), "events committed and not yet published", value=outbox.backlog

@@ -48,6 +48,9 @@ async def test_metrics_follow_streams_events_and_resumes(
     assert during[("herald_events_published_total", (("type", "report.progress"),))] == 3
     assert during[("herald_events_delivered_total", (("type", "report.completed"),))] == 1
     assert during[("herald_fanout_latency_seconds_count", ())] == 5
+    # Each frame written, timed from its commit: durable events from their outbox row's.
+    assert during[("herald_commit_to_socket_seconds_count", (("category", "reports"),))] == 5
+    assert during[("herald_commit_to_socket_seconds_count", (("category", "system"),))] == 0
     assert after[("herald_resumes_total", ())] == 1
     assert after[("herald_replayed_events_total", ())] == 3
 

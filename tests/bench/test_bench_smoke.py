@@ -120,3 +120,11 @@ async def test_the_parts_of_the_stream_path_are_timed() -> None:
     assert objects > 0
     assert size > 0
     assert all(figure > 0 for figure in parts.publishing(events=20))
+
+
+async def test_the_hot_path_is_timed_from_the_message_to_each_streams_write() -> None:
+    """``bench/delivery_path.py``, tiny: every frame fanned out is written (it asserts so), and it takes time."""
+    from bench import delivery_path  # noqa: PLC0415 - the module times nothing when imported
+
+    assert await delivery_path.delivery_path(streams=10, messages=20, broadcast=False) > 0
+    assert await delivery_path.delivery_path(streams=10, messages=20, broadcast=True) > 0

@@ -45,6 +45,7 @@ PROGRAMS = {
     "nginx": Program(("nginx",), lambda: _nginx() is not None),
     "node": Program(("nodejs", "npm"), _on_path("node", "npm")),
     "postgresql": Program(("postgresql",), lambda: bool(glob.glob("/usr/lib/postgresql/*/bin/initdb"))),
+    "promtool": Program(("prometheus",), _on_path("promtool")),
     "redis-server": Program(("redis-server",), _on_path("redis-server", "redis-cli")),
 }
 

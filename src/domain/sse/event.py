@@ -28,6 +28,9 @@ class SSEEvent:
     group: Group | None = None
     event_id: UUID = attrs.field(factory=new_event_id)
     occurred_at: datetime = attrs.field(factory=utc_now)
+    committed_at: datetime | None = None
+    """When the change that raised it committed (a durable event: its outbox row's commit; an ephemeral one:
+    its publication after the commit). What a user waits for is measured from here to their socket."""
 
     @property
     def is_broadcast(self) -> bool:

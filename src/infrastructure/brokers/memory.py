@@ -14,6 +14,7 @@ from domain.sse import Group, SSECategory, SSEEvent
 from infrastructure.brokers.memory_log import Entry, Log, Logs
 from infrastructure.sse.framing import encode_id_line, encode_json_body
 from infrastructure.sse.wire_format import WireFormat
+from infrastructure.streams.deliveries import FILTERED, EventDelivery
 from infrastructure.streams.group_ids import from36, group_order, section, split_id, to36
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import Inbox, InboxEventStream
@@ -100,6 +101,12 @@ class InMemoryBroker:
     async def is_ready(self) -> bool:
         return True
 
+    def log_of(self, audience: UUID | Group | None) -> Log | None:
+        """The log kept of a user, a group, or (None) the broadcasts; None when there is none (now)."""
+        if audience is None:
+            return self._broadcast_log
+        return self._users.get(audience) if isinstance(audience, UUID) else self._groups.get(audience)
+
     # -- internals -------------------------------------------------------
     def _position(self, user_seq: int, broadcast_seq: int, groups: frozenset[Group], group_seqs: list[int]) -> str:
         base = f"{self._epoch}-{user_seq}_{broadcast_seq}"
@@ -131,24 +138,35 @@ class InMemoryBroker:
             if self._retention:
                 user = left or event.user_id
                 log.keep(Entry(self._order, log.seq, event.category, body, event.event_id, event.event_type, user))
+        committed = event.committed_at.timestamp() if event.committed_at is not None else None
+        record = self._hub.deliveries.begin(str(event.event_id), event.event_type, event.category, committed)
         if event.is_broadcast:
-            streams = self._fan_out(self._hub.all_streams(), event.category, body)
+            streams = self._fan_out(self._hub.all_streams(), event.category, body, record)
         else:
-            streams = self._fan_out(self._hub.streams_of(event.user_id), event.category, body) if event.user_id else 0
+            user = event.user_id
+            streams = self._fan_out(self._hub.streams_of(user), event.category, body, record) if user else 0
             if event.group is not None and left is not None:
                 streams += self._unwatch(event.group, left, body)
             elif event.group is not None:
                 # A stream of the event's user has it from the user's log already.
-                streams += self._fan_out(self._hub.members(event.group), event.category, body, event.user_id)
+                streams += self._fan_out(self._hub.members(event.group), event.category, body, record, user)
         self._hub.stats.fanned_out(event.event_type, streams, event.occurred_at)
 
     def _fan_out(
-        self, inboxes: Iterable[Inbox], category: SSECategory, body: bytes, skip_user: UUID | None = None
+        self,
+        inboxes: Iterable[Inbox],
+        category: SSECategory,
+        body: bytes,
+        record: EventDelivery,
+        skip_user: UUID | None = None,
     ) -> int:
         plain_ids: dict[UUID, bytes] = {}  # a stream in no group has its user's id: made once per user
         pushed = 0
         for inbox in inboxes:
-            if inbox.user_id == skip_user or not inbox.wants(category):
+            if inbox.user_id == skip_user:
+                continue
+            if not inbox.wants(category):
+                record.skip(FILTERED, inbox.user_id)
                 continue
             if inbox.groups:
                 id_line = encode_id_line(self._stream_position(inbox))
@@ -156,7 +174,7 @@ class InMemoryBroker:
                 id_line = plain_ids.get(inbox.user_id) or plain_ids.setdefault(
                     inbox.user_id, encode_id_line(self._stream_position(inbox))
                 )
-            inbox.push(id_line + body)
+            inbox.push(id_line + body, record)
             pushed += 1
         return pushed
 

@@ -3,6 +3,7 @@
 import logging
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -10,6 +11,7 @@ import attrs
 import structlog
 
 from domain.events import DomainEvent
+from domain.ids import utc_now
 from domain.ports import DeliveryAttempt, SSEPublisherProtocol
 from domain.registry import DomainToSSEMapping, EventRegistry
 from domain.sse import Audience, Broadcast, SSEEvent
@@ -64,21 +66,26 @@ class SSEEventHandler:
         events: Sequence[DomainEvent],
         attempt: DeliveryAttempt,
         log_contexts: Sequence[Mapping[str, Any]] = (),
+        committed: Sequence[datetime] = (),
     ) -> list[DomainEvent]:
         """Publish the SSE events of ``events`` now, in order, or raise (the outbox relay's path).
 
         Returns the events that can never be delivered (an extractor fails on
         them): they are logged and counted here, and the caller must not retry
         them. ``log_contexts`` (one per event) are the log fields each was
-        raised with, such as the id of the request that committed it.
+        raised with, such as the id of the request that committed it; ``committed`` (one per event) when
+        each one's outbox row committed, carried with the event to time its way to the users' sockets.
         """
         outgoing: list[SSEEvent] = []
         logged: list[tuple[DomainEvent, Delivery, Mapping[str, Any]]] = []
         undeliverable: list[DomainEvent] = []
         contexts = log_contexts or [{}] * len(events)
-        for event, context in zip(events, contexts, strict=True):
+        commits: Sequence[datetime | None] = committed or [None] * len(events)
+        for event, context, committed_at in zip(events, contexts, commits, strict=True):
             try:
-                deliveries = [self.transform(mapping, event) for mapping in self._mappings.get(type(event), ())]
+                deliveries = [
+                    self.transform(mapping, event, committed_at) for mapping in self._mappings.get(type(event), ())
+                ]
             except Exception as error:
                 undeliverable.append(event)
                 for mapping in self._mappings.get(type(event), ()):
@@ -103,11 +110,15 @@ class SSEEventHandler:
         return undeliverable
 
     async def handle(self, event: DomainEvent) -> None:
-        """Publish every SSE event mapped from ``event``; never raises."""
+        """Publish every SSE event mapped from ``event``; never raises.
+
+        It is published after its change committed (or with none): its delivery latency starts now.
+        """
+        published_at = utc_now()
         for mapping in self._mappings.get(type(event), ()):
             delivery: Delivery | None = None
             try:
-                delivery = self.transform(mapping, event)
+                delivery = self.transform(mapping, event, published_at)
                 await self._publish(delivery)
             except Exception as error:
                 self.failed[mapping.sse_event_type] += 1
@@ -125,7 +136,13 @@ class SSEEventHandler:
             self.published[mapping.sse_event_type] += 1
             _log_published(event, delivery)
 
-    def transform(self, mapping: DomainToSSEMapping, event: DomainEvent) -> Delivery:
+    def deliveries(self, event: DomainEvent) -> list[Delivery]:
+        """The SSE events of ``event`` and their audiences, as the registry makes them (raises as :meth:`transform`)."""
+        return [self.transform(mapping, event) for mapping in self._mappings.get(type(event), ())]
+
+    def transform(
+        self, mapping: DomainToSSEMapping, event: DomainEvent, committed_at: datetime | None = None
+    ) -> Delivery:
         """Build the SSE event for ``mapping``; raises when an extractor fails."""
         extractor = mapping.user_id_extractor
         audience = _checked_audience(extractor(event)) if extractor is not None else None
@@ -149,6 +166,7 @@ class SSEEventHandler:
             if not mapping.shares_domain_event
             else uuid5(event.event_id, mapping.sse_event_type),
             occurred_at=event.occurred_at,
+            committed_at=committed_at,
         )
         return Delivery(event=sse_event, audience=audience)
 

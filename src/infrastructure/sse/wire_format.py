@@ -21,9 +21,16 @@ def _make_converter() -> OrjsonConverter:
     converter.register_structure_hook(UUID, lambda value, _: UUID(value))
     converter.register_unstructure_hook(datetime, datetime.isoformat)
     converter.register_structure_hook(datetime, lambda value, _: datetime.fromisoformat(value))
-    # An event for no group (most of them) says nothing of groups: every process reads less.
+    # An event for no group (most of them) says nothing of groups: every process reads less. A message
+    # without a commit time (written before it was carried, or a stream signal) stays valid: it reads as None.
     converter.register_unstructure_hook(
-        SSEEvent, make_dict_unstructure_fn(SSEEvent, converter, group=override(omit_if_default=True))
+        SSEEvent,
+        make_dict_unstructure_fn(
+            SSEEvent,
+            converter,
+            group=override(omit_if_default=True),
+            committed_at=override(omit_if_default=True),
+        ),
     )
     return converter
 
@@ -43,6 +50,9 @@ class RelayedEvent(NamedTuple):
     """The user it is addressed to, besides its group (a group's streams of that user skip the group's copy)."""
     data: Mapping[str, Any]
     """The payload, as read (what the stream's own signals carry is read from it)."""
+    event_id: str = ""
+    committed_at: float | None = None
+    """When its change committed (Unix seconds), if the message says: the start of its delivery latency."""
 
 
 class WireFormat:
@@ -105,6 +115,7 @@ class WireFormat:
         )
         if not (isinstance(event_type, str) and isinstance(data, dict) and isinstance(event_id, str)):
             raise ValueError("not an SSE event written by this wire format")
+        committed_at = fields.get("committed_at")
         return RelayedEvent(
             event_type,
             SSECategory(fields["category"]),
@@ -112,4 +123,6 @@ class WireFormat:
             datetime.fromisoformat(occurred_at),
             fields.get("user_id"),
             data,
+            event_id,
+            datetime.fromisoformat(committed_at).timestamp() if isinstance(committed_at, str) else None,
         )

@@ -23,7 +23,13 @@ class StreamLimits:
         self._opens = PerUserRate(opens_per_minute)
 
     def check(self, user_id: UUID) -> AdmissionRefusal | None:
-        """None when the user may open a stream now (and count the open); otherwise why not."""
+        """None when the user may open a stream now (and count the open); otherwise why not (counted too)."""
+        refusal = self._refusal(user_id)
+        if refusal is not None:
+            self._hub.stats.refused[refusal.name.lower()] += 1
+        return refusal
+
+    def _refusal(self, user_id: UUID) -> AdmissionRefusal | None:
         if self._hub.open_streams >= self._max_streams:
             return AdmissionRefusal.PROCESS_FULL
         if len(self._hub.streams_of(user_id)) >= self._max_per_user:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from domain.sse import Group, SSECategory
 from infrastructure.sse.framing import HEARTBEAT
+from infrastructure.streams.deliveries import RecentDeliveries
 from infrastructure.streams.inbox import NO_GROUPS, EndReason, Inbox
 from infrastructure.streams.stats import StreamStats
 
@@ -15,6 +16,10 @@ from infrastructure.streams.stats import StreamStats
 HEARTBEAT_SLICES = 32
 #: ...but the heartbeat task never wakes more often than this (short test intervals).
 MIN_HEARTBEAT_TICK = 0.01
+#: Events whose delivery here is remembered for diagnostics (the ring's size: its memory bound)...
+RECENT_EVENTS = 10_000
+#: ...and for how long at most.
+RECENT_SECONDS = 600.0
 
 
 class StreamHub:
@@ -32,6 +37,7 @@ class StreamHub:
     Args:
         inbox_capacity: frames a stream may have queued before it is ended.
         heartbeat_seconds: a stream idle this long gets a comment.
+        recent_events: events whose delivery here :attr:`deliveries` remembers, for at most ``recent_seconds``.
     """
 
     def __init__(
@@ -39,8 +45,11 @@ class StreamHub:
         *,
         inbox_capacity: int,
         heartbeat_seconds: float,
+        recent_events: int = RECENT_EVENTS,
+        recent_seconds: float = RECENT_SECONDS,
     ) -> None:
         self.stats = StreamStats()
+        self.deliveries = RecentDeliveries(capacity=recent_events, window_seconds=recent_seconds)
         self._capacity = inbox_capacity
         self._heartbeat_seconds = heartbeat_seconds
         self._by_user: dict[UUID, set[Inbox]] = {}

@@ -2,10 +2,12 @@
 
 import asyncio
 import enum
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from uuid import UUID
 
 from domain.sse import Group, SSECategory
+from infrastructure.streams.deliveries import SLOW_CLIENT, EventDelivery, wrote_all
 
 #: The groups of a stream in none: one object shared by all of them, not one each.
 NO_GROUPS: frozenset[Group] = frozenset()
@@ -38,6 +40,7 @@ class Inbox:
         "_frames",
         "_on_close",
         "_replay_left",
+        "_stamps",
         "_waiter",
         "active",
         "adapter_state",
@@ -68,6 +71,8 @@ class Inbox:
         # A list, not a deque: the writer always takes everything queued at once,
         # and an empty list is a tenth of an empty deque's size (per open stream).
         self._frames: list[bytes] = []
+        #: Beside ``_frames`` while any queued frame is an event's: whose frame each is (None: no event's).
+        self._stamps: list[EventDelivery | None] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._on_close = on_close
 
@@ -75,14 +80,27 @@ class Inbox:
         """True when the stream's category filter lets ``category`` through (signals always pass)."""
         return category is None or self.categories is None or category in self.categories
 
-    def push(self, frame: bytes) -> None:
-        """Queue a frame; end the stream when its client has fallen too far behind."""
+    def push(self, frame: bytes, delivery: EventDelivery | None = None) -> None:
+        """Queue a frame (of ``delivery``'s event); end the stream when its client has fallen too far behind."""
         if self.end_reason is not None:
+            if delivery is not None:
+                delivery.skip(self.end_reason.value, self.user_id)
             return
-        if len(self._frames) >= self._capacity + self._replay_left:
+        frames = self._frames
+        if len(frames) >= self._capacity + self._replay_left:
             self.end(EndReason.SLOW_CLIENT)
+            if delivery is not None:
+                delivery.skip(SLOW_CLIENT, self.user_id)
             return
-        self._frames.append(frame)
+        frames.append(frame)
+        stamps = self._stamps
+        if delivery is not None:
+            if stamps is None:  # the stream's first event: from now on, its queue keeps whose each frame is
+                stamps = self._stamps = [None] * (len(frames) - 1)
+            stamps.append(delivery)
+            delivery.queued += 1
+        elif stamps is not None:
+            stamps.append(None)
         self.active = True
         self._wake()
 
@@ -90,6 +108,8 @@ class Inbox:
         """Queue a keep-alive comment, only when nothing else is waiting to be written."""
         if self.end_reason is None and not self._frames:
             self._frames.append(comment)
+            if self._stamps is not None:
+                self._stamps.append(None)
             self._wake()
 
     def push_replay(self, frames: Iterable[bytes]) -> None:
@@ -98,6 +118,8 @@ class Inbox:
             before = len(self._frames)
             self._frames.extend(frames)
             self._replay_left += len(self._frames) - before
+            if self._stamps is not None:  # replayed frames are not timed: they waited for the client
+                self._stamps.extend([None] * (len(self._frames) - before))
             self.active = True
             self._wake()
 
@@ -110,6 +132,10 @@ class Inbox:
         if self.end_reason is None:
             self.end_reason = reason
             self._frames.clear()
+            stamps, self._stamps = self._stamps, None
+            for delivery in stamps or ():
+                if delivery is not None:
+                    delivery.skip(reason.value, self.user_id)
             if farewell is not None:
                 self._frames.append(farewell)
             self._on_close(self)
@@ -122,6 +148,7 @@ class Inbox:
         as one chunk of up to about ``MAX_CHUNK_BYTES``: under a burst, a stream
         costs one write per wake-up instead of one per event, while a slow but
         reading client still drains each write well within the send timeout.
+        Once a chunk is written (the writer asks for the next), its events' frames are reported written.
         """
         frames = self._frames
         while True:
@@ -135,7 +162,20 @@ class Inbox:
                 chunk = frames[0] if taken == 1 else b"".join(frames[:taken])
                 del frames[:taken]
                 self._replay_left = max(0, self._replay_left - taken)
+                stamps = self._stamps
+                if stamps is None:
+                    yield chunk
+                    continue
+                if taken == 1:
+                    stamp = stamps.pop(0)
+                    yield chunk
+                    if stamp is not None:
+                        stamp.wrote(time.time())
+                    continue
+                written = stamps[:taken]
+                del stamps[:taken]
                 yield chunk
+                wrote_all(written)
                 continue
             if self.end_reason is not None:
                 return

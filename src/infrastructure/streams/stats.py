@@ -18,6 +18,8 @@ class StreamStats:
 
     opened: int = 0
     ended: Counter[str] = attrs.field(factory=Counter)
+    refused: Counter[str] = attrs.field(factory=Counter)
+    """Streams that did not open, by reason: a limit reached, or the broker unavailable."""
     delivered: Counter[str] = attrs.field(factory=Counter)
     resumes: int = 0
     replayed: int = 0

@@ -10,6 +10,7 @@ from infrastructure.container import Container, resolve, start, stop
 from infrastructure.redis_deadline import redis_budget_middleware
 from presentation.http.allow import list_every_method
 from presentation.http.auth import AUTHENTICATE
+from presentation.http.controllers.admin_events import AdminEventsController
 from presentation.http.controllers.announcements import AnnouncementsController
 from presentation.http.controllers.asyncapi import asyncapi
 from presentation.http.controllers.dev_tokens import DevTokensController
@@ -30,7 +31,7 @@ from presentation.http.openapi.document import document_routes
 from presentation.http.request_ids import add_request_id, request_id_middleware
 from presentation.http.response_start import on_response_start
 from presentation.http.security_headers import add_security_headers
-from presentation.process.send_timeout import SendTimeout
+from presentation.http.send_timeout import SendTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def create_app(container: Container | None = None) -> Litestar:
         ReportsController,
         PresenceController,
         AnnouncementsController,
+        AdminEventsController,
         SessionsController,
         health,
         demo_page,

@@ -25,7 +25,7 @@ from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send, TypeEncodersMap
 from litestar.utils.helpers import get_enum_string_value
 
-from presentation.process.body_send import body_send
+from presentation.http.body_send import body_send
 
 #: Headers every stream carries: no caching, no proxy buffering (nginx honours
 #: X-Accel-Buffering), and no compression, which would hold events back.
@@ -55,7 +55,7 @@ class ASGISSEResponse(ASGIStreamingResponse):
             await super().__call__(scope, receive, send)
             return
         await self.start_response(send=send)  # the whole chain: headers, request id, hooks
-        # The body below it, when the server's send was handed down (presentation.process.body_send).
+        # The body below it, when the server's send was handed down (presentation.http.body_send).
         await self.send_body(send=body_send(scope, send), receive=receive)
         await self.after_response()
 

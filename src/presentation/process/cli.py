@@ -1,24 +1,32 @@
 """The ``herald`` command: ``herald run`` serves the app (what ``make run`` does).
 
-``herald registry`` prints the event catalogue, ``herald asyncapi`` the AsyncAPI document.
+``herald registry`` prints the event catalogue, ``herald asyncapi`` the AsyncAPI document, ``herald events
+show <event_id>`` what happened to one event (asked of the running service).
 """
 
 import argparse
+import json
 import logging
 import os
 import sys
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 from domain.registry import REGISTRY
 from infrastructure.asyncapi import PayloadSchemaError, asyncapi_json
+from infrastructure.auth import TokenService
 from infrastructure.container import Container
 from infrastructure.persistence.file_claim import DatabaseInUseError
 from infrastructure.service_name import SERVICE
 from infrastructure.settings import LogFormat, Settings, SettingsError, log_format_from_env
 from presentation.process.catalogue import catalogue_markdown
+from presentation.process.event_report import ReportError, fetch, render
 from presentation.process.logging_setup import configure_logging
 from presentation.process.server import build_server
+
+#: Seconds the admin token ``herald events show`` makes itself is valid.
+_TOKEN_SECONDS = 60
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -78,6 +86,41 @@ def _asyncapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def service_url(settings: Settings) -> str:
+    """Where this machine's service listens (a wildcard bind address is reached on the loopback)."""
+    host = settings.host.strip("[]")
+    host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
+    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
+
+
+def admin_token(settings: Settings) -> str:
+    """A short-lived admin token signed with the service's own secret (it must be configured, not generated)."""
+    if settings.has_identity_provider or settings.jwt_secret_is_generated:
+        raise ReportError(
+            f"pass an admin token (--token or {SERVICE.variable('admin_token')}): the service's tokens come from "
+            f"its identity provider, or {SERVICE.variable('jwt_secret')} is not set here"
+        )
+    tokens = TokenService(settings.jwt_secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    return tokens.issue(uuid.uuid4(), ["admin"], lifetime_seconds=_TOKEN_SECONDS)
+
+
+def _show_event(args: argparse.Namespace) -> int:
+    log = logging.getLogger(SERVICE.slug)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        log.error("invalid configuration: %s", error)
+        return 2
+    try:
+        token = args.token or os.environ.get(SERVICE.variable("admin_token")) or admin_token(settings)
+        answer = fetch(args.url or service_url(settings), args.event_id, token)
+    except ReportError as error:
+        sys.stderr.write(f"{SERVICE.slug} events show: {error}\n")
+        return 1
+    sys.stdout.write(json.dumps(answer, indent=2) + "\n" if args.json else render(answer))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``herald`` console script."""
     parser = argparse.ArgumentParser(prog=SERVICE.slug, description="Domain events as live SSE streams.")
@@ -97,6 +140,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "else http://HERALD_HOST:HERALD_PORT)",
     )
     asyncapi.set_defaults(handler=_asyncapi)
+    events = commands.add_parser("events", help="look into events").add_subparsers(dest="action", required=True)
+    show = events.add_parser("show", help="what happened to one event: commit, relay, broker, deliveries")
+    show.add_argument("event_id", help="the event's id (event_id in its data)")
+    show.add_argument("--url", default=None, help="the service (default: this machine's, HERALD_HOST:HERALD_PORT)")
+    show.add_argument(
+        "--token", default=None, help="an admin token (default: HERALD_ADMIN_TOKEN, else one made with the secret)"
+    )
+    show.add_argument("--json", action="store_true", help="print the service's JSON answer as it is")
+    show.set_defaults(handler=_show_event)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

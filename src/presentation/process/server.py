@@ -14,7 +14,7 @@ from infrastructure.settings import Settings
 from infrastructure.streams.inbox import EndReason
 from infrastructure.streams.signals import EndNotice, end_frame
 from presentation.http.app import create_app
-from presentation.process.body_send import expose_server_send
+from presentation.http.body_send import expose_server_send
 from presentation.process.gc_policy import tune_for_long_lived_streams
 from presentation.process.metrics_listener import MetricsListener
 from presentation.process.transport import LimitedHttpToolsProtocol, TransportLimits

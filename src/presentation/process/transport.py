@@ -8,19 +8,19 @@ before the parser sees them (431 beyond the limit) and gives each request a
 deadline for its headers and body (the connection is closed after it).
 Idle keep-alive connections are closed by uvicorn's own ``timeout_keep_alive``.
 Each request's scope also carries a way to drop its connection at once
-(:func:`connection_dropper`), for a client that stopped taking data.
+(``presentation.http.connection_drop``), for a client that stopped taking data.
 """
 
 import asyncio
 import logging
-from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import attrs
 import orjson
-from litestar.types import Scope
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from presentation.http.connection_drop import DROP_CONNECTION
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,6 @@ logger = logging.getLogger(__name__)
 #: closing does not reset the connection before the client has read the refusal.
 _LINGER_SECONDS = 1.0
 _LINGER_BYTES = 262_144
-_DROP_CONNECTION = "herald.drop_connection"
 #: What the transport answers on its own, before any route: a header block over the limit, a request too slow.
 HEADERS_TOO_LARGE = 431
 TOO_SLOW = 408
@@ -46,16 +45,6 @@ class TransportLimits:
     """Request line and headers together; a larger block gets 431 and the connection is closed."""
     request_seconds: float
     """From a request's first byte (or the connection's opening) to its last byte of body."""
-
-
-def connection_dropper(scope: Scope) -> Callable[[], None] | None:
-    """What drops the request's connection at once, unsent bytes and all, when this protocol serves it.
-
-    uvicorn sees a dropped connection as the client leaving: a blocked
-    ``send`` returns, ``receive`` says ``http.disconnect``, and a response
-    left unfinished is not logged as the application's error.
-    """
-    return cast("Callable[[], None] | None", cast("dict[str, Any]", scope).get(_DROP_CONNECTION))
 
 
 def refusal(status: int, detail: str) -> bytes:
@@ -117,7 +106,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._discarded is not None:
             return
         super().on_message_begin()
-        self.scope[_DROP_CONNECTION] = self.transport.abort  # type: ignore[literal-required]
+        self.scope[DROP_CONNECTION] = self.transport.abort  # type: ignore[literal-required]
         self._awaiting_headers = True
         if self._deadline is None:
             self._start_deadline()

@@ -182,6 +182,13 @@ class RedisKeys:
     def group_channel(self, group: Group) -> bytes:
         return f"{self.prefix}:{{{self.group_tag(group)}}}:live:group:{group}".encode()
 
+    def delivery_record(self, event_id: str) -> str:
+        """What each process did with one event (a hash, a field per process), for delivery diagnostics.
+
+        Spread over the partitions by the event's id, like the users' keys.
+        """
+        return f"{self.prefix}:{{{self.partition_tags[zlib.crc32(event_id.encode()) % REDIS_PARTITIONS]}}}:delivery:{event_id}"
+
     def presence_space(self, tag: str) -> str:
         """The start of every presence key of partition ``tag`` (:mod:`~infrastructure.presence.redis_scripts`)."""
         return f"{self.prefix}:{{{tag}}}:presence:"

@@ -182,6 +182,7 @@ class RedisSubscriber:
                     self._hub.stats.resumed(await self._catch_up.resume(subscription, last_event_id))
         except REDIS_FAILURE as error:
             inbox.end(EndReason.CLIENT_GONE)
+            self._hub.stats.refused["broker_unavailable"] += 1
             # The caller answers 503 without a word; the reason is said here, once per refused stream.
             logger.warning("a stream could not open: Redis did not answer in time or failed (%s)", type(error).__name__)
             raise SubscriberUnavailableError(f"Redis is unavailable ({type(error).__name__})") from error
@@ -235,10 +236,11 @@ class RedisSubscriber:
         try:
             event = self._wire_format.relay(payload)
             body = encode_json_body(event=event.event_type, data_json=event.data_json)
+            record = self._hub.deliveries.begin(event.event_id, event.event_type, event.category, event.committed_at)
             message = (
-                LiveMessage(log, position, event.category, body)
+                LiveMessage(log, position, event.category, body, delivery=record)
                 if isinstance(log, str)
-                else group_message(log, position, event, body)
+                else group_message(log, position, event, body, record)
             )
         except Exception:
             logger.exception("undecodable message on a Herald channel; skipped")

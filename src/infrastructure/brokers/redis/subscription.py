@@ -10,6 +10,7 @@ from uuid import UUID
 from domain.sse import Group, SSECategory
 from infrastructure.brokers.redis.keys import ORIGIN, Cursor, Position
 from infrastructure.sse.wire_format import RelayedEvent
+from infrastructure.streams.deliveries import FILTERED, SLOW_CLIENT, EventDelivery
 from infrastructure.streams.group_ids import group_order
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import EndReason, Inbox
@@ -31,14 +32,18 @@ class LiveMessage(NamedTuple):
     """Of a group's message: the user it also went to, whose streams have it from their own log."""
     left: UUID | None = None
     """Of a group's ``stream.unwatched``: the user who left the group."""
+    delivery: EventDelivery | None = None
+    """Of a live message: what this process did with its event (None: a replayed one)."""
 
 
-def group_message(group: Group, position: Position | None, event: RelayedEvent, body: bytes) -> LiveMessage:
+def group_message(
+    group: Group, position: Position | None, event: RelayedEvent, body: bytes, delivery: EventDelivery | None = None
+) -> LiveMessage:
     """A message of ``group``'s log, with whom it concerns beside the group."""
     if event.event_type == UNWATCHED_EVENT_TYPE:
         return LiveMessage(group, position, event.category, body, left=UUID(event.data["user_id"]))
     also_user = UUID(event.user_id) if event.user_id is not None else None
-    return LiveMessage(group, position, event.category, body, also_user)
+    return LiveMessage(group, position, event.category, body, also_user, delivery=delivery)
 
 
 class Subscription:
@@ -85,6 +90,8 @@ class Subscription:
             self.held.append(message)
         else:
             self.inbox.end(EndReason.SLOW_CLIENT)
+            if message.delivery is not None:
+                message.delivery.skip(SLOW_CLIENT, self.inbox.user_id)
 
     def advance(self, position: Position, log: str | Group) -> bool:
         """Move the cursor past ``position`` in ``log``; False when the client has it already (or not that log)."""
@@ -117,13 +124,15 @@ class Subscription:
         if log is not USER_LOG and log is not BROADCAST_LOG:
             frame = self.group_frame(message, message.log, leaves=True)  # type: ignore[arg-type]
             if frame is not None:
-                self.inbox.push(frame)
+                self.inbox.push(frame, message.delivery)
             return
         inbox = self.inbox
         if inbox.categories is not None and category not in inbox.categories:
+            if message.delivery is not None:
+                message.delivery.skip(FILTERED, inbox.user_id)
             return
         if position is None:  # retention off: no positions, no ids
-            inbox.push(body)
+            inbox.push(body, message.delivery)
             return
         user, broadcast, groups, order = self.cursor
         if log is USER_LOG:
@@ -135,7 +144,7 @@ class Subscription:
                 return
             cursor = Cursor(user, position, groups, order)
         self.cursor = cursor
-        inbox.push(cursor.id_line() + body)
+        inbox.push(cursor.id_line() + body, message.delivery)
 
     def group_frame(self, message: LiveMessage, group: Group, *, leaves: bool) -> bytes | None:
         """The frame of a group's message for this stream, its cursor moved past it; None when it gets none.
@@ -152,7 +161,11 @@ class Subscription:
             return None
         if message.left is not None:
             return self._left(group, message) if leaves and message.left == self.inbox.user_id else None
-        if message.also_user == self.inbox.user_id or not self.inbox.wants(message.category):
+        if message.also_user == self.inbox.user_id:
+            return None
+        if not self.inbox.wants(message.category):
+            if message.delivery is not None:
+                message.delivery.skip(FILTERED, self.inbox.user_id)
             return None
         return message.body if message.position is None else self.cursor.id_line() + message.body
 

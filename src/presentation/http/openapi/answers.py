@@ -6,7 +6,8 @@ Each source below is the place the behaviour comes from:
 - the route's shape: parameters may be malformed (400), a path may name nothing (404), a body may be too
   large (``request_max_body_size``: 413), not JSON (``check_json_body``: 415) or invalid (400);
 - its guards (:data:`GUARD_REFUSALS`);
-- the use cases it calls: each declares the kinds of refusal it may answer (``refuses``), and the errors of
+- the use cases it calls: each declares the kinds of refusal it may answer (``refuses``; one that does not is
+  taken to answer any), and the errors of
   :data:`~presentation.http.errors.ANSWERS` reach the edge from any of them (a conflict only where the method
   changes something); their statuses are :data:`~presentation.http.refusals.STATUS`;
 - the exceptions the handler itself raises, declared with Litestar's ``raises=``.
@@ -66,13 +67,19 @@ def _shape(handler: HTTPRouteHandler, path_parameters: tuple[str, ...]) -> Itera
         yield 415, "the body is not sent as JSON in UTF-8 (Content-Type: application/json)"
 
 
+def _refusals(provided: Any) -> frozenset[RefusalKind] | None:
+    """What a dependency may refuse: a use case's ``refuses``; any kind for a use case that does not say;
+    None for the rest (adapters and values refuse nothing themselves)."""
+    kinds = getattr(provided, "refuses", None)
+    if isinstance(kinds, frozenset):
+        return kinds
+    if isinstance(provided, type) and provided.__module__.partition(".")[0] == "application":
+        return frozenset(RefusalKind)
+    return None
+
+
 def _use_cases(handler: HTTPRouteHandler, method: str) -> Iterator[tuple[int, str]]:
-    # A use case is what declares ``refuses``; other dependencies (adapters, values) refuse nothing themselves.
-    declared = [
-        kinds
-        for provided in container_dependencies(handler)
-        if isinstance(kinds := getattr(provided, "refuses", None), frozenset)
-    ]
+    declared = [kinds for provided in container_dependencies(handler) if (kinds := _refusals(provided)) is not None]
     for kinds in declared:
         for kind in kinds:
             yield STATUS[kind], REASONS[kind]

@@ -5,7 +5,7 @@ and each ``before_send`` hook, which act on the response's start only
 (headers, the request id, the response-started flag). A stream sends one
 message per event for hours, so its body skips them: the outermost wrapper
 puts the server's own ``send`` in the scope, the send timeout wraps it with
-its bookkeeping (:mod:`presentation.process.send_timeout`), and the SSE response
+its bookkeeping (:mod:`presentation.http.send_timeout`), and the SSE response
 writes its frames there (:mod:`presentation.http.sse_response`). The start of
 the response still takes the whole chain.
 """

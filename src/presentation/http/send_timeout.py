@@ -9,8 +9,8 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from presentation.process.body_send import offer_body_send, server_send
-from presentation.process.transport import connection_dropper
+from presentation.http.body_send import offer_body_send, server_send
+from presentation.http.connection_drop import connection_dropper
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ class SendTimeout:
 
     uvicorn applies TCP back-pressure, so writing to a client that stopped
     reading (or whose connection is half-open) blocks forever. The connection
-    is dropped at once (:func:`~presentation.process.transport.connection_dropper`):
+    is dropped at once (:func:`~presentation.http.connection_drop.connection_dropper`):
     its unsent bytes could never be delivered, and the server and the response
     see a client that left, so the stream's subscription is released and the
     cut-off is one warning of Herald's, not an application error of the
