@@ -145,7 +145,10 @@ class OutboxRelay:
             # No transaction is open while the broker answers (on SQLite, use cases would wait behind it);
             # a fenced attempt raises here, so rows another relay took over are not marked by this one.
             undeliverable = await self._handler.deliver(
-                [event for _, event in events], attempt, [Outbox.log_context(row.log_context) for row, _ in events]
+                [event for _, event in events],
+                attempt,
+                [Outbox.log_context(row.log_context) for row, _ in events],
+                [Outbox.trace_context(row.trace_context) for row, _ in events],
             )
             failed_ids = {event.event_id for event in undeliverable}
             published = [row.id for row, event in events if event.event_id not in failed_ids]

@@ -14,6 +14,7 @@ from domain.ports import EventBusProtocol
 from infrastructure.persistence.database import Database, is_outage, unavailable
 from infrastructure.persistence.outbox import Outbox
 from infrastructure.persistence.repositories import SQL_REPOSITORIES
+from infrastructure.tracing import Carrier, Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +30,14 @@ class SqlUnitOfWork(UnitOfWork):
     woken for the durable ones. Without a commit, nothing is published.
     """
 
-    def __init__(self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock) -> None:
+    def __init__(
+        self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock, tracing: Tracing | None = None
+    ) -> None:
         self._database = database
         self._outbox = box
         self._bus = bus
         self._clock = clock
+        self._tracing = tracing
         self._stack = contextlib.AsyncExitStack()
         self._events: list[DomainEvent] = []
         self._durable: list[DomainEvent] = []  # split at the commit: outbox rows …
@@ -67,8 +71,16 @@ class SqlUnitOfWork(UnitOfWork):
     async def commit(self) -> None:
         for event in self._events:
             (self._durable if self._outbox.stores(event) else self._after).append(event)
+        if self._tracing is None:
+            await self._commit(None)
+            return
+        with self._tracing.span("herald.commit", {"herald.events": len(self._durable)}):
+            # The relay's publish of these events continues this span's trace, from the outbox rows.
+            await self._commit(self._tracing.carrier())
+
+    async def _commit(self, trace: Carrier | None) -> None:
         try:
-            await self._outbox.append(self._connection, self._durable, now=self._clock.now())
+            await self._outbox.append(self._connection, self._durable, now=self._clock.now(), trace=trace)
             await self._connection.commit()
         except DBAPIError as error:
             if is_outage(error):
@@ -86,8 +98,10 @@ class SqlUnitOfWork(UnitOfWork):
 class SqlUnitsOfWork:
     """``UnitOfWorkFactory``: a new unit of work per use-case call, on one database."""
 
-    def __init__(self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock) -> None:
-        self._arguments = (database, box, bus, clock)
+    def __init__(
+        self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock, tracing: Tracing | None = None
+    ) -> None:
+        self._arguments = (database, box, bus, clock, tracing)
 
     def __call__(self) -> SqlUnitOfWork:
         # The port's repositories are abstract to mypy until __aenter__ sets them from SQL_REPOSITORIES.

@@ -8,12 +8,14 @@ from uuid import UUID, uuid5
 
 import attrs
 import structlog
+from opentelemetry.trace import SpanKind
 
 from domain.events import DomainEvent
 from domain.ports import DeliveryAttempt, SSEPublisherProtocol
 from domain.registry import DomainToSSEMapping, EventRegistry
 from domain.sse import Audience, Broadcast, SSEEvent
 from infrastructure.sse.wire_format import WireFormat
+from infrastructure.tracing import Carrier, Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +53,15 @@ class SSEEventHandler:
     use case that raised it. Unmapped events are ignored silently.
     """
 
-    def __init__(self, registry: EventRegistry, publisher: SSEPublisherProtocol, wire_format: WireFormat) -> None:
+    def __init__(
+        self,
+        registry: EventRegistry,
+        publisher: SSEPublisherProtocol,
+        wire_format: WireFormat,
+        tracing: Tracing | None = None,
+    ) -> None:
         self._mappings = registry.as_mapping()
+        self._tracing = tracing
         self._publisher = publisher
         self._wire_format = wire_format
         #: SSE events published, and those that failed, by SSE event type (read by the metrics).
@@ -64,19 +73,22 @@ class SSEEventHandler:
         events: Sequence[DomainEvent],
         attempt: DeliveryAttempt,
         log_contexts: Sequence[Mapping[str, Any]] = (),
+        traces: Sequence[Carrier | None] = (),
     ) -> list[DomainEvent]:
         """Publish the SSE events of ``events`` now, in order, or raise (the outbox relay's path).
 
         Returns the events that can never be delivered (an extractor fails on
         them): they are logged and counted here, and the caller must not retry
         them. ``log_contexts`` (one per event) are the log fields each was
-        raised with, such as the id of the request that committed it.
+        raised with, such as the id of the request that committed it;
+        ``traces`` (one per event, or none) the trace each was committed in.
         """
         outgoing: list[SSEEvent] = []
         logged: list[tuple[DomainEvent, Delivery, Mapping[str, Any]]] = []
         undeliverable: list[DomainEvent] = []
         contexts = log_contexts or [{}] * len(events)
-        for event, context in zip(events, contexts, strict=True):
+        traced: list[tuple[Carrier, str, list[UUID]]] = []
+        for event, context, carrier in zip(events, contexts, traces or [None] * len(events), strict=True):
             try:
                 deliveries = [self.transform(mapping, event) for mapping in self._mappings.get(type(event), ())]
             except Exception as error:
@@ -95,7 +107,13 @@ class SSEEventHandler:
             for delivery in deliveries:
                 outgoing.extend(delivery.addressed())
                 logged.append((event, delivery, context))
-        await self._publisher.publish_now(outgoing, attempt)
+            if carrier is not None and deliveries:
+                traced.append((carrier, type(event).__name__, [delivery.event.event_id for delivery in deliveries]))
+        if self._tracing is not None and traced:
+            with self._tracing.publishing(traced):
+                await self._publisher.publish_now(outgoing, attempt)
+        else:
+            await self._publisher.publish_now(outgoing, attempt)
         for event, delivery, context in logged:
             self.published[delivery.event.event_type] += 1
             with structlog.contextvars.bound_contextvars(**context):
@@ -153,6 +171,15 @@ class SSEEventHandler:
         return Delivery(event=sse_event, audience=audience)
 
     async def _publish(self, delivery: Delivery) -> None:
+        if self._tracing is None:
+            await self._send(delivery)
+            return
+        event = delivery.event
+        attributes = {"herald.event_type": event.event_type, "herald.event_id": str(event.event_id)}
+        with self._tracing.span("herald.publish", attributes, kind=SpanKind.PRODUCER):
+            await self._send(delivery)
+
+    async def _send(self, delivery: Delivery) -> None:
         audience = delivery.audience
         if isinstance(audience, Broadcast):
             await self._publisher.broadcast(delivery.event)

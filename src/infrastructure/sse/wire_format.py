@@ -43,6 +43,8 @@ class RelayedEvent(NamedTuple):
     """The user it is addressed to, besides its group (a group's streams of that user skip the group's copy)."""
     data: Mapping[str, Any]
     """The payload, as read (what the stream's own signals carry is read from it)."""
+    trace: dict[str, str] | None = None
+    """The W3C context of the trace it was published in (``traceparent``), if it was."""
 
 
 class WireFormat:
@@ -79,9 +81,15 @@ class WireFormat:
         """Read a value written by :meth:`dumps`."""
         return self._converter.loads(raw, kind)
 
-    def dumps_event(self, event: SSEEvent) -> bytes:
-        """Serialise an SSE event for another process."""
-        return self._converter.dumps(event)
+    def dumps_event(self, event: SSEEvent, trace: Mapping[str, str] | None = None) -> bytes:
+        """Serialise an SSE event for another process, with the W3C context of its trace when it has one.
+
+        The context is a field of the message, not of the event: a reader that
+        does not trace (or an older process) passes over it.
+        """
+        if trace is None:
+            return self._converter.dumps(event)
+        return orjson.dumps({**self._converter.unstructure(event), "trace": trace})
 
     def loads_event(self, raw: bytes | str) -> SSEEvent:
         """Read an SSE event written by :meth:`dumps_event`."""
@@ -112,4 +120,5 @@ class WireFormat:
             datetime.fromisoformat(occurred_at),
             fields.get("user_id"),
             data,
+            fields.get("trace"),
         )

@@ -17,6 +17,7 @@ from infrastructure.brokers.redis.resources import (
 from infrastructure.settings import Settings
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
+from infrastructure.tracing import Tracing
 
 
 class RedisProviders(containers.DeclarativeContainer):
@@ -25,6 +26,7 @@ class RedisProviders(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     wire_format = providers.Dependency(instance_of=WireFormat)
     hub = providers.Dependency(instance_of=StreamHub)
+    tracing: "providers.Dependency[Tracing | None]" = providers.Dependency()  # None when tracing is off
 
     keys = providers.Singleton(RedisKeys, prefix=settings.provided.redis_prefix)
     # Asked once, at start, for the three clients below.
@@ -37,6 +39,7 @@ class RedisProviders(containers.DeclarativeContainer):
         retries=3,
         name=settings.provided.redis_prefix,
         is_cluster=is_cluster,
+        tracing=tracing,
     )
     # The publisher retries by itself, looking first for what a lost answer had written: no client retries.
     publish_client = providers.Resource(
@@ -63,6 +66,7 @@ class RedisProviders(containers.DeclarativeContainer):
         retry_seconds=settings.provided.redis_publish_retry_seconds,
         buffer_size=settings.provided.redis_publish_buffer,
         wait_seconds=settings.provided.redis_timeout_seconds,
+        tracing=tracing,
     )
     subscriber = providers.Resource(
         open_redis_subscriber,
@@ -73,4 +77,5 @@ class RedisProviders(containers.DeclarativeContainer):
         wire_format=wire_format,
         retention=settings.provided.sse_retention,
         subscribe_seconds=settings.provided.redis_timeout_seconds,
+        tracing=tracing,
     )

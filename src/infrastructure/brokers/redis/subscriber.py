@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -32,6 +33,7 @@ from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.group_ids import group_order
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import EndReason, InboxEventStream
+from infrastructure.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +71,10 @@ class RedisSubscriber:
         reconnect_retry: Retry | None = None,
         subscribe_seconds: float = 2.0,
         hold_limit: int = 10_000,
+        tracing: Tracing | None = None,
     ) -> None:
         self._client = client
+        self._tracing = tracing
         self._keys = keys
         self._hub = hub
         self._wire_format = wire_format
@@ -230,6 +234,8 @@ class RedisSubscriber:
             log = group
         else:  # its last local stream closed since Redis sent it
             return
+        tracing = self._tracing
+        started_ns = time.time_ns() if tracing is not None else 0
         raw_position, _, payload = data.partition(b"\n")
         position = Position.parse(raw_position) if raw_position else None
         try:
@@ -248,6 +254,9 @@ class RedisSubscriber:
             if isinstance(subscription, Subscription):
                 subscription.offer(message, self._hold_limit)
         self._hub.stats.fanned_out(event.event_type, len(targets), event.occurred_at)
+        if tracing is not None and event.trace is not None:
+            streams = sum(1 for inbox in targets if inbox.wants(event.category))
+            tracing.delivered(event.trace, event.event_type, streams, started_ns)
 
     def _subscriptions_on(self, channels: frozenset[bytes] | None) -> list[Subscription]:
         """The streams that listen on any of ``channels`` (None: on any channel)."""
