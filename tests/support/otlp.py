@@ -92,7 +92,7 @@ class OtlpReceiver:
                 self.end_headers()
                 self.wfile.write(answer)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # the base class's name
+            def log_message(self, format: str, *args: Any) -> None:  # quiet: the tests read the spans, not requests
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
