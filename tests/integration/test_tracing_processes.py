@@ -37,16 +37,19 @@ def environment(redis: PrivateRedis, database: str, receiver: OtlpReceiver) -> d
 
 
 def tree(spans: list[ReceivedSpan]) -> str:
-    """The trace as text: each span under its parent, with its process and duration."""
+    """The trace as text: each span under its parent, with its process, start (from the first span's) and
+    duration."""
     children: dict[str, list[ReceivedSpan]] = {}
     for span in spans:
         children.setdefault(span.parent_span_id, []).append(span)
     ids = {span.span_id for span in spans}
     lines: list[str] = []
+    began = min(span.start_ns for span in spans)
 
     def walk(span: ReceivedSpan, depth: int) -> None:
         streams = f" streams={span.attributes['herald.streams']}" if "herald.streams" in span.attributes else ""
-        lines.append(f"{'  ' * depth}{span.name} [{span.service}] {span.milliseconds:.2f} ms{streams}")
+        at = (span.start_ns - began) / 1e6
+        lines.append(f"{'  ' * depth}{span.name} [{span.service}] +{at:.1f} ms, {span.milliseconds:.2f} ms{streams}")
         for child in children.get(span.span_id, []):
             walk(child, depth + 1)
 

@@ -87,7 +87,7 @@ class SSEEventHandler:
         logged: list[tuple[DomainEvent, Delivery, Mapping[str, Any]]] = []
         undeliverable: list[DomainEvent] = []
         contexts = log_contexts or [{}] * len(events)
-        traced: list[tuple[Carrier, str, list[UUID]]] = []
+        traced: list[tuple[Carrier, str, UUID, list[UUID]]] = []
         for event, context, carrier in zip(events, contexts, traces or [None] * len(events), strict=True):
             try:
                 deliveries = [self.transform(mapping, event) for mapping in self._mappings.get(type(event), ())]
@@ -108,7 +108,8 @@ class SSEEventHandler:
                 outgoing.extend(delivery.addressed())
                 logged.append((event, delivery, context))
             if carrier is not None and deliveries:
-                traced.append((carrier, type(event).__name__, [delivery.event.event_id for delivery in deliveries]))
+                sse_ids = [delivery.event.event_id for delivery in deliveries]
+                traced.append((carrier, type(event).__name__, event.event_id, sse_ids))
         if self._tracing is not None and traced:
             with self._tracing.publishing(traced):
                 await self._publisher.publish_now(outgoing, attempt)

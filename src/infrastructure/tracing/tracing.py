@@ -58,21 +58,25 @@ class Tracing:
         span.end()
 
     @contextlib.contextmanager
-    def publishing(self, events: Sequence[tuple[Carrier, str, Sequence[UUID]]]) -> Iterator[None]:
+    def publishing(self, events: Sequence[tuple[Carrier, str, UUID, Sequence[UUID]]]) -> Iterator[None]:
         """A span per event published together (the relay's batch), each in the trace of its own commit.
 
-        ``events`` holds, per traced event, its commit's carrier, its class's name and
-        the ids of its SSE events; the messages published in the block carry
+        ``events`` holds, per traced event, its commit's carrier, its class's name,
+        its id and the ids of its SSE events; the messages published in the block carry
         their event's span (:meth:`carrier_of`), so a delivery continues it.
         """
         spans: list[trace.Span] = []
         carriers: dict[UUID, Carrier] = {}
-        for parent, domain_event, sse_ids in events:
+        for parent, domain_event, event_id, sse_ids in events:
             span = self.tracer.start_span(
                 "herald.publish",
                 context=propagate.extract(parent),
                 kind=trace.SpanKind.PRODUCER,
-                attributes={"herald.domain_event": domain_event, "herald.batch": len(events)},
+                attributes={
+                    "herald.domain_event": domain_event,
+                    "herald.event_id": str(event_id),
+                    "herald.batch": len(events),
+                },
             )
             carrier: Carrier = {}
             propagate.inject(carrier, context=trace.set_span_in_context(span))
