@@ -120,3 +120,6 @@ async def test_the_parts_of_the_stream_path_are_timed() -> None:
     assert objects > 0
     assert size > 0
     assert all(figure > 0 for figure in parts.publishing(events=20))
+    traced, _ = await parts.live_delivery(streams=3, messages=20, traced=True)
+    assert traced > 0
+    assert all(figure > 0 for figure in parts.publishing(events=20, traced=True))

@@ -27,7 +27,9 @@ class SqlUnitOfWork(UnitOfWork):
     At the commit, durable events become outbox rows in the same transaction;
     after it, ephemeral ones (and events no mapping stores) go to the event
     bus as events raised outside a unit of work always do, and the relay is
-    woken for the durable ones. Without a commit, nothing is published.
+    woken for the durable ones. Without a commit, nothing is published. With
+    tracing, the commit is a span, and the outbox rows keep its context: the
+    relay's publish and every delivery continue its trace.
     """
 
     def __init__(
