@@ -91,8 +91,13 @@ class Outbox:
 
     @staticmethod
     def trace_context(raw: str | None) -> dict[str, str] | None:
-        """The trace a row was committed in; None for a row committed without tracing."""
-        return orjson.loads(raw) if raw else None
+        """The trace a row was committed in; None for a row committed without tracing (or an unreadable one:
+        a trace is never a reason not to deliver)."""
+        try:
+            context = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            return None
+        return context if isinstance(context, dict) else None
 
     def committed(self) -> None:
         """Events were committed here: the relay need not wait for its next look."""

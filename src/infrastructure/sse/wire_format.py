@@ -120,5 +120,5 @@ class WireFormat:
             datetime.fromisoformat(occurred_at),
             fields.get("user_id"),
             data,
-            fields.get("trace"),
+            trace if isinstance(trace := fields.get("trace"), dict) else None,
         )

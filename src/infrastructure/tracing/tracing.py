@@ -9,12 +9,15 @@ process to continue the same trace there.
 
 import contextlib
 import contextvars
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from uuid import UUID
 
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.util.types import Attributes
+
+logger = logging.getLogger(__name__)
 
 #: A trace's context as text: what a propagator writes and reads (``traceparent`` and friends).
 Carrier = dict[str, str]
@@ -47,14 +50,21 @@ class Tracing:
             yield span
 
     def delivered(self, parent: Carrier, event_type: str, streams: int, started_ns: int) -> None:
-        """Record that this process queued an event on ``streams`` of its streams (one span, however many)."""
-        span = self.tracer.start_span(
-            "herald.deliver",
-            context=propagate.extract(parent),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={"herald.event_type": event_type, "herald.streams": streams},
-            start_time=started_ns,
-        )
+        """Record that this process queued an event on ``streams`` of its streams (one span, however many).
+
+        Never raises: a context another process wrote badly costs its span, not the delivery.
+        """
+        try:
+            span = self.tracer.start_span(
+                "herald.deliver",
+                context=propagate.extract(parent),
+                kind=trace.SpanKind.CONSUMER,
+                attributes={"herald.event_type": event_type, "herald.streams": streams},
+                start_time=started_ns,
+            )
+        except Exception:
+            logger.debug("a delivery's trace context could not be read; no span", exc_info=True)
+            return
         span.end()
 
     @contextlib.contextmanager
