@@ -69,3 +69,30 @@ async def test_without_the_variables_nothing_is_traced(make_container: Callable[
     container = make_container()
     assert container.tracing() is None
     assert container.sse_handler()._tracing is None
+
+
+async def test_ephemeral_events_of_a_request_continue_its_trace(make_container: Callable[..., Container]) -> None:
+    """A report's progress skips the outbox; published after the commit, under the request, it is traced all the same."""
+    container = make_container()
+    exporter = traced(container)
+    owner = bearer(container)
+    async with (
+        serve(container) as service,
+        httpx.AsyncClient(base_url=service.base_url, timeout=10) as client,
+        StreamReader(client, "/api/v1/events", headers=owner) as stream,
+    ):
+        posted = await client.post("/api/v1/reports", json={"title": "traced"}, headers=owner)
+        assert posted.status_code == 202, posted.text
+        await stream.wait_until(lambda events: any(e.event == "report.completed" for e in events))
+        await eventually(lambda: len(named(exporter.get_finished_spans(), "herald.deliver")) >= 3)
+    spans = exporter.get_finished_spans()
+    (request,) = [span for span in spans if span.name.startswith("POST /api/v1/reports")]
+    progress = [
+        s
+        for s in named(spans, "herald.publish")
+        if dict(s.attributes or {}).get("herald.event_type") == "report.progress"
+    ]
+    assert progress
+    assert {span.context.trace_id for span in progress} == {request.context.trace_id}
+    delivered = [span for span in named(spans, "herald.deliver") if any(is_child(span, p) for p in progress)]
+    assert len(delivered) == len(progress)
