@@ -55,7 +55,7 @@ def _tracing(on: bool) -> dict[str, Any]:
     from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415 - a version without tracing never gets here
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult  # noqa: PLC0415
 
-    from infrastructure.tracing import Tracing  # noqa: PLC0415
+    from infrastructure.tracing.tracing import Tracing  # noqa: PLC0415
 
     class Dropped(SpanExporter):
         def export(self, spans: Any) -> SpanExportResult:

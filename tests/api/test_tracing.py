@@ -10,8 +10,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import DEFAULT_ON
 
 from infrastructure.container import Container
-from infrastructure.tracing import Tracing
 from infrastructure.tracing.sampler import RequestRooted
+from infrastructure.tracing.tracing import Tracing
 from tests.integration.helpers import bearer, eventually
 from tests.support.server import serve
 from tests.support.streams import StreamReader

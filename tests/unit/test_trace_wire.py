@@ -8,7 +8,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from domain.sse import SSECategory, SSEEvent
 from infrastructure.persistence.outbox import Outbox
 from infrastructure.sse.wire_format import WireFormat
-from infrastructure.tracing import Tracing
+from infrastructure.tracing.tracing import Tracing
 
 TRACE = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
 

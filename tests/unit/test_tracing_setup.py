@@ -1,5 +1,9 @@
 """Tracing is off unless the SDK's variables name an exporter; then the SDK reads them itself."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
@@ -8,9 +12,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import DEFAULT_ON
 from opentelemetry.trace import SpanKind
 
-from infrastructure.tracing import Tracing
 from infrastructure.tracing.sampler import RequestRooted
 from infrastructure.tracing.setup import tracing_from_env
+from infrastructure.tracing.tracing import Tracing
 
 OTEL_VARIABLES = (
     "OTEL_TRACES_EXPORTER",
@@ -92,3 +96,26 @@ def test_only_requests_start_a_trace() -> None:
         assert tracing.carrier() is not None
         with tracing.span("herald.commit") as commit:
             assert commit.is_recording()
+
+
+def test_off_nothing_of_the_sdk_is_imported_or_built() -> None:
+    """Built as ``herald run`` builds it, without the variables: neither Herald's tracing nor the SDK's tracer.
+
+    (The OpenTelemetry API may be: redis-py imports it for metrics of its own once the SDK is installed, and
+    Litestar looks for its plugin as an app is built.)
+    """
+    script = (
+        "import sys\n"
+        "from infrastructure.container import Container\n"
+        "from presentation.http.app import create_app\n"
+        "container = Container()\n"
+        "create_app(container)\n"
+        "assert container.tracing() is None\n"
+        "tracing = ('infrastructure.tracing.tracing', 'opentelemetry.sdk.trace')\n"
+        "loaded = [m for m in tracing if m in sys.modules]\n"
+        "print(loaded)\n"
+    )
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

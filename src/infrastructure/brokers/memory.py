@@ -5,6 +5,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import attrs
@@ -18,7 +19,9 @@ from infrastructure.streams.group_ids import from36, group_order, section, split
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import Inbox, InboxEventStream
 from infrastructure.streams.signals import UNWATCHED_EVENT_TYPE, ResetReason, reset_frame
-from infrastructure.tracing import Tracing
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Tracing
 
 _POSITION = re.compile(r"([0-9a-f]{8})-(\d{1,19})_(\d{1,19})")
 
@@ -52,7 +55,7 @@ class InMemoryBroker:
         *,
         retention: int,
         max_retained_users: int,
-        tracing: Tracing | None = None,
+        tracing: "Tracing | None" = None,
     ) -> None:
         self._hub = hub
         self._tracing = tracing

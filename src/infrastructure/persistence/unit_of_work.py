@@ -3,7 +3,7 @@
 import contextlib
 import logging
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,7 +14,9 @@ from domain.ports import EventBusProtocol
 from infrastructure.persistence.database import Database, is_outage, unavailable
 from infrastructure.persistence.outbox import Outbox
 from infrastructure.persistence.repositories import SQL_REPOSITORIES
-from infrastructure.tracing import Carrier, Tracing
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Carrier, Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ class SqlUnitOfWork(UnitOfWork):
     """
 
     def __init__(
-        self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock, tracing: Tracing | None = None
+        self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock, tracing: "Tracing | None" = None
     ) -> None:
         self._database = database
         self._outbox = box
@@ -80,7 +82,7 @@ class SqlUnitOfWork(UnitOfWork):
             # The relay's publish of these events continues this span's trace, from the outbox rows.
             await self._commit(self._tracing.carrier())
 
-    async def _commit(self, trace: Carrier | None) -> None:
+    async def _commit(self, trace: "Carrier | None") -> None:
         try:
             await self._outbox.append(self._connection, self._durable, now=self._clock.now(), trace=trace)
             await self._connection.commit()
@@ -101,7 +103,7 @@ class SqlUnitsOfWork:
     """``UnitOfWorkFactory``: a new unit of work per use-case call, on one database."""
 
     def __init__(
-        self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock, tracing: Tracing | None = None
+        self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock, tracing: "Tracing | None" = None
     ) -> None:
         self._arguments = (database, box, bus, clock, tracing)
 

@@ -3,19 +3,20 @@
 import logging
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 import attrs
 import structlog
-from opentelemetry.trace import SpanKind
 
 from domain.events import DomainEvent
 from domain.ports import DeliveryAttempt, SSEPublisherProtocol
 from domain.registry import DomainToSSEMapping, EventRegistry
 from domain.sse import Audience, Broadcast, SSEEvent
 from infrastructure.sse.wire_format import WireFormat
-from infrastructure.tracing import Carrier, Tracing
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Carrier, Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class SSEEventHandler:
         registry: EventRegistry,
         publisher: SSEPublisherProtocol,
         wire_format: WireFormat,
-        tracing: Tracing | None = None,
+        tracing: "Tracing | None" = None,
     ) -> None:
         self._mappings = registry.as_mapping()
         self._tracing = tracing
@@ -73,7 +74,7 @@ class SSEEventHandler:
         events: Sequence[DomainEvent],
         attempt: DeliveryAttempt,
         log_contexts: Sequence[Mapping[str, Any]] = (),
-        traces: Sequence[Carrier | None] = (),
+        traces: "Sequence[Carrier | None]" = (),
     ) -> list[DomainEvent]:
         """Publish the SSE events of ``events`` now, in order, or raise (the outbox relay's path).
 
@@ -177,7 +178,7 @@ class SSEEventHandler:
             return
         event = delivery.event
         attributes = {"herald.event_type": event.event_type, "herald.event_id": str(event.event_id)}
-        with self._tracing.span("herald.publish", attributes, kind=SpanKind.PRODUCER):
+        with self._tracing.publishing_one(attributes):
             await self._send(delivery)
 
     async def _send(self, delivery: Delivery) -> None:

@@ -6,21 +6,23 @@ and taken off when it closes; nothing is patched for the whole process.
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from opentelemetry.instrumentation.redis import RedisInstrumentor
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from infrastructure.tracing.tracing import Tracing
+if TYPE_CHECKING:
+    from infrastructure.tracing.tracing import Tracing
 
 
 @contextlib.contextmanager
-def traced_engine(engine: AsyncEngine, tracing: Tracing | None) -> Iterator[None]:
+def traced_engine(engine: AsyncEngine, tracing: "Tracing | None") -> Iterator[None]:
     """Statements on ``engine`` become spans while the block runs (nothing without tracing)."""
     if tracing is None:
         yield
         return
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor  # noqa: PLC0415  # only when on
+
     instrumentor = SQLAlchemyInstrumentor()
     # Its declared range stops below the SQLAlchemy 2.1 Herald runs on, whose engine events it uses unchanged
     # (the tracing tests hold it to that): the range check is skipped, not the instrumentation.
@@ -31,7 +33,9 @@ def traced_engine(engine: AsyncEngine, tracing: Tracing | None) -> Iterator[None
         instrumentor.uninstrument()
 
 
-def trace_redis(client: Redis, tracing: Tracing | None) -> None:
+def trace_redis(client: Redis, tracing: "Tracing | None") -> None:
     """Commands (and pipelines) of ``client`` become spans (nothing without tracing)."""
     if tracing is not None:
+        from opentelemetry.instrumentation.redis import RedisInstrumentor  # noqa: PLC0415  # only when on
+
         RedisInstrumentor.instrument_client(client, tracer_provider=tracing.provider)

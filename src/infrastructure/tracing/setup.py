@@ -15,30 +15,44 @@ a test process next to others traces only what it does itself.
 
 import logging
 import os
-from collections.abc import Iterator, Mapping
-
-from opentelemetry.sdk._configuration import _get_exporter_names, _get_sampler, _import_exporters, _import_sampler
-from opentelemetry.sdk.environment_variables import OTEL_SDK_DISABLED
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import DEFAULT_ON
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from infrastructure.service_name import SERVICE
-from infrastructure.tracing.sampler import RequestRooted
-from infrastructure.tracing.tracing import Tracing
+
+if TYPE_CHECKING:
+    from infrastructure.tracing.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
 
-def tracing_from_env(environ: Mapping[str, str] = os.environ) -> Tracing | None:
-    """Tracing as the variables ask for it; None (and nothing of the SDK built) when they do not."""
-    if environ.get(OTEL_SDK_DISABLED, "").strip().lower() == "true":
+def _wanted() -> bool:
+    """Whether the variables turn tracing on: the SDK's own rule, asked before the SDK is imported at all."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    return os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() not in ("", "none")
+
+
+def tracing_from_env() -> "Tracing | None":
+    """Tracing as the variables ask for it; None (and nothing of the SDK imported or built) when they do not."""
+    if not _wanted():
         return None
-    exporters = _get_exporter_names("traces")  # reads os.environ, as everything in the SDK does
-    if not exporters:
-        return None
-    span_exporters, _, _ = _import_exporters(exporters, [], [])
+    # The SDK's own reading of the variables (what its configurator runs), imported only now.
+    from opentelemetry.sdk._configuration import (  # noqa: PLC0415
+        _get_exporter_names,
+        _get_sampler,
+        _import_exporters,
+        _import_sampler,
+    )
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource  # noqa: PLC0415
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
+    from opentelemetry.sdk.trace.sampling import DEFAULT_ON  # noqa: PLC0415
+
+    from infrastructure.tracing.sampler import RequestRooted  # noqa: PLC0415
+    from infrastructure.tracing.tracing import Tracing  # noqa: PLC0415
+
+    span_exporters, _, _ = _import_exporters(_get_exporter_names("traces"), [], [])
     resource = Resource.create()
     if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: SERVICE.slug}))
@@ -54,7 +68,7 @@ def tracing_from_env(environ: Mapping[str, str] = os.environ) -> Tracing | None:
     return Tracing(provider)
 
 
-def open_tracing() -> Iterator[Tracing | None]:
+def open_tracing() -> "Iterator[Tracing | None]":
     """The container's resource: tracing for the process's lifetime; what is still batched is sent at the end."""
     tracing = tracing_from_env()
     try:

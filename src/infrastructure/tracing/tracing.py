@@ -11,11 +11,14 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from opentelemetry import propagate, trace
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.util.types import Attributes
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ _BATCH: contextvars.ContextVar[Mapping[UUID, Carrier] | None] = contextvars.Cont
 class Tracing:
     """The process's tracer, and how a trace crosses the outbox and the broker."""
 
-    def __init__(self, provider: TracerProvider) -> None:
+    def __init__(self, provider: "TracerProvider") -> None:
         self.provider = provider
         self.tracer = provider.get_tracer("herald")
 
@@ -66,6 +69,10 @@ class Tracing:
             logger.debug("a delivery's trace context could not be read; no span", exc_info=True)
             return
         span.end()
+
+    def publishing_one(self, attributes: Attributes) -> contextlib.AbstractContextManager[trace.Span]:
+        """The span of an event published now, within the current span (an ephemeral event after its commit)."""
+        return self.span("herald.publish", attributes, kind=trace.SpanKind.PRODUCER)
 
     @contextlib.contextmanager
     def publishing(self, events: Sequence[tuple[Carrier, str, UUID, Sequence[UUID]]]) -> Iterator[None]:

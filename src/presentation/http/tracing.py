@@ -6,29 +6,32 @@ nothing a delivery span does not. Health checks are left out too: they come
 every few seconds and carry no event.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar.plugins import InitPlugin
-from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import Span
 
 from presentation.http.request_ids import request_id_of
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import Span
 
 #: Paths (regular expressions) of requests that are not traced.
 UNTRACED = ["^/api/v1/events$", "^/health$"]
 
 
-def _name_request(span: Span, scope: dict[str, Any]) -> None:
+def _name_request(span: "Span", scope: dict[str, Any]) -> None:
     # The id the response and the log lines carry, so a trace is found from either.
     if span.is_recording():
         span.set_attribute("herald.request_id", request_id_of(scope))  # type: ignore[arg-type]
 
 
-def tracing_plugins(provider: TracerProvider | None) -> list[InitPlugin]:
-    """The plugin that traces requests with ``provider``; none without tracing."""
+def tracing_plugins(provider: "TracerProvider | None") -> list[InitPlugin]:
+    """The plugin that traces requests with ``provider``; none (and nothing of it imported) without tracing."""
     if provider is None:
         return []
+    from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin  # noqa: PLC0415
+
     config = OpenTelemetryConfig(
         tracer_provider=provider,
         exclude=UNTRACED,

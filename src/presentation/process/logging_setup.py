@@ -19,7 +19,6 @@ import sys
 from typing import Any
 
 import structlog
-from opentelemetry import trace
 from structlog.processors import ExceptionRenderer
 from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -37,6 +36,10 @@ def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Eve
 def _trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     # The ids of the span current where the line was logged (tracing on, within a traced request or delivery),
     # as a trace backend shows them: the line is found from the trace, and the trace from the line.
+    # OpenTelemetry is imported only once tracing is on; before, no span can be current.
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None:
+        return event_dict
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
         event_dict["trace_id"] = format(context.trace_id, "032x")

@@ -5,6 +5,8 @@ closed at shutdown, and the publisher and subscriber on them. Nothing here
 starts unless the root's broker selection asks for it.
 """
 
+from typing import TYPE_CHECKING
+
 from dependency_injector import containers, providers
 
 from infrastructure.brokers.redis.keys import RedisKeys
@@ -17,7 +19,9 @@ from infrastructure.brokers.redis.resources import (
 from infrastructure.settings import Settings
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
-from infrastructure.tracing import Tracing
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Tracing
 
 
 class RedisProviders(containers.DeclarativeContainer):

@@ -4,6 +4,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import attrs
@@ -21,7 +22,9 @@ from infrastructure.brokers.redis.publish_script import (
     script_arguments,
 )
 from infrastructure.sse.wire_format import WireFormat
-from infrastructure.tracing import Tracing
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Tracing
 
 #: Messages per script call.
 _BATCH = 200
@@ -54,7 +57,7 @@ class RedisPublisher:
         retry_seconds: float,
         buffer_size: int,
         wait_seconds: float = 2.0,
-        tracing: Tracing | None = None,
+        tracing: "Tracing | None" = None,
     ) -> None:
         self._client = client
         self._tracing = tracing

@@ -3,7 +3,7 @@
 import logging
 import os
 from collections.abc import AsyncIterator
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -16,8 +16,10 @@ from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.redis_errors import REDIS_FAILURE
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
-from infrastructure.tracing import Tracing
 from infrastructure.tracing.instrumentation import trace_redis
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ async def open_redis_client(
     name: str,
     is_cluster: bool = False,
     max_connections: int = 32,
-    tracing: Tracing | None = None,
+    tracing: "Tracing | None" = None,
 ) -> AsyncIterator[Redis]:
     """A Redis client with an explicit retry policy, closed with ``aclose()``.
 
@@ -118,7 +120,7 @@ async def open_redis_publisher(
     retry_seconds: float,
     buffer_size: int,
     wait_seconds: float,
-    tracing: Tracing | None = None,
+    tracing: "Tracing | None" = None,
 ) -> AsyncIterator[RedisPublisher]:
     """The Redis publisher; what still waits for Redis at shutdown is logged as dropped."""
     publisher = RedisPublisher(
@@ -145,7 +147,7 @@ async def open_redis_subscriber(
     *,
     retention: int,
     subscribe_seconds: float,
-    tracing: Tracing | None = None,
+    tracing: "Tracing | None" = None,
 ) -> AsyncIterator[RedisSubscriber]:
     """The Redis subscriber with its one pub/sub connection; ends every stream on shutdown."""
     subscriber = RedisSubscriber(

@@ -5,7 +5,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
 from cattrs import BaseValidationError
@@ -33,7 +33,9 @@ from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.group_ids import group_order
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import EndReason, InboxEventStream
-from infrastructure.tracing import Tracing
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ class RedisSubscriber:
         reconnect_retry: Retry | None = None,
         subscribe_seconds: float = 2.0,
         hold_limit: int = 10_000,
-        tracing: Tracing | None = None,
+        tracing: "Tracing | None" = None,
     ) -> None:
         self._client = client
         self._tracing = tracing
