@@ -8,8 +8,15 @@ stream keeps, and the publishing side's transform and messages. Run it in
 two worktrees, one after the other and again, to compare versions: it reads
 each version's own code, and adapts to the signatures that changed when
 groups came (docs/performance.md has the commands).
+
+``--tracing on`` times the same parts with tracing on: each live message
+carries a sampled trace's context (a delivery span per message, batched to an
+exporter that drops them), and the publisher's messages are made inside a
+request's span. Without it, the parts run as tracing leaves them when off
+(and as a version without tracing runs them).
 """
 
+import argparse
 import asyncio
 import contextlib
 import gc
@@ -37,6 +44,26 @@ from infrastructure.streams.hub import StreamHub
 
 #: Each figure is the best of this many repeats: the least disturbed by the rest of the machine.
 REPEATS = 5
+#: A sampled trace's W3C context, as a message published within a traced request carries it.
+TRACEPARENT = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+
+
+def _tracing(on: bool) -> dict[str, Any]:
+    """The keyword that turns tracing on in the subscriber and the publisher (none when off, as in older versions)."""
+    if not on:
+        return {}
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415 - a version without tracing never gets here
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult  # noqa: PLC0415
+
+    from infrastructure.tracing.tracing import Tracing  # noqa: PLC0415
+
+    class Dropped(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Dropped()))
+    return {"tracing": Tracing(provider)}
 
 
 def _subscription(inbox: Any, hub: StreamHub) -> Subscription:
@@ -48,11 +75,11 @@ def _best(run: Callable[[], float]) -> float:
     return min(run() for _ in range(REPEATS))
 
 
-async def live_delivery(streams: int, messages: int = 2000) -> tuple[float, float]:
+async def live_delivery(streams: int, messages: int = 2000, *, traced: bool = False) -> tuple[float, float]:
     """Microseconds per message and per delivery: one user's messages to its ``streams`` streams."""
     wire, keys = WireFormat(), RedisKeys("parts")
     hub = StreamHub(inbox_capacity=10**9, heartbeat_seconds=3600)
-    subscriber = RedisSubscriber(Redis(), Redis(), keys, hub, wire, retention=1000)
+    subscriber = RedisSubscriber(Redis(), Redis(), keys, hub, wire, retention=1000, **_tracing(traced))
     user = uuid.uuid4()
     for _ in range(streams):
         inbox = hub.open(user, None)
@@ -60,9 +87,8 @@ async def live_delivery(streams: int, messages: int = 2000) -> tuple[float, floa
         subscription.held = None  # live
         inbox.adapter_state = subscription
     data = {"report_id": str(uuid.uuid4()), "version": 2, "percent": 50, "step": "aggregating"}
-    payload = wire.dumps_event(
-        SSEEvent(event_type="report.progress", category=SSECategory.REPORTS, data=data, user_id=user)
-    )
+    sse = SSEEvent(event_type="report.progress", category=SSECategory.REPORTS, data=data, user_id=user)
+    payload = wire.dumps_event(sse, TRACEPARENT) if traced else wire.dumps_event(sse)
     frames = [f"{1_733_590_000_000 + i}-0\n".encode() + payload for i in range(messages)]
     channel, inboxes = keys.user_channel(user), hub.streams_of(user)
 
@@ -167,14 +193,15 @@ class Pinged(DomainEvent):
     user_id: uuid.UUID
 
 
-def publishing(events: int = 20_000) -> tuple[float, float]:
+def publishing(events: int = 20_000, *, traced: bool = False) -> tuple[float, float]:
     """Microseconds per user-only event of the SSE handler's transform, and of the Redis publisher's messages."""
     mapping = DomainToSSEMapping(
         domain_event=Pinged, sse_event_type="parts.ping", category=SSECategory.SYSTEM, description="A part's event."
     )
     wire = WireFormat()
+    tracing = _tracing(traced)
     publisher = RedisPublisher(
-        Redis(), RedisKeys("parts"), wire, retention=10, ttl_seconds=10, retry_seconds=1, buffer_size=10
+        Redis(), RedisKeys("parts"), wire, retention=10, ttl_seconds=10, retry_seconds=1, buffer_size=10, **tracing
     )
     handler = SSEEventHandler(EventRegistry([mapping]), publisher, wire)
     event = Pinged(sent=1, user_id=uuid.uuid4())
@@ -192,20 +219,34 @@ def publishing(events: int = 20_000) -> tuple[float, float]:
         return time.perf_counter() - started
 
     transform = _best(lambda: timed(lambda: handler.transform(mapping, event))) / events * 1e6
-    return transform, _best(lambda: timed(messages)) / events * 1e6
+    within = contextlib.nullcontext()
+    if traced:  # inside a request's span, as a use case publishes
+        from opentelemetry.trace import SpanKind  # noqa: PLC0415
+
+        within = tracing["tracing"].tracer.start_as_current_span("POST /api/v1/announcements", kind=SpanKind.SERVER)
+    with within:
+        return transform, _best(lambda: timed(messages)) / events * 1e6
 
 
 def main() -> None:
-    print(f"Herald from {pathlib.Path(inspect.getfile(Subscription)).parents[4]}; best of {REPEATS}")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tracing", choices=("off", "on"), default="off", help="time the parts with tracing on")
+    parser.add_argument("--live-only", action="store_true", help="the live path and the publisher's part only")
+    args = parser.parse_args()
+    traced = args.tracing == "on"
+    root = pathlib.Path(inspect.getfile(Subscription)).parents[4]
+    print(f"Herald from {root}; tracing {args.tracing}; best of {REPEATS}")
     for streams in (1, 100):
-        per_message, per_delivery = asyncio.run(live_delivery(streams))
+        per_message, per_delivery = asyncio.run(live_delivery(streams, traced=traced))
         print(f"live, {streams} stream(s): {per_message:.2f} µs per message, {per_delivery:.3f} µs per delivery")
+    transform, messages = publishing(traced=traced)
+    print(f"publishing: transform {transform:.2f} µs, publisher's messages {messages:.2f} µs per event")
+    if args.live_only:
+        return
     print(f"open (subscriber's part): {asyncio.run(_on_redis(opening)):.0f} µs of CPU per stream")
     print(f"resume 1,000 behind: {asyncio.run(_on_redis(resuming)):.2f} ms (median)")
     objects, size = asyncio.run(kept_per_stream())
     print(f"kept per open stream: {objects:.2f} tracked objects, {size:.0f} bytes")
-    transform, messages = publishing()
-    print(f"publishing: transform {transform:.2f} µs, publisher's messages {messages:.2f} µs per event")
 
 
 if __name__ == "__main__":

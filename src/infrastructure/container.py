@@ -57,6 +57,7 @@ from infrastructure.streams.hub import StreamHub, run_stream_hub
 from infrastructure.streams.memberships import GroupLeaves
 from infrastructure.streams.rate import PerUserRate
 from infrastructure.tasks import open_task_supervisor
+from infrastructure.tracing.setup import open_tracing
 
 T = TypeVar("T")
 
@@ -68,6 +69,9 @@ class Container(containers.DeclarativeContainer):
     registry = providers.Object(REGISTRY)
     wire_format = providers.Singleton(WireFormat)
     clock = providers.Singleton(SystemClock)
+
+    # None unless the OpenTelemetry variables turn tracing on (infrastructure/tracing/setup.py).
+    tracing = providers.Resource(open_tracing)
 
     event_bus = providers.Singleton(InProcessEventBus)
     tasks = providers.Resource(open_task_supervisor)
@@ -86,15 +90,20 @@ class Container(containers.DeclarativeContainer):
         wire_format=wire_format,
         retention=settings.provided.sse_retention,
         max_retained_users=settings.provided.sse_max_retained_users,
+        tracing=tracing,
     )
 
     # Redis adapters (brokers/redis/providers.py): started only when the broker selection asks for them.
-    redis = providers.Container(RedisProviders, settings=settings, wire_format=wire_format, hub=stream_hub)
+    redis = providers.Container(
+        RedisProviders, settings=settings, wire_format=wire_format, hub=stream_hub, tracing=tracing
+    )
 
     publisher = providers.Selector(settings.provided.broker_kind, memory=memory_broker, redis=redis.publisher)
     subscriber = providers.Selector(settings.provided.broker_kind, memory=memory_broker, redis=redis.subscriber)
 
-    sse_handler = providers.Singleton(SSEEventHandler, registry=registry, publisher=publisher, wire_format=wire_format)
+    sse_handler = providers.Singleton(
+        SSEEventHandler, registry=registry, publisher=publisher, wire_format=wire_format, tracing=tracing
+    )
     event_subscriptions = providers.Resource(
         subscribe_mapped_events, bus=event_bus, handler=sse_handler, registry=registry
     )
@@ -128,6 +137,7 @@ class Container(containers.DeclarativeContainer):
         url=settings.provided.database_url,
         pool_size=settings.provided.database_pool_size,
         claim=database_claim,
+        tracing=tracing,
     )
     ticket_rate = providers.Singleton(PerUserRate, per_minute=settings.provided.sse_tickets_per_minute)
     session_revocations = providers.Selector(
@@ -156,7 +166,9 @@ class Container(containers.DeclarativeContainer):
 
     # Durable events: the outbox in the database, and the relay that empties it.
     outbox = providers.Singleton(Outbox, registry=registry, wire_format=wire_format)
-    units_of_work = providers.Singleton(SqlUnitsOfWork, database=database, box=outbox, bus=event_bus, clock=clock)
+    units_of_work = providers.Singleton(
+        SqlUnitsOfWork, database=database, box=outbox, bus=event_bus, clock=clock, tracing=tracing
+    )
     outbox_relay = providers.Singleton(OutboxRelay, database=database, box=outbox, handler=sse_handler, clock=clock)
     outbox_relay_lifetime = providers.Resource(run_outbox_relay, relay=outbox_relay)
 
@@ -303,6 +315,7 @@ async def resolve(provider: "providers.Provider[T]") -> T:
 async def start(container: Container) -> None:
     """Start what the application needs: tasks, the selected broker, the handler's subscriptions."""
     needed = (
+        container.tracing,
         container.tasks,
         container.stream_hub_lifetime,
         container.subscriber,

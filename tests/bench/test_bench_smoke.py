@@ -120,6 +120,9 @@ async def test_the_parts_of_the_stream_path_are_timed() -> None:
     assert objects > 0
     assert size > 0
     assert all(figure > 0 for figure in parts.publishing(events=20))
+    traced, _ = await parts.live_delivery(streams=3, messages=20, traced=True)
+    assert traced > 0
+    assert all(figure > 0 for figure in parts.publishing(events=20, traced=True))
 
 
 async def test_the_hot_path_is_timed_from_the_message_to_each_streams_write() -> None:

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import structlog
+from opentelemetry.sdk.trace import TracerProvider
 
 from infrastructure.settings import LogFormat
 from presentation.process.logging_setup import logging_config
@@ -41,6 +42,17 @@ def test_the_bound_request_id_is_on_every_line_logged_meanwhile() -> None:
     outside = json.loads(render("json", record("presentation.http.errors", "something")))
     assert inside["request_id"] == "req-42"
     assert "request_id" not in outside
+
+
+def test_lines_logged_within_a_span_carry_its_trace_and_span_ids() -> None:
+    provider = TracerProvider()
+    with provider.get_tracer("test").start_as_current_span("work") as span:
+        inside = json.loads(render("json", record("infrastructure.sse.handler", "published")))
+    outside = json.loads(render("json", record("infrastructure.sse.handler", "published")))
+    context = span.get_span_context()
+    assert (inside["trace_id"], inside["span_id"]) == (f"{context.trace_id:032x}", f"{context.span_id:016x}")
+    assert "trace_id" not in outside
+    assert "span_id" not in outside
 
 
 def test_access_lines_are_redacted_and_carry_the_request_line_as_fields() -> None:

@@ -5,6 +5,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import attrs
@@ -19,6 +20,9 @@ from infrastructure.streams.group_ids import from36, group_order, section, split
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import Inbox, InboxEventStream
 from infrastructure.streams.signals import UNWATCHED_EVENT_TYPE, ResetReason, reset_frame
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Tracing
 
 _POSITION = re.compile(r"([0-9a-f]{8})-(\d{1,19})_(\d{1,19})")
 
@@ -45,8 +49,17 @@ class InMemoryBroker:
             addressed one's history is dropped first, so memory stays bounded.
     """
 
-    def __init__(self, hub: StreamHub, wire_format: WireFormat, *, retention: int, max_retained_users: int) -> None:
+    def __init__(
+        self,
+        hub: StreamHub,
+        wire_format: WireFormat,
+        *,
+        retention: int,
+        max_retained_users: int,
+        tracing: "Tracing | None" = None,
+    ) -> None:
         self._hub = hub
+        self._tracing = tracing
         self._wire_format = wire_format
         self._retention = retention
         self._epoch = secrets.token_hex(4)
@@ -130,6 +143,8 @@ class InMemoryBroker:
         return logs or [self._broadcast_log]
 
     def _append(self, event: SSEEvent) -> None:
+        tracing = self._tracing
+        started_ns = time.time_ns() if tracing is not None else 0
         body = encode_json_body(event=event.event_type, data_json=self._wire_format.data_json(event))
         left = UUID(event.data["user_id"]) if event.event_type == UNWATCHED_EVENT_TYPE else None
         for log in self._logs_of(event):  # every log first: a stream reached through one has its place in both
@@ -151,6 +166,8 @@ class InMemoryBroker:
                 # A stream of the event's user has it from the user's log already.
                 streams += self._fan_out(self._hub.members(event.group), event.category, body, record, user)
         self._hub.stats.fanned_out(event.event_type, streams, event.occurred_at)
+        if tracing is not None and (carrier := tracing.carrier_of(event.event_id)) is not None:
+            tracing.delivered(carrier, event.event_type, streams, started_ns)
 
     def _fan_out(
         self,

@@ -13,7 +13,7 @@ each user's events still leave in the order they were committed.
 import asyncio
 import contextlib
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -49,12 +49,20 @@ class Outbox:
         """True for events the outbox delivers: mapped by the registry, and not ephemeral."""
         return self._registry.is_durable(type(event))
 
-    async def append(self, connection: AsyncConnection, events: Sequence[DomainEvent], *, now: datetime) -> None:
-        """Add ``events`` to the transaction of ``connection``, in order."""
+    async def append(
+        self,
+        connection: AsyncConnection,
+        events: Sequence[DomainEvent],
+        *,
+        now: datetime,
+        trace: Mapping[str, str] | None = None,
+    ) -> None:
+        """Add ``events`` to the transaction of ``connection``, in order, with the trace they were committed in."""
         if not events:
             return
         context = structlog.contextvars.get_contextvars()
         log_context = orjson.dumps(context).decode() if context else None
+        trace_context = orjson.dumps(trace).decode() if trace else None
         rows: list[dict[str, Any]] = [
             {
                 "event_id": event.event_id,
@@ -63,6 +71,7 @@ class Outbox:
                 "partition": self._partition(event),
                 "recorded_at": now,
                 "log_context": log_context,
+                "trace_context": trace_context,
             }
             for event in events
         ]
@@ -79,6 +88,16 @@ class Outbox:
     def log_context(raw: str | None) -> dict[str, Any]:
         """The log fields a row was committed with."""
         return orjson.loads(raw) if raw else {}
+
+    @staticmethod
+    def trace_context(raw: str | None) -> dict[str, str] | None:
+        """The trace a row was committed in; None for a row committed without tracing (or an unreadable one:
+        a trace is never a reason not to deliver)."""
+        try:
+            context = orjson.loads(raw) if raw else None
+        except orjson.JSONDecodeError:
+            return None
+        return context if isinstance(context, dict) else None
 
     def committed(self) -> None:
         """Events were committed here: the relay need not wait for its next look."""

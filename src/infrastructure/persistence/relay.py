@@ -149,6 +149,7 @@ class OutboxRelay:
                 attempt,
                 [Outbox.log_context(row.log_context) for row, _ in events],
                 committed=[row.recorded_at for row, _ in events],
+                traces=[Outbox.trace_context(row.trace_context) for row, _ in events],
             )
             failed_ids = {event.event_id for event in undeliverable}
             published = [row.id for row, event in events if event.event_id not in failed_ids]

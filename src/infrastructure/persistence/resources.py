@@ -10,23 +10,31 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from application.reports import ResumeStalledReports
 from infrastructure.persistence.database import Database
 from infrastructure.persistence.relay import OutboxRelay
+from infrastructure.tracing.instrumentation import traced_engine
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
 
-async def open_database(url: str, pool_size: int, claim: Path | None) -> AsyncIterator[Database]:
-    """The database, its schema brought up to date before anything uses it.
+async def open_database(
+    url: str, pool_size: int, claim: Path | None, tracing: "Tracing | None" = None
+) -> AsyncIterator[Database]:
+    """The database, its schema brought up to date before anything uses it; its statements traced with tracing.
 
     ``claim`` is the SQLite file this process holds: the database opens only after it was claimed.
     """
     database = Database(url, pool_size=pool_size)
     try:
         await database.migrate()
-        yield database
+        with traced_engine(database.engine, tracing):
+            yield database
     finally:
         await database.aclose()
 

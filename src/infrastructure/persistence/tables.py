@@ -125,6 +125,9 @@ outbox = Table(
     Column("recorded_at", UtcDateTime(), nullable=False),
     # The log fields of the request that committed it (its request id), so its delivery is logged with them.
     Column("log_context", Text()),
+    # The W3C context of the trace it was committed in (JSON: traceparent, tracestate), so its relay and
+    # delivery continue that trace; empty when tracing was off.
+    Column("trace_context", Text()),
     Column("first_tried_at", UtcDateTime()),
     Column("attempts", Text(), nullable=False, server_default=text("''")),
     Column("published_at", UtcDateTime()),

@@ -3,7 +3,7 @@
 import contextlib
 import logging
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,6 +14,9 @@ from domain.ports import EventBusProtocol
 from infrastructure.persistence.database import Database, is_outage, unavailable
 from infrastructure.persistence.outbox import Outbox
 from infrastructure.persistence.repositories import SQL_REPOSITORIES
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Carrier, Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -26,14 +29,19 @@ class SqlUnitOfWork(UnitOfWork):
     At the commit, durable events become outbox rows in the same transaction;
     after it, ephemeral ones (and events no mapping stores) go to the event
     bus as events raised outside a unit of work always do, and the relay is
-    woken for the durable ones. Without a commit, nothing is published.
+    woken for the durable ones. Without a commit, nothing is published. With
+    tracing, the commit is a span, and the outbox rows keep its context: the
+    relay's publish and every delivery continue its trace.
     """
 
-    def __init__(self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock) -> None:
+    def __init__(
+        self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock, tracing: "Tracing | None" = None
+    ) -> None:
         self._database = database
         self._outbox = box
         self._bus = bus
         self._clock = clock
+        self._tracing = tracing
         self._stack = contextlib.AsyncExitStack()
         self._events: list[DomainEvent] = []
         self._durable: list[DomainEvent] = []  # split at the commit: outbox rows …
@@ -67,8 +75,16 @@ class SqlUnitOfWork(UnitOfWork):
     async def commit(self) -> None:
         for event in self._events:
             (self._durable if self._outbox.stores(event) else self._after).append(event)
+        if self._tracing is None:
+            await self._commit(None)
+            return
+        with self._tracing.span("herald.commit", {"herald.events": len(self._durable)}):
+            # The relay's publish of these events continues this span's trace, from the outbox rows.
+            await self._commit(self._tracing.carrier())
+
+    async def _commit(self, trace: "Carrier | None") -> None:
         try:
-            await self._outbox.append(self._connection, self._durable, now=self._clock.now())
+            await self._outbox.append(self._connection, self._durable, now=self._clock.now(), trace=trace)
             await self._connection.commit()
         except DBAPIError as error:
             if is_outage(error):
@@ -86,8 +102,10 @@ class SqlUnitOfWork(UnitOfWork):
 class SqlUnitsOfWork:
     """``UnitOfWorkFactory``: a new unit of work per use-case call, on one database."""
 
-    def __init__(self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock) -> None:
-        self._arguments = (database, box, bus, clock)
+    def __init__(
+        self, database: Database, box: Outbox, bus: EventBusProtocol, clock: Clock, tracing: "Tracing | None" = None
+    ) -> None:
+        self._arguments = (database, box, bus, clock, tracing)
 
     def __call__(self) -> SqlUnitOfWork:
         # The port's repositories are abstract to mypy until __aenter__ sets them from SQL_REPOSITORIES.

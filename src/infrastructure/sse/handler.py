@@ -4,7 +4,7 @@ import logging
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 import attrs
@@ -16,6 +16,9 @@ from domain.ports import DeliveryAttempt, SSEPublisherProtocol
 from domain.registry import DomainToSSEMapping, EventRegistry
 from domain.sse import Audience, Broadcast, SSEEvent
 from infrastructure.sse.wire_format import WireFormat
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Carrier, Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +56,15 @@ class SSEEventHandler:
     use case that raised it. Unmapped events are ignored silently.
     """
 
-    def __init__(self, registry: EventRegistry, publisher: SSEPublisherProtocol, wire_format: WireFormat) -> None:
+    def __init__(
+        self,
+        registry: EventRegistry,
+        publisher: SSEPublisherProtocol,
+        wire_format: WireFormat,
+        tracing: "Tracing | None" = None,
+    ) -> None:
         self._mappings = registry.as_mapping()
+        self._tracing = tracing
         self._publisher = publisher
         self._wire_format = wire_format
         #: SSE events published, and those that failed, by SSE event type (read by the metrics).
@@ -67,6 +77,7 @@ class SSEEventHandler:
         attempt: DeliveryAttempt,
         log_contexts: Sequence[Mapping[str, Any]] = (),
         committed: Sequence[datetime] = (),
+        traces: "Sequence[Carrier | None]" = (),
     ) -> list[DomainEvent]:
         """Publish the SSE events of ``events`` now, in order, or raise (the outbox relay's path).
 
@@ -74,14 +85,18 @@ class SSEEventHandler:
         them): they are logged and counted here, and the caller must not retry
         them. ``log_contexts`` (one per event) are the log fields each was
         raised with, such as the id of the request that committed it; ``committed`` (one per event) when
-        each one's outbox row committed, carried with the event to time its way to the users' sockets.
+        each one's outbox row committed, carried with the event to time its way to the users' sockets;
+        ``traces`` (one per event, or none) the trace each was committed in.
         """
         outgoing: list[SSEEvent] = []
         logged: list[tuple[DomainEvent, Delivery, Mapping[str, Any]]] = []
         undeliverable: list[DomainEvent] = []
         contexts = log_contexts or [{}] * len(events)
         commits: Sequence[datetime | None] = committed or [None] * len(events)
-        for event, context, committed_at in zip(events, contexts, commits, strict=True):
+        traced: list[tuple[Carrier, str, UUID, list[UUID]]] = []
+        for event, context, committed_at, carrier in zip(
+            events, contexts, commits, traces or [None] * len(events), strict=True
+        ):
             try:
                 deliveries = [
                     self.transform(mapping, event, committed_at) for mapping in self._mappings.get(type(event), ())
@@ -102,7 +117,14 @@ class SSEEventHandler:
             for delivery in deliveries:
                 outgoing.extend(delivery.addressed())
                 logged.append((event, delivery, context))
-        await self._publisher.publish_now(outgoing, attempt)
+            if carrier is not None and deliveries:
+                sse_ids = [delivery.event.event_id for delivery in deliveries]
+                traced.append((carrier, type(event).__name__, event.event_id, sse_ids))
+        if self._tracing is not None and traced:
+            with self._tracing.publishing(traced):
+                await self._publisher.publish_now(outgoing, attempt)
+        else:
+            await self._publisher.publish_now(outgoing, attempt)
         for event, delivery, context in logged:
             self.published[delivery.event.event_type] += 1
             with structlog.contextvars.bound_contextvars(**context):
@@ -171,6 +193,15 @@ class SSEEventHandler:
         return Delivery(event=sse_event, audience=audience)
 
     async def _publish(self, delivery: Delivery) -> None:
+        if self._tracing is None:
+            await self._send(delivery)
+            return
+        event = delivery.event
+        attributes = {"herald.event_type": event.event_type, "herald.event_id": str(event.event_id)}
+        with self._tracing.publishing_one(attributes):
+            await self._send(delivery)
+
+    async def _send(self, delivery: Delivery) -> None:
         audience = delivery.audience
         if isinstance(audience, Broadcast):
             await self._publisher.broadcast(delivery.event)

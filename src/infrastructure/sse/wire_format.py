@@ -53,6 +53,8 @@ class RelayedEvent(NamedTuple):
     event_id: str = ""
     committed_at: float | None = None
     """When its change committed (Unix seconds), if the message says: the start of its delivery latency."""
+    trace: dict[str, str] | None = None
+    """The W3C context of the trace it was published in (``traceparent``), if it was."""
 
 
 class WireFormat:
@@ -89,9 +91,15 @@ class WireFormat:
         """Read a value written by :meth:`dumps`."""
         return self._converter.loads(raw, kind)
 
-    def dumps_event(self, event: SSEEvent) -> bytes:
-        """Serialise an SSE event for another process."""
-        return self._converter.dumps(event)
+    def dumps_event(self, event: SSEEvent, trace: Mapping[str, str] | None = None) -> bytes:
+        """Serialise an SSE event for another process, with the W3C context of its trace when it has one.
+
+        The context is a field of the message, not of the event: a reader that
+        does not trace (or an older process) passes over it.
+        """
+        if trace is None:
+            return self._converter.dumps(event)
+        return orjson.dumps({**self._converter.unstructure(event), "trace": trace})
 
     def loads_event(self, raw: bytes | str) -> SSEEvent:
         """Read an SSE event written by :meth:`dumps_event`."""
@@ -125,4 +133,5 @@ class WireFormat:
             data,
             event_id,
             datetime.fromisoformat(committed_at).timestamp() if isinstance(committed_at, str) else None,
+            trace if isinstance(trace := fields.get("trace"), dict) else None,
         )

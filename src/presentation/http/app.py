@@ -32,6 +32,7 @@ from presentation.http.request_ids import add_request_id, request_id_middleware
 from presentation.http.response_start import on_response_start
 from presentation.http.security_headers import add_security_headers
 from presentation.http.send_timeout import SendTimeout
+from presentation.http.tracing import tracing_plugins
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def create_app(container: Container | None = None) -> Litestar:
     """
     container = container or Container()
     settings = container.settings()
+    tracing = container.tracing()  # None unless the OpenTelemetry variables turn it on
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -79,7 +81,11 @@ def create_app(container: Container | None = None) -> Litestar:
     app = Litestar(
         route_handlers=bound_to(container, handlers),
         lifespan=[lifespan],
-        plugins=[problem_details_plugin(), ClosedStructSchemaPlugin()],
+        plugins=[
+            problem_details_plugin(),
+            ClosedStructSchemaPlugin(),
+            *tracing_plugins(tracing.provider if tracing is not None else None),
+        ],
         exception_handlers=exception_handlers(),
         cors_config=cors,
         before_send=[

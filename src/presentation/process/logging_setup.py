@@ -4,7 +4,8 @@ The code logs with the standard library (``logging.getLogger(__name__)``), so
 no layer depends on the logging library; structlog's ``ProcessorFormatter``
 renders every record — Herald's, uvicorn's access and error logs, Litestar's —
 through one chain that adds the timestamp, the level, the logger name, the
-request id bound for the current request and any ``extra=`` fields.
+request id bound for the current request, the ids of the current trace and
+span (when tracing is on) and any ``extra=`` fields.
 
 Tracebacks are rendered without local variables: a frame's locals hold the
 ASGI scope, and with it the caller's headers and cookies. Whatever still
@@ -32,10 +33,25 @@ def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Eve
     return event_dict
 
 
+def _trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    # The ids of the span current where the line was logged (tracing on, within a traced request or delivery),
+    # as a trace backend shows them: the line is found from the trace, and the trace from the line.
+    # OpenTelemetry is imported only once tracing is on; before, no span can be current.
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None:
+        return event_dict
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict["trace_id"] = format(context.trace_id, "032x")
+        event_dict["span_id"] = format(context.span_id, "016x")
+    return event_dict
+
+
 def _shared_processors() -> list[Processor]:
     """What every record gets, whether it comes from ``logging`` or from structlog."""
     return [
         structlog.contextvars.merge_contextvars,
+        _trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),

@@ -5,6 +5,8 @@ closed at shutdown, and the publisher and subscriber on them. Nothing here
 starts unless the root's broker selection asks for it.
 """
 
+from typing import TYPE_CHECKING
+
 from dependency_injector import containers, providers
 
 from infrastructure.brokers.redis.keys import RedisKeys
@@ -18,6 +20,9 @@ from infrastructure.settings import Settings
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
 
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Tracing
+
 
 class RedisProviders(containers.DeclarativeContainer):
     """One client for commands, one for the publisher, one connection for pub/sub; the publisher and subscriber."""
@@ -25,6 +30,7 @@ class RedisProviders(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
     wire_format = providers.Dependency(instance_of=WireFormat)
     hub = providers.Dependency(instance_of=StreamHub)
+    tracing: "providers.Dependency[Tracing | None]" = providers.Dependency()  # None when tracing is off
 
     keys = providers.Singleton(RedisKeys, prefix=settings.provided.redis_prefix)
     # Asked once, at start, for the three clients below.
@@ -37,6 +43,7 @@ class RedisProviders(containers.DeclarativeContainer):
         retries=3,
         name=settings.provided.redis_prefix,
         is_cluster=is_cluster,
+        tracing=tracing,
     )
     # The publisher retries by itself, looking first for what a lost answer had written: no client retries.
     publish_client = providers.Resource(
@@ -63,6 +70,7 @@ class RedisProviders(containers.DeclarativeContainer):
         retry_seconds=settings.provided.redis_publish_retry_seconds,
         buffer_size=settings.provided.redis_publish_buffer,
         wait_seconds=settings.provided.redis_timeout_seconds,
+        tracing=tracing,
     )
     subscriber = providers.Resource(
         open_redis_subscriber,
@@ -73,4 +81,5 @@ class RedisProviders(containers.DeclarativeContainer):
         wire_format=wire_format,
         retention=settings.provided.sse_retention,
         subscribe_seconds=settings.provided.redis_timeout_seconds,
+        tracing=tracing,
     )

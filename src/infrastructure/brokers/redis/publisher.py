@@ -4,6 +4,7 @@ import asyncio
 import functools
 import time
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import attrs
@@ -21,6 +22,9 @@ from infrastructure.brokers.redis.publish_script import (
     script_arguments,
 )
 from infrastructure.sse.wire_format import WireFormat
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Tracing
 
 #: Messages per script call.
 _BATCH = 200
@@ -53,8 +57,10 @@ class RedisPublisher:
         retry_seconds: float,
         buffer_size: int,
         wait_seconds: float = 2.0,
+        tracing: "Tracing | None" = None,
     ) -> None:
         self._client = client
+        self._tracing = tracing
         self._keys = keys
         self._wire_format = wire_format
         self._retention = retention
@@ -114,7 +120,8 @@ class RedisPublisher:
         On a cluster each slot gets a lane (and calls) of its own; a single Redis takes any batch in one.
         """
         keys, per_slot = self._keys, self._per_slot
-        payload = self._wire_format.dumps_event(event)
+        tracing = self._tracing
+        payload = self._wire_format.dumps_event(event, tracing.carrier_of(event.event_id) if tracing else None)
         queued_at = time.monotonic()
         if event.is_broadcast:
             return [

@@ -3,7 +3,7 @@
 import logging
 import os
 from collections.abc import AsyncIterator
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -16,6 +16,10 @@ from infrastructure.brokers.redis.subscriber import RedisSubscriber
 from infrastructure.redis_errors import REDIS_FAILURE
 from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.hub import StreamHub
+from infrastructure.tracing.instrumentation import trace_redis
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +47,13 @@ async def probe_redis_cluster(url: str | None, mode: str) -> AsyncIterator[bool]
 
 
 async def open_redis_client(
-    url: str, *, retries: int, name: str, is_cluster: bool = False, max_connections: int = 32
+    url: str,
+    *,
+    retries: int,
+    name: str,
+    is_cluster: bool = False,
+    max_connections: int = 32,
+    tracing: "Tracing | None" = None,
 ) -> AsyncIterator[Redis]:
     """A Redis client with an explicit retry policy, closed with ``aclose()``.
 
@@ -74,6 +84,7 @@ async def open_redis_client(
             # Read the slot map now: left to the first commands, a burst of them reads it
             # side by side, and redis-py then closes connections that are still in use.
             await nodes.initialize()
+            trace_redis(cast("Redis", nodes), tracing)
             yield cast("Redis", nodes)  # the commands Herald uses have the same signatures
         finally:
             await nodes.aclose()
@@ -91,6 +102,7 @@ async def open_redis_client(
         socket_keepalive=True,
     )
     client = Redis(connection_pool=pool)
+    trace_redis(client, tracing)
     try:
         yield client
     finally:
@@ -108,6 +120,7 @@ async def open_redis_publisher(
     retry_seconds: float,
     buffer_size: int,
     wait_seconds: float,
+    tracing: "Tracing | None" = None,
 ) -> AsyncIterator[RedisPublisher]:
     """The Redis publisher; what still waits for Redis at shutdown is logged as dropped."""
     publisher = RedisPublisher(
@@ -119,6 +132,7 @@ async def open_redis_publisher(
         retry_seconds=retry_seconds,
         buffer_size=buffer_size,
         wait_seconds=wait_seconds,
+        tracing=tracing,
     )
     yield publisher
     await publisher.aclose()
@@ -133,10 +147,18 @@ async def open_redis_subscriber(
     *,
     retention: int,
     subscribe_seconds: float,
+    tracing: "Tracing | None" = None,
 ) -> AsyncIterator[RedisSubscriber]:
     """The Redis subscriber with its one pub/sub connection; ends every stream on shutdown."""
     subscriber = RedisSubscriber(
-        pubsub_client, client, keys, hub, wire_format, retention=retention, subscribe_seconds=subscribe_seconds
+        pubsub_client,
+        client,
+        keys,
+        hub,
+        wire_format,
+        retention=retention,
+        subscribe_seconds=subscribe_seconds,
+        tracing=tracing,
     )
     await subscriber.start()
     yield subscriber

@@ -2,9 +2,10 @@
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
 
 from cattrs import BaseValidationError
@@ -32,6 +33,9 @@ from infrastructure.sse.wire_format import WireFormat
 from infrastructure.streams.group_ids import group_order
 from infrastructure.streams.hub import StreamHub
 from infrastructure.streams.inbox import EndReason, InboxEventStream
+
+if TYPE_CHECKING:  # tracing is imported only when it is on
+    from infrastructure.tracing.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +73,10 @@ class RedisSubscriber:
         reconnect_retry: Retry | None = None,
         subscribe_seconds: float = 2.0,
         hold_limit: int = 10_000,
+        tracing: "Tracing | None" = None,
     ) -> None:
         self._client = client
+        self._tracing = tracing
         self._keys = keys
         self._hub = hub
         self._wire_format = wire_format
@@ -231,6 +237,8 @@ class RedisSubscriber:
             log = group
         else:  # its last local stream closed since Redis sent it
             return
+        tracing = self._tracing
+        started_ns = time.time_ns() if tracing is not None else 0
         raw_position, _, payload = data.partition(b"\n")
         position = Position.parse(raw_position) if raw_position else None
         try:
@@ -250,6 +258,9 @@ class RedisSubscriber:
             if isinstance(subscription, Subscription):
                 subscription.offer(message, self._hold_limit)
         self._hub.stats.fanned_out(event.event_type, len(targets), event.occurred_at)
+        if tracing is not None and event.trace is not None:
+            streams = sum(1 for inbox in targets if inbox.wants(event.category))
+            tracing.delivered(event.trace, event.event_type, streams, started_ns)
 
     def _subscriptions_on(self, channels: frozenset[bytes] | None) -> list[Subscription]:
         """The streams that listen on any of ``channels`` (None: on any channel)."""
