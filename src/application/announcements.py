@@ -4,8 +4,10 @@ from uuid import UUID
 
 from application.ports import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
+from application.recorded import Recorded
 from domain.events import AnnouncementPublished, TenantAnnouncementPublished
 from domain.model import Announcement
+from domain.registry import EventRegistry
 
 
 class PublishAnnouncement:
@@ -15,16 +17,17 @@ class PublishAnnouncement:
     tenant's members: one write to the tenant's group, however many they are.
     """
 
-    def __init__(self, units: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, units: UnitOfWorkFactory, clock: Clock, registry: EventRegistry) -> None:
         self._units = units
         self._clock = clock
+        self._registry = registry
 
     async def __call__(
         self, author_id: UUID, message: str, *, tenant: str | None = None
-    ) -> AnnouncementPublished | TenantAnnouncementPublished:
+    ) -> Recorded[AnnouncementPublished | TenantAnnouncementPublished]:
         async with self._units() as uow:
             announcement, event = Announcement.publish(author_id, message, now=self._clock.now(), tenant=tenant)
             await uow.announcements.add(announcement)
             uow.record(event)
             await uow.commit()
-        return event
+        return Recorded.of(event, [event], self._registry)
