@@ -7,8 +7,6 @@ server behind the page is stopped and another started, the page talks to a relay
 (as to a load balancer), so its origin stays the same whichever server answers.
 """
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -34,6 +32,7 @@ from tests.support.demo_page import (
     wait_for_log,
     wait_until,
 )
+from tests.support.relay import relay
 from tests.support.server import RunningHerald, serve
 
 SCREENSHOT = ARTIFACTS / "demo-page.png"
@@ -59,62 +58,6 @@ async def browse_as(base_url: str, screenshot: Path, *, user_id: uuid.UUID | Non
     script = None if user_id is None else signed_in_as(user_id)
     async with browse(base_url, screenshot, init_script=script) as (page, _):
         yield page
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy until ``reader``'s side closes, then close ``writer``'s: one side closing closes the other."""
-    try:
-        with contextlib.suppress(OSError):
-            while data := await reader.read(65_536):
-                writer.write(data)
-                await writer.drain()
-    finally:
-        writer.close()
-
-
-class Relay:
-    """Where the browser connects, as to a load balancer: each connection goes to the Herald behind it.
-
-    While there is none (``upstream`` is None, the server is down), a connection
-    is closed at once, and the browser tries again later.
-    """
-
-    def __init__(self) -> None:
-        self.base_url = ""
-        self.upstream: RunningHerald | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def connection(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        """Relay one connection both ways until either side closes it."""
-        self._writers.add(client_writer)
-        try:
-            if self.upstream is None:
-                return
-            url = httpx.URL(self.upstream.base_url)
-            with contextlib.suppress(OSError):  # refused: as if there were none
-                server_reader, server_writer = await asyncio.open_connection(url.host, url.port)
-                self._writers.add(server_writer)
-                await asyncio.gather(_pipe(client_reader, server_writer), _pipe(server_reader, client_writer))
-        finally:
-            client_writer.close()
-
-    def close_connections(self) -> None:
-        for writer in self._writers:
-            writer.close()
-
-
-@asynccontextmanager
-async def relay() -> AsyncIterator[Relay]:
-    """A :class:`Relay` on a free loopback port, with nothing behind it yet."""
-    gateway = Relay()
-    server = await asyncio.start_server(gateway.connection, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    gateway.base_url = f"http://127.0.0.1:{port}"
-    async with server:
-        try:
-            yield gateway
-        finally:
-            gateway.close_connections()
 
 
 # -- fixtures ------------------------------------------------------------------

@@ -22,6 +22,8 @@ export interface ConnectionOptions {
   onEvent: (event: RawEvent) => void;
   onOpen?: () => void;
   onFailure?: (error: Error) => void;
+  /** Called before each wait for the next attempt, with the wait (ms). */
+  onRetry?: (waitMs: number) => void;
   /** The server said 204: stop for good. */
   onStopped?: () => void;
   /** The first base of the backoff, until the server's `retry:` replaces it (ms). */
@@ -174,6 +176,7 @@ export class Connection {
         options.onFailure?.(failure);
       }
       const wait = backoff(this.#retryMs, this.#failures, options.maxRetryMs, random);
+      options.onRetry?.(wait);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
         abort.signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });

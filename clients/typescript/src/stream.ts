@@ -294,8 +294,8 @@ export class HeraldStream {
         this.#take(event);
       },
       onOpen: () => this.#shareStatus('open'),
+      onRetry: () => this.#shareStatus('connecting'),
       onFailure: (error) => {
-        this.#shareStatus('connecting');
         this.#post({ t: 'failure', message: error.message });
         this.#fail(error.message);
       },
