@@ -115,3 +115,66 @@ def test_npm_pack_gives_a_tarball_a_scratch_project_installs_and_compiles_a_cons
     assert result["waits"] == [0, 1500, 2997]
     assert 29_000 < result["capped"] < 30_000
     assert result["names"] > 0
+
+
+#: Node runs the built module with a fake fetch: the parser, then the backoff of one connection through refusals,
+#: a stream that ends at once, one that stays open long enough, and the server's 204.
+BEHAVIOUR = """
+import { Connection, EventParser } from './dist/herald-client.js';
+
+const parsed = [];
+let hint;
+const parser = new EventParser((event) => parsed.push(event), (ms) => (hint = ms));
+for (const chunk of ['\\ufeffretry: 1234\\r', '\\nid: 1\\nevent: a\\ndata: x\\r\\ndata:  y\\r\\r', ': c\\n\\nretry: 9x\\n', 'data: z\\n']) {
+  parser.push(chunk);
+}
+
+const encode = (text) => new TextEncoder().encode(text);
+const stream = (text, openMs) => new Response(new ReadableStream({
+  start(controller) {
+    controller.enqueue(encode(text));
+    setTimeout(() => controller.close(), openMs);
+  },
+}), { headers: { 'Content-Type': 'text/event-stream' } });
+const answers = [
+  () => new Response('no', { status: 401 }),
+  () => new Response('no', { status: 401 }),
+  () => new Response('no', { status: 401 }),
+  () => stream('retry: 50\\n\\n', 0),
+  () => stream('retry: 50\\n\\n', 250),
+  () => new Response(null, { status: 204 }),
+];
+const waits = [];
+const failures = [];
+await new Promise((stopped) => {
+  const connection = new Connection({
+    target: async () => ({ url: 'http://herald.invalid/api/v1/events', credentials: false }),
+    onEvent: () => undefined,
+    onRetry: (ms) => waits.push(ms),
+    onFailure: (error) => failures.push(error.message),
+    onStopped: stopped,
+    retryMs: 10,
+    maxRetryMs: 1000,
+    stableMs: 200,
+    random: () => 0.999,
+    fetch: async () => answers.shift()(),
+  });
+  connection.start();
+});
+console.log(JSON.stringify({ parsed, hint, waits, failures }));
+"""
+
+
+def test_the_connection_parses_the_standard_s_lines_and_backs_off_until_a_stream_stays_open(
+    package: Path, built: tuple[int, int, int]
+) -> None:
+    (package / "behaviour.mjs").write_text(BEHAVIOUR)
+    result = json.loads(run(["node", "behaviour.mjs"], cwd=package))
+    assert result["parsed"] == [{"name": "a", "id": "1", "data": "x\n y"}]  # CR, CRLF; the unfinished event dropped
+    assert result["hint"] == 1234  # and "9x" is no retry
+    # Waits of up to base × 2^failures (here the top of the window): three refusals double it; the server's
+    # retry: becomes the base; a stream that ended at once is a fourth failure; one that stayed open for the
+    # stable time forgets them all, and its clean end waits one window at most.
+    assert result["waits"] == [19, 39, 79, 799, 49]
+    assert len(result["failures"]) == 5
+    assert "refused (401)" in result["failures"][0]

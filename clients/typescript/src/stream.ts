@@ -16,7 +16,7 @@ import {
 } from './generated/events';
 
 export * from './generated/events';
-export { backoff } from './connection';
+export { backoff, Connection, EventParser, type ConnectionOptions, type RawEvent } from './connection';
 
 /** What a listener gets beside the payload. */
 export interface EventMeta<K extends HeraldEventName> {
