@@ -172,7 +172,7 @@ def test_the_connection_parses_the_standard_s_lines_and_backs_off_until_a_stream
     result = json.loads(run(["node", "behaviour.mjs"], cwd=package))
     assert result["parsed"] == [{"name": "a", "id": "1", "data": "x\n y"}]  # CR, CRLF; the unfinished event dropped
     assert result["hint"] == 1234  # and "9x" is no retry
-    # Waits of up to base × 2^failures (here the top of the window): three refusals double it; the server's
+    # Waits of up to base * 2^failures (here the top of the window): three refusals double it; the server's
     # retry: becomes the base; a stream that ended at once is a fourth failure; one that stayed open for the
     # stable time forgets them all, and its clean end waits one window at most.
     assert result["waits"] == [19, 39, 79, 799, 49]
