@@ -344,13 +344,17 @@ export class HeraldStream {
   #hear(message: Message): void {
     if (this.#role === 'closed') return;
     switch (message.t) {
-      case 'hello':
+      case 'hello': {
+        const known = this.#members.has(message.tab);
         this.#members.set(message.tab, message.filter);
+        // A new tab learns every other tab's filter: it may lead later, and it keeps out what they watch.
+        if (!known) this.#post({ t: 'hello', tab: this.#tab, filter: this.#filter(), after: null });
         if (this.#role !== 'leader') return;
         if (message.after !== null) this.#replay(message.tab, message.after);
         this.#post({ t: 'status', status: this.#status, position: this.#lastEventId ?? null });
         this.#connect();
         return;
+      }
       case 'bye':
         this.#members.delete(message.tab);
         if (this.#role === 'leader') this.#connect();
