@@ -8,6 +8,7 @@ two users, each with a stream of their own.
 """
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -84,6 +85,23 @@ async def open_streams_metric(service: RunningHerald) -> float:
         text = (await client.get(service.metrics_url)).text
     [line] = [line for line in text.splitlines() if line.startswith("herald_open_streams ")]
     return float(line.split()[1])
+
+
+async def replayed_after(service: RunningHerald, user: uuid.UUID, position: str, *, until: str) -> list[str]:
+    """The announcements the server sends a stream of ``user`` resuming after ``position``, up to ``until``."""
+    token = service.container.token_service().issue(user)
+    headers = {"Authorization": f"Bearer {token}", "Last-Event-ID": position}
+    messages: list[str] = []
+    async with (
+        httpx.AsyncClient(base_url=service.base_url, timeout=TIMEOUT_SECONDS) as client,
+        client.stream("GET", "/api/v1/events?categories=system", headers=headers) as response,
+    ):
+        async for line in response.aiter_lines():
+            if line.startswith("data:"):
+                messages.append(json.loads(line.removeprefix("data:"))["message"])
+                if messages[-1] == until:
+                    return messages
+    return messages
 
 
 async def announce(admin: httpx.AsyncClient, message: str) -> None:
@@ -246,3 +264,39 @@ async def test_seen_resolves_for_the_events_of_a_post_at_once_when_already_seen_
             lambda _: True,
             "the leader tab seeing it",
         )
+
+
+async def test_a_tab_that_opens_while_events_flow_sees_them_in_order_from_its_position_none_twice(
+    service: RunningHerald, admin: httpx.AsyncClient
+) -> None:
+    user = uuid.uuid4()
+    async with chromium() as browser, profile(browser, service, user) as context:
+        [first] = await open_tabs(context, 1)
+        sent: list[str] = []
+        publishing = True
+
+        async def publish() -> None:
+            while publishing:
+                message = f"flowing {len(sent)}"
+                await announce(admin, message)
+                sent.append(message)
+                await asyncio.sleep(0.01)
+
+        publisher = asyncio.create_task(publish())
+        await eventually(lambda: len(sent) >= 20, timeout=TIMEOUT_SECONDS)
+        [late] = await open_tabs(context, 1)  # joins the first tab's stream from its own snapshot's position
+        joined_at = len(sent)
+        await eventually(lambda: len(sent) >= joined_at + 20, timeout=TIMEOUT_SECONDS)
+        publishing = False
+        await publisher
+        await fence(admin, [first, late], "fence")
+
+        assert await role(late) == "follower"
+        assert announcements(await read_log(first)) == [*sent, "fence"]
+        shown = announcements(await read_log(late))
+        # A tail of what was sent, in order, none twice: from the position the late tab loaded its reports at.
+        assert shown == [*sent, "fence"][len(sent) + 1 - len(shown) :], shown
+        # ... and no gap: exactly what the server itself replays after the position the tab's snapshot gave.
+        [loaded] = [i.data for i in await read_log(late) if i.type == "reports loaded"]
+        position = loaded.rsplit("streaming on from ", 1)[1]
+        assert shown == await replayed_after(service, user, position, until="fence")

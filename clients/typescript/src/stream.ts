@@ -83,7 +83,7 @@ type Message =
   | { t: 'who' }
   | { t: 'event'; event: RawEvent }
   | { t: 'replay'; to: string; events: RawEvent[] }
-  | { t: 'status'; status: StreamStatus; position: string | null }
+  | { t: 'status'; status: StreamStatus; position: string | null; rewound?: string }
   | { t: 'failure'; message: string };
 
 /** Recent events kept to replay to a tab that joins, and recent ids kept to drop a repeat. */
@@ -121,8 +121,7 @@ export class HeraldStream {
   #lastEventId: string | undefined;
   #status: StreamStatus = 'closed';
   #role: StreamRole = 'closed';
-  /** Ids of recent events (a repeat after a takeover is dropped) and the events themselves (for a joining tab). */
-  readonly #recentIds = new Set<string>();
+  /** Recent events, to replay to a tab that joins; the event ids of recent events (a repeat is dropped). */
   readonly #recent: RawEvent[] = [];
   readonly #seenEventIds = new Set<string>();
   readonly #waiting = new Map<string, Set<() => void>>();
@@ -133,6 +132,8 @@ export class HeraldStream {
   #abortLock: AbortController | undefined;
   #connection: Connection | undefined;
   #connectedFilter = '';
+  /** While this tab joins: the live events that came before the leader's answer (and its replay of older ones). */
+  #joining: RawEvent[] | undefined;
   readonly #onPageHide = () => this.#leave();
 
   constructor(options: HeraldStreamOptions) {
@@ -219,6 +220,7 @@ export class HeraldStream {
     const channel = (this.#channel = new BroadcastChannel(name));
     channel.onmessage = (message: MessageEvent<Message>) => this.#hear(message.data);
     this.#role = 'follower';
+    this.#joining = [];
     this.#post({ t: 'hello', tab: this.#tab, filter: this.#filter(), after: this.#lastEventId ?? null });
     addEventListener('pagehide', this.#onPageHide);
     const abort = (this.#abortLock = new AbortController());
@@ -241,6 +243,7 @@ export class HeraldStream {
     this.#connection = undefined;
     this.#connectedFilter = '';
     this.#members.clear();
+    this.#joining = undefined;
     if (this.#channel !== undefined) {
       this.#post({ t: 'bye', tab: this.#tab });
       this.#channel.close();
@@ -267,6 +270,7 @@ export class HeraldStream {
     }
     this.#resign = resign;
     this.#role = 'leader';
+    this.#joined();
     this.#post({ t: 'who' });
     this.#connect();
   }
@@ -350,8 +354,13 @@ export class HeraldStream {
         // A new tab learns every other tab's filter: it may lead later, and it keeps out what they watch.
         if (!known) this.#post({ t: 'hello', tab: this.#tab, filter: this.#filter(), after: null });
         if (this.#role !== 'leader') return;
-        if (message.after !== null) this.#replay(message.tab, message.after);
-        this.#post({ t: 'status', status: this.#status, position: this.#lastEventId ?? null });
+        if (message.after !== null && !this.#replay(message.tab, message.after)) {
+          // A position the shared stream does not keep (a snapshot's): resume from it, for that tab; every
+          // other tab drops what comes again, by its id.
+          this.#post({ t: 'status', status: this.#status, position: message.after, rewound: message.tab });
+          this.#lastEventId = message.after;
+          this.#connectedFilter = '';
+        } else this.#post({ t: 'status', status: this.#status, position: this.#lastEventId ?? null });
         this.#connect();
         return;
       }
@@ -363,12 +372,22 @@ export class HeraldStream {
         this.#post({ t: 'hello', tab: this.#tab, filter: this.#filter(), after: null });
         return;
       case 'event':
-        this.#take(message.event);
+        if (this.#joining !== undefined) this.#joining.push(message.event);
+        else this.#take(message.event);
         return;
       case 'replay':
         if (message.to === this.#tab) for (const event of message.events) this.#take(event);
         return;
       case 'status':
+        if (message.rewound !== undefined) {
+          // The stream goes back to a joining tab's position: that tab takes what follows in order (what it
+          // held comes again); the others keep their position and drop the repeats.
+          if (message.rewound === this.#tab) this.#joining = undefined;
+          this.#joined();
+          this.#setStatus(message.status);
+          return;
+        }
+        this.#joined();
         if (message.position !== null) this.#lastEventId = message.position; // the shared stream's position
         this.#setStatus(message.status);
         return;
@@ -377,12 +396,20 @@ export class HeraldStream {
     }
   }
 
+  /** The leader answered (after its replay) or this tab leads: the live events held meanwhile, in order. */
+  #joined(): void {
+    const held = this.#joining ?? [];
+    this.#joining = undefined;
+    for (const event of held) this.#take(event);
+  }
+
   /** Send a joining tab the events after `after`, if they are still kept. */
-  #replay(tab: string, after: string): void {
+  #replay(tab: string, after: string): boolean {
+    if (after === this.#lastEventId) return true;
     const index = this.#recent.findIndex((event) => event.id === after);
-    if (index >= 0 && index < this.#recent.length - 1) {
-      this.#post({ t: 'replay', to: tab, events: this.#recent.slice(index + 1) });
-    }
+    if (index < 0) return false;
+    this.#post({ t: 'replay', to: tab, events: this.#recent.slice(index + 1) });
+    return true;
   }
 
   /** An event of the shared stream: once, whichever way it came; passed on if this page's filter wants it. */
@@ -390,24 +417,27 @@ export class HeraldStream {
     if (!(EVENT_NAMES as readonly string[]).includes(event.name)) return;
     const name = event.name as HeraldEventName;
     const id = RESUMABLE[name] ? event.id : undefined;
-    if (id !== undefined) {
-      if (this.#recentIds.has(id)) return; // a repeat: the new leader resumed from before it
-      remember(this.#recentIds, id);
-      this.#recent.push(event);
-      if (this.#recent.length > KEPT) this.#recent.shift();
-      this.#lastEventId = id;
-    }
     let payload: HeraldEventMap[HeraldEventName];
     try {
       payload = JSON.parse(event.data) as HeraldEventMap[HeraldEventName];
     } catch {
       return;
     }
+    if (id !== undefined) this.#lastEventId = id; // the position on the connection it came from
+    // An event is known by its event_id: a position may be written otherwise on another connection.
+    const eventId = (payload as { event_id?: unknown }).event_id;
+    const key = typeof eventId === 'string' ? eventId : id;
+    if (key !== undefined) {
+      if (this.#seenEventIds.has(key)) return; // a repeat: the stream resumed from before it
+      remember(this.#seenEventIds, key);
+    }
+    if (id !== undefined) {
+      this.#recent.push(event);
+      if (this.#recent.length > KEPT) this.#recent.shift();
+    }
     if (name === 'stream.unwatched') this.#unwatched(payload as HeraldEventMap['stream.unwatched']);
     if (this.#wants(name, payload)) this.#deliver(name, payload, id);
-    const eventId = (payload as { event_id?: unknown }).event_id;
     if (typeof eventId === 'string') {
-      remember(this.#seenEventIds, eventId);
       for (const done of this.#waiting.get(eventId) ?? []) done();
       this.#waiting.delete(eventId);
     }
