@@ -5,9 +5,11 @@ from uuid import UUID
 
 from application.ports import Clock
 from application.ports.unit_of_work import UnitOfWorkFactory
+from application.recorded import Recorded
 from application.refusals import RefusalKind
 from domain.events import AnnouncementPublished, TenantAnnouncementPublished
 from domain.model import Announcement
+from domain.registry import EventRegistry
 
 
 class PublishAnnouncement:
@@ -19,16 +21,17 @@ class PublishAnnouncement:
 
     refuses: ClassVar[frozenset[RefusalKind]] = frozenset()
 
-    def __init__(self, units: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, units: UnitOfWorkFactory, clock: Clock, registry: EventRegistry) -> None:
         self._units = units
         self._clock = clock
+        self._registry = registry
 
     async def __call__(
         self, author_id: UUID, message: str, *, tenant: str | None = None
-    ) -> AnnouncementPublished | TenantAnnouncementPublished:
+    ) -> Recorded[AnnouncementPublished | TenantAnnouncementPublished]:
         async with self._units() as uow:
             announcement, event = Announcement.publish(author_id, message, now=self._clock.now(), tenant=tenant)
             await uow.announcements.add(announcement)
             uow.record(event)
             await uow.commit()
-        return event
+        return Recorded.of(event, [event], self._registry)

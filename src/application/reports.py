@@ -26,12 +26,14 @@ from application.ports.unit_of_work import (
     StorageUnavailableError,
     UnitOfWorkFactory,
 )
+from application.recorded import Recorded
 from application.refusals import RefusalKind, Refused, over_rate
 from application.report_shares import report_group
 from domain.events import ReportEvent
 from domain.ids import new_event_id
 from domain.model import Report
 from domain.ports import SSESubscriberProtocol
+from domain.registry import EventRegistry
 from domain.sse import Group
 
 logger = logging.getLogger(__name__)
@@ -172,16 +174,19 @@ class RequestReport:
         *,
         rate: UserRate,
         max_unfinished: int,
+        registry: EventRegistry,
     ) -> None:
         self._units = units
+        self._registry = registry
         self._generate = generate
         self._tasks = tasks
         self._clock = clock
         self._rate = rate
         self._max_unfinished = max_unfinished
 
-    async def __call__(self, owner_id: UUID, title: str) -> UUID | Refused:
-        """Save the report and start its generation; return the report's id, or why not."""
+    async def __call__(self, owner_id: UUID, title: str) -> Recorded[UUID] | Refused:
+        """Save the report and start its generation; return the report's id and its ``report.requested``'s
+        event id, or why not."""
         if too_fast := over_rate(self._rate, owner_id, "too many report requests from this user; slow down"):
             return too_fast
         holder = str(new_event_id())
@@ -197,7 +202,7 @@ class RequestReport:
             uow.record(event)
             await uow.commit()
         self._tasks.spawn(self._generate(report.report_id, holder), name=f"report-{report.report_id}")
-        return report.report_id
+        return Recorded.of(report.report_id, [event], self._registry)
 
 
 class ResumeStalledReports:

@@ -190,6 +190,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         rate=report_rate,
         max_unfinished=settings.provided.reports_unfinished_per_user,
+        registry=registry,
     )
     resume_stalled_reports = providers.Singleton(
         ResumeStalledReports, units=units_of_work, generate=generate_report, tasks=tasks, clock=clock
@@ -209,7 +210,7 @@ class Container(containers.DeclarativeContainer):
         ListReportShares, units=units_of_work, max_shares=settings.provided.report_shares_max
     )
     report_watch_access = providers.Singleton(ReportWatchAccess, units=units_of_work)
-    publish_announcement = providers.Singleton(PublishAnnouncement, units=units_of_work, clock=clock)
+    publish_announcement = providers.Singleton(PublishAnnouncement, units=units_of_work, clock=clock, registry=registry)
 
     # Presence: who holds streams in which group, in this process's memory or shared through Redis.
     presence_store = providers.Selector(

@@ -1,5 +1,6 @@
 """Bad requests get a precise status and a JSON problem body, never a 500."""
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -123,7 +124,15 @@ async def test_the_demo_page_is_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    assert "EventSource" in response.text
+    assert 'from "/static/herald-client.js"' in response.text
+
+
+async def test_the_demo_page_s_client_is_the_built_bundle_served_as_a_module(client: httpx.AsyncClient) -> None:
+    response = await client.get("/static/herald-client.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "HeraldStream" in response.text
 
 
 async def test_the_demo_page_allows_only_its_own_code(client: httpx.AsyncClient) -> None:
@@ -132,7 +141,9 @@ async def test_the_demo_page_allows_only_its_own_code(client: httpx.AsyncClient)
     assert "default-src 'none'" in policy
     assert "frame-ancestors 'none'" in policy
     assert "'unsafe-inline'" not in policy
-    assert "script-src 'sha256-" in policy
+    # The inline module by its hash, and scripts of the page's own origin (its client bundle) only.
+    assert re.search(r"script-src 'self' 'sha256-[A-Za-z0-9+/=]+'(;|$)", policy), policy
+    assert "'unsafe-eval'" not in policy
     assert response.headers["x-frame-options"] == "DENY"
 
 

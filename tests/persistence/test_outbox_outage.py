@@ -57,8 +57,8 @@ async def test_durable_events_outlive_a_redis_outage_longer_than_the_retry_windo
             stopped = time.monotonic()
             reports, announcements = [], []
             while time.monotonic() - stopped < OUTAGE_SECONDS:
-                reports.append(await request_report(owner, f"during {len(reports)}"))
-                announcements.append((await announce(owner, f"during {len(announcements)}")).event_id)
+                reports.append((await request_report(owner, f"during {len(reports)}")).value)
+                announcements.append((await announce(owner, f"during {len(announcements)}")).value.event_id)
                 await asyncio.sleep(RAISE_EVERY_SECONDS)
             await eventually(lambda: relay.stats.backlog >= 2 * len(reports), timeout=10)
             backlog, oldest = relay.stats.backlog, relay.stats.oldest_seconds

@@ -33,8 +33,9 @@ class LogItem:
 
 
 def signed_in_as(user_id: uuid.UUID) -> str:
-    """An init script after which the page signs in as ``user_id`` (a tab keeps its user in ``sessionStorage``)."""
-    return f"sessionStorage.setItem('herald.user', '{user_id}')"
+    """An init script after which the page signs in as ``user_id`` (a browser profile keeps its demo user in
+    ``localStorage``: its tabs are one user). A new tab's ``about:blank`` has no storage: it is left alone."""
+    return f"if (location.protocol.startsWith('http')) localStorage.setItem('herald.user', '{user_id}')"
 
 
 @asynccontextmanager

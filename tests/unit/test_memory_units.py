@@ -9,6 +9,7 @@ from application.announcements import PublishAnnouncement
 from application.ports import ConcurrentUpdateError, Lease
 from domain.events import AnnouncementPublished, TenantAnnouncementPublished
 from domain.model import Report
+from domain.registry import REGISTRY
 from tests.support.clock import SteppingClock
 from tests.support.memory_units import MemoryUnitsOfWork
 
@@ -44,10 +45,12 @@ async def test_a_stale_update_is_refused() -> None:
 
 async def test_an_announcement_is_stored_with_its_event_and_a_tenants_goes_to_the_tenant() -> None:
     units = MemoryUnitsOfWork()
-    publish = PublishAnnouncement(units, CLOCK)
+    publish = PublishAnnouncement(units, CLOCK, REGISTRY)
     author = uuid.uuid4()
-    everyone = await publish(author, "hello")
-    tenant = await publish(author, "hello, acme", tenant="acme")
+    everyone = (await publish(author, "hello")).value
+    recorded = await publish(author, "hello, acme", tenant="acme")
+    tenant = recorded.value
+    assert recorded.event_ids == (tenant.event_id,)  # what the stream will carry: read-your-writes
     assert isinstance(everyone, AnnouncementPublished)
     assert isinstance(tenant, TenantAnnouncementPublished)
     assert tenant.tenant == "acme"

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from application.ports import ReportRenderer
+from application.recorded import Recorded
 from application.reports import GenerateReport, LinkRenderer, ReadReports, RequestReport
 from domain.events.reports import ReportCompleted, ReportEvent, ReportFailed, ReportProgressed, ReportRequested
 from domain.model import Report, ReportStatus
+from domain.registry import REGISTRY
 from domain.sse import Group
 from infrastructure.container import Container, resolve, start, stop
 from tests.support.clock import SteppingClock
@@ -63,9 +65,12 @@ async def request_and_generate(units: MemoryUnitsOfWork, renderer: ReportRendere
     """Request a report of ``owner``, generate it to the end, and read it back."""
     clock, tasks = SteppingClock(), Tasks()
     generate = GenerateReport(units, renderer, clock, step_delay_seconds=0, lease_seconds=60)
-    request = RequestReport(units, generate, tasks, clock, rate=NoLimit(), max_unfinished=5)
-    assert isinstance(await request(owner, "Q3"), uuid.UUID)
+    request = RequestReport(units, generate, tasks, clock, rate=NoLimit(), max_unfinished=5, registry=REGISTRY)
+    requested = await request(owner, "Q3")
+    assert isinstance(requested, Recorded)
     await tasks.finish()
+    [event] = [e for e in units.published if isinstance(e, ReportRequested)]
+    assert requested.event_ids == (event.event_id,)  # its report.requested, as the stream will carry it
     [report] = (await ReadReports(units, cast("Any", NoPosition())).page(owner, limit=10)).reports
     return report
 
@@ -121,7 +126,9 @@ async def test_a_report_left_by_a_stopped_process_is_finished_by_the_next(
     await start(first)
     owner = uuid.uuid4()
     try:
-        report_id = await (await resolve(first.request_report))(owner, "interrupted")
+        requested = await (await resolve(first.request_report))(owner, "interrupted")
+        assert isinstance(requested, Recorded)
+        report_id = requested.value
     finally:
         await stop(first)  # generation is cancelled mid-step: the report stays requested, under a lease
 

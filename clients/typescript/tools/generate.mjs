@@ -23,6 +23,20 @@ if (Object.keys(messages).length === 0) {
   throw new Error(`${documentPath} describes no messages: is it Herald's AsyncAPI document?`);
 }
 
+/** The message's routing, from Herald's `x-herald-*` extensions; null for the stream's own signals. */
+function audienceOf(message) {
+  const category = message['x-herald-category'];
+  const audience = message['x-herald-audience'];
+  if (category === undefined || audience === undefined) return null;
+  const group = audience.group ?? null;
+  return {
+    category,
+    everyone: audience.everyone === true,
+    user: audience.user ?? null,
+    group: group && { kind: group.kind ?? null, kindField: group.kind_field ?? null, field: group.field },
+  };
+}
+
 const staging = await mkdtemp(path.join(path.dirname(path.resolve(outputDir)), '.generating-'));
 let made = '';
 try {
@@ -57,6 +71,7 @@ try {
       type: ref.slice('#/components/schemas/'.length),
       summary: message.summary ?? '',
       resumable: 'id' in (message.headers?.properties ?? {}),
+      audience: audienceOf(message),
     };
   });
   const types = [...new Set(events.map((event) => event.type))];
@@ -89,6 +104,20 @@ try {
     '/** Whether an event carries an `id:` to resume from (`stream.end` does not: the last id stays). */',
     'export const RESUMABLE: Readonly<Record<HeraldEventName, boolean>> = {',
     ...events.map((event) => `  ${JSON.stringify(event.name)}: ${event.resumable},`),
+    '};',
+    '',
+    '/** Who an event is for (its category, and the payload fields naming its user and group): how a tab that',
+    ' * shares another tab\'s stream keeps only the events its own filter would have let through. None for the',
+    ' * stream\'s own signals. */',
+    'export interface Audience {',
+    '  category: string;',
+    '  everyone: boolean;',
+    '  user: string | null;',
+    '  group: { kind: string | null; kindField: string | null; field: string } | null;',
+    '}',
+    '',
+    'export const AUDIENCES: Readonly<Record<HeraldEventName, Audience | null>> = {',
+    ...events.map((event) => `  ${JSON.stringify(event.name)}: ${JSON.stringify(event.audience)},`),
     '};',
     '',
   ];

@@ -3,6 +3,7 @@
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from uuid import UUID, uuid5
 
 import attrs
 
@@ -71,6 +72,11 @@ class DomainToSSEMapping:
     def is_broadcast(self) -> bool:
         """True when the mapping addresses every user."""
         return isinstance(self.user_id_extractor, Everyone)
+
+    def sse_event_id(self, event: DomainEvent) -> UUID:
+        """The ``event_id`` of the SSE event this mapping makes of ``event``: the domain event's own, or,
+        when several mappings share it, one derived from it and the type (the same on every delivery)."""
+        return uuid5(event.event_id, self.sse_event_type) if self.shares_domain_event else event.event_id
 
     def audience_field(self) -> str | None:
         """The event field that names the recipient, when the extractor declares one."""

@@ -3,6 +3,7 @@
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
+from uuid import UUID
 
 import attrs
 
@@ -56,6 +57,16 @@ class EventRegistry:
         """True when a unit of work must deliver the class's events through its outbox (mapped, not ephemeral)."""
         mappings = self._by_class.get(event_class, ())
         return bool(mappings) and not mappings[0].ephemeral
+
+    def durable_event_ids(self, events: Iterable[DomainEvent]) -> tuple[UUID, ...]:
+        """The ``event_id`` of each durable SSE event ``events`` become: what a client waits to see on its
+        stream to know its write has arrived (ephemeral ones may be lost, so none is promised)."""
+        return tuple(
+            mapping.sse_event_id(event)
+            for event in events
+            if self.is_durable(type(event))
+            for mapping in self.mappings_for(type(event))
+        )
 
     @property
     def domain_event_classes(self) -> frozenset[type[DomainEvent]]:

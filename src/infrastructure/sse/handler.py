@@ -5,7 +5,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 import attrs
 import structlog
@@ -184,9 +184,7 @@ class SSEEventHandler:
             group=group,
             # Derived from the domain event, so delivering it again yields the same SSE event, byte for byte:
             # what lets a broker recognise a repeat.
-            event_id=event.event_id
-            if not mapping.shares_domain_event
-            else uuid5(event.event_id, mapping.sse_event_type),
+            event_id=mapping.sse_event_id(event),
             occurred_at=event.occurred_at,
             committed_at=committed_at,
         )

@@ -16,7 +16,7 @@ from presentation.http.controllers.asyncapi import asyncapi
 from presentation.http.controllers.dev_tokens import DevTokensController
 from presentation.http.controllers.events import EventsController
 from presentation.http.controllers.health import health
-from presentation.http.controllers.page import demo_page
+from presentation.http.controllers.page import client_bundle, demo_page
 from presentation.http.controllers.presence import PresenceController
 from presentation.http.controllers.reports import ReportsController
 from presentation.http.controllers.sessions import SessionsController
@@ -72,6 +72,7 @@ def create_app(container: Container | None = None) -> Litestar:
         SessionsController,
         health,
         demo_page,
+        client_bundle,
         asyncapi,
     ]
     if not settings.is_production and not settings.has_identity_provider:

@@ -63,3 +63,27 @@ export const RESUMABLE: Readonly<Record<HeraldEventName, boolean>> = {
   "stream.end": false,
   "stream.unwatched": true,
 };
+
+/** Who an event is for (its category, and the payload fields naming its user and group): how a tab that
+ * shares another tab's stream keeps only the events its own filter would have let through. None for the
+ * stream's own signals. */
+export interface Audience {
+  category: string;
+  everyone: boolean;
+  user: string | null;
+  group: { kind: string | null; kindField: string | null; field: string } | null;
+}
+
+export const AUDIENCES: Readonly<Record<HeraldEventName, Audience | null>> = {
+  "report.requested": {"category":"reports","everyone":false,"user":"owner_id","group":{"kind":"report","kindField":null,"field":"report_id"}},
+  "report.progress": {"category":"reports","everyone":false,"user":"owner_id","group":{"kind":"report","kindField":null,"field":"report_id"}},
+  "report.completed": {"category":"reports","everyone":false,"user":"owner_id","group":{"kind":"report","kindField":null,"field":"report_id"}},
+  "report.failed": {"category":"reports","everyone":false,"user":"owner_id","group":{"kind":"report","kindField":null,"field":"report_id"}},
+  "system.announcement": {"category":"system","everyone":true,"user":null,"group":null},
+  "tenant.announcement": {"category":"system","everyone":false,"user":null,"group":{"kind":"tenant","kindField":null,"field":"tenant"}},
+  "presence.joined": {"category":"presence","everyone":false,"user":null,"group":{"kind":null,"kindField":"group_kind","field":"group_id"}},
+  "presence.left": {"category":"presence","everyone":false,"user":null,"group":{"kind":null,"kindField":"group_kind","field":"group_id"}},
+  "stream.reset": null,
+  "stream.end": null,
+  "stream.unwatched": null,
+};

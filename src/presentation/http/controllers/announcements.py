@@ -32,6 +32,14 @@ class AnnouncementAccepted(msgspec.Struct):
     """The announcement was published (to every connected user, or to the tenant's members)."""
 
     event_id: UUID
+    """The announcement's own event id."""
+    event_ids: Annotated[
+        list[UUID],
+        msgspec.Meta(
+            description="The `event_id` of each stream event the announcement recorded: once the stream has "
+            "delivered them, it reflects the announcement (read-your-writes)."
+        ),
+    ]
 
 
 class AnnouncementsController(Controller):
@@ -64,5 +72,5 @@ class AnnouncementsController(Controller):
             if principal.tenant is None:
                 raise PermissionDeniedException(detail="scope 'tenant' needs a caller whose token names a tenant")
             tenant = principal.tenant
-        event = await publish_announcement(principal.user_id, data.message, tenant=tenant)
-        return AnnouncementAccepted(event_id=event.event_id)
+        published = await publish_announcement(principal.user_id, data.message, tenant=tenant)
+        return AnnouncementAccepted(event_id=published.value.event_id, event_ids=list(published.event_ids))

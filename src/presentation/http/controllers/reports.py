@@ -38,6 +38,13 @@ class ReportAccepted(msgspec.Struct):
     """The report was accepted; its events arrive on the owner's stream."""
 
     report_id: UUID
+    event_ids: Annotated[
+        list[UUID],
+        msgspec.Meta(
+            description="The `event_id` of each stream event this request recorded (its `report.requested`): "
+            "once the stream has delivered them, it reflects the request (read-your-writes)."
+        ),
+    ]
 
 
 class ReportView(msgspec.Struct):
@@ -136,7 +143,7 @@ class ReportsController(Controller):
         accepted = await request_report(principal.user_id, data.title.strip() or data.title)
         if isinstance(accepted, Refused):
             refuse(accepted)
-        return ReportAccepted(report_id=accepted)
+        return ReportAccepted(report_id=accepted.value, event_ids=list(accepted.event_ids))
 
     @get(
         "/",
