@@ -123,7 +123,7 @@ def test_a_wrong_field_or_a_missing_required_member_is_a_compile_error(workspace
     errors = tsc("-p", str(workspace), expect_failure=True)
     assert "'colour' does not exist in type" in errors, errors
     assert "Property 'title' is missing in type '{}'" in errors, errors
-    assert 'Argument of type \'"/api/v1/report"\' is not assignable' in errors, errors
+    assert "Argument of type '\"/api/v1/report\"' is not assignable" in errors, errors
     assert "Type '\"world\"' is not assignable to type '\"tenant\"'" in errors, errors
     assert "Property 'report_id' does not exist on type" in errors, errors
     assert "Property 'status_code' does not exist on type" in errors, errors

@@ -88,6 +88,9 @@ export class ProblemError extends Error {
 /** The data of a successful call, or a `ProblemError` thrown for an error answer. */
 export async function ok<T>(call: Promise<{ data?: T; error?: Problem; response: Response }>): Promise<T> {
   const { data, error, response } = await call;
-  if (error !== undefined) throw new ProblemError(response.status, error);
+  if (!response.ok) {
+    // an error answer without a body (a proxy's, say) has no problem document: make the plain one of RFC 9457
+    throw new ProblemError(response.status, error ?? { type: 'about:blank', status: response.status, title: response.statusText });
+  }
   return data as T;
 }
