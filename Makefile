@@ -48,13 +48,15 @@ CLIENT := clients/typescript
 # The built bundle is also the demo page's (served as /static/herald-client.js): committed, as the generated types are.
 CLIENT_ON_PAGE := src/presentation/http/static/herald-client.js
 
-clients: $(STAMP) ## regenerate the TypeScript client from the registry's AsyncAPI document, compile it, bundle it (dist/; npm pack)
+clients: $(STAMP) ## regenerate the TypeScript client from the AsyncAPI and OpenAPI documents, compile it, bundle it (dist/; npm pack)
 	$(BIN)/python -m tests.support.prerequisites node
 	cd $(CLIENT) && { cmp -s package-lock.json node_modules/.herald-lock || \
 	  { npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.herald-lock; }; }
 	$(BIN)/herald asyncapi --server-url http://localhost:8000 --output $(CLIENT)/asyncapi.json
-	cd $(CLIENT) && node tools/generate.mjs asyncapi.json && node tools/validate.mjs asyncapi.json && npm run --silent check
-	rm -f $(CLIENT)/asyncapi.json
+	$(BIN)/herald openapi --output $(CLIENT)/openapi.json
+	cd $(CLIENT) && node tools/generate.mjs asyncapi.json && node tools/validate.mjs asyncapi.json && \
+	  node tools/generate-http.mjs openapi.json && npm run --silent check
+	rm -f $(CLIENT)/asyncapi.json $(CLIENT)/openapi.json
 	cd $(CLIENT) && node tools/build.mjs
 	cp $(CLIENT)/dist/herald-client.js $(CLIENT_ON_PAGE)
 

@@ -50,7 +50,7 @@ def test_the_bundle_is_within_its_budget_and_the_demo_page_serves_that_build(
     package: Path, built: tuple[int, int, int]
 ) -> None:
     _, gzipped, budget = built
-    assert gzipped <= budget <= 6 * 1024  # a few kilobytes
+    assert gzipped <= budget <= 6.5 * 1024  # a few kilobytes: the stream client and openapi-fetch
     assert (package / "dist" / "herald-client.js").read_bytes() == ON_THE_PAGE.read_bytes(), "rebuild: make clients"
 
 

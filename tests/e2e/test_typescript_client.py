@@ -32,8 +32,12 @@ TIMEOUT_SECONDS = 20.0
 #: The client's own reconnect delay (ticket authentication), short for the test.
 RETRY_MS = 100
 
+#: The client's one runtime dependency, served from its node_modules (what a bundler would resolve it to).
+OPENAPI_FETCH = "/node_modules/openapi-fetch/dist/index.mjs"
+
 PAGE = f"""<!doctype html>
 <title>Herald TypeScript client</title>
+<script type="importmap">{{"imports": {{"openapi-fetch": "{MOUNT}{OPENAPI_FETCH}"}}}}</script>
 <script type="module">
 import {{ EVENT_NAMES, HeraldStream }} from '{MOUNT}/src/stream.js';
 
@@ -89,6 +93,9 @@ def serve_client(compiled: Path) -> Callable[[Route], Any]:
         path = urlsplit(route.request.url).path.removeprefix(MOUNT)
         if path == "/page.html":
             await route.fulfill(body=PAGE, content_type="text/html")
+            return
+        if path == OPENAPI_FETCH:
+            await route.fulfill(body=(CLIENT / path.lstrip("/")).read_bytes(), content_type="text/javascript")
             return
         file = compiled / path.lstrip("/")
         if file.suffix != ".js":  # the sources import without extensions, as for a bundler

@@ -17,6 +17,7 @@ import {
 
 export * from './generated/events';
 export { backoff, Connection, EventParser, type ConnectionOptions, type RawEvent } from './connection';
+export * from './http';
 
 /** What a listener gets beside the payload. */
 export interface EventMeta<K extends HeraldEventName> {

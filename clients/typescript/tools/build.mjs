@@ -9,8 +9,9 @@ import { gzipSync } from 'node:zlib';
 
 import { build } from 'esbuild';
 
-/** The most the bundle may weigh, minified and gzipped: a client that shares one stream among tabs is small. */
-export const BUDGET_GZIPPED_BYTES = 5 * 1024;
+/** The most the bundle may weigh, minified and gzipped: a client that shares one stream among tabs is small
+ *  (under 4 KiB), and openapi-fetch, the typed HTTP calls, adds 2.6 KiB of its own. */
+export const BUDGET_GZIPPED_BYTES = 6.5 * 1024;
 
 const flag = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const budget = Number(flag('--budget') ?? BUDGET_GZIPPED_BYTES);

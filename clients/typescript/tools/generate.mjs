@@ -2,7 +2,7 @@
 //   node tools/generate.mjs <asyncapi.json> [<output directory, default src/generated>]
 // Modelina (the AsyncAPI Initiative's model generator) writes one interface per payload schema the document
 // names; this script adds events.ts, the map from each event name to its payload type, which the hand-written
-// stream wrapper (src/stream.ts) is typed with. The output directory is replaced once all of it is made.
+// stream wrapper (src/stream.ts) is typed with. Its models/ and events.ts are replaced once all of them are made.
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -127,6 +127,11 @@ try {
   await rm(staging, { recursive: true, force: true }); // the committed files stay as they were
   throw error;
 }
-await rm(outputDir, { recursive: true, force: true });
-await rename(staging, outputDir);
+// Only what this script makes is replaced: the directory also holds the HTTP types (tools/generate-http.mjs).
+await mkdir(outputDir, { recursive: true });
+for (const made of ['models', 'events.ts']) {
+  await rm(path.join(outputDir, made), { recursive: true, force: true });
+  await rename(path.join(staging, made), path.join(outputDir, made));
+}
+await rm(staging, { recursive: true, force: true });
 console.log(`${outputDir}: ${made}`);

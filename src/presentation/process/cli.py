@@ -1,6 +1,7 @@
 """The ``herald`` command: ``herald run`` serves the app (what ``make run`` does).
 
-``herald registry`` prints the event catalogue, ``herald asyncapi`` the AsyncAPI document, ``herald events
+``herald registry`` prints the event catalogue, ``herald asyncapi`` the AsyncAPI document, ``herald openapi``
+the OpenAPI document of the HTTP routes (the app's own, built without serving), ``herald events
 show <event_id>`` what happened to one event (asked of the running service).
 """
 
@@ -20,6 +21,7 @@ from infrastructure.container import Container
 from infrastructure.persistence.file_claim import DatabaseInUseError
 from infrastructure.service_name import SERVICE
 from infrastructure.settings import LogFormat, Settings, SettingsError, log_format_from_env
+from presentation.http.app import create_app
 from presentation.process.catalogue import catalogue_markdown
 from presentation.process.event_report import ReportError, fetch, render
 from presentation.process.logging_setup import configure_logging
@@ -86,6 +88,15 @@ def _asyncapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _openapi(args: argparse.Namespace) -> int:
+    document = json.dumps(create_app(Container()).openapi_schema.to_schema(), indent=2, sort_keys=True) + "\n"
+    if args.output is None:
+        sys.stdout.write(document)
+    else:
+        Path(args.output).write_text(document)
+    return 0
+
+
 def service_url(settings: Settings) -> str:
     """Where this machine's service listens (a wildcard bind address is reached on the loopback)."""
     host = settings.host.strip("[]")
@@ -140,6 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "else http://HERALD_HOST:HERALD_PORT)",
     )
     asyncapi.set_defaults(handler=_asyncapi)
+    openapi = commands.add_parser("openapi", help="write the OpenAPI document of the HTTP routes (JSON)")
+    openapi.add_argument("--output", "-o", default=None, help="file to write (default: standard output)")
+    openapi.set_defaults(handler=_openapi)
     events = commands.add_parser("events", help="look into events").add_subparsers(dest="action", required=True)
     show = events.add_parser("show", help="what happened to one event: commit, relay, broker, deliveries")
     show.add_argument("event_id", help="the event's id (event_id in its data)")
