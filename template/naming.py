@@ -25,7 +25,6 @@ from collections.abc import Callable
 from jinja2 import Environment
 from jinja2.ext import Extension
 
-TEMPLATE_SLUG = "herald"
 CREDIT_MARKER = "template-credit"
 
 _SPELLINGS = re.compile(r"HERALD|Herald|herald")

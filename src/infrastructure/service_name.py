@@ -36,7 +36,7 @@ class ServiceName:
     @property
     def stream_cookie(self) -> str:
         """The cookie that carries a browser's stream token."""
-        return self.metric("stream")
+        return f"{self.identifier}_stream"
 
 
 SERVICE = ServiceName("herald")

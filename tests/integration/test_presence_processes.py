@@ -75,7 +75,7 @@ def joins_then(events: list[ServerSentEvent], *joined: uuid.UUID) -> list[tuple[
         (event for event in events if event.event.startswith("presence.")),
         key=lambda event: json.loads(event.data)["version"],
     )
-    ordered = [(event.event, json.loads(event.data)["user_id"]) for event in applied]
+    ordered = changes(applied)
     assert sorted(ordered[: len(joined)]) == sorted(("presence.joined", str(user)) for user in joined), ordered
     return ordered[len(joined) :]
 
