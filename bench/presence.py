@@ -37,6 +37,7 @@ The streams are spread over several Herald processes on one Redis, as in
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import random
 import re
@@ -271,6 +272,11 @@ def changed(before: dict[uuid.UUID, datetime], after: dict[uuid.UUID, datetime])
     new = after.keys() - before.keys()
     back = sum(1 for user, since in after.items() if user in before and before[user] != since)
     return len(gone) + len(new) + 2 * back
+
+
+async def swept_since(before: Reading, nodes: Sequence[Redis], pids: Sequence[int]) -> bool:
+    """Whether a presence sweep (``REAP``'s look-up of expired leases) has run on Redis since ``before``."""
+    return (await read(nodes, pids)).calls["zrangebyscore"] > before.calls["zrangebyscore"]
 
 
 async def until(condition: Callable[[], Awaitable[bool]], limit: float = SETTLE_LIMIT_SECONDS) -> float | None:
@@ -748,6 +754,10 @@ async def measure_presence(
                 announced=announced,
             )
             try:
+                # A process sweeps only once it has been reachable for a whole lease: measure idle upkeep after that.
+                started = await read(nodes, fleet.pids)
+                if await until(functools.partial(swept_since, started, nodes, fleet.pids)) is None:
+                    raise RuntimeError(f"no presence sweep within {SETTLE_LIMIT_SECONDS} s of the processes' start")
                 say("untracked streams, idle")
                 results["untracked"] = await open_untracked(stage, plain)
                 say("tracked streams, idle")

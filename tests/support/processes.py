@@ -201,6 +201,8 @@ def private_redis_cluster(workdir: Path) -> Iterator[PrivateRedisCluster]:
 #: The longest a process may take to answer its health check: a bound on a failure, not a wait (it is ready
 #: in a second or two; a machine running the suite's workers beside other work has taken ten times that).
 START_SECONDS = 60
+#: The longest a process may take to exit after SIGTERM: its own shutdown bound, with room for a loaded machine.
+STOP_SECONDS = 30
 
 
 class HeraldProcess:
@@ -248,7 +250,13 @@ class HeraldProcess:
         if self._process is None:
             return 0
         self._process.send_signal(signal.SIGTERM)
-        code = self._process.wait(timeout=30)
+        try:
+            code = self._process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self._process.kill()  # not left behind; its log says where the shutdown stopped
+            self._process.wait(timeout=10)
+            self._process = None
+            raise RuntimeError(f"Herald did not stop within {STOP_SECONDS} s of SIGTERM:\n{self.log()}") from None
         self._process = None
         return code
 

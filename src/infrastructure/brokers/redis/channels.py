@@ -71,6 +71,7 @@ class ChannelMultiplexer:
         self._dirty = asyncio.Event()
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self.connected = asyncio.Event()
         self.reconnects = 0
         self.outages = 0
@@ -95,6 +96,7 @@ class ChannelMultiplexer:
 
     async def aclose(self) -> None:
         if self._task is not None:
+            self._closing = True
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -137,6 +139,8 @@ class ChannelMultiplexer:
                 await self._discard_connection()
                 await asyncio.sleep(1.0)
                 continue
+            if self._closing:  # connecting is where redis-py can swallow the stop: the pump would never hear of it
+                raise asyncio.CancelledError
             if not first:
                 self.reconnects += 1
                 logger.warning("Redis pub/sub reconnected; catching streams up from the logs")
