@@ -14,6 +14,7 @@ from application.ports import RevocationListener, RevocationUnavailableError, Se
 from application.principal import Principal
 from domain.ports import EventStream
 from infrastructure.brokers.redis.keys import RedisKeys
+from infrastructure.brokers.redis.read_batch import ReadBatch
 from infrastructure.persistence.revocations import StoredRevocations
 from infrastructure.redis_deadline import redis_wait
 from infrastructure.redis_errors import REDIS_FAILURE
@@ -108,6 +109,7 @@ class RedisSessionRevocations(MemorySessionRevocations):
         self._timeout = timeout_seconds
         self.channel = keys.revocation_channel
         self._revoke = client.register_script(_REVOKE_SCRIPT)
+        self._reads = ReadBatch(client)
 
     async def revoke(self, session_id: str, *, until: datetime) -> None:
         expires_ms = max(int(until.timestamp() * 1000), int(time.time() * 1000) + 1000)
@@ -140,7 +142,7 @@ class RedisSessionRevocations(MemorySessionRevocations):
         try:
             async with redis_wait(self._timeout):
                 # GET, not EXISTS: a cluster client runs EXISTS as a pipeline, outside its connection limit.
-                return await self._client.get(self._keys.revoked_session(session_id)) is not None
+                return await self._reads.read("GET", self._keys.revoked_session(session_id)) is not None
         except REDIS_FAILURE as error:
             logger.warning("revocation check fell back to this process's record (%s)", type(error).__name__)
             return False

@@ -14,7 +14,7 @@ from presentation.http.controllers.admin_events import AdminEventsController
 from presentation.http.controllers.announcements import AnnouncementsController
 from presentation.http.controllers.asyncapi import asyncapi
 from presentation.http.controllers.dev_tokens import DevTokensController
-from presentation.http.controllers.events import EventsController
+from presentation.http.controllers.events import STREAM_PREAMBLE, EventsController
 from presentation.http.controllers.health import health
 from presentation.http.controllers.page import client_bundle, demo_page
 from presentation.http.controllers.presence import PresenceController
@@ -52,6 +52,7 @@ def create_app(container: Container | None = None) -> Litestar:
         try:
             await start(container)
             app.state[AUTHENTICATE] = await resolve(container.authenticate)  # for the guard of API routes
+            app.state[STREAM_PREAMBLE] = container.stream_preamble()
         except BaseException:
             await stop(container)  # close what did start, so a failed start leaves nothing running
             raise

@@ -4,10 +4,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from infrastructure.brokers.redis.keys import ORIGIN, Position
+from infrastructure.brokers.redis.read_batch import ReadBatch
 from infrastructure.streams.signals import ResetReason
 
 Entry = tuple[Position, bytes]
@@ -26,18 +27,13 @@ class LogReader:
 
     def __init__(self, client: Redis, *, page_size: int = 500) -> None:
         self._client = client
+        self._reads = ReadBatch(client)
         self._page = page_size
 
     async def heads(self, *keys: str) -> list[Position]:
         """The newest position of each log (``ORIGIN`` for a log that does not exist)."""
-        if isinstance(self._client, RedisCluster):
-            # Side by side: the logs live on different nodes (and a cluster pipeline is avoided, see resources.py).
-            newest = await asyncio.gather(*(self._client.xrevrange(key, "+", "-", count=1) for key in keys))
-        else:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.xrevrange(key, "+", "-", count=1)
-                newest = await pipe.execute()
+        # Side by side, and with the heads other streams opening now ask for (one pipeline on a single Redis).
+        newest = await asyncio.gather(*(self._reads.read("XREVRANGE", key, "+", "-", "COUNT", 1) for key in keys))
         results = cast("list[list[Any]]", newest)
         return [Position.parse(result[0][0]) if result else ORIGIN for result in results]
 

@@ -5,10 +5,8 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.background_tasks import BackgroundTask
-from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, ValidationException
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import HeaderParameter, QueryParameter
 
 from application.refusals import Refused
@@ -72,9 +70,17 @@ def parse_watches(raw: list[str] | None) -> frozenset[Group]:
 MAX_QUERY_BYTES = 2048
 
 
-async def bounded_query(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard: 414 for an oversized query string (async: Litestar runs a sync guard in a worker thread)."""
-    if len(connection.scope.get("query_string", b"")) > MAX_QUERY_BYTES:
+#: Where the app keeps the stream's preamble (its ``retry:`` hint): read per open, so not a second dependency,
+#: which would make Litestar resolve the two in a task group of their own on every open.
+STREAM_PREAMBLE = "stream_preamble"
+
+
+async def bounded_query(request: Request[Any, Any, Any]) -> None:
+    """Before the parameters are parsed: 414 for an oversized query string.
+
+    A before-request hook, not a guard: Litestar hands each guard a copy of the route handler on every request.
+    """
+    if len(request.scope.get("query_string", b"")) > MAX_QUERY_BYTES:
         raise ClientException(status_code=414, detail=f"the query string is longer than {MAX_QUERY_BYTES} bytes")
 
 
@@ -91,10 +97,8 @@ class EventsController(Controller):
 
     path = "/api/v1/events"
     tags = ["events"]
-    guards = [bounded_query]
     dependencies = {
         "open_stream": from_container(Container.open_stream),
-        "stream_preamble": from_container(Container.stream_preamble),
         "registry": from_container(Container.registry),
     }
 
@@ -103,12 +107,12 @@ class EventsController(Controller):
         summary="Open the SSE stream of the authenticated user",
         security=STREAM_SECURITY,
         operation_class=StreamOperation,
+        before_request=bounded_query,
     )
     async def stream(
         self,
         request: Request[Any, Any, Any],
         open_stream: NamedDependency[OpenStream],
-        stream_preamble: NamedDependency[bytes],
         categories: Annotated[str | None, QueryParameter(name="categories", max_length=512)] = None,
         last_event_id_query: Annotated[str | None, QueryParameter(name="last_event_id", max_length=4096)] = None,
         last_event_id_header: Annotated[str | None, HeaderParameter(name="last-event-id", max_length=4096)] = None,
@@ -140,7 +144,7 @@ class EventsController(Controller):
             refuse(opened)
         return SSEResponse(
             aiter(opened.stream),
-            preamble=stream_preamble,
+            preamble=request.app.state[STREAM_PREAMBLE],
             on_disconnect=opened.release,
             headers=STREAM_HEADERS,
             # Also release everything if the body never starts (client gone first).

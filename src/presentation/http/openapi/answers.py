@@ -5,7 +5,7 @@ Each source below is the place the behaviour comes from:
 - the transport (``presentation.process.transport``): any request may meet its limits;
 - the route's shape: parameters may be malformed (400), a path may name nothing (404), a body may be too
   large (``request_max_body_size``: 413), not JSON (``check_json_body``: 415) or invalid (400);
-- its guards (:data:`GUARD_REFUSALS`);
+- its guards and its before-request hook (:data:`CHECK_REFUSALS`);
 - the use cases it calls: each declares the kinds of refusal it may answer (``refuses``; one that does not is
   taken to answer any), and the errors of
   :data:`~presentation.http.errors.ANSWERS` reach the edge from any of them (a conflict only where the method
@@ -38,8 +38,8 @@ REASONS = {
     RefusalKind.UNAVAILABLE: "the service cannot do it right now: retry after Retry-After seconds",
 }
 
-#: What each guard refuses. A new guard is one line here; every route behind it is then documented.
-GUARD_REFUSALS: dict[Any, tuple[tuple[int, str], ...]] = {
+#: What each guard or before-request hook refuses. A new one is a line here; every route behind it is then documented.
+CHECK_REFUSALS: dict[Any, tuple[tuple[int, str], ...]] = {
     authenticated: (
         (STATUS[RefusalKind.UNAUTHENTICATED], REASONS[RefusalKind.UNAUTHENTICATED]),
         (STATUS[RefusalKind.UNAVAILABLE], "the credential cannot be checked right now (keys or revocations)"),
@@ -89,13 +89,19 @@ def _use_cases(handler: HTTPRouteHandler, method: str) -> Iterator[tuple[int, st
                 yield STATUS[answer.kind], REASONS[answer.kind]
 
 
+def _checks(handler: HTTPRouteHandler) -> list[Any]:
+    """What runs before the handler and may refuse: its guards, then its before-request hook."""
+    hook = handler.resolve_before_request()
+    return [*handler.resolve_guards(), *([] if hook is None else [getattr(hook, "func", hook)])]
+
+
 def error_statuses(handler: HTTPRouteHandler, method: str, path_parameters: tuple[str, ...]) -> dict[int, str]:
     """Every error status ``handler`` may answer for ``method``, each with why (several reasons joined)."""
     found: dict[int, list[str]] = {}
     sources = [
         iter(TRANSPORT_REFUSALS.items()),
         _shape(handler, path_parameters),
-        (refusal for guard in handler.resolve_guards() for refusal in GUARD_REFUSALS.get(guard, ())),
+        (refusal for check in _checks(handler) for refusal in CHECK_REFUSALS.get(check, ())),
         _use_cases(handler, method),
         ((error.status_code, HTTPStatus(error.status_code).description) for error in handler.raises or ()),
     ]
