@@ -3,9 +3,10 @@
 import asyncio
 import heapq
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import attrs
 from redis.asyncio import Redis
@@ -164,10 +165,14 @@ class CredentialWatch:
 
     The final ``stream.end`` event says why, so the client re-authenticates
     instead of reconnecting blindly; its reconnect with the old credential gets 401.
+    Expiries are kept by the second: streams whose credentials run out within the same second share one
+    timer (a reconnect storm brings thousands of credentials issued alike), and each ends within a
+    second after its credential did.
     """
 
     def __init__(self, revocations: SessionRevocations) -> None:
         self._by_session: dict[str, set[EventStream]] = {}
+        self._expiring: dict[int, tuple[set[EventStream], asyncio.TimerHandle]] = {}
         revocations.listen(self._revoked)
         revocations.watch(self.sessions)
 
@@ -177,16 +182,19 @@ class CredentialWatch:
 
     def track(self, principal: Principal, stream: EventStream) -> Callable[[], None]:
         """Watch ``stream``; call the returned function when the stream is over."""
-        delay = (principal.expires_at - datetime.now(UTC)).total_seconds()
-        timer = asyncio.get_running_loop().call_later(
-            max(0.0, delay), stream.end, end_frame(EndNotice.CREDENTIAL_EXPIRED)
-        )
+        second = math.ceil(principal.expires_at.timestamp())
+        expiring = self._expiring.get(second)
+        if expiring is None:
+            loop = asyncio.get_running_loop()
+            timer = loop.call_at(loop.time() + max(0.0, second - time.time()), self._expire, second)
+            expiring = self._expiring[second] = (set(), timer)
+        expiring[0].add(stream)
         session = principal.session_id
         if session is not None:
             self._by_session.setdefault(session, set()).add(stream)
 
         def untrack() -> None:
-            timer.cancel()
+            self._forget_expiry(second, stream)
             if session is not None:
                 streams = self._by_session.get(session)
                 if streams is not None:
@@ -195,6 +203,22 @@ class CredentialWatch:
                         del self._by_session[session]
 
         return untrack
+
+    def _forget_expiry(self, second: int, stream: EventStream) -> None:
+        expiring = self._expiring.get(second)
+        if expiring is None:
+            return  # it expired: the timer has gone off
+        streams, timer = expiring
+        streams.discard(stream)
+        if not streams:
+            timer.cancel()
+            del self._expiring[second]
+
+    def _expire(self, second: int) -> None:
+        streams, _ = self._expiring.pop(second)
+        farewell = end_frame(EndNotice.CREDENTIAL_EXPIRED)
+        for stream in streams:
+            stream.end(farewell)
 
     def _revoked(self, session_id: str) -> None:
         streams = self._by_session.pop(session_id, set())
