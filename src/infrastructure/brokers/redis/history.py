@@ -23,7 +23,11 @@ class ReplayGapError(Exception):
 
 
 class LogReader:
-    """Read-only access to Herald's logs (Redis Streams) for resume."""
+    """Read-only access to Herald's logs (Redis Streams) for resume.
+
+    Its reads of one key go through a :class:`ReadBatch`: the streams that open or resume together (a
+    reconnect storm) share round trips.
+    """
 
     def __init__(self, client: Redis, *, page_size: int = 500) -> None:
         self._client = client
@@ -45,7 +49,7 @@ class LogReader:
         has seen nothing of this log since it existed) is safe unless the
         log has dropped entries.
         """
-        if position != ORIGIN and await self._client.xrange(key, str(position), str(position), count=1):
+        if position != ORIGIN and await self._reads.read("XRANGE", key, str(position), str(position), "COUNT", 1):
             return None
         info = await self._info(key)
         if info is None:  # the log does not exist (expired, or never written)
@@ -77,10 +81,10 @@ class LogReader:
         anchor = position
         while True:
             if anchor == ORIGIN:
-                raw = await self._client.xrange(key, "-", "+", count=self._page)
+                raw = await self._reads.read("XRANGE", key, "-", "+", "COUNT", self._page)
                 page = cast("list[tuple[bytes, dict[bytes, bytes]]]", raw)
             else:
-                raw = await self._client.xrange(key, str(anchor), "+", count=self._page + 1)
+                raw = await self._reads.read("XRANGE", key, str(anchor), "+", "COUNT", self._page + 1)
                 found = cast("list[tuple[bytes, dict[bytes, bytes]]]", raw)
                 if not found or Position.parse(found[0][0]) != anchor:
                     raise ReplayGapError(key)
