@@ -178,10 +178,17 @@ def stream_request(port: int, token: str, last_event_id: bytes | None = None, qu
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
-async def open_stream(port: int, token: str, recorder: Recorder, query: str, gate: asyncio.Semaphore) -> StreamClient:
+async def open_stream(
+    port: int,
+    token: str,
+    recorder: Recorder,
+    query: str,
+    gate: asyncio.Semaphore,
+    client_class: type[StreamClient] = StreamClient,
+) -> StreamClient:
     """One stream, its handshake within ``gate``; a refused or failed one is closed and marked ``failed``."""
     async with gate:
-        client = StreamClient(recorder, port, token, query=query)
+        client = client_class(recorder, port, token, query=query)
         try:
             status = await client.connect()
         except (OSError, TimeoutError):
