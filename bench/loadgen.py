@@ -84,12 +84,12 @@ class StreamClient(asyncio.Protocol):
         self.on_end: Callable[[StreamClient], None] | None = None
         """Called when the server ended the stream (after the reconnect, if ``resume``, has been started)."""
 
-    async def connect(self) -> int:
+    async def connect(self, answer_seconds: float = 30) -> int:
         """Open (or reopen) the stream; return the response status (0 when the connection failed)."""
         self.buffer, self.in_body = b"", False
         self.opened = asyncio.get_running_loop().create_future()
         await asyncio.get_running_loop().create_connection(lambda: self, "127.0.0.1", self.port)
-        return await asyncio.wait_for(self.opened, 30)
+        return await asyncio.wait_for(self.opened, answer_seconds)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]

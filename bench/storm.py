@@ -33,6 +33,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench.fleet import SETTLE_LIMIT_SECONDS, Fleet, close, leave, pid
@@ -44,8 +45,9 @@ from infrastructure.auth import TokenService
 CONCURRENCY = 256
 #: The publisher's commands are this long, back to back, so publishing stops soon after it is told to.
 CHUNK_SECONDS = 0.5
-#: A client that is not back this long after its stream ended gives up (the TypeScript client never does).
-REJOIN_LIMIT_SECONDS = 180.0
+#: A client that is not back this long after its stream ended gives up, and one waits this long at most for an
+#: answer (the TypeScript client does neither: fetch waits for the answer, and the client tries for ever).
+REJOIN_LIMIT_SECONDS = 600.0
 #: Descriptors a process needs beside its streams' sockets (Redis, pipes, the listening sockets, logs).
 OPEN_FILES_BESIDE = 256
 #: How often the bench checks a condition it waits for.
@@ -156,9 +158,9 @@ class JitteredClient(StreamClient):
         self.expected_end = False
         self._tail = b""
 
-    async def connect(self) -> int:
+    async def connect(self, answer_seconds: float = REJOIN_LIMIT_SECONDS) -> int:
         self.opened_at, self.expected_end, self._tail = None, False, b""
-        status = await super().connect()
+        status = await super().connect(answer_seconds)
         if status == 200:
             self.opened_at = time.monotonic()
         return status
@@ -204,7 +206,7 @@ class Comeback:
                 return False
             await asyncio.sleep(wait)
             client.port = self.port
-            status = await self._attempt(client)
+            status = await self._attempt(client, max(0.1, deadline - time.monotonic()))
             if status == "200":
                 client.on_end = self.in_background
                 return True
@@ -212,12 +214,12 @@ class Comeback:
             self.refused[status] += 1
 
     @staticmethod
-    async def _attempt(client: JitteredClient) -> str:
+    async def _attempt(client: JitteredClient, answer_seconds: float) -> str:
         """The answer's status, or why there was none."""
         try:
-            status = await client.connect()
+            status = await client.connect(answer_seconds)
         except TimeoutError:
-            return "no answer in 30 s"
+            return "no answer"
         except OSError:
             return "connection refused"
         return str(status) if status else "closed before answering"
@@ -263,15 +265,25 @@ class Publishing:
 
 @dataclass
 class Moment:
-    """When something happened, on both clocks, and what the other process had used of the CPU by then."""
+    """When something happened, on both clocks, and the CPU used by then: the other process's, the load
+    generator's (this process), and the whole machine's (the latency is only the server's if those had room)."""
 
     wall_ns: int
     at: float
     cpu: float
+    generator_cpu: float
+    machine_busy: float
 
     @classmethod
     def now(cls, process: int) -> "Moment":
-        return cls(time.time_ns(), time.monotonic(), cpu_seconds_of(process))
+        return cls(time.time_ns(), time.monotonic(), cpu_seconds_of(process), time.process_time(), machine_busy())
+
+
+def machine_busy() -> float:
+    """CPU seconds every core of the machine has spent on anything but idling (``/proc/stat``), summed."""
+    jiffies = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = jiffies[3] + jiffies[4]  # idle, iowait
+    return (sum(jiffies) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 async def until(condition: Callable[[], bool], limit: float) -> float | None:
@@ -294,8 +306,15 @@ def window_figures(ledgers: Sequence[Ledger], start: Moment, end: Moment) -> dic
         "p50_ms": percentile(ms, 0.5),
         "p99_ms": percentile(ms, 0.99),
         "max_ms": max(ms, default=float("nan")),
-        "server_cpu_ms_per_s": (end.cpu - start.cpu) * 1000 / seconds if seconds > 0 else float("nan"),
+        "server_cpu_ms_per_s": per_second(end.cpu - start.cpu, seconds),
+        "load_generator_cpu_ms_per_s": per_second(end.generator_cpu - start.generator_cpu, seconds),
+        "machine_cpu_ms_per_s": per_second(end.machine_busy - start.machine_busy, seconds),
     }
+
+
+def per_second(cpu_seconds: float, seconds: float) -> float:
+    """CPU milliseconds per second of a window."""
+    return cpu_seconds * 1000 / seconds if seconds > 0 else float("nan")
 
 
 def tally(ledgers: Sequence[Ledger], opened: Sequence[bool], first: int, end: int) -> Counter[int]:
@@ -318,10 +337,10 @@ def misdelivered(ledger: Ledger) -> int:
     return sum(1 for seq in ledger.counts if seq % ledger.users != ledger.index)
 
 
-def accounting(
-    ledgers: Sequence[Ledger], opened: Sequence[bool], moved: int, no_id: set[int], first: int, end: int
-) -> dict[str, int]:
-    """Lost and repeated events over every user, and split between the moved streams and the others."""
+def accounting(run: "Run", opened: Sequence[bool], no_id: set[int], first: int, end: int) -> dict[str, int]:
+    """Lost and repeated events over every user, and split between the moved streams and the others, those that
+    had no id to resume from and those whose client gave up coming back."""
+    ledgers, moved = run.ledgers, run.sizes.streams
     lost = tally(ledgers, opened, first, end)
     twice = [repeated(ledger) for ledger in ledgers]
     return {
@@ -329,6 +348,7 @@ def accounting(
         "lost": sum(lost.values()),
         "lost_moved": sum(n for user, n in lost.items() if user < moved),
         "lost_without_id": sum(n for user, n in lost.items() if user in no_id),
+        "lost_not_back": sum(n for user, n in lost.items() if user in run.not_back),
         "users_with_losses": len(lost),
         "repeated": sum(twice),
         "repeated_moved": sum(twice[:moved]),
@@ -347,6 +367,8 @@ class Run:
     progress: Progress = field(default_factory=Progress)
     comebacks: list[Comeback] = field(default_factory=list)
     """How each process's clients come back to it."""
+    not_back: set[int] = field(default_factory=set)
+    """The users whose client gave up coming back."""
 
     @property
     def moved(self) -> list[StreamClient]:
@@ -406,6 +428,8 @@ async def storm(run: Run) -> tuple[dict[str, Any], Moment]:
             if not pending:
                 back.append(Moment.now(run.other))
             return True
+        assert isinstance(client.recorder, Ledger)
+        run.not_back.add(client.recorder.index)
         return False
 
     figures: dict[str, Any] = await leave(moving, stopped, rejoin)
@@ -465,7 +489,7 @@ async def _measure(run: Run, tokens: Sequence[str], publisher: Publisher) -> dic
     results["during"] = window_figures(own_ledgers, stop, back)
     results["p99_ratio"] = results["during"]["p99_ms"] / results["before"]["p99_ms"]
     results["no_id_at_sigterm"] = len(no_id)
-    results.update(accounting(run.ledgers, opened, sizes.streams, no_id, publishing.first, publishing.end))
+    results.update(accounting(run, opened, no_id, publishing.first, publishing.end))
     return results
 
 
