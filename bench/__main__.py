@@ -8,7 +8,10 @@ client 1,000 events behind (Herald only: the others cannot resume) and the
 publish path's own rate; for Herald also the rate of events raised through
 units of work on PostgreSQL and relayed from the transactional outbox.
 ``--matrix``, ``--groups`` (see :mod:`bench.groups`) and ``--presence`` (see
-:mod:`bench.presence`) measure something else instead.
+:mod:`bench.presence`) measure something else instead. After Herald's rows the
+run ends with the storm (see :mod:`bench.storm`): a process stopped under load
+while its clients move to another; ``--storm`` runs it alone, ``--no-storm``
+leaves it out.
 Results go to a Markdown table (and JSON beside it).
 """
 
@@ -53,6 +56,7 @@ from bench.postgres_server import SKIP, postgres_for_bench
 from bench.presence import PresenceSizes, herald_default, measure_presence
 from bench.redis_server import CLUSTER, PRIVATE, cpu_seconds, primaries, redis_for_bench
 from bench.report import render_markdown
+from bench.storm import StormSizes, make_room, measure_storm, streams_that_fit
 from infrastructure.auth import TokenService
 
 TARGETS = ("herald", "baseline", "ceiling")
@@ -83,6 +87,10 @@ class Options:
     """Events of each kind (``groups`` only)."""
     presence: PresenceSizes | None = None
     """Instead of the usual run: what presence costs, and what a restart tells members (see :mod:`bench.presence`)."""
+    storm: StormSizes | None = None
+    """A process stopped under load, its clients moving to another (see :mod:`bench.storm`); after the usual run."""
+    storm_only: bool = False
+    """The storm instead of the usual run."""
 
 
 async def server_counters(port: int) -> dict[str, float]:
@@ -230,6 +238,10 @@ async def at_fixed_rate(
     return figures, seq + total
 
 
+#: The storm's streams on each process, unless this machine's open-file limit holds fewer.
+STORM_STREAMS = 10_000
+
+
 #: The matrix (``--matrix``): fixed rates over fewer and over many streams, all targets alike.
 MATRIX_STREAMS = "2000,10000"
 MATRIX_RATES = "2000,8000,14000"
@@ -348,7 +360,7 @@ async def run(options: Options) -> dict[str, Any]:
     report["machine"] = f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
     environment = RunEnvironment(options.redis_url, prefix, secret, users_file, max_streams=options.streams * 2)
     try:
-        for name in ["herald"] if options.groups or options.presence else options.targets:
+        for name in target_names(options):
             target = Target(name, free_port(), environment.of(name))
             print(f"[bench] {name}: {options.streams} streams ...", file=sys.stderr, flush=True)
             if options.presence:
@@ -380,10 +392,22 @@ async def run(options: Options) -> dict[str, Any]:
                         await measure(target, options, users, tokens)
             report["targets"][name] = target.results
             print(f"[bench] {name}: {orjson.dumps(target.results).decode()}", file=sys.stderr, flush=True)
+        if options.storm is not None:
+            print(f"[bench] storm: {options.storm.streams} streams per process ...", file=sys.stderr, flush=True)
+            storm = await measure_storm(options.redis_url, prefix, issuer, options.storm)
+            report["targets"].setdefault("herald", {})["storm"] = storm
+            print(f"[bench] storm: {orjson.dumps(storm).decode()}", file=sys.stderr, flush=True)
     finally:
         users_file.unlink(missing_ok=True)
         await forget_keys(options.redis_url, prefix)
     return report
+
+
+def target_names(options: Options) -> Sequence[str]:
+    """The targets the run measures one after the other (the storm comes after them)."""
+    if options.storm_only:
+        return []
+    return ["herald"] if options.groups or options.presence else options.targets
 
 
 def median_report(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -400,6 +424,26 @@ def median_report(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if len(runs) > 1:
         report["each_run"] = [run["targets"] for run in runs]
     return report
+
+
+def storm_sizes(args: argparse.Namespace, targets: Sequence[str]) -> StormSizes | None:
+    """The storm's sizes when the run has one: alone, or after the usual run's targets when Herald is one."""
+    usual = not (args.matrix or args.groups or args.presence or args.no_storm) and "herald" in targets
+    if not (args.storm or usual):
+        return None
+    streams, asked = args.storm_streams, 0
+    if streams is None and streams_that_fit() < STORM_STREAMS:
+        streams, asked = streams_that_fit(), STORM_STREAMS
+        print(f"[bench] storm: {streams} streams per process, not {asked}: the open-file limit", file=sys.stderr)
+    return StormSizes(
+        streams=STORM_STREAMS if streams is None else streams,
+        rate=args.storm_rate,
+        before=args.storm_before,
+        after=args.storm_after,
+        drain=args.storm_drain,
+        settle=args.settle,
+        asked=asked,
+    )
 
 
 def _numbers(text: str) -> tuple[int, ...]:
@@ -478,6 +522,35 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="HERALD_PRESENCE_TIMEOUT_SECONDS of --presence (Herald's default: %(default)s)",
     )
     parser.add_argument(
+        "--storm",
+        action="store_true",
+        help="instead of the usual run: only the storm, which the usual run ends with: two Herald processes with "
+        "--storm-streams streams each, one stopped with SIGTERM at --storm-rate events/s, its clients back on the "
+        "other with Last-Event-ID and the TypeScript client's jittered retries",
+    )
+    parser.add_argument("--no-storm", action="store_true", help="the usual run without the storm")
+    parser.add_argument(
+        "--storm-streams",
+        type=int,
+        help=f"streams on each process ({STORM_STREAMS}, or as many as the open-file limit allows, saying so)",
+    )
+    parser.add_argument("--storm-rate", type=int, default=2_000, help="events/s throughout the storm (2000)")
+    parser.add_argument(
+        "--storm-before",
+        type=float,
+        default=10.0,
+        help="seconds measured before the SIGTERM (10; longer until every stream to move has received an event)",
+    )
+    parser.add_argument(
+        "--storm-after", type=float, default=5.0, help="seconds publishing goes on once every stream is back (5)"
+    )
+    parser.add_argument(
+        "--storm-drain",
+        type=float,
+        default=30.0,
+        help="once publishing stopped, the longest wait for every event to reach its user (30)",
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get("BENCH_POSTGRES", PRIVATE_POSTGRES),
         help="'private': a PostgreSQL of the bench's own, with its default durability (default); 'none': skip the "
@@ -517,6 +590,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             timeout=args.presence_timeout,
             settle=args.settle,
         )
+    options.storm, options.storm_only = storm_sizes(args, options.targets), args.storm
+    if args.storm and (args.matrix or args.groups or args.presence or args.no_storm):
+        parser.error("--storm goes alone")
+    if options.storm is not None and (options.storm.streams < 1 or args.storm_rate < 1):
+        parser.error("the storm needs at least one stream on each process and one event a second")
+    if options.storm is not None and (refusal := make_room(options.storm)) is not None:
+        parser.error(refusal)
     unknown = set(options.targets) - set(TARGETS)
     if unknown:
         parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
@@ -524,7 +604,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--groups needs at least one process and one event of each kind")
     if args.presence and (args.processes < 2 or args.presence_queries < 1 or args.groups or args.matrix):
         parser.error("--presence needs at least two processes and one read of each kind, and goes alone")
-    measures_outbox = "herald" in options.targets and not (options.matrix or options.groups or options.presence)
+    measures_outbox = "herald" in options.targets and not (
+        options.matrix or options.groups or options.presence or options.storm_only
+    )
     # --presence: a database both processes share, for the report whose group announces joins and leaves.
     needs_postgres = measures_outbox or args.presence
     with redis_for_bench(args.redis) as url, postgres_for_bench(args.postgres if needs_postgres else SKIP) as pg:

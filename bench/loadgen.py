@@ -84,12 +84,12 @@ class StreamClient(asyncio.Protocol):
         self.on_end: Callable[[StreamClient], None] | None = None
         """Called when the server ended the stream (after the reconnect, if ``resume``, has been started)."""
 
-    async def connect(self) -> int:
+    async def connect(self, answer_seconds: float = 30) -> int:
         """Open (or reopen) the stream; return the response status (0 when the connection failed)."""
         self.buffer, self.in_body = b"", False
         self.opened = asyncio.get_running_loop().create_future()
         await asyncio.get_running_loop().create_connection(lambda: self, "127.0.0.1", self.port)
-        return await asyncio.wait_for(self.opened, 30)
+        return await asyncio.wait_for(self.opened, answer_seconds)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -178,10 +178,17 @@ def stream_request(port: int, token: str, last_event_id: bytes | None = None, qu
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
-async def open_stream(port: int, token: str, recorder: Recorder, query: str, gate: asyncio.Semaphore) -> StreamClient:
+async def open_stream(
+    port: int,
+    token: str,
+    recorder: Recorder,
+    query: str,
+    gate: asyncio.Semaphore,
+    client_class: type[StreamClient] = StreamClient,
+) -> StreamClient:
     """One stream, its handshake within ``gate``; a refused or failed one is closed and marked ``failed``."""
     async with gate:
-        client = StreamClient(recorder, port, token, query=query)
+        client = client_class(recorder, port, token, query=query)
         try:
             status = await client.connect()
         except (OSError, TimeoutError):

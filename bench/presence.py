@@ -56,10 +56,10 @@ from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import ResponseError
 from sqlalchemy.ext.asyncio import create_async_engine
 from tests.support.postgres import fresh_database
-from tests.support.processes import free_port
 
+from bench.fleet import SETTLE_LIMIT_SECONDS, Fleet, close, leave
 from bench.groups import TENANT
-from bench.harness import Target, cpu_seconds_of, percentile, serving, wait_healthy
+from bench.harness import cpu_seconds_of, percentile
 from bench.loadgen import Recorder, StreamClient, open_stream, open_streams
 from bench.redis_server import primaries
 from domain.model.report import ReportStatus
@@ -71,8 +71,6 @@ from infrastructure.settings import Settings
 
 #: Handshakes in flight when streams open or reconnect (as ``open_streams``).
 CONCURRENCY = 256
-#: How long the bench waits for presence to settle (a flush, a sweep) before it gives up on a figure.
-SETTLE_LIMIT_SECONDS = 90.0
 #: How often the bench polls Redis while it waits for presence to change.
 POLL_SECONDS = 0.1
 #: Members per call when the bench reads a whole group's presence.
@@ -354,29 +352,6 @@ async def shared_database(postgres_url: str | None) -> AsyncIterator[str | None]
         yield url
 
 
-class Fleet:
-    """The Herald processes of the run, in the order the streams were dealt to them."""
-
-    def __init__(self, stack: contextlib.ExitStack, env: dict[str, str]) -> None:
-        self._stack, self._env = stack, env
-        self.servers: list[Target] = []
-
-    async def start(self) -> Target:
-        """One more process (it stops with the run, if it was not stopped before)."""
-        server = self._stack.enter_context(serving(Target("herald", free_port(), self._env)))
-        await wait_healthy(server.port, SETTLE_LIMIT_SECONDS)  # two at once, each migrating the database
-        return server
-
-    @property
-    def pids(self) -> list[int]:
-        return [pid(server) for server in self.servers]
-
-
-def pid(server: Target) -> int:
-    assert server.server is not None
-    return server.server.pid
-
-
 class LowestCount:
     """The lowest count of a group's presence seen while it runs, polled from the store."""
 
@@ -538,11 +513,6 @@ async def open_untracked(stage: Stage, tokens: Sequence[str]) -> dict[str, Any]:
     return figures
 
 
-def close(clients: Sequence[StreamClient]) -> None:
-    for client in clients:
-        client.close()
-
-
 class Mover:
     """Reconnects clients to another process, ``CONCURRENCY`` handshakes at a time, resuming with their last id.
 
@@ -586,47 +556,6 @@ class Mover:
         }
 
 
-async def leave(clients: Sequence[StreamClient], server: Target, port: int | None) -> dict[str, float]:
-    """Stop ``server`` with SIGTERM and wait until it ended every open stream of ``clients``, and until it exited.
-
-    With ``port``, each client reconnects there (:class:`Mover`) as soon as its
-    stream ended; the figures then cover the reconnects too.
-    """
-    loop = asyncio.get_running_loop()
-    mover = Mover()
-    ended = asyncio.Event()
-    reopened: list[asyncio.Task[bool]] = []
-    open_ = [client for client in clients if client.transport is not None]
-    waiting = len(open_)
-
-    def on_end(client: StreamClient) -> None:
-        nonlocal waiting
-        client.on_end = None
-        if port is not None:
-            reopened.append(loop.create_task(mover.reopen(client, port)))
-        waiting -= 1
-        if not waiting:
-            ended.set()
-
-    for client in open_:
-        client.resume, client.on_end = False, on_end
-    assert server.server is not None
-    started = time.monotonic()
-    server.server.terminate()
-    if open_:
-        await asyncio.wait_for(ended.wait(), SETTLE_LIMIT_SECONDS)
-    figures = {"streams": len(open_), "ended_s": time.monotonic() - started}
-    if port is not None:
-        failed = sum(not ok for ok in await asyncio.gather(*reopened))
-        figures.update(
-            reconnected_s=time.monotonic() - started, reconnects_refused=mover.refused, reconnect_failures=failed
-        )
-    await asyncio.to_thread(server.server.wait, SETTLE_LIMIT_SECONDS)
-    figures["exited_s"] = time.monotonic() - started
-    figures["stopped_at"] = started
-    return figures
-
-
 async def restart_within_grace(stage: Stage) -> dict[str, Any]:
     """SIGTERM the first process; its clients reconnect to the second at once. Measured once a live process
     swept the stopped one's leases: nobody should have left or joined if they were back by then."""
@@ -640,7 +569,11 @@ async def restart_within_grace(stage: Stage) -> dict[str, Any]:
 
     async with LowestCount(stage.store, stage.tenant) as lowest:
         sweep = asyncio.get_running_loop().create_task(until(swept))  # timed from the SIGTERM, just below
-        figures: dict[str, Any] = await leave(stage.clients[0], stopped, haven.port)
+        mover = Mover()
+        figures: dict[str, Any] = await leave(
+            stage.clients[0], stopped, functools.partial(mover.reopen, port=haven.port)
+        )
+        figures["reconnects_refused"] = mover.refused
         fleet.servers.remove(stopped)
         stage.present -= figures["reconnect_failures"]  # they stay away: each one leave
         figures["swept_s"] = await sweep

@@ -241,6 +241,53 @@ def render_presence(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The storm: (label, figure, format, better, target).
+STORM_ROWS: list[tuple[str, Callable[[dict[str, Any]], float | None], str, str, str]] = [
+    ("storm: streams open on the stopped process at the SIGTERM", _get("streams"), "{:,.0f}", "", ""),
+    ("storm: SIGTERM → every one of them ended (s)", _get("ended_s"), "{:,.1f}", "lower", ""),
+    ("storm: SIGTERM → the stopped process exited (s)", _get("exited_s"), "{:,.1f}", "lower", ""),
+    ("storm: time until every stream is back (s)", _get("back_s"), "{:,.1f}", "lower", ""),
+    ("storm: streams not back", _get("not_back"), "{:,.0f}", "lower", "0"),
+    ("storm: reconnects refused or failed, each tried again", _get("reconnects_refused"), "{:,.0f}", "lower", ""),
+    ("storm: events published", _get("published"), "{:,.0f}", "", ""),
+    ("storm: events lost", _get("lost"), "{:,.0f}", "lower", "0"),
+    ("storm: … of which by clients that never came back", _get("lost_not_back"), "{:,.0f}", "lower", ""),
+    ("storm: events repeated", _get("repeated"), "{:,.0f}", "lower", "0"),
+    ("storm: other process p99 before (ms)", _get("before", "p99_ms"), "{:,.1f}", "lower", ""),
+    ("storm: other process p99 during (ms)", _get("during", "p99_ms"), "{:,.1f}", "lower", ""),
+    ("storm: other process p99 during / before", _get("p99_ratio"), "{:.2f}", "lower", "≤ 2"),
+    ("storm: other process CPU before (ms/s)", _get("before", "server_cpu_ms_per_s"), "{:,.0f}", "lower", ""),
+    ("storm: other process CPU during (ms/s)", _get("during", "server_cpu_ms_per_s"), "{:,.0f}", "lower", ""),
+    ("storm: load generator CPU before (ms/s)", _get("before", "load_generator_cpu_ms_per_s"), "{:,.0f}", "", ""),
+    ("storm: load generator CPU during (ms/s)", _get("during", "load_generator_cpu_ms_per_s"), "{:,.0f}", "", ""),
+    ("storm: whole machine CPU before (ms/s, every core)", _get("before", "machine_cpu_ms_per_s"), "{:,.0f}", "", ""),
+    ("storm: whole machine CPU during (ms/s, every core)", _get("during", "machine_cpu_ms_per_s"), "{:,.0f}", "", ""),
+    ("storm: publishing stopped → every event arrived (s)", _get("drain_s"), "{:.1f}", "lower", ""),
+]
+
+
+def render_storm(storm: dict[str, Any]) -> str:
+    """The storm's own table: Herald only, beside the issue's targets."""
+    refused = ", ".join(
+        f"{status}: {count:,.0f}" for status, count in sorted(storm.get("refused_by_status", {}).items())
+    )
+    asked = storm.get("streams_asked")
+    capped = f" ({asked:,.0f} asked for; this machine's open-file limit holds no more)" if asked else ""
+    lines = [
+        f"Storm: two Herald processes on one Redis, {storm['streams_per_process']:,.0f} streams each{capped}, "
+        f"{storm['rate']:,.0f} events/s (each to one user, round robin over both); one is stopped with SIGTERM and "
+        "its clients reconnect to the other with Last-Event-ID and the TypeScript client's full-jitter backoff. "
+        '"During" is from the SIGTERM until every stream is back.'
+        + (f" Refusals by status: {refused}." if refused else ""),
+        "",
+        "| storm | better | Herald | target |",
+        "|---|---|---|---|",
+    ]
+    for label, read, fmt, better, target in STORM_ROWS:
+        lines.append(f"| {label} | {better} | {_cell(read(storm), fmt)} | {target} |")
+    return "\n".join(lines) + "\n"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The table; ratios are Herald's value divided by the other's (see the "better" column)."""
     if report["options"].get("presence", "None") != "None":
@@ -249,6 +296,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         return render_matrix(report)
     if report["options"].get("groups") == "True":
         return render_groups(report)
+    storm = report["targets"].get("herald", {}).get("storm")
+    if report["options"].get("storm_only") == "True":
+        return render_storm(storm)
     targets: dict[str, dict[str, Any]] = report["targets"]
     options = report["options"]
     service = targets.get("herald", {})
@@ -267,4 +317,6 @@ def render_markdown(report: dict[str, Any]) -> str:
         cells = [_cell(values.get(name), fmt) if name in targets else "-" for name in ("herald", "baseline", "ceiling")]
         ratios = [_ratio(mine, values.get("baseline")), _ratio(mine, values.get("ceiling"))] if service else ["", ""]
         lines.append(f"| {label} | {better} | " + " | ".join(cells + ratios) + " |")
+    if storm is not None:
+        lines += ["", render_storm(storm)]
     return "\n".join(lines) + "\n"

@@ -22,6 +22,7 @@ def test_a_tiny_benchmark_run_measures_every_target(tmp_path: Path, shared_redis
     arguments += ["--streams", "30", "--flat-streams", "20", "--rate", "60"]
     arguments += ["--seconds", "1", "--settle", "0.1"]
     arguments += ["--broadcasts", "1", "--replays", "1", "--output", str(output)]
+    arguments += ["--storm-streams", "10", "--storm-rate", "40", "--storm-before", "0.5", "--storm-after", "0.5"]
     subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=ROOT, check=True, timeout=200)
 
     report = json.loads(output.with_suffix(".json").read_text())
@@ -43,6 +44,8 @@ def test_a_tiny_benchmark_run_measures_every_target(tmp_path: Path, shared_redis
     table = output.read_text()
     assert "| resume 1,000 events behind (ms) |" in table
     assert "Herald / baseline" in table
+    assert (targets["herald"]["storm"]["not_back"], targets["herald"]["storm"]["lost"]) == (0, 0)
+    assert "| storm: events lost |" in table  # the storm ends the usual run, after the main table
 
 
 def test_a_tiny_matrix_measures_every_point_for_every_target(tmp_path: Path, shared_redis_url: str) -> None:
@@ -108,6 +111,33 @@ def test_a_tiny_presence_run_counts_the_upkeep_and_the_joins_and_leaves_of_a_res
     table = output.read_text()
     assert "| Redis commands/s (with those run by scripts) |" in table
     assert "| tenant's group: joins and leaves (not announced) |" in table
+
+
+def test_a_tiny_storm_brings_every_stream_back_without_losing_or_repeating_an_event(
+    tmp_path: Path, shared_redis_url: str
+) -> None:
+    output = tmp_path / "storm.md"
+    arguments = ["--redis", shared_redis_url, "--storm", "--storm-streams", "50", "--storm-rate", "200"]
+    arguments += ["--storm-before", "1", "--storm-after", "1", "--settle", "0.1", "--output", str(output)]
+    subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=ROOT, check=True, timeout=120)
+
+    report = json.loads(output.with_suffix(".json").read_text())
+    assert set(report["targets"]) == {"herald"}  # the storm alone: no main table
+    storm = report["targets"]["herald"]["storm"]
+    assert (storm["connect_failures"], storm["streams"], storm["not_back"]) == (0, 50, 0)
+    assert storm["no_id_at_sigterm"] == 0  # every moved stream had an id to resume from
+    assert storm["published"] >= 200 * 2  # the window before and the one after, at least
+    assert (storm["lost"], storm["repeated"], storm["misdelivered"]) == (0, 0, 0)
+    assert storm["back_s"] > 0
+    assert storm["drain_s"] >= 0
+    for window in ("before", "during"):
+        assert storm[window]["events"] > 0, window
+        assert storm[window]["p99_ms"] > 0, window
+    assert storm["p99_ratio"] > 0
+    table = output.read_text()
+    assert "| storm: time until every stream is back (s) |" in table
+    assert "| storm: other process p99 during / before |" in table
+    assert "| fixed rate: latency p99 (ms) |" not in table
 
 
 async def test_the_parts_of_the_stream_path_are_timed() -> None:
