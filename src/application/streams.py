@@ -18,6 +18,7 @@ caller, and redeemed once the subscription is registered, so a refusal (a
 limit, an unavailable broker) leaves it for a retry on another process.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import ClassVar
 from uuid import UUID
@@ -51,6 +52,8 @@ MAX_TICKET_LENGTH = 128
 MAX_LAST_EVENT_ID_LENGTH = 512
 #: The most groups a stream may watch, whatever ``HERALD_SSE_MAX_WATCHES`` says.
 MAX_WATCHES_CEILING = 16
+#: Opens under way at once by default (``HERALD_SSE_OPENS_AT_ONCE``).
+OPENS_AT_ONCE = 64
 _UNUSABLE_TICKET = "the ticket is invalid, expired or already used"
 
 
@@ -116,8 +119,10 @@ class OpenStream:
         watch_access: Mapping[GroupKind, WatchAccess] | None = None,
         max_watches: int = MAX_WATCHES_CEILING,
         presence: Presence | None = None,
+        opens_at_once: int = OPENS_AT_ONCE,
     ) -> None:
         self._presence = presence
+        self._opening = asyncio.Semaphore(opens_at_once)
         self._watch_access = dict(watch_access or {})
         self._max_watches = min(max_watches, MAX_WATCHES_CEILING)
         self._credentials = credentials
@@ -136,10 +141,25 @@ class OpenStream:
         last_event_id: str | None = None,
         watches: Collection[Group] = (),
     ) -> OpenedStream | Refused:
-        """The subscription is registered before this returns: nothing published afterwards is missed."""
+        """The subscription is registered before this returns: nothing published afterwards is missed.
+
+        At most ``opens_at_once`` opens are under way at a time; the others wait their turn. When the
+        clients of a stopped replica all come back at once, the work of opening their streams is then
+        spread out, and the streams already open here keep getting their events meanwhile.
+        """
         watched = frozenset(watches)
         if (unwatchable := self._unwatchable(watched)) is not None:
             return unwatchable  # before the credential is looked at: a ticket stays unspent
+        async with self._opening:
+            return await self._open(credential, categories, last_event_id, watched)
+
+    async def _open(
+        self,
+        credential: StreamCredential | None,
+        categories: frozenset[SSECategory] | None,
+        last_event_id: str | None,
+        watched: frozenset[Group],
+    ) -> OpenedStream | Refused:
         caller = await self._caller(credential)
         if isinstance(caller, Refused):
             return caller

@@ -293,6 +293,7 @@ class Container(containers.DeclarativeContainer):
         watch_access=providers.Dict({GroupKind.REPORT: report_watch_access}),
         max_watches=settings.provided.sse_max_watches,
         presence=presence,
+        opens_at_once=settings.provided.sse_opens_at_once,
     )
     issue_ticket = providers.Singleton(IssueTicket, tickets=ticket_store, rate=ticket_rate)
     issue_stream_cookie = providers.Singleton(IssueStreamCookie, credentials=credentials, clock=clock)

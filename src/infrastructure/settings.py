@@ -263,6 +263,9 @@ class Settings:
     """Open streams one process holds; more get 503 (the load balancer tries another)."""
     sse_opens_per_minute: int = number(60, at_least=1)
     """Stream opens one user may make per minute on one process; more get 429."""
+    sse_opens_at_once: int = number(64, at_least=1)
+    """Stream opens one process works on at a time (credential, subscription, catch-up); more wait their turn,
+    so a reconnect storm does not hold up the events of the streams already open."""
     sse_tickets_per_minute: int = number(60, at_least=1)
     """Stream tickets one user may obtain per minute from one process; more get 429."""
     http_max_header_bytes: int = number(16_384, at_least=1024)

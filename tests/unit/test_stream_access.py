@@ -195,6 +195,7 @@ def open_stream(
     admission: FakeAdmission | None = None,
     subscriber: FakeSubscriber | None = None,
     lifetimes: FakeLifetimes | None = None,
+    opens_at_once: int = 64,
     **principals: Principal,
 ) -> OpenStream:
     return OpenStream(
@@ -205,6 +206,7 @@ def open_stream(
         subscriber=subscriber or FakeSubscriber(),
         lifetimes=lifetimes or FakeLifetimes(),
         clock=FixedClock(),
+        opens_at_once=opens_at_once,
     )
 
 
@@ -421,3 +423,33 @@ async def test_a_broker_down_at_the_subscribe_leaves_nothing_counted() -> None:
     assert isinstance(outcome, Refused)
     assert outcome.kind is RefusalKind.UNAVAILABLE
     assert admission.counted == 0  # the client's retry is not refused as too fast
+
+
+@attrs.define
+class HeldSubscriber(FakeSubscriber):
+    """Holds every subscribe until :attr:`go` is set: an open under way, for as long as the test says."""
+
+    go: asyncio.Event = attrs.Factory(asyncio.Event)
+    started: int = 0
+
+    async def subscribe(self, user_id: uuid.UUID, **options: Any) -> EventStream:
+        self.started += 1
+        await self.go.wait()
+        return await super().subscribe(user_id, **options)
+
+
+async def test_opens_beyond_the_ones_at_once_wait_their_turn_and_then_all_open() -> None:
+    subscriber = HeldSubscriber()
+    use_case = open_stream(subscriber=subscriber, opens_at_once=2)
+    opens = [asyncio.ensure_future(use_case(BearerToken("access:alice"))) for _ in range(3)]
+
+    while subscriber.started < 2:
+        await asyncio.sleep(0)
+    for _ in range(10):  # turns of the loop in which a third open, were it let in, would have started
+        await asyncio.sleep(0)
+    assert subscriber.started == 2
+
+    subscriber.go.set()
+    opened = await asyncio.gather(*opens)
+    assert subscriber.started == 3
+    assert all(isinstance(result, OpenedStream) for result in opened)
