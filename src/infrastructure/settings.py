@@ -274,6 +274,9 @@ class Settings:
     """Body of one request; a larger one gets 413."""
     http_request_seconds: float = number(10.0, at_least=0.1)
     """Time to send a whole request (headers and body); the connection is closed after it."""
+    http_backlog: int = number(4096, at_least=1)
+    """Connections the kernel holds for the process before it accepts them (capped by ``net.core.somaxconn``):
+    room for the clients of a stopped replica arriving together; beyond it, their connections are dropped."""
     http_keepalive_seconds: float = number(75.0, at_least=1)
     """An idle kept-alive connection is closed after this long (longer than a load balancer's idle timeout)."""
     shutdown_grace_seconds: float = number(5.0, at_least=0.5)

@@ -159,6 +159,7 @@ def build_server(
         log_config=None,  # uvicorn's loggers propagate to the process's handler (``configure_logging``)
         timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
         timeout_keep_alive=round(settings.http_keepalive_seconds),
+        backlog=settings.http_backlog,
         proxy_headers=False,
     )
     metrics_address = (settings.metrics_host, settings.metrics_port if metrics_port is None else metrics_port)
