@@ -1053,15 +1053,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the query string is too long */
-            414: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description the request line and headers are larger than the service takes (HERALD_HTTP_MAX_HEADER_BYTES) */
             431: {
                 headers: {
