@@ -74,7 +74,10 @@ def test_npm_pack_gives_a_tarball_a_scratch_project_installs_and_compiles_a_cons
     project = tmp_path / "frontend"
     project.mkdir()
     (project / "package.json").write_text(json.dumps({"name": "frontend", "private": True, "type": "module"}))
-    run(["npm", "install", "--no-audit", "--no-fund", "--prefer-offline", str(tmp_path / tarball["filename"])], cwd=project)
+    run(
+        ["npm", "install", "--no-audit", "--no-fund", "--prefer-offline", str(tmp_path / tarball["filename"])],
+        cwd=project,
+    )
     compiler_options = {
         "target": "ES2022",
         "lib": ["ES2022", "DOM"],
