@@ -253,9 +253,7 @@ class HeraldProcess:
         try:
             code = self._process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
-            self._process.kill()  # not left behind; its log says where the shutdown stopped
-            self._process.wait(timeout=10)
-            self._process = None
+            self.kill()  # not left behind; its log says where the shutdown stopped
             raise RuntimeError(f"Herald did not stop within {STOP_SECONDS} s of SIGTERM:\n{self.log()}") from None
         self._process = None
         return code

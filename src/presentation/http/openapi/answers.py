@@ -92,7 +92,7 @@ def _use_cases(handler: HTTPRouteHandler, method: str) -> Iterator[tuple[int, st
 def _checks(handler: HTTPRouteHandler) -> list[Any]:
     """What runs before the handler and may refuse: its guards, then its before-request hook."""
     hook = handler.resolve_before_request()
-    return [*handler.resolve_guards(), *([] if hook is None else [getattr(hook, "func", hook)])]
+    return [*handler.resolve_guards(), *([] if hook is None else [hook])]
 
 
 def error_statuses(handler: HTTPRouteHandler, method: str, path_parameters: tuple[str, ...]) -> dict[int, str]:
